@@ -1,0 +1,14 @@
+/** Machines as the scheduler sees them. Pure data. */
+import type { ResourceRequest } from '../units/types';
+
+/** A machine that can run units: its identity, metadata and capacity. */
+export interface MachineSpec {
+  /** The machine id (32 hex chars from /etc/machine-id, or configured). */
+  id: string;
+  /** Address other parts reach it at (API / display only). */
+  address?: string;
+  /** Static (config) and dynamic (API) metadata merged; dynamic wins. */
+  metadata: Record<string, string>;
+  /** What the machine can give to units. 0 means unknown/unlimited for that resource. */
+  capacity: ResourceRequest;
+}

@@ -1,0 +1,74 @@
+/**
+ * The etcd key layout, in one place. Every key shoal writes lives under one prefix (default `/shoal/`).
+ * Pure: builds and parses key strings, no I/O. See docs/etcd-layout.md for what each key holds and why.
+ */
+
+/** The default prefix every shoal key lives under. */
+export const DEFAULT_PREFIX = '/shoal/';
+
+/** The kinds of keys shoal stores, by their first path segment. */
+export type KeyKind = 'units' | 'desired' | 'schedule' | 'assigned' | 'machines' | 'metadata' | 'states' | 'engine';
+
+/** A shoal key split into its parts; `null` from `parse` when the key is not one of ours. */
+export type ParsedKey =
+  | { kind: 'units'; unit: string }
+  | { kind: 'desired'; unit: string }
+  | { kind: 'schedule'; unit: string }
+  | { kind: 'assigned'; machine: string; unit: string }
+  | { kind: 'machines'; machine: string }
+  | { kind: 'metadata'; machine: string; key: string }
+  | { kind: 'states'; unit: string; machine: string }
+  | { kind: 'engine'; name: string };
+
+/** Builds and parses the keys under one prefix. Unit names and machine ids never contain `/` (validated upstream). */
+export class KeyLayout {
+  readonly prefix: string;
+
+  constructor(prefix: string = DEFAULT_PREFIX) {
+    this.prefix = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  }
+
+  /** `units/<name>`: JSON {name, text, hash}. */
+  unit(name: string): string { return `${this.prefix}units/${name}`; }
+  /** `desired/<name>`: inactive | loaded | launched. */
+  desired(name: string): string { return `${this.prefix}desired/${name}`; }
+  /** `schedule/<name>`: the machine id a non-global unit is placed on. */
+  schedule(name: string): string { return `${this.prefix}schedule/${name}`; }
+  /** `assigned/<machine>/<name>`: index of schedule/ by machine, written in the same txn (value: unit name). */
+  assigned(machine: string, name: string): string { return `${this.prefix}assigned/${machine}/${name}`; }
+  /** `machines/<id>`: JSON machine record, on the agent's lease. */
+  machine(id: string): string { return `${this.prefix}machines/${id}`; }
+  /** `metadata/<id>/<key>`: dynamic metadata value (no lease). */
+  metadata(machine: string, key: string): string { return `${this.prefix}metadata/${machine}/${key}`; }
+  /** `states/<name>/<machine>`: JSON reported state, on the agent's lease. */
+  state(name: string, machine: string): string { return `${this.prefix}states/${name}/${machine}`; }
+  /** `engine/leader`: the election key, on the leader's lease. */
+  get leader(): string { return `${this.prefix}engine/leader`; }
+
+  /** The prefix of one kind, e.g. `/shoal/units/`. */
+  kindPrefix(kind: KeyKind): string { return `${this.prefix}${kind}/`; }
+  /** `assigned/<machine>/`: every unit placed on one machine. */
+  assignedPrefix(machine: string): string { return `${this.prefix}assigned/${machine}/`; }
+  /** `metadata/<machine>/`: one machine's dynamic metadata. */
+  metadataPrefix(machine: string): string { return `${this.prefix}metadata/${machine}/`; }
+  /** `states/<name>/`: the states every machine reported for one unit. */
+  statesPrefix(name: string): string { return `${this.prefix}states/${name}/`; }
+
+  /** Splits a full key; null when it is outside the prefix or malformed. */
+  parse(key: string): ParsedKey | null {
+    if (!key.startsWith(this.prefix)) return null;
+    const parts = key.slice(this.prefix.length).split('/');
+    const [kind, a, b] = parts;
+    const ok = (n: number) => parts.length === n && parts.every((p) => p.length > 0);
+    switch (kind) {
+      case 'units': case 'desired': case 'schedule':
+        return ok(2) ? { kind, unit: a } : null;
+      case 'machines': return ok(2) ? { kind, machine: a } : null;
+      case 'assigned': return ok(3) ? { kind, machine: a, unit: b } : null;
+      case 'metadata': return ok(3) ? { kind, machine: a, key: b } : null;
+      case 'states': return ok(3) ? { kind, unit: a, machine: b } : null;
+      case 'engine': return ok(2) ? { kind, name: a } : null;
+      default: return null;
+    }
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * The registry: shoal's state in etcd, seen through small interfaces owned by their users
+ * (engine, agent, API). Reads are split from writes. Implementations: registry-etcd.ts.
+ *
+ * Errors, for every method below unless it says otherwise:
+ * - etcd unreachable / timed out → UnavailableError (`etcd.unavailable`, retryable: retry with backoff);
+ * - a stored value that is not what shoal writes → ShoalError `etcd.bad-value` (the key is named).
+ * Expected outcomes (not leader, already exists, not found) are return values, not exceptions.
+ */
+import type { ResourceRequest, TargetState } from '../units/types';
+
+/** A submitted unit file as stored at `units/<name>`. */
+export interface UnitRecord {
+  name: string;
+  /** The unit file exactly as submitted. */
+  text: string;
+  /** Content hash (hex sha1 of text), as computed by src/units. */
+  hash: string;
+}
+
+/** A machine as its agent registered it at `machines/<id>` (on the agent's lease). */
+export interface MachineRecord {
+  id: string;
+  /** Where the machine's agent/API can be reached (display and API forwarding). */
+  address?: string;
+  /** Static metadata from the agent's config. Dynamic metadata lives apart (metadata/<id>/<key>). */
+  metadata: Record<string, string>;
+  capacity: ResourceRequest;
+  /** shoal version the agent runs. */
+  version: string;
+  /** ISO-8601 time the agent registered. */
+  startedAt: string;
+}
+
+/** The systemd state an agent reports for one unit at `states/<name>/<machine>` (on its lease). */
+export interface UnitStateRecord {
+  loadState: string;
+  activeState: string;
+  subState: string;
+  /** Hash of the unit text the agent has loaded ('' when none). */
+  hash: string;
+  mainPid?: number;
+  /** ISO-8601 time this state was entered. */
+  since: string;
+}
+
+/** One reported state with its unit and machine. */
+export interface UnitStateEntry {
+  unit: string;
+  machine: string;
+  state: UnitStateRecord;
+}
+
+/** A value together with the etcd revision it was read at (pass it to `watch` as `fromRevision`). */
+export interface Revisioned<T> {
+  revision: number;
+  value: T;
+}
+
+/** Everything the engine plans from, read atomically at one revision. */
+export interface ClusterState {
+  revision: number;
+  units: Map<string, UnitRecord>;
+  desired: Map<string, TargetState>;
+  /** unit → machine id (may name a machine that is gone). */
+  schedule: Map<string, string>;
+  /** Live machines only (their lease is alive). */
+  machines: Map<string, MachineRecord>;
+  /** machine id → dynamic metadata (may exist for a machine that is not live). */
+  metadata: Map<string, Map<string, string>>;
+}
+
+/** Reads for the engine. */
+export interface ClusterReader {
+  /** Units, desired states, schedule, live machines and dynamic metadata, in one consistent read. */
+  readCluster(): Promise<ClusterState>;
+}
+
+/** Proof of leadership: the election key and the create revision this engine's campaign got. Opaque to users. */
+export interface LeaderGuard {
+  key: string;
+  createRevision: number;
+  leaseId: string;
+}
+
+/** A change to the schedule, as the engine decided it (mirror of engine Decision, without reasons). */
+export type ScheduleChange =
+  | { kind: 'place'; unit: string; machine: string }
+  | { kind: 'unschedule'; unit: string; from: string }
+  | { kind: 'move'; unit: string; from: string; to: string };
+
+/** What happened to a batch of schedule changes. */
+export interface ApplyResult {
+  /** How many changes were committed (a prefix of the input, in order). */
+  applied: number;
+  /** True when a transaction was refused because the guard no longer holds: stop, you are not the leader. */
+  notLeader: boolean;
+  /** Number of etcd transactions used. */
+  txns: number;
+}
+
+/** Schedule writes for the engine. Every write is a transaction guarded on the leader key. */
+export interface ScheduleWriter {
+  /**
+   * Writes `changes` in order, in transactions of at most 128 operations, each guarded on `guard`
+   * (the leader key must still exist with the guard's create revision). Stops at the first refused
+   * transaction and returns `notLeader: true`; never writes anything once leadership is lost.
+   */
+  applySchedule(guard: LeaderGuard, changes: ScheduleChange[]): Promise<ApplyResult>;
+}
+
+/** Reads for the agent (and the API). */
+export interface UnitReader {
+  /** The unit stored at units/<name>; null when there is none. */
+  getUnit(name: string): Promise<UnitRecord | null>;
+  /** Every unit (templates included). */
+  listUnits(): Promise<Revisioned<UnitRecord[]>>;
+  /** The desired state of one unit; null when unset (treat as inactive). */
+  getDesired(name: string): Promise<TargetState | null>;
+  /** Every desired state. */
+  listDesired(): Promise<Revisioned<Map<string, TargetState>>>;
+  /** Names of the non-global units the engine placed on `machine` (from assigned/<machine>/). */
+  listAssigned(machine: string): Promise<Revisioned<string[]>>;
+  /** The whole schedule: unit → machine. */
+  listSchedule(): Promise<Revisioned<Map<string, string>>>;
+}
+
+/** Reads of machines and their metadata. */
+export interface MachineReader {
+  /** Live machines (lease alive). */
+  listMachines(): Promise<Revisioned<MachineRecord[]>>;
+  /** One machine's dynamic metadata (empty map when none). */
+  getMetadata(machine: string): Promise<Map<string, string>>;
+}
+
+/** Reads of reported unit states. */
+export interface StateReader {
+  /** Reported states; of one unit when `unit` is given, else of all units. */
+  listStates(unit?: string): Promise<Revisioned<UnitStateEntry[]>>;
+}
+
+/** What submitUnit did. */
+export type SubmitOutcome = 'created' | 'replaced' | 'unchanged' | 'exists';
+
+/** Writes for the API (shoalctl). */
+export interface UnitWriter {
+  /**
+   * Stores a unit. Without `replace`, an existing unit with a different hash is left alone and
+   * 'exists' is returned; with `replace` it is overwritten ('replaced'). Same hash → 'unchanged'.
+   * `desired`, when given, is written in the same transaction.
+   */
+  submitUnit(unit: UnitRecord, opts?: { replace?: boolean; desired?: TargetState }): Promise<SubmitOutcome>;
+  /** Sets the desired state; false (nothing written) when the unit does not exist. */
+  setDesired(name: string, state: TargetState): Promise<boolean>;
+  /** Deletes the unit and its desired state (the engine then unschedules it); false when it did not exist. */
+  destroyUnit(name: string): Promise<boolean>;
+}
+
+/** Dynamic metadata writes for the API. */
+export interface MetadataWriter {
+  /** Sets metadata/<machine>/<key> = value. */
+  setMetadata(machine: string, key: string, value: string): Promise<void>;
+  /** Deletes metadata/<machine>/<key>; false when it was not set. */
+  deleteMetadata(machine: string, key: string): Promise<boolean>;
+}
+
+/** A live registration of one machine, on its own lease. */
+export interface MachineSession {
+  readonly machineId: string;
+  /** Aborted when the lease is lost (expired, revoked, or unreachable past its TTL); `reason` is the cause. */
+  readonly lost: AbortSignal;
+  /** Rewrites the machine record (e.g. new static metadata); UnavailableError when etcd is unreachable. */
+  update(record: MachineRecord): Promise<void>;
+  /** Writes (or, with null, deletes) this machine's state of one unit, on the lease. */
+  reportState(unit: string, state: UnitStateRecord | null): Promise<void>;
+  /** Revokes the lease (record and states vanish at once). Idempotent; never throws. */
+  close(): Promise<void>;
+}
+
+/** Machine registration for the agent. */
+export interface MachineRegistrar {
+  /**
+   * Registers `record` on a new lease of `ttlSeconds` (kept alive while the session lives).
+   * Throws ValidationError `machine.duplicate-id` when a live machine already has this id.
+   */
+  register(record: MachineRecord, ttlSeconds: number): Promise<MachineSession>;
+}
+
+/** What a watch can follow. */
+export type WatchScope =
+  | { kind: 'units' | 'desired' | 'schedule' | 'machines' | 'metadata' | 'states' }
+  | { kind: 'assigned'; machine: string }
+  | { kind: 'metadata-of'; machine: string };
+
+/** One change seen by a watch. `null` values mean the key was deleted (or its lease expired). */
+export type RegistryEvent =
+  | { type: 'unit'; unit: string; value: UnitRecord | null }
+  | { type: 'desired'; unit: string; value: TargetState | null }
+  | { type: 'schedule'; unit: string; value: string | null }
+  | { type: 'assigned'; machine: string; unit: string; value: boolean }
+  | { type: 'machine'; machine: string; value: MachineRecord | null }
+  | { type: 'metadata'; machine: string; key: string; value: string | null }
+  | { type: 'state'; unit: string; machine: string; value: UnitStateRecord | null };
+
+/**
+ * One step of a watch. `events` happened at `revision`, in order.
+ * `reset: true` (with no events) means the revision to resume from was compacted: changes were missed,
+ * so re-read everything you follow, and ignore later batches with a revision ≤ what you read.
+ */
+export interface WatchBatch {
+  revision: number;
+  events: RegistryEvent[];
+  reset?: boolean;
+}
+
+/** Watches for the engine and the agent. */
+export interface RegistryWatcher {
+  /**
+   * Follows `scopes` from `fromRevision + 1` (from now when omitted) until `signal` aborts.
+   * Survives etcd restarts and disconnects by resuming from the last revision seen, so no change
+   * is lost; yields a `reset` batch only when that revision was compacted. Never throws for
+   * connection trouble; ends (returns) when `signal` aborts.
+   */
+  watch(scopes: WatchScope[], opts?: { fromRevision?: number; signal?: AbortSignal }): AsyncIterable<WatchBatch>;
+}
+
+/** Everything the engine needs from the registry. */
+export interface EngineRegistry extends ClusterReader, ScheduleWriter, RegistryWatcher {}
+
+/** Everything the agent needs from the registry. */
+export interface AgentRegistry extends UnitReader, MachineReader, MachineRegistrar, RegistryWatcher {}
+
+/** This engine's term as leader. */
+export interface Leadership {
+  /** Pass to ScheduleWriter.applySchedule. */
+  readonly guard: LeaderGuard;
+  /** Aborted the moment leadership is (or may be) lost: lease lost, keep-alives late past the TTL, or resigned. */
+  readonly lost: AbortSignal;
+  /** Gives leadership up (revokes the lease, deleting the leader key). Idempotent; never throws. */
+  resign(): Promise<void>;
+}
+
+/** Leader election among engines, on the `engine/leader` key. */
+export interface LeaderElector {
+  /**
+   * Waits until this candidate holds the leader key (on a lease of `ttlSeconds`, `value` as its content).
+   * Returns null when `signal` aborts first. Retries etcd trouble internally (never throws for it).
+   */
+  campaign(value: string, ttlSeconds: number, signal: AbortSignal): Promise<Leadership | null>;
+  /** The current leader key's value; null when there is no leader. */
+  currentLeader(): Promise<string | null>;
+}

@@ -1,0 +1,246 @@
+/**
+ * systemd's Manager over D-Bus (dbus-next, low-level messages: no introspection round trips).
+ * The only file that imports dbus-next. D-Bus errors become ShoalErrors here.
+ */
+import * as dbus from 'dbus-next';
+import { ShoalError, UnavailableError } from '../errors';
+import type { Logger } from '../log';
+import { silentLogger } from '../log';
+import type { JobResult, Systemd, SystemdUnitState, UnitChangeListener, UnitFileChange } from './systemd';
+
+const DEST = 'org.freedesktop.systemd1';
+const ROOT = '/org/freedesktop/systemd1';
+const MANAGER = 'org.freedesktop.systemd1.Manager';
+const UNIT_IFACE = 'org.freedesktop.systemd1.Unit';
+const SERVICE_IFACE = 'org.freedesktop.systemd1.Service';
+const PROPS = 'org.freedesktop.DBus.Properties';
+const UNIT_PREFIX = `${ROOT}/unit/`;
+/** Job results kept for jobs nobody waits for yet (JobRemoved can beat the StartUnit reply). */
+const MAX_KEPT_RESULTS = 4096;
+
+/** Options of `connectSystemd`. */
+export interface SystemdDbusOptions {
+  /** D-Bus address; default $DBUS_SYSTEM_BUS_ADDRESS or the system bus socket. */
+  busAddress?: string;
+  log?: Logger;
+}
+
+/** Connects to systemd over the system bus and subscribes to its signals (before any call, so no job result is missed). */
+export async function connectSystemd(opts: SystemdDbusOptions = {}): Promise<Systemd> {
+  const address = opts.busAddress ?? process.env.DBUS_SYSTEM_BUS_ADDRESS ?? 'unix:path=/run/dbus/system_bus_socket';
+  const client = new SystemdDbus(dbus.sessionBus({ busAddress: address }), opts.log ?? silentLogger);
+  try {
+    await client.init();
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return client;
+}
+
+/** Escapes a unit name into its D-Bus object path (systemd's bus_label_escape). */
+export function unitObjectPath(name: string): string {
+  let out = '';
+  for (const ch of Buffer.from(name, 'utf8')) {
+    const c = String.fromCharCode(ch);
+    out += /[A-Za-z0-9]/.test(c) ? c : `_${ch.toString(16).padStart(2, '0')}`;
+  }
+  return UNIT_PREFIX + out;
+}
+
+/** The unit name of a unit object path, or undefined for other paths. */
+export function unitNameOfPath(path: string): string | undefined {
+  if (!path.startsWith(UNIT_PREFIX)) return undefined;
+  const label = path.slice(UNIT_PREFIX.length);
+  const bytes: number[] = [];
+  for (let i = 0; i < label.length; i++) {
+    if (label[i] === '_' && i + 2 < label.length && /^[0-9a-f]{2}$/.test(label.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(label.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(label.charCodeAt(i));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+type Waiter = (result: JobResult) => void;
+
+class SystemdDbus implements Systemd {
+  private readonly results = new Map<string, JobResult>();
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly listeners = new Set<UnitChangeListener>();
+  private closed = false;
+  private failure: Error | undefined;
+
+  constructor(private readonly bus: dbus.MessageBus, private readonly log: Logger) {
+    bus.on('message', (msg) => this.onMessage(msg));
+    bus.on('error', (err) => this.fail(err));
+  }
+
+  async init(): Promise<void> {
+    await this.raw('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's',
+      [`type='signal',sender='${DEST}'`]);
+    // Without Subscribe systemd emits no unit or job signals at all.
+    await this.manager('Subscribe');
+  }
+
+  async linkUnitFiles(paths: string[], runtime: boolean): Promise<UnitFileChange[]> {
+    if (paths.length === 0) return [];
+    const body = await this.manager('LinkUnitFiles', 'asbb', [paths, runtime, true]);
+    return (body[0] as [string, string, string][]).map(([type, file, destination]) => ({ type, file, destination }));
+  }
+
+  async disableUnitFiles(names: string[], runtime: boolean): Promise<UnitFileChange[]> {
+    if (names.length === 0) return [];
+    const body = await this.manager('DisableUnitFiles', 'asb', [names, runtime]);
+    return (body[0] as [string, string, string][]).map(([type, file, destination]) => ({ type, file, destination }));
+  }
+
+  async reload(): Promise<void> {
+    await this.manager('Reload');
+  }
+
+  startUnit(name: string, mode = 'replace'): Promise<JobResult> {
+    return this.job('StartUnit', name, mode);
+  }
+
+  stopUnit(name: string, mode = 'replace'): Promise<JobResult> {
+    return this.job('StopUnit', name, mode);
+  }
+
+  restartUnit(name: string, mode = 'replace'): Promise<JobResult> {
+    return this.job('RestartUnit', name, mode);
+  }
+
+  async resetFailedUnit(name: string): Promise<void> {
+    try {
+      await this.manager('ResetFailedUnit', 's', [name]);
+    } catch (err) {
+      if (err instanceof ShoalError && err.code === 'systemd.no-such-unit') return;
+      throw err;
+    }
+  }
+
+  async listUnits(patterns: string[] = []): Promise<SystemdUnitState[]> {
+    const body = await this.manager('ListUnitsByPatterns', 'asas', [[], patterns]);
+    return (body[0] as unknown[][]).map((u) => ({
+      name: u[0] as string, loadState: u[2] as string, activeState: u[3] as string, subState: u[4] as string,
+      // not in ListUnits' reply: ask unitState for these
+      mainPid: 0, fragmentPath: '',
+    }));
+  }
+
+  async unitState(name: string): Promise<SystemdUnitState> {
+    // Addressing the unit's object path makes systemd load the unit if it has not yet.
+    const path = unitObjectPath(name);
+    const [unit] = await this.raw(DEST, path, PROPS, 'GetAll', 's', [UNIT_IFACE]);
+    const props = unit as Record<string, dbus.Variant>;
+    let mainPid = 0;
+    if (name.endsWith('.service') && props.LoadState?.value === 'loaded') {
+      const [pid] = await this.raw(DEST, path, PROPS, 'Get', 'ss', [SERVICE_IFACE, 'MainPID']);
+      mainPid = Number((pid as dbus.Variant).value);
+    }
+    return {
+      name,
+      loadState: String(props.LoadState?.value ?? ''),
+      activeState: String(props.ActiveState?.value ?? ''),
+      subState: String(props.SubState?.value ?? ''),
+      mainPid,
+      fragmentPath: String(props.FragmentPath?.value ?? ''),
+    };
+  }
+
+  onUnitChange(listener: UnitChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.failure ??= new UnavailableError('systemd.unavailable', 'systemd D-Bus connection closed');
+    for (const w of this.waiters.values()) w('canceled');
+    this.waiters.clear();
+    this.bus.disconnect();
+  }
+
+  /** Calls a job method and waits for its JobRemoved, whichever of reply and signal comes first. */
+  private async job(method: string, name: string, mode: string): Promise<JobResult> {
+    const [path] = (await this.manager(method, 'ss', [name, mode])) as [string];
+    const done = this.results.get(path);
+    if (done !== undefined) {
+      this.results.delete(path);
+      return done;
+    }
+    if (this.failure) throw this.failure;
+    return new Promise<JobResult>((resolve) => this.waiters.set(path, resolve));
+  }
+
+  private onMessage(msg: dbus.Message): void {
+    if (msg.type !== dbus.MessageType.SIGNAL) return;
+    if (msg.interface === MANAGER && msg.member === 'JobRemoved') {
+      const [, job, , result] = msg.body as [number, string, string, string];
+      const waiter = this.waiters.get(job);
+      if (waiter) {
+        this.waiters.delete(job);
+        waiter(result);
+      } else {
+        this.results.set(job, result);
+        if (this.results.size > MAX_KEPT_RESULTS) this.results.delete(this.results.keys().next().value as string);
+      }
+    } else if (msg.interface === PROPS && msg.member === 'PropertiesChanged') {
+      this.onPropertiesChanged(msg);
+    }
+  }
+
+  private onPropertiesChanged(msg: dbus.Message): void {
+    const name = unitNameOfPath(msg.path);
+    if (name === undefined || this.listeners.size === 0) return;
+    const [iface, changed, invalidated] = msg.body as [string, Record<string, dbus.Variant>, string[]];
+    const state: Partial<SystemdUnitState> = {};
+    if (iface === UNIT_IFACE) {
+      if (changed.LoadState) state.loadState = String(changed.LoadState.value);
+      if (changed.ActiveState) state.activeState = String(changed.ActiveState.value);
+      if (changed.SubState) state.subState = String(changed.SubState.value);
+      if (changed.FragmentPath) state.fragmentPath = String(changed.FragmentPath.value);
+    } else if (iface === SERVICE_IFACE && changed.MainPID) {
+      state.mainPid = Number(changed.MainPID.value);
+    }
+    // invalidated-only signals carry no values: report an empty change so the listener re-reads
+    if (Object.keys(state).length === 0 && invalidated.length === 0) return;
+    for (const l of this.listeners) {
+      try { l(name, state); } catch (err) { this.log.error('unit change listener threw', { unit: name, err: String(err) }); }
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.log.warn('systemd D-Bus connection failed', { err: String(err) });
+    this.failure = new UnavailableError('systemd.unavailable', `systemd D-Bus connection failed: ${String(err)}`, err);
+    this.close();
+  }
+
+  private manager(member: string, signature = '', body: unknown[] = []): Promise<unknown[]> {
+    return this.raw(DEST, ROOT, MANAGER, member, signature, body);
+  }
+
+  private async raw(destination: string, path: string, iface: string, member: string, signature: string, body: unknown[]): Promise<unknown[]> {
+    if (this.failure) throw this.failure;
+    try {
+      const reply = await this.bus.call(new dbus.Message({ destination, path, interface: iface, member, signature, body }));
+      return reply?.body ?? [];
+    } catch (err) {
+      throw convertError(err, member, body);
+    }
+  }
+}
+
+/** D-Bus error → ShoalError: `systemd.<kebab of the error name>` (e.g. `systemd.no-such-unit`). */
+function convertError(err: unknown, member: string, body: unknown[]): ShoalError {
+  if (err instanceof ShoalError) return err;
+  if (err instanceof dbus.DBusError) {
+    const short = err.type.split('.').pop() ?? 'error';
+    const code = `systemd.${short.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase()}`;
+    return new ShoalError(code, `systemd ${member}(${JSON.stringify(body)}): ${err.text || err.type}`,
+      { cause: err, details: { dbusError: err.type, member } });
+  }
+  return new UnavailableError('systemd.unavailable', `systemd ${member}: ${String(err)}`, err);
+}

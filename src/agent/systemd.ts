@@ -1,0 +1,63 @@
+/**
+ * The agent's view of systemd's Manager: the small interface the unit manager uses. The D-Bus
+ * implementation is `systemd-dbus.ts` (the only file importing dbus-next). No I/O here.
+ */
+
+/** A unit's state as systemd reports it. Strings are systemd's own (`active`, `running`, ...). */
+export interface SystemdUnitState {
+  name: string;
+  loadState: string;
+  activeState: string;
+  subState: string;
+  /** 0 when the unit has no main process (or is not a service). */
+  mainPid: number;
+  /** The file systemd loaded the unit from; '' when none. */
+  fragmentPath: string;
+}
+
+/** How a job ended: systemd's JobRemoved result (`done`, `failed`, `canceled`, `timeout`, `dependency`, `skipped`). */
+export type JobResult = string;
+
+/** A change systemd made to unit file links (LinkUnitFiles / DisableUnitFiles). */
+export interface UnitFileChange {
+  type: string;
+  file: string;
+  destination: string;
+}
+
+/** Listener for unit state changes: `state` holds only the fields systemd said changed. */
+export type UnitChangeListener = (name: string, state: Partial<SystemdUnitState>) => void;
+
+/**
+ * systemd's Manager, typed. Every method throws ShoalError (`systemd.*` codes) on a D-Bus error;
+ * `UnavailableError` (`systemd.unavailable`) when the bus is gone.
+ */
+export interface Systemd {
+  /** Links unit files (absolute paths) into systemd's search path; `runtime` = under /run (gone at reboot). */
+  linkUnitFiles(paths: string[], runtime: boolean): Promise<UnitFileChange[]>;
+  /** Removes the links of the named units (runtime links when `runtime`). */
+  disableUnitFiles(names: string[], runtime: boolean): Promise<UnitFileChange[]>;
+  /** `daemon-reload`: ~100 ms, so callers batch file changes into one. */
+  reload(): Promise<void>;
+  /** Starts a unit and resolves with the job's result once the job is done. */
+  startUnit(name: string, mode?: string): Promise<JobResult>;
+  /** Stops a unit and resolves with the job's result once the job is done. */
+  stopUnit(name: string, mode?: string): Promise<JobResult>;
+  /** Restarts a unit and resolves with the job's result once the job is done. */
+  restartUnit(name: string, mode?: string): Promise<JobResult>;
+  /** Clears a unit's failed state; a unit that is not failed (or not loaded) is not an error. */
+  resetFailedUnit(name: string): Promise<void>;
+  /** States of the units matching the glob patterns (all units when empty). */
+  listUnits(patterns?: string[]): Promise<SystemdUnitState[]>;
+  /** One unit's state (loading it when systemd has not yet); LoadState `not-found` when it has no file. */
+  unitState(name: string): Promise<SystemdUnitState>;
+  /** Calls `listener` on every unit state change (PropertiesChanged); returns the unsubscribe function. */
+  onUnitChange(listener: UnitChangeListener): () => void;
+  /** Disconnects. Idempotent. */
+  close(): void;
+}
+
+/** True for active states in which the unit counts as started (running or on its way). */
+export function isRunningState(activeState: string): boolean {
+  return activeState === 'active' || activeState === 'activating' || activeState === 'reloading';
+}

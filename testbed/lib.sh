@@ -1,0 +1,61 @@
+# testbed/lib.sh — settings and helpers shared by testbed/up, testbed/down and testbed/node.
+# Sourced, not run. Everything the testbed creates is named here, so `down` removes exactly that.
+# shellcheck shell=bash
+
+TB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SHOAL_PROJECT=${SHOAL_PROJECT:-$(cd "$TB/.." && pwd)}   # mounted read-only at /opt/shoal in nodes
+SHOAL_BRIDGE=${SHOAL_BRIDGE:-br-shoal}
+SHOAL_NET=${SHOAL_NET:-10.88.0}
+SHOAL_BRIDGE_MAC=02:00:0a:58:00:01                      # fixed: see "bridge MAC flapping" in docs/testbed.md
+SHOAL_ETCD_URL=http://$SHOAL_NET.1:2379
+SHOAL_PREFIX=${SHOAL_PREFIX:-/shoal/}
+SHOAL_DOCKER_DIR=/run/shoal-docker                       # host engine's extra socket dir, bound into nodes
+LOCK=/run/shoal-testbed.lock                              # "pid" of the process that owns the testbed
+RUN=$TB/run
+LOGS=$TB/logs
+CG_ROOT=shoal                                             # nodes' cgroups: /sys/fs/cgroup/{systemd,unified}/shoal/<node>
+
+now_ns() { date +%s%N; }
+ms_since() { echo $((($(now_ns) - $1) / 1000000)); }
+die() { echo "testbed: $*" >&2; exit 1; }
+
+# A pid counts as running unless gone or a zombie (nspawn is re-parented and may be reaped late).
+running() { [ -n "${1:-}" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+# running AND still the program we started (pid files can be stale and pids reused)
+ours() { running "$1" && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; }
+
+node_run() { echo "$RUN/nodes/$1"; }
+node_pid1() { cat "$(node_run "$1")/pid1" 2>/dev/null; }
+node_alive() { local p; p=$(cat "$(node_run "$1")/nspawn.pid" 2>/dev/null); ours "$p" systemd-nspawn; }
+node_ip() {
+  [[ $1 =~ ^node([0-9]+)$ ]] || die "node names are node1..node240, got '$1'"
+  local n=${BASH_REMATCH[1]}
+  ((n >= 1 && n <= 240)) || die "node number out of range: $1"
+  echo "$SHOAL_NET.$((10 + n))"
+}
+
+# `$SHOAL_<NAME>_<node>` if set, else `$SHOAL_<NAME>`: per-node overrides for scheduling tests.
+per_node() { local v="SHOAL_${1}_$2" g="SHOAL_$1"; echo "${!v:-${!g:-}}"; }
+
+require_root_and_tools() {
+  [ "$(id -u)" = 0 ] || die "must run as root (nspawn, bridges and cgroups need it)"
+  local c missing=()
+  for c in systemd-nspawn nsenter etcd etcdctl ip iptables node curl busybox; do
+    command -v "$c" > /dev/null || missing+=("$c")
+  done
+  [ ${#missing[@]} = 0 ] || die "missing ${missing[*]}: apt-get install -y systemd-container etcd-server etcd-client iptables busybox-static"
+}
+
+# The lock names the process that owns the testbed; others must not tear it down under it.
+# SHOAL_TESTBED_OWNER=<pid> lets a test harness act on a testbed it owns.
+check_lock() {
+  local p
+  p=$(cat "$LOCK" 2>/dev/null) || return 0
+  running "$p" || return 0
+  [ "$p" = "${SHOAL_TESTBED_OWNER:-}" ] || [ "$p" = "$$" ] || [ "$p" = "$PPID" ] \
+    || die "the testbed is in use by pid $p ($(tr '\0' ' ' < "/proc/$p/cmdline" | cut -c1-80)); wait, or rm $LOCK"
+}
+
+docker_ok() { command -v docker > /dev/null && docker version > /dev/null 2>&1; }
+
+etcdctl_() { ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 "$@"; }

@@ -1,0 +1,100 @@
+/**
+ * Which units this machine should run, from the agent's view of etcd: the units the engine assigned
+ * here, plus global units whose MachineMetadata matches this machine. Pure.
+ */
+import type { TargetState, UnitSpec } from '../units/types';
+
+/** What the agent knows from etcd, as plain data. */
+export interface AgentView {
+  /** Parsed units by name (units that failed to parse are left out by the caller). */
+  units: ReadonlyMap<string, UnitSpec>;
+  desired: ReadonlyMap<string, TargetState>;
+  /** Non-global units the engine placed on this machine. */
+  assigned: ReadonlySet<string>;
+  /** This machine's metadata: static merged with dynamic (dynamic wins). */
+  metadata: Readonly<Record<string, string>>;
+}
+
+/** A unit this machine should have loaded or launched. */
+export interface WantedUnit {
+  spec: UnitSpec;
+  target: 'loaded' | 'launched';
+  /** 'assigned' by the engine, or 'global'. */
+  source: 'assigned' | 'global';
+}
+
+/** A global unit left out, with why (for logs). */
+export interface SkippedGlobal {
+  unit: string;
+  reason: string;
+}
+
+/**
+ * The units this machine should have, sorted by name. Globals: every global unit whose desired state
+ * is loaded/launched and whose MachineMetadata matches; among globals that conflict, the first by
+ * name wins (deterministic on every machine); a global that conflicts with an assigned unit is skipped.
+ */
+export function wantedUnits(view: AgentView): { wanted: WantedUnit[]; skipped: SkippedGlobal[] } {
+  const wanted: WantedUnit[] = [];
+  const skipped: SkippedGlobal[] = [];
+  for (const name of [...view.assigned].sort()) {
+    const spec = view.units.get(name);
+    const target = targetOf(view.desired.get(name));
+    if (spec && target && !spec.options.global && !isTemplate(name)) wanted.push({ spec, target, source: 'assigned' });
+  }
+  const globals = [...view.units.values()]
+    .filter((s) => s.options.global && !isTemplate(s.name) && targetOf(view.desired.get(s.name)))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const spec of globals) {
+    if (!metadataMatches(spec.options.machineMetadata, view.metadata)) {
+      skipped.push({ unit: spec.name, reason: 'MachineMetadata does not match this machine' });
+      continue;
+    }
+    const clash = wanted.find((w) => conflicts(w.spec, spec));
+    if (clash) {
+      skipped.push({ unit: spec.name, reason: `conflicts with ${clash.spec.name}` });
+      continue;
+    }
+    wanted.push({ spec, target: targetOf(view.desired.get(spec.name))!, source: 'global' });
+  }
+  wanted.sort((a, b) => (a.spec.name < b.spec.name ? -1 : a.spec.name > b.spec.name ? 1 : 0));
+  return { wanted, skipped };
+}
+
+/** AND across keys, OR within a key's values; an empty requirement matches every machine. */
+export function metadataMatches(required: Record<string, string[]>, metadata: Readonly<Record<string, string>>): boolean {
+  return Object.entries(required).every(([key, values]) => values.length === 0 || values.includes(metadata[key] ?? '\u0000'));
+}
+
+/** True when either unit's Conflicts= globs match the other's name (conflicts are symmetric). */
+export function conflicts(a: UnitSpec, b: UnitSpec): boolean {
+  return a.options.conflicts.some((g) => globMatch(g, b.name)) || b.options.conflicts.some((g) => globMatch(g, a.name));
+}
+
+/** Shell-style glob match (`*`, `?`, `[...]`) of a whole unit name. */
+export function globMatch(glob: string, name: string): boolean {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 1);
+      if (end < 0) re += '\\[';
+      else {
+        const body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
+        re += `[${body.startsWith('!') ? '^' + body.slice(1) : body}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`).test(name);
+}
+
+function targetOf(t: TargetState | undefined): 'loaded' | 'launched' | undefined {
+  return t === 'loaded' || t === 'launched' ? t : undefined;
+}
+
+function isTemplate(name: string): boolean {
+  return /@\.[a-z]+$/.test(name);
+}

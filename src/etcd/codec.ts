@@ -1,0 +1,63 @@
+/** Decoding of stored values into typed records; a value shoal did not write fails with `etcd.bad-value`. */
+import { ShoalError } from '../errors';
+import { TARGET_STATES, type TargetState } from '../units/types';
+import type { MachineRecord, UnitRecord, UnitStateRecord } from './registry';
+
+function bad(key: string, why: string): ShoalError {
+  return new ShoalError('etcd.bad-value', `${key}: ${why}`, { details: { key } });
+}
+
+function parseJson(key: string, raw: string): Record<string, unknown> {
+  let v: unknown;
+  try { v = JSON.parse(raw); } catch { throw bad(key, 'not JSON'); }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(key, 'not a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function str(key: string, o: Record<string, unknown>, field: string): string {
+  const v = o[field];
+  if (typeof v !== 'string') throw bad(key, `field ${field} is not a string`);
+  return v;
+}
+
+/** units/<name> */
+export function decodeUnit(key: string, raw: string): UnitRecord {
+  const o = parseJson(key, raw);
+  return { name: str(key, o, 'name'), text: str(key, o, 'text'), hash: str(key, o, 'hash') };
+}
+
+/** desired/<name> */
+export function decodeDesired(key: string, raw: string): TargetState {
+  if (!(TARGET_STATES as readonly string[]).includes(raw)) throw bad(key, `unknown target state "${raw}"`);
+  return raw as TargetState;
+}
+
+/** machines/<id> */
+export function decodeMachine(key: string, raw: string): MachineRecord {
+  const o = parseJson(key, raw);
+  const cap = (o.capacity ?? {}) as Record<string, unknown>;
+  const meta = (o.metadata ?? {}) as Record<string, unknown>;
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(meta)) metadata[k] = String(v);
+  return {
+    id: str(key, o, 'id'),
+    address: typeof o.address === 'string' ? o.address : undefined,
+    metadata,
+    capacity: { cpuMillis: Number(cap.cpuMillis ?? 0) || 0, memoryBytes: Number(cap.memoryBytes ?? 0) || 0 },
+    version: typeof o.version === 'string' ? o.version : '',
+    startedAt: typeof o.startedAt === 'string' ? o.startedAt : '',
+  };
+}
+
+/** states/<name>/<machine> */
+export function decodeState(key: string, raw: string): UnitStateRecord {
+  const o = parseJson(key, raw);
+  return {
+    loadState: str(key, o, 'loadState'),
+    activeState: str(key, o, 'activeState'),
+    subState: str(key, o, 'subState'),
+    hash: typeof o.hash === 'string' ? o.hash : '',
+    mainPid: typeof o.mainPid === 'number' ? o.mainPid : undefined,
+    since: typeof o.since === 'string' ? o.since : '',
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * Machine sessions: an agent's record on its own lease, kept alive while the process lives.
+ * Creation is a transaction "create only if absent", so a second live agent with the same id is refused.
+ */
+import type { Etcd3, Lease } from 'etcd3';
+import { ValidationError } from '../errors';
+import { etcdCall } from './client';
+import type { KeyLayout } from './keys';
+import type { MachineRecord, MachineSession, UnitStateRecord } from './registry';
+import type { RequestStats } from './registry-etcd';
+
+/**
+ * Watches a lease's keep-alives: aborts `ctl` when etcd says the lease is gone, or when no keep-alive
+ * succeeded for a whole TTL (etcd has expired it by then, or will before we can prove otherwise).
+ * Returns a function that stops the watchdog.
+ */
+export function watchLease(lease: Lease, ttlSeconds: number, ctl: AbortController): () => void {
+  let lastOk = Date.now();
+  lease.on('keepaliveSucceeded', () => { lastOk = Date.now(); });
+  lease.on('lost', (err) => ctl.abort(err));
+  const timer = setInterval(() => {
+    if (Date.now() - lastOk > ttlSeconds * 1000) ctl.abort(new Error(`no lease keep-alive for ${ttlSeconds} s`));
+  }, Math.max(50, Math.min(500, (ttlSeconds * 1000) / 10)));
+  timer.unref();
+  ctl.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+  return () => clearInterval(timer);
+}
+
+/** Registers `record` on a new lease; see MachineRegistrar.register. */
+export async function registerMachine(
+  client: Etcd3, keys: KeyLayout, stats: RequestStats, record: MachineRecord, ttlSeconds: number,
+): Promise<MachineSession> {
+  const lease = client.lease(ttlSeconds, { autoKeepAlive: true });
+  stats.requests++;
+  const leaseId = await etcdCall('lease grant', () => lease.grant()).catch((err) => { lease.release(); throw err; });
+  const key = keys.machine(record.id);
+  stats.requests++;
+  const res = await etcdCall('register txn', () => client
+    .if(key, 'Create', '==', 0)
+    .then(client.put(key).value(JSON.stringify(record)).lease(leaseId))
+    .commit()).catch((err) => { lease.revoke().catch(() => undefined); throw err; });
+  if (!res.succeeded) {
+    await lease.revoke().catch(() => undefined);
+    throw new ValidationError('machine.duplicate-id',
+      `machine id ${record.id} is already registered by a live agent; give this machine another id (machine_id / SHOAL_MACHINE_ID)`,
+      { key: 'machine_id' }, { machine: record.id });
+  }
+  const ctl = new AbortController();
+  watchLease(lease, ttlSeconds, ctl);
+  let closed = false;
+  return {
+    machineId: record.id,
+    lost: ctl.signal,
+    async update(r: MachineRecord) {
+      stats.requests++;
+      await etcdCall('machine put', () => client.put(key).value(JSON.stringify(r)).lease(leaseId).exec());
+    },
+    async reportState(unit: string, state: UnitStateRecord | null) {
+      stats.requests++;
+      const k = keys.state(unit, record.id);
+      if (state === null) await etcdCall('state delete', () => client.delete().key(k).exec());
+      else await etcdCall('state put', () => client.put(k).value(JSON.stringify(state)).lease(leaseId).exec());
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (!ctl.signal.aborted) ctl.abort(new Error('session closed'));
+      await lease.revoke().catch(() => lease.release());
+    },
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * Watches as AsyncIterables of typed batches. One etcd3 watcher per scope, all on the client's one
+ * watch stream. etcd3 re-attaches a watcher after a disconnect from the last revision it delivered;
+ * when etcd cancels a watcher (compaction, server-side cancel) we recreate it: from the last revision
+ * seen, or — when that revision is gone — from now, after yielding a `reset` batch.
+ */
+import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import { decodeDesired, decodeMachine, decodeState, decodeUnit } from './codec';
+import type { KeyLayout } from './keys';
+import type { RegistryEvent, WatchBatch, WatchScope } from './registry';
+
+/** The key prefix one scope follows. */
+export function scopePrefix(keys: KeyLayout, scope: WatchScope): string {
+  switch (scope.kind) {
+    case 'assigned': return keys.assignedPrefix(scope.machine);
+    case 'metadata-of': return keys.metadataPrefix(scope.machine);
+    default: return keys.kindPrefix(scope.kind);
+  }
+}
+
+/** Turns one etcd event into a registry event; null for keys that are not ours or values that do not decode. */
+export function toEvent(keys: KeyLayout, kv: IKeyValue, deleted: boolean): RegistryEvent | null {
+  const key = kv.key.toString();
+  const p = keys.parse(key);
+  if (!p) return null;
+  const raw = kv.value.toString();
+  try {
+    switch (p.kind) {
+      case 'units': return { type: 'unit', unit: p.unit, value: deleted ? null : decodeUnit(key, raw) };
+      case 'desired': return { type: 'desired', unit: p.unit, value: deleted ? null : decodeDesired(key, raw) };
+      case 'schedule': return { type: 'schedule', unit: p.unit, value: deleted ? null : raw };
+      case 'assigned': return { type: 'assigned', machine: p.machine, unit: p.unit, value: !deleted };
+      case 'machines': return { type: 'machine', machine: p.machine, value: deleted ? null : decodeMachine(key, raw) };
+      case 'metadata': return { type: 'metadata', machine: p.machine, key: p.key, value: deleted ? null : raw };
+      case 'states': return { type: 'state', unit: p.unit, machine: p.machine, value: deleted ? null : decodeState(key, raw) };
+      default: return null;
+    }
+  } catch {
+    return null; // a value shoal did not write: skip it rather than kill the watch
+  }
+}
+
+/** A small async queue: producers push, one consumer iterates. */
+class BatchQueue {
+  private items: WatchBatch[] = [];
+  private wake: (() => void) | null = null;
+  push(b: WatchBatch): void { this.items.push(b); this.notify(); }
+  notify(): void { const w = this.wake; this.wake = null; w?.(); }
+  shift(): WatchBatch | undefined { return this.items.shift(); }
+  wait(): Promise<void> { return this.items.length ? Promise.resolve() : new Promise((r) => { this.wake = r; }); }
+}
+
+/** Follows `scopes` until `signal` aborts; see RegistryWatcher.watch. */
+export async function* watchScopes(
+  client: Etcd3, keys: KeyLayout, scopes: WatchScope[], opts: { fromRevision?: number; signal?: AbortSignal },
+): AsyncGenerator<WatchBatch> {
+  const signal = opts.signal ?? new AbortController().signal;
+  const queue = new BatchQueue();
+  const onAbort = () => queue.notify();
+  signal.addEventListener('abort', onAbort);
+  const followers = scopes.map((s) => new ScopeFollower(client, keys, scopePrefix(keys, s), opts.fromRevision, queue, signal));
+  try {
+    await Promise.all(followers.map((f) => f.start()));
+    while (!signal.aborted) {
+      await queue.wait();
+      for (let b = queue.shift(); b && !signal.aborted; b = queue.shift()) yield b;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    await Promise.all(followers.map((f) => f.stop()));
+  }
+}
+
+/** One prefix: keeps an etcd3 watcher alive and tracks the last revision delivered. */
+class ScopeFollower {
+  private watcher: Watcher | null = null;
+  private last: number | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly client: Etcd3, private readonly keys: KeyLayout, private readonly prefix: string,
+    from: number | undefined, private readonly queue: BatchQueue, private readonly signal: AbortSignal,
+  ) {
+    this.last = from;
+  }
+
+  /** Creates the watcher; retries until it is attached or the signal aborts. */
+  async start(): Promise<void> {
+    let delay = 100;
+    while (!this.stopped && !this.signal.aborted) {
+      try {
+        const b = this.client.watch().prefix(this.prefix);
+        if (this.last !== undefined) b.startRevision(String(this.last + 1));
+        const w = await b.create();
+        if (this.stopped || this.signal.aborted) { await w.cancel().catch(() => undefined); return; }
+        this.watcher = w;
+        w.on('data', (res: IWatchResponse) => this.onData(res));
+        w.on('error', (err: Error) => void this.onError(w, err));
+        return;
+      } catch {
+        await sleep(delay, this.signal);
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+
+  private onData(res: IWatchResponse): void {
+    const revision = Number(res.header.revision);
+    const events: RegistryEvent[] = [];
+    for (const ev of res.events) {
+      const e = toEvent(this.keys, ev.kv, ev.type === 'Delete');
+      if (e) events.push(e);
+    }
+    if (res.events.length) this.last = Math.max(this.last ?? 0, ...res.events.map((e) => Number(e.kv.mod_revision)));
+    if (events.length) this.queue.push({ revision, events });
+  }
+
+  /** etcd cancelled the watcher: recreate it; a compaction means changes were missed, so say reset. */
+  private async onError(w: Watcher, err: Error): Promise<void> {
+    if (w !== this.watcher || this.stopped) return;
+    this.watcher = null;
+    await w.cancel().catch(() => undefined);
+    if (/compact/i.test(err.message)) {
+      const rev = await this.currentRevision();
+      if (rev === null) return;
+      this.last = rev;
+      this.queue.push({ revision: rev, events: [], reset: true });
+    }
+    await this.start();
+  }
+
+  private async currentRevision(): Promise<number | null> {
+    while (!this.stopped && !this.signal.aborted) {
+      try {
+        const res = await this.client.get(this.prefix).exec();
+        return Number(res.header.revision);
+      } catch { await sleep(200, this.signal); }
+    }
+    return null;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const w = this.watcher;
+    this.watcher = null;
+    await w?.cancel().catch(() => undefined);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(() => { signal.removeEventListener('abort', done); resolve(); }, ms);
+    const done = () => { clearTimeout(t); resolve(); };
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,22 @@
+/** Runs the real etcdctl against a test etcd, to look at raw keys without going through the registry. */
+import { execFileSync } from 'node:child_process';
+
+/** etcdctl output (v3 API) as a string. */
+export function etcdctl(endpoint: string, ...args: string[]): string {
+  return execFileSync('etcdctl', ['--endpoints', endpoint, ...args], { env: { ...process.env, ETCDCTL_API: '3' } }).toString();
+}
+
+/** Every key/value under `prefix`, as a plain object. */
+export function dump(endpoint: string, prefix: string): Record<string, string> {
+  const out = etcdctl(endpoint, 'get', '--prefix', prefix, '-w', 'json');
+  const res = JSON.parse(out) as { kvs?: { key: string; value?: string }[] };
+  const obj: Record<string, string> = {};
+  for (const kv of res.kvs ?? []) obj[Buffer.from(kv.key, 'base64').toString()] = Buffer.from(kv.value ?? '', 'base64').toString();
+  return obj;
+}
+
+/** The store's current revision. */
+export function revision(endpoint: string): number {
+  const res = JSON.parse(etcdctl(endpoint, 'get', 'x', '-w', 'json')) as { header: { revision: number } };
+  return Number(res.header.revision);
+}

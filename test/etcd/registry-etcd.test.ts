@@ -1,0 +1,154 @@
+/** The etcd registry against a real etcd: key layout, guarded writes, batching, leases, duplicate ids. */
+import t from 'tap';
+import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
+import { EtcdRegistry } from '../../src/etcd/registry-etcd';
+import type { MachineRecord } from '../../src/etcd/registry';
+import { ShoalError, UnavailableError } from '../../src/errors';
+import { dump, etcdctl } from './etcdctl';
+
+let etcd: EtcdServer;
+const regs: EtcdRegistry[] = [];
+const P = '/t1/';
+const newReg = (prefix = P) => { const r = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix, callTimeoutMs: 2000 }); regs.push(r); return r; };
+const machine = (id: string, extra: Partial<MachineRecord> = {}): MachineRecord => ({
+  id, address: '10.0.0.1', metadata: { role: 'web' }, capacity: { cpuMillis: 2000, memoryBytes: 1 << 30 },
+  version: '0.1.0', startedAt: '2026-01-01T00:00:00.000Z', ...extra,
+});
+
+t.before(async () => { etcd = await startEtcd(); });
+t.teardown(async () => { for (const r of regs) r.close(); await etcd.close(); });
+
+t.test('writes land at the documented keys', async (t) => {
+  const reg = newReg();
+  t.equal(await reg.submitUnit({ name: 'web.service', text: '[Service]\nExecStart=/bin/true\n', hash: 'h1' }, { desired: 'launched' }), 'created');
+  t.equal(await reg.submitUnit({ name: 'web.service', text: 'other', hash: 'h2' }), 'exists', 'no replace without --replace');
+  t.equal(await reg.submitUnit({ name: 'web.service', text: '[Service]\nExecStart=/bin/true\n', hash: 'h1' }), 'unchanged');
+  t.equal(await reg.setDesired('nope.service', 'launched'), false, 'desired of a missing unit is refused');
+  await reg.setMetadata('m1', 'disk', 'ssd');
+  const s = await reg.register(machine('m1'), 5);
+  await s.reportState('web.service', { loadState: 'loaded', activeState: 'active', subState: 'running', hash: 'h1', since: 'now' });
+  const c = await reg.campaign(JSON.stringify({ id: 'e1' }), 5, new AbortController().signal);
+  t.ok(c);
+  const r = await reg.applySchedule(c!.guard, [{ kind: 'place', unit: 'web.service', machine: 'm1' }]);
+  t.same(r, { applied: 1, notLeader: false, txns: 1 });
+  const kv = dump(etcd.endpoint, P);
+  t.same(Object.keys(kv).sort(), [
+    '/t1/assigned/m1/web.service', '/t1/desired/web.service', '/t1/engine/leader', '/t1/machines/m1',
+    '/t1/metadata/m1/disk', '/t1/schedule/web.service', '/t1/states/web.service/m1', '/t1/units/web.service',
+  ]);
+  t.same(JSON.parse(kv['/t1/units/web.service']), { name: 'web.service', text: '[Service]\nExecStart=/bin/true\n', hash: 'h1' });
+  t.equal(kv['/t1/desired/web.service'], 'launched');
+  t.equal(kv['/t1/schedule/web.service'], 'm1');
+  t.equal(JSON.parse(kv['/t1/machines/m1']).capacity.cpuMillis, 2000);
+  t.equal(JSON.parse(kv['/t1/states/web.service/m1']).activeState, 'active');
+  // typed reads see the same
+  const cl = await reg.readCluster();
+  t.equal(cl.units.get('web.service')?.hash, 'h1');
+  t.equal(cl.desired.get('web.service'), 'launched');
+  t.equal(cl.schedule.get('web.service'), 'm1');
+  t.same(cl.machines.get('m1')?.metadata, { role: 'web' });
+  t.equal(cl.metadata.get('m1')?.get('disk'), 'ssd');
+  t.same((await reg.listAssigned('m1')).value, ['web.service']);
+  t.equal((await reg.listStates('web.service')).value[0].state.subState, 'running');
+  // states and the machine record hang on the lease
+  await s.close();
+  const after = dump(etcd.endpoint, P);
+  t.notOk(after['/t1/machines/m1'], 'record gone with the lease');
+  t.notOk(after['/t1/states/web.service/m1'], 'states gone with the lease');
+  t.equal(await reg.destroyUnit('web.service'), true);
+  t.equal(await reg.getUnit('web.service'), null);
+  t.equal(await reg.destroyUnit('web.service'), false);
+  await c!.resign();
+});
+
+t.test('placements from a non-leader are refused by etcd', async (t) => {
+  const reg = newReg('/t2/');
+  const a = await reg.campaign('a', 5, new AbortController().signal);
+  t.ok(a);
+  const forged = { ...a!.guard, createRevision: a!.guard.createRevision + 1 };
+  const r1 = await reg.applySchedule(forged, [{ kind: 'place', unit: 'x.service', machine: 'm1' }]);
+  t.same(r1, { applied: 0, notLeader: true, txns: 1 }, 'wrong create revision refused');
+  await a!.resign();
+  t.ok(a!.lost.aborted, 'resigning ends the term');
+  const r2 = await reg.applySchedule(a!.guard, [{ kind: 'place', unit: 'x.service', machine: 'm1' }]);
+  t.equal(r2.notLeader, true, 'a deposed leader is refused');
+  const b = await reg.campaign('b', 5, new AbortController().signal);
+  t.ok(b);
+  t.equal(await reg.currentLeader(), 'b');
+  const r3 = await reg.applySchedule(a!.guard, [{ kind: 'place', unit: 'x.service', machine: 'm1' }]);
+  t.equal(r3.notLeader, true, 'old guard refused while a new leader holds the key');
+  t.same(dump(etcd.endpoint, '/t2/schedule/'), {}, 'nothing written');
+  await b!.resign();
+});
+
+t.test('a second candidate waits until the leader resigns', async (t) => {
+  const reg = newReg('/t3/');
+  const a = await reg.campaign('a', 5, new AbortController().signal);
+  let bLead = false;
+  const bp = reg.campaign('b', 5, new AbortController().signal).then((l) => { bLead = true; return l; });
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(bLead, false, 'b is not leader while a holds the key');
+  await a!.resign();
+  const b = await bp;
+  t.ok(b, 'b leads after a resigned');
+  t.equal(await reg.currentLeader(), 'b');
+  const ac = new AbortController();
+  const cp = reg.campaign('c', 5, ac.signal);
+  ac.abort();
+  t.equal(await cp, null, 'an aborted campaign returns null');
+  await b!.resign();
+});
+
+t.test('batches above 128 operations are split into several transactions', async (t) => {
+  const reg = newReg('/t4/');
+  const l = await reg.campaign('e', 5, new AbortController().signal);
+  const places = Array.from({ length: 300 }, (_, i) => ({ kind: 'place' as const, unit: `u${i}.service`, machine: `m${i % 7}` }));
+  const r = await reg.applySchedule(l!.guard, places);
+  t.equal(r.applied, 300);
+  t.equal(r.notLeader, false);
+  t.equal(r.txns, Math.ceil(600 / 128), 'two ops per place, 128 per txn');
+  t.equal((await reg.listSchedule()).value.size, 300);
+  const moves = Array.from({ length: 100 }, (_, i) => ({ kind: 'move' as const, unit: `u${i}.service`, from: `m${i % 7}`, to: 'mX' }));
+  const r2 = await reg.applySchedule(l!.guard, moves);
+  t.equal(r2.applied, 100);
+  t.equal(r2.txns, Math.ceil(100 / 42), 'three ops per move, whole moves per txn');
+  t.equal((await reg.listAssigned('mX')).value.length, 100);
+  t.equal((await reg.listAssigned('m0')).value.length, Math.ceil(300 / 7) - Math.ceil(100 / 7), 'moved units left their old machine');
+  await l!.resign();
+});
+
+t.test('duplicate machine ids are refused while the first lives', async (t) => {
+  const reg = newReg('/t5/');
+  const s1 = await reg.register(machine('dup'), 5);
+  const err = await reg.register(machine('dup'), 5).then(() => null, (e) => e);
+  t.type(err, ShoalError);
+  t.equal(err.code, 'machine.duplicate-id');
+  t.match(err.message, /dup/);
+  await s1.close();
+  const s2 = await reg.register(machine('dup'), 5);
+  t.equal(s2.machineId, 'dup', 'the id is free again once the first session closed');
+  await s2.close();
+});
+
+t.test('a revoked lease is reported as lost', async (t) => {
+  const reg = newReg('/t6/');
+  const s = await reg.register(machine('m9'), 2);
+  const out = etcdctl(etcd.endpoint, 'lease', 'list');
+  const ids = out.split('\n').map((l) => l.trim()).filter((l) => /^[0-9a-f]+$/.test(l));
+  t.ok(ids.length >= 1);
+  for (const id of ids) etcdctl(etcd.endpoint, 'lease', 'revoke', id);
+  const t0 = Date.now();
+  await new Promise<void>((resolve) => { if (s.lost.aborted) resolve(); else s.lost.addEventListener('abort', () => resolve()); });
+  t.ok(Date.now() - t0 < 3000, 'noticed within the TTL');
+  t.same((await reg.listMachines()).value, []);
+  await s.close();
+});
+
+t.test('etcd unreachable gives a retryable UnavailableError', async (t) => {
+  const reg = new EtcdRegistry({ endpoints: ['http://127.0.0.1:1'], prefix: '/t7/', callTimeoutMs: 500 });
+  regs.push(reg);
+  const err = await reg.readCluster().then(() => null, (e) => e);
+  t.type(err, UnavailableError);
+  t.equal(err.code, 'etcd.unavailable');
+  t.equal(err.retryable, true);
+});

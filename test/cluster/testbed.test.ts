@@ -1,0 +1,88 @@
+/**
+ * The testbed itself: 3 nspawn nodes with real systemd as PID 1, distinct machine ids, a working
+ * network to each other and to etcd; kill + restart, cut + heal; down leaves nothing behind.
+ */
+import t from 'tap';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { up } from '../helpers/testbed';
+
+const ping = (ip: string) => ['busybox', 'ping', '-c1', '-W1', ip];
+const etcdHealth = ['curl', '-sf', '-m', '2', 'http://10.88.0.1:2379/health'];
+
+t.test('testbed: nodes, faults and teardown', async (t) => {
+  const tb = await up({ nodes: 3, t });
+  const pids: number[] = [];
+
+  await t.test('every node runs systemd as PID 1 and is fully up', async (t) => {
+    for (const n of tb.nodes) {
+      const pid1 = await tb.pid1(n);
+      pids.push(pid1);
+      t.equal(readFileSync(`/proc/${pid1}/comm`, 'utf8').trim(), 'systemd', `${n}: host pid ${pid1} is systemd`);
+      t.equal((await tb.sh(n, 'cat /proc/1/comm')).trim(), 'systemd', `${n}: PID 1 inside is systemd`);
+      const st = await tb.exec(n, ['systemctl', 'is-system-running']);
+      t.equal(st.stdout.trim(), 'running', `${n}: is-system-running`);
+      t.equal((await tb.exec(n, ['systemctl', 'is-active', 'dbus.service'])).stdout.trim(), 'active', `${n}: D-Bus runs`);
+    }
+  });
+
+  await t.test('machine ids are distinct and match what the testbed recorded', async (t) => {
+    const ids = await Promise.all(tb.nodes.map((n) => tb.sh(n, 'cat /etc/machine-id').then((s) => s.trim())));
+    t.equal(new Set(ids).size, 3, `distinct: ${ids.join(' ')}`);
+    tb.nodes.forEach((n, i) => t.equal(ids[i], tb.machineId(n), `${n} machine id`));
+    t.match(ids[0], /^[0-9a-f]{32}$/);
+  });
+
+  await t.test('node <-> node and node -> etcd connectivity', async (t) => {
+    for (const a of tb.nodes) {
+      for (const b of tb.nodes) {
+        if (a === b) continue;
+        t.equal((await tb.exec(a, ping(tb.ip(b)))).code, 0, `${a} -> ${b} (${tb.ip(b)})`);
+      }
+      const h = await tb.exec(a, etcdHealth);
+      t.match(h.stdout, /"health":\s*"true"/, `${a} -> etcd`);
+    }
+    t.equal((await tb.sh('node1', 'getent hosts node2')).trim().split(/\s+/)[0], '10.88.0.12', 'names resolve');
+  });
+
+  await t.test('kill a node, then restart it with the same identity', async (t) => {
+    const old = await tb.pid1('node2');
+    const id = tb.machineId('node2');
+    await tb.kill('node2');
+    t.notOk(existsSync(`/proc/${old}/comm`) && !/Z/.test(readFileSync(`/proc/${old}/stat`, 'utf8').split(' ')[2]),
+      'old PID 1 is gone');
+    t.not((await tb.exec('node1', ping(tb.ip('node2')))).code, 0, 'node2 unreachable while dead');
+    await t.rejects(tb.exec('node2', ['true']).then((r) => { if (r.code) throw new Error(r.stderr); }),
+      'exec into a dead node fails');
+    await tb.start('node2');
+    t.not(await tb.pid1('node2'), old, 'a new PID 1');
+    t.equal((await tb.sh('node2', 'cat /etc/machine-id')).trim(), id, 'same machine id after restart');
+    t.equal((await tb.exec('node1', ping(tb.ip('node2')))).code, 0, 'node1 reaches node2 again');
+  });
+
+  await t.test('cut and heal the network of a node', async (t) => {
+    await tb.cut('node3');
+    t.not((await tb.exec('node3', ping('10.88.0.1'))).code, 0, 'node3 cannot reach the host when cut');
+    t.not((await tb.exec('node1', ping(tb.ip('node3')))).code, 0, 'node1 cannot reach node3 when cut');
+    t.equal((await tb.exec('node1', ping(tb.ip('node2')))).code, 0, 'the others are not disturbed');
+    await tb.heal('node3');
+    t.equal((await tb.exec('node3', etcdHealth)).code, 0, 'node3 reaches etcd after heal');
+  });
+
+  await t.test('down leaves no bridge, processes, cgroups or run state', async (t) => {
+    const live = await Promise.all(tb.nodes.map((n) => tb.pid1(n)));
+    await tb.down();
+    const link = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+    t.notMatch(link, /br-shoal|vb-node/, 'no bridge or veth');
+    for (const p of [...pids, ...live]) t.notOk(existsSync(`/proc/${p}/cmdline`) && readFileSync(`/proc/${p}/cmdline`).length > 0, `pid ${p} gone`);
+    for (const h of ['systemd', 'unified']) {
+      const dir = `/sys/fs/cgroup/${h}/shoal`;
+      t.ok(!existsSync(dir) || readdirSync(dir).filter((d) => d.startsWith('node')).length === 0, `no ${dir}/node*`);
+    }
+    t.notOk(existsSync('testbed/run') || existsSync(`${__dirname}/../../testbed/run`), 'no testbed/run');
+    const fwd = execFileSync('iptables', ['-S', 'FORWARD'], { encoding: 'utf8' });
+    t.notMatch(fwd, /br-shoal/, 'no FORWARD rule');
+    const etcdUp = await fetch('http://127.0.0.1:2379/health').then(() => true, () => false);
+    t.notOk(etcdUp, 'etcd stopped');
+  });
+});

@@ -3,6 +3,7 @@
  * here, plus global units whose MachineMetadata matches this machine. Pure.
  */
 import type { TargetState, UnitSpec } from '../units/types';
+import { matchUnitGlob } from '../units/unit-glob';
 
 /** What the agent knows from etcd, as plain data. */
 export interface AgentView {
@@ -71,24 +72,13 @@ export function conflicts(a: UnitSpec, b: UnitSpec): boolean {
   return a.options.conflicts.some((g) => globMatch(g, b.name)) || b.options.conflicts.some((g) => globMatch(g, a.name));
 }
 
-/** Shell-style glob match (`*`, `?`, `[...]`) of a whole unit name. */
+/** Glob match (src/units semantics); a bad pattern matches nothing (validation rejects it at submit). */
 export function globMatch(glob: string, name: string): boolean {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end < 0) re += '\\[';
-      else {
-        const body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
-        re += `[${body.startsWith('!') ? '^' + body.slice(1) : body}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  try {
+    return matchUnitGlob(glob, name);
+  } catch {
+    return false;
   }
-  return new RegExp(`^${re}$`).test(name);
 }
 
 function targetOf(t: TargetState | undefined): 'loaded' | 'launched' | undefined {

@@ -1,0 +1,118 @@
+/**
+ * The D-Bus driver and the UnitManager against a real systemd over its real system bus, in a testbed
+ * node (booted without shoald). The test process connects from the host to the node's bus socket
+ * and writes unit files through /proc/<pid1>/root.
+ */
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { connectSystemd, unitNameOfPath, unitObjectPath } from '../../src/agent/systemd-dbus';
+import type { SystemdUnitState } from '../../src/agent/systemd';
+import { UnitManager } from '../../src/agent/unit-manager';
+import { ShoalError } from '../../src/errors';
+import { up } from '../helpers/testbed';
+
+const SLEEP = '[Service]\nExecStart=/bin/sleep 1000\n';
+
+t.test('object paths round-trip', async (t) => {
+  for (const n of ['a.service', 'web@3.service', 'x-y_z.service', 'ünï.service']) {
+    const p = unitObjectPath(n);
+    t.match(p, /^\/org\/freedesktop\/systemd1\/unit\/[A-Za-z0-9_]+$/);
+    t.equal(unitNameOfPath(p), n);
+  }
+  t.equal(unitObjectPath('a-b.service'), '/org/freedesktop/systemd1/unit/a_2db_2eservice');
+  t.equal(unitNameOfPath('/org/freedesktop/systemd1/job/12'), undefined);
+});
+
+t.test('on a real node', async (t) => {
+  const tb = await up({ nodes: 1, t });
+  const node = tb.nodes[0];
+  const pid1 = await tb.pid1(node);
+  const busAddress = `unix:path=/proc/${pid1}/root/run/dbus/system_bus_socket`;
+  const fsRoot = `/proc/${pid1}/root`;
+  const show = async (unit: string, prop: string) => (await tb.sh(node, `systemctl show -p ${prop} --value ${unit}`)).trim();
+
+  const sd = await connectSystemd({ busAddress });
+  t.teardown(() => sd.close());
+
+  await t.test('D-Bus errors become ShoalErrors with systemd codes', async (t) => {
+    await t.rejects(sd.startUnit('no-such-thing.service'), { code: 'systemd.no-such-unit' });
+    const err = await sd.startUnit('no-such-thing.service').catch((e) => e);
+    t.ok(err instanceof ShoalError);
+    t.match(err.message, /no-such-thing\.service/);
+  });
+
+  await t.test('UnitManager: load three units with one reload, start them, follow states by signals', async (t) => {
+    const um = new UnitManager({ systemd: sd, fsRoot });
+    t.teardown(() => um.close());
+    t.same(await um.adopt(), []);
+    const seen: string[] = [];
+    um.onState((u) => seen.push(`${u.name}=${u.state.activeState}`));
+    for (const n of ['a.service', 'b.service', 'c.service']) await um.load(n, SLEEP);
+    t.ok(existsSync(`${fsRoot}/run/shoal/units/a.service`), 'file in the runtime dir');
+    await um.reload();
+    t.equal(await show('a.service', 'LoadState'), 'loaded');
+    t.equal(await show('a.service', 'FragmentPath'), '/run/systemd/system/a.service');
+
+    t.equal(await um.start('a.service'), 'done');
+    t.equal(await um.start('b.service'), 'done');
+    const a = um.get('a.service')!;
+    t.equal(a.state.activeState, 'active');
+    t.equal(a.state.subState, 'running');
+    t.ok(a.started);
+    t.ok(a.state.mainPid > 0);
+    t.equal(await show('a.service', 'ActiveState'), 'active');
+    t.equal(Number(await show('a.service', 'MainPID')), a.state.mainPid, 'MainPID as systemctl sees it');
+    t.ok(seen.includes('a.service=active'), 'active state reported through the listener');
+
+    // killed from outside: the state change arrives by signal, no call on our side
+    const changed = new Promise<SystemdUnitState>((resolve) => {
+      const off = um.onState((u) => { if (u.name === 'b.service' && u.state.activeState !== 'active') { off(); resolve(u.state); } });
+    });
+    await tb.sh(node, 'systemctl kill -s KILL b.service');
+    const st = await changed;
+    t.match(st.activeState, /^(failed|inactive|deactivating)$/);
+
+    t.equal(await um.stop('a.service'), 'done');
+    t.equal(um.get('a.service')!.state.activeState, 'inactive');
+    t.notOk(um.get('a.service')!.started);
+    t.equal(await um.start('a.service'), 'done');
+  });
+
+  await t.test('a start job that fails resolves with its result and leaves the unit failed', async (t) => {
+    const um = new UnitManager({ systemd: sd, fsRoot });
+    t.teardown(() => um.close());
+    await um.adopt();
+    await um.load('bad.service', '[Service]\nType=oneshot\nExecStart=/bin/false\n');
+    await um.reload();
+    t.equal(await um.start('bad.service'), 'failed');
+    t.equal(um.get('bad.service')!.state.activeState, 'failed');
+    t.ok(um.get('bad.service')!.started, 'counts as started: Restart= decides, not the agent');
+    await um.unload('bad.service');
+    await um.reload();
+    t.equal(await show('bad.service', 'LoadState'), 'not-found');
+  });
+
+  await t.test('a new UnitManager adopts the running units (same MainPID) and unloads cleanly', async (t) => {
+    const pid = Number(await show('a.service', 'MainPID'));
+    t.ok(pid > 0);
+    const sd2 = await connectSystemd({ busAddress });
+    t.teardown(() => sd2.close());
+    const um = new UnitManager({ systemd: sd2, fsRoot });
+    t.teardown(() => um.close());
+    const adopted = await um.adopt();
+    t.same(adopted.map((u) => u.name), ['a.service', 'b.service', 'c.service']);
+    const a = adopted[0];
+    t.ok(a.started);
+    t.equal(a.state.mainPid, pid, 'adopted, not restarted');
+    t.notOk(adopted[2].started, 'c was never started');
+
+    for (const n of ['a.service', 'b.service', 'c.service']) await um.unload(n);
+    await um.reload();
+    t.same(um.list(), []);
+    t.equal(await show('a.service', 'LoadState'), 'not-found');
+    t.equal(await show('a.service', 'ActiveState'), 'inactive');
+    t.notOk(existsSync(`${fsRoot}/run/shoal/units/a.service`));
+    t.notOk(existsSync(`${fsRoot}/run/systemd/system/a.service`), 'runtime link removed');
+    t.equal((await tb.exec(node, ['kill', '-0', String(pid)])).code === 0, false, 'process gone');
+  });
+});

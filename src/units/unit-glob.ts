@@ -93,9 +93,19 @@ export function matchTokens(tokens: Token[], name: string): boolean {
   return p === tokens.length;
 }
 
+const cache = new Map<string, Token[]>();
+const CACHE_MAX = 10_000;
+
 /** True when glob `pattern` matches unit name `name`. Throws GlobError for a bad pattern. */
 export function matchUnitGlob(pattern: string, name: string): boolean {
-  return matchTokens(compileGlob(pattern), name);
+  // The scheduler asks this in its hot loop with few distinct patterns: compile each once.
+  let tokens = cache.get(pattern);
+  if (!tokens) {
+    tokens = compileGlob(pattern);
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(pattern, tokens);
+  }
+  return matchTokens(tokens, name);
 }
 
 /** True when `pattern` has glob metacharacters (otherwise it can only match itself). */

@@ -1,0 +1,35 @@
+/** Located errors for options in shoal's unit-file sections, shared by [X-Fleet], [X-Shoal], [X-Container]. */
+import { ValidationError } from '../errors';
+import type { UnitEntry } from './types';
+
+/** Where an entry sits, for errors: the file name (if known) and the entry's section. */
+export interface EntryContext {
+  file?: string;
+  section: string;
+}
+
+/** A ValidationError located at `entry` (file, line, section, key). */
+export function entryError(code: string, msg: string, ctx: EntryContext, entry: UnitEntry): ValidationError {
+  return new ValidationError(code, msg, { file: ctx.file, line: entry.line, section: ctx.section, key: entry.key });
+}
+
+/** Keys that belong to another shoal section, to point a misplaced key at the right one. */
+const HOME_OF: Record<string, string> = {
+  machineid: 'X-Fleet', machineof: 'X-Fleet', machinemetadata: 'X-Fleet', conflicts: 'X-Fleet', global: 'X-Fleet',
+  replaces: 'X-Fleet', cpu: 'X-Shoal', memory: 'X-Shoal', strategy: 'X-Shoal', image: 'X-Container',
+  command: 'X-Container', environment: 'X-Container', port: 'X-Container', volume: 'X-Container',
+};
+
+/**
+ * `unit.unknown-key` for a key not in `known`: a typo must not silently change scheduling.
+ * Suggests the right spelling for a case mistake and the right section for a misplaced key.
+ */
+export function unknownKey(ctx: EntryContext, entry: UnitEntry, known: readonly string[]): ValidationError {
+  const lower = entry.key.toLowerCase();
+  const sameCase = known.find((k) => k.toLowerCase() === lower);
+  const home = HOME_OF[lower];
+  let hint = `known keys: ${known.join(', ')}`;
+  if (sameCase) hint = `did you mean ${sameCase}? (keys are case-sensitive)`;
+  else if (home && home !== ctx.section) hint = `${entry.key}= belongs in [${home}]`;
+  return entryError('unit.unknown-key', `unknown key ${JSON.stringify(entry.key)} in [${ctx.section}]; ${hint}`, ctx, entry);
+}

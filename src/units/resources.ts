@@ -1,0 +1,112 @@
+/**
+ * What a unit reserves (`[X-Shoal] CPU=` / `Memory=`, else the unit's own `[Service] CPUQuota=` /
+ * `MemoryMax=` / `MemoryLimit=`) and its placement strategy (`[X-Shoal] Strategy=`). Pure.
+ * An explicit [X-Shoal] value wins per resource: systemd limits are caps, not reservations.
+ */
+import { PLACEMENT_STRATEGIES, type PlacementStrategy, type ResourceRequest, type UnitEntry, type UnitFile } from './types';
+import { sectionEntries } from './unit-file';
+import { entryError, unknownKey, type EntryContext } from './option-errors';
+
+/** The section shoal's own scheduling options live in. */
+export const SHOAL_SECTION = 'X-Shoal';
+
+/** Largest request accepted: 1,000,000 cores / 2^50 bytes (1 PiB); beyond is surely a typo. */
+const MAX_CPU_MILLIS = 1_000_000_000;
+const MAX_MEMORY = 2 ** 50;
+
+const UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** Parse `500m`, `1.5`, `2` into millicores; throws Error(message) when malformed or finer than 1m. */
+export function parseCpu(v: string): number {
+  const m = /^(\d{1,10})(?:\.(\d{1,9}))?(m?)$/.exec(v);
+  if (!m) throw new Error(`CPU ${JSON.stringify(v)} is not a number of cores (e.g. 2, 1.5) or millicores (e.g. 500m)`);
+  const [, whole, frac = '', milli] = m;
+  let millis: number;
+  if (milli) {
+    if (frac) throw new Error(`CPU ${JSON.stringify(v)}: millicores must be a whole number`);
+    millis = Number(whole);
+  } else {
+    if (frac.replace(/0+$/, '').length > 3) throw new Error(`CPU ${JSON.stringify(v)} is finer than 1m (0.001 core)`);
+    millis = Number(whole) * 1000 + Number(frac.padEnd(3, '0').slice(0, 3));
+  }
+  if (millis > MAX_CPU_MILLIS) throw new Error(`CPU ${JSON.stringify(v)} is more than ${MAX_CPU_MILLIS / 1000} cores`);
+  return millis;
+}
+
+/** Parse a systemd-style size: bytes, or K/M/G/T (1024-based), decimals allowed (`1.5G`). Throws Error(message). */
+export function parseMemory(v: string): number {
+  const m = /^(\d{1,16})(?:\.(\d{1,9}))?([BKMGT]?)$/.exec(v);
+  if (!m) throw new Error(`size ${JSON.stringify(v)} is not bytes or a number with K, M, G or T (1024-based, e.g. 512M)`);
+  const [, whole, frac = '', unit] = m;
+  const bytes = Math.floor(Number(`${whole}.${frac || '0'}`) * UNITS[unit]);
+  if (bytes > MAX_MEMORY) throw new Error(`size ${JSON.stringify(v)} is more than 1 PiB`);
+  return bytes;
+}
+
+/** systemd CPUQuota= (`150%`, `12.5%`) in millicores, rounded up; 1% = 10m. Throws Error(message). */
+export function parseCpuQuota(v: string): number {
+  const m = /^(\d{1,9})(?:\.(\d{1,9}))?%$/.exec(v);
+  if (!m) throw new Error(`CPUQuota ${JSON.stringify(v)} is not a percentage (e.g. 150%)`);
+  const millis = Math.ceil(Number(`${m[1]}.${m[2] ?? '0'}`) * 10);
+  if (millis <= 0) throw new Error(`CPUQuota ${JSON.stringify(v)} must be more than 0%`);
+  return Math.min(millis, MAX_CPU_MILLIS);
+}
+
+/** Resources and strategy read from a unit file. */
+export interface ShoalOptions {
+  resources: ResourceRequest;
+  strategy?: PlacementStrategy;
+}
+
+/** The last non-reset value of `key` among `entries` (an empty assignment resets, as in systemd). */
+function last(entries: UnitEntry[], key: string): UnitEntry | undefined {
+  let out: UnitEntry | undefined;
+  for (const e of entries) if (e.key === key) out = e.value === '' ? undefined : e;
+  return out;
+}
+
+function parseAt<T>(ctx: EntryContext, e: UnitEntry, code: string, f: (v: string) => T): T {
+  try {
+    return f(e.value);
+  } catch (err) {
+    throw entryError(code, (err as Error).message, ctx, e);
+  }
+}
+
+/**
+ * Read `[X-Shoal]` (CPU, Memory, Strategy) and the `[Service]` fallbacks. Throws ValidationError
+ * `unit.unknown-key`, `unit.bad-cpu`, `unit.bad-memory` or `unit.bad-strategy` at the offending line.
+ */
+export function parseShoalOptions(file: UnitFile, opts: { file?: string } = {}): ShoalOptions {
+  const sctx: EntryContext = { file: opts.file, section: SHOAL_SECTION };
+  const shoal = sectionEntries(file, SHOAL_SECTION);
+  for (const e of shoal) if (!['CPU', 'Memory', 'Strategy'].includes(e.key)) throw unknownKey(sctx, e, ['CPU', 'Memory', 'Strategy']);
+  const svcCtx: EntryContext = { file: opts.file, section: 'Service' };
+  const svc = sectionEntries(file, 'Service');
+
+  const cpuE = last(shoal, 'CPU');
+  const quotaE = last(svc, 'CPUQuota');
+  let cpuMillis = 0;
+  if (cpuE) cpuMillis = parseAt(sctx, cpuE, 'unit.bad-cpu', parseCpu);
+  else if (quotaE) cpuMillis = parseAt(svcCtx, quotaE, 'unit.bad-cpu', parseCpuQuota);
+
+  const memE = last(shoal, 'Memory');
+  // systemd prefers MemoryMax= over the deprecated MemoryLimit= when both are set.
+  const capE = last(svc, 'MemoryMax') ?? last(svc, 'MemoryLimit');
+  let memoryBytes = 0;
+  if (memE) memoryBytes = parseAt(sctx, memE, 'unit.bad-memory', parseMemory);
+  else if (capE && capE.value !== 'infinity' && !capE.value.endsWith('%')) {
+    // `infinity` and `N%` (of the machine's RAM) reserve nothing definite.
+    memoryBytes = parseAt(svcCtx, capE, 'unit.bad-memory', parseMemory);
+  }
+
+  const out: ShoalOptions = { resources: { cpuMillis, memoryBytes } };
+  const stratE = last(shoal, 'Strategy');
+  if (stratE) {
+    if (!(PLACEMENT_STRATEGIES as readonly string[]).includes(stratE.value)) {
+      throw entryError('unit.bad-strategy', `Strategy ${JSON.stringify(stratE.value)} is not one of ${PLACEMENT_STRATEGIES.join(', ')}`, sctx, stratE);
+    }
+    out.strategy = stratE.value as PlacementStrategy;
+  }
+  return out;
+}

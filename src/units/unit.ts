@@ -1,0 +1,65 @@
+/**
+ * parseUnit: the one entry point that turns a name and unit-file text into a validated UnitSpec
+ * (name, parsed file, hash, [X-Fleet] options, resources, strategy, container). Pure.
+ */
+import type { UnitName, UnitSpec } from './types';
+import { parseUnitFile } from './unit-file';
+import { unitHash } from './unit-hash';
+import { instanceName, parseUnitName } from './unit-name';
+import { parseFleetOptions } from './fleet-options';
+import { parseShoalOptions } from './resources';
+import { parseContainer } from './container';
+import { ValidationError } from '../errors';
+
+/** Options for parseUnit: `file` names the source in error locations (e.g. the path given to `shoalctl`). */
+export interface ParseUnitOptions {
+  file?: string;
+}
+
+/**
+ * Validate and parse a unit. The name is checked first: a bad name fails before the text is read.
+ * `text` may be a string or raw bytes (bytes are checked to be UTF-8). Templates parse too; their
+ * [X-Fleet] values keep their specifiers. Throws ValidationError with code and {file, line, section, key}.
+ */
+export function parseUnit(name: string, text: string | Uint8Array, opts: ParseUnitOptions = {}): UnitSpec {
+  const unitName = parseUnitName(name);
+  const file = parseUnitFile(text, { file: opts.file });
+  return build(unitName, typeof text === 'string' ? text : new TextDecoder('utf-8', { ignoreBOM: true }).decode(text), file, opts);
+}
+
+function build(unitName: UnitName, text: string, file: UnitSpec['file'], opts: ParseUnitOptions): UnitSpec {
+  const { resources, strategy } = parseShoalOptions(file, opts);
+  const spec: UnitSpec = {
+    name: unitName.name,
+    text,
+    hash: unitHash(file),
+    file,
+    options: parseFleetOptions(file, unitName, opts),
+    resources,
+  };
+  if (strategy !== undefined) spec.strategy = strategy;
+  const container = parseContainer(file, unitName, opts);
+  if (container !== undefined) spec.container = container;
+  return spec;
+}
+
+/**
+ * An instance of a template spec: `instance` is either the instance string (`3`) or the full
+ * instance name (`web@3.service`, recognised by its `@`). Same text and hash; [X-Fleet] specifiers
+ * are expanded for the instance and checked again. Throws `unit.bad-name` when `template` is not
+ * a template or the instance is invalid or belongs to another template.
+ */
+export function instantiate(template: UnitSpec, instance: string): UnitSpec {
+  const t = parseUnitName(template.name);
+  if (!t.isTemplate) {
+    throw new ValidationError('unit.bad-name', `${template.name} is not a template; only name@.type units can be instantiated`);
+  }
+  let full = instance;
+  if (instance.includes('@')) {
+    const n = parseUnitName(instance);
+    if (n.template !== template.name) {
+      throw new ValidationError('unit.bad-name', `${instance} is not an instance of ${template.name}`, undefined, { name: instance });
+    }
+  } else full = instanceName(template.name, instance);
+  return build(parseUnitName(full), template.text, template.file, {});
+}

@@ -36,5 +36,6 @@ export type Decision =
 /** What `plan` returns: the decisions, and the units it could not place with the reasons why. */
 export interface PlanResult {
   decisions: Decision[];
-  unplaceable: { unit: string; rejections: Rejection[] }[];
+  /** `reason` (optional, added by the planner) summarises why, e.g. a blocked MachineOf or the refusing plugins. */
+  unplaceable: { unit: string; rejections: Rejection[]; reason?: string }[];
 }

@@ -1,0 +1,105 @@
+/** The scorer plugins (0 = worst, 100 = best) and the strategies that weigh them. Pure. */
+import type { PlacementStrategy } from '../units/types';
+import type { ClusterView, MachineView, ScorePlugin, SchedUnit, WeightedScorer } from './view';
+
+/** Units on the machine (placed + global), squashed into 0..1 relative to the cluster's typical count. */
+export function countLoad(machine: MachineView, view: ClusterView, extra = 0): number {
+  const c = machine.units.size + machine.globalCount + extra;
+  return c / (c + view.countScale);
+}
+
+/** Fraction of a resource in use; undefined when capacity is unknown (0). */
+function util(reserved: number, capacity: number): number | undefined {
+  return capacity > 0 ? Math.min(1, reserved / capacity) : undefined;
+}
+
+/** Mean of the unit-count load and the known resource utilisations. */
+function meanLoad(machine: MachineView, view: ClusterView): number {
+  let sum = countLoad(machine, view);
+  let n = 1;
+  const cpu = util(machine.reservedCpu, machine.spec.capacity.cpuMillis);
+  const mem = util(machine.reservedMem, machine.spec.capacity.memoryBytes);
+  if (cpu !== undefined) { sum += cpu; n++; }
+  if (mem !== undefined) { sum += mem; n++; }
+  return sum / n;
+}
+
+/** Prefer machines with fewer units and less reserved CPU/memory (fleet's default). */
+export const leastLoadedScorer: ScorePlugin = {
+  name: 'least-loaded',
+  unitIndependent: true,
+  score: (_unit, machine, view) => 100 * (1 - meanLoad(machine, view)),
+};
+
+/** Prefer the most-used machines that still pass the filters, to keep others empty. */
+export const binpackScorer: ScorePlugin = {
+  name: 'binpack',
+  unitIndependent: true,
+  score: (_unit, machine, view) => 100 * meanLoad(machine, view),
+};
+
+/** Prefer machines with fewer units of the same prefix/template (web@1, web@2 … apart). */
+export const spreadScorer: ScorePlugin = {
+  name: 'spread',
+  unitIndependent: false,
+  score: (unit, machine) => 100 / (1 + (machine.prefixCounts.get(unit.prefix) ?? 0)),
+};
+
+/**
+ * Enhanced PVM (Amir et al., "An Opportunity Cost Approach for Job Assignment", 2000): a machine costs
+ * Σ_r n^(u_r) with n the number of machines and u_r the utilisation of resource r; choose the lowest
+ * marginal cost of adding the unit. Resources: CPU and memory when capacity is known, and the unit count.
+ */
+export const epvmScorer: ScorePlugin = {
+  name: 'epvm',
+  unitIndependent: false,
+  score(unit, machine, view) {
+    const base = Math.max(2, view.machines.length);
+    let marginal = base ** countLoad(machine, view, 1) - base ** countLoad(machine, view);
+    let k = 1;
+    const cap = machine.spec.capacity;
+    if (cap.cpuMillis > 0) {
+      marginal += base ** Math.min(1, (machine.reservedCpu + unit.cpu) / cap.cpuMillis) - base ** Math.min(1, machine.reservedCpu / cap.cpuMillis);
+      k++;
+    }
+    if (cap.memoryBytes > 0) {
+      marginal += base ** Math.min(1, (machine.reservedMem + unit.mem) / cap.memoryBytes) - base ** Math.min(1, machine.reservedMem / cap.memoryBytes);
+      k++;
+    }
+    return 100 * (1 - marginal / (k * (base - 1)));
+  },
+};
+
+/** Every scorer by name. */
+export const SCORERS: Record<string, ScorePlugin> = {
+  'least-loaded': leastLoadedScorer, binpack: binpackScorer, spread: spreadScorer, epvm: epvmScorer,
+};
+
+const STRATEGIES: Record<PlacementStrategy, readonly WeightedScorer[]> = {
+  'least-loaded': [{ plugin: leastLoadedScorer, weight: 1 }],
+  // Spread first; load breaks ties between machines with equally few siblings.
+  spread: [{ plugin: spreadScorer, weight: 3 }, { plugin: leastLoadedScorer, weight: 1 }],
+  binpack: [{ plugin: binpackScorer, weight: 1 }],
+  epvm: [{ plugin: epvmScorer, weight: 1 }],
+};
+
+/** The weighted scorers of a strategy. */
+export function strategyScorers(strategy: PlacementStrategy): readonly WeightedScorer[] {
+  return STRATEGIES[strategy];
+}
+
+/** True when the strategy's score depends only on machine state (machines can be kept in score order). */
+export function isUnitIndependent(strategy: PlacementStrategy): boolean {
+  return STRATEGIES[strategy].every((s) => s.plugin.unitIndependent);
+}
+
+/** The weighted mean score 0..100 of a unit on a machine under its strategy. */
+export function totalScore(scorers: readonly WeightedScorer[], unit: SchedUnit, machine: MachineView, view: ClusterView): number {
+  let sum = 0;
+  let weights = 0;
+  for (const s of scorers) {
+    sum += s.weight * s.plugin.score(unit, machine, view);
+    weights += s.weight;
+  }
+  return weights === 0 ? 0 : sum / weights;
+}

@@ -1,0 +1,133 @@
+/** The planner's working copy of the cluster: placements and per-machine counters, updated as it goes. */
+import { metadataMismatch } from '../constraints/filters';
+import { isUnitIndependent } from '../constraints/scorers';
+import type { MachineSpec } from '../constraints/types';
+import type { ClusterView, MachineView, SchedUnit } from '../constraints/view';
+import type { PlacementStrategy } from '../units/types';
+import { isActive } from './plan-units';
+import { MachineOrder } from './plan-order';
+
+/** Mutable working state; implements the read-only ClusterView the plugins see. */
+export class PlanState implements ClusterView {
+  readonly machines: MachineView[];
+  readonly countScale: number;
+  coPlacing: ReadonlySet<string> = new Set();
+  /** While true, counter changes do not touch the ordered indexes (tentative adds that are rolled back). */
+  quiet = false;
+  private readonly byId = new Map<string, MachineView>();
+  private readonly placement = new Map<string, string>();
+  private readonly globalOn = new Map<string, Uint8Array>();
+  private readonly displacedGroups = new Set<string>();
+  private readonly orders = new Map<PlacementStrategy, MachineOrder>();
+
+  constructor(machines: readonly MachineSpec[], readonly units: ReadonlyMap<string, SchedUnit>) {
+    const sorted = [...new Map(machines.map((m) => [m.id, m])).values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+    this.machines = sorted.map((spec, index) => ({
+      spec, id: spec.id, index, units: new Set<string>(), globalCount: 0, reservedCpu: 0, reservedMem: 0, prefixCounts: new Map(),
+    }));
+    for (const m of this.machines) this.byId.set(m.id, m);
+    let active = 0;
+    for (const u of units.values()) {
+      if (!isActive(u)) continue;
+      if (u.global) this.addGlobal(u);
+      else active++;
+    }
+    let globals = 0;
+    for (const m of this.machines) globals += m.globalCount;
+    this.countScale = Math.max(1, Math.round((active + globals) / Math.max(1, this.machines.length)));
+  }
+
+  /** The live machine with this id, or undefined. */
+  machine(id: string): MachineView | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The compiled unit, or undefined. */
+  unit(name: string): SchedUnit | undefined {
+    return this.units.get(name);
+  }
+
+  /** Machine id of a non-global unit in the working state, or undefined when not placed. */
+  placementOf(unit: string): string | undefined {
+    return this.placement.get(unit);
+  }
+
+  /** True when the active global `name` runs on `machine`. */
+  globalRunsOn(name: string, machine: MachineView): boolean {
+    return this.globalOn.get(name)?.[machine.index] === 1;
+  }
+
+  /** A Replaces may displace a unit once per plan, never one being placed right now. */
+  canDisplace(unit: string): boolean {
+    const u = this.units.get(unit);
+    return !!u && !this.coPlacing.has(unit) && !this.displacedGroups.has(u.group[0]);
+  }
+
+  /** Remember that a group was displaced, so it is not displaced again in this plan. */
+  markDisplaced(groupId: string): void {
+    this.displacedGroups.add(groupId);
+  }
+
+  /** Place a unit on a machine, updating counters (and ordered indexes). */
+  add(u: SchedUnit, m: MachineView): void {
+    this.placement.set(u.name, m.id);
+    m.units.add(u.name);
+    this.count(u, m, 1);
+  }
+
+  /** Take a unit off its machine; returns the machine id it was on, or undefined. */
+  remove(u: SchedUnit): string | undefined {
+    const id = this.placement.get(u.name);
+    if (id === undefined) return undefined;
+    this.placement.delete(u.name);
+    const m = this.byId.get(id)!;
+    m.units.delete(u.name);
+    this.count(u, m, -1);
+    return id;
+  }
+
+  /** Machines in score order for a unit-independent strategy (built on first use, then kept in sync). */
+  order(strategy: PlacementStrategy, probe: SchedUnit): MachineOrder | undefined {
+    if (!isUnitIndependent(strategy)) return undefined;
+    let o = this.orders.get(strategy);
+    if (!o) this.orders.set(strategy, (o = new MachineOrder(strategy, this, probe)));
+    return o;
+  }
+
+  /** Every non-global placement in the working state. */
+  placements(): ReadonlyMap<string, string> {
+    return this.placement;
+  }
+
+  private count(u: SchedUnit, m: MachineView, sign: 1 | -1): void {
+    m.reservedCpu += sign * u.cpu;
+    m.reservedMem += sign * u.mem;
+    m.prefixCounts.set(u.prefix, (m.prefixCounts.get(u.prefix) ?? 0) + sign);
+    if (!this.quiet) for (const o of this.orders.values()) o.update(m);
+  }
+
+  // A global runs on every machine matching its MachineID/MachineMetadata; machines sharing a constraint
+  // signature are computed once.
+  private readonly globalSig = new Map<string, Uint8Array>();
+  private addGlobal(u: SchedUnit): void {
+    const { machineId, machineMetadata } = u.spec.options;
+    const sig = `${machineId ?? ''}|${JSON.stringify(Object.entries(machineMetadata).sort())}`;
+    let on = this.globalSig.get(sig);
+    if (!on) {
+      on = new Uint8Array(this.machines.length);
+      for (const m of this.machines) {
+        const idOk = machineId === undefined || m.id.startsWith(machineId);
+        if (idOk && metadataMismatch(machineMetadata, m.spec.metadata) === null) on[m.index] = 1;
+      }
+      this.globalSig.set(sig, on);
+    }
+    this.globalOn.set(u.name, on);
+    for (const m of this.machines) {
+      if (on[m.index] !== 1) continue;
+      m.globalCount++;
+      m.reservedCpu += u.cpu;
+      m.reservedMem += u.mem;
+      m.prefixCounts.set(u.prefix, (m.prefixCounts.get(u.prefix) ?? 0) + 1);
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/** Compiles a snapshot's units for the planner: conflicts, effective Replaces, MachineOf groups. Pure. */
+import { resolveConflicts } from '../constraints/conflict-index';
+import type { SchedUnit } from '../constraints/view';
+import type { PlacementStrategy } from '../units/types';
+import type { SnapshotUnit } from './types';
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+/** True for a template name such as `web@.service` (an `@` right before the type suffix). */
+export function isTemplateName(name: string): boolean {
+  return name.includes('@.');
+}
+
+/** `web` for `web@3.service` and `web.service`. */
+export function unitPrefix(name: string): string {
+  const at = name.indexOf('@');
+  if (at >= 0) return name.slice(0, at);
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? name.slice(0, dot) : name;
+}
+
+/** Every snapshot unit compiled (first occurrence wins on duplicate names), keyed by name. */
+export function compileUnits(units: readonly SnapshotUnit[], strategy: PlacementStrategy): Map<string, SchedUnit> {
+  const out = new Map<string, SchedUnit>();
+  for (const { spec, desired } of units) {
+    if (out.has(spec.name)) continue;
+    const template = isTemplateName(spec.name);
+    out.set(spec.name, {
+      name: spec.name, spec, desired, template,
+      prefix: unitPrefix(spec.name),
+      global: spec.options.global,
+      cpu: spec.resources.cpuMillis, mem: spec.resources.memoryBytes,
+      conflictUnits: EMPTY, conflictGlobals: [], replaces: EMPTY, replacedBy: [],
+      machineOf: spec.options.machineOf, group: [spec.name],
+      strategy: spec.strategy ?? strategy,
+    });
+  }
+  const active = [...out.values()].filter(isActive);
+  linkConflicts(active, out);
+  const placeable = active.filter((u) => !u.global);
+  linkReplaces(placeable);
+  markBlocked(placeable, out);
+  linkGroups(placeable.filter((u) => !u.blocked), out);
+  return out;
+}
+
+/** Runs somewhere: wanted loaded/launched and not a template. */
+export function isActive(u: SchedUnit): boolean {
+  return u.desired !== 'inactive' && !u.template;
+}
+
+function linkConflicts(active: SchedUnit[], all: Map<string, SchedUnit>): void {
+  const sets = resolveConflicts(active.map((u) => ({ name: u.name, patterns: u.spec.options.conflicts })));
+  for (const [name, others] of sets) {
+    const u = all.get(name)!;
+    const units = new Set<string>();
+    const globals: string[] = [];
+    for (const o of others) (all.get(o)!.global ? globals.push(o) : units.add(o));
+    u.conflictUnits = units;
+    u.conflictGlobals = globals.sort();
+  }
+}
+
+// In a cycle of two (A replaces B, B replaces A) only the smaller name's edge counts: exactly one wins.
+function linkReplaces(placeable: SchedUnit[]): void {
+  const byName = new Map(placeable.map((u) => [u.name, u]));
+  const by = new Map<string, string[]>();
+  for (const x of placeable) {
+    const eff = new Set<string>();
+    for (const y of x.spec.options.replaces) {
+      const target = byName.get(y);
+      if (!target || y === x.name) continue;
+      if (target.spec.options.replaces.includes(x.name) && y < x.name) continue;
+      eff.add(y);
+      const list = by.get(y) ?? [];
+      list.push(x.name);
+      by.set(y, list);
+    }
+    if (eff.size) x.replaces = eff;
+  }
+  for (const [y, xs] of by) byName.get(y)!.replacedBy = xs.sort();
+}
+
+// A unit whose MachineOf target is unknown, inactive, a template, or itself blocked can never be placed.
+// Direct reasons first, then propagate to a fixpoint (safe with MachineOf cycles).
+function markBlocked(placeable: SchedUnit[], all: Map<string, SchedUnit>): void {
+  for (const u of placeable) {
+    for (const t of u.machineOf) {
+      const target = all.get(t);
+      if (!target) u.blocked = `MachineOf target ${t} is not a known unit`;
+      else if (target.template) u.blocked = `MachineOf target ${t} is a template`;
+      else if (target.desired === 'inactive') u.blocked = `MachineOf target ${t} is inactive`;
+      if (u.blocked) break;
+    }
+  }
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const u of placeable) {
+      if (u.blocked) continue;
+      for (const t of u.machineOf) {
+        const target = all.get(t)!;
+        if (target.blocked) {
+          u.blocked = `MachineOf target ${t} cannot be placed (${target.blocked})`;
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+}
+
+// Units tied by MachineOf (either direction, transitively) form one group placed on one machine.
+function linkGroups(placeable: SchedUnit[], all: Map<string, SchedUnit>): void {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    let r = x;
+    while (parent.get(r) !== r) r = parent.get(r)!;
+    parent.set(x, r);
+    return r;
+  };
+  for (const u of placeable) parent.set(u.name, u.name);
+  for (const u of placeable) {
+    for (const t of u.machineOf) {
+      if (!parent.has(t)) continue; // global targets are checked by the machine-of filter instead
+      const a = find(u.name);
+      const b = find(t);
+      if (a !== b) parent.set(a < b ? b : a, a < b ? a : b);
+    }
+  }
+  const groups = new Map<string, string[]>();
+  for (const u of placeable) {
+    const r = find(u.name);
+    const g = groups.get(r) ?? [];
+    g.push(u.name);
+    groups.set(r, g);
+  }
+  for (const g of groups.values()) {
+    if (g.length < 2) continue;
+    g.sort();
+    for (const n of g) all.get(n)!.group = g;
+  }
+}

@@ -1,0 +1,37 @@
+/** `shoalctl verify FILE...`: parse and validate unit files locally, changing nothing anywhere. */
+import type { Command } from 'commander';
+import { CliError, EXIT_FAILURE } from '../cli-error';
+import type { CliIO } from '../io';
+import { readUnitFileArg } from '../unit-files';
+import { parseUnit } from '../../units/unit';
+import { ShoalError } from '../../errors';
+
+/** Adds `verify` to the program. */
+export function registerVerify(program: Command, io: CliIO): void {
+  program
+    .command('verify')
+    .description('Check unit files: name, syntax, [X-Fleet]/[X-Shoal]/[X-Container] options. Changes nothing.')
+    .argument('<file...>', 'unit files; each file\'s name is its unit name')
+    .option('-q, --quiet', 'print only errors')
+    .addHelpText('after', `
+Examples:
+  shoalctl verify web.service
+  shoalctl verify units-examples/*
+
+Exit status: 0 when every file is valid, 1 when any is not (each problem is printed as file:line: key: message).`)
+    .action((files: string[], opts: { quiet?: boolean }) => {
+      let bad = 0;
+      for (const path of files) {
+        try {
+          const arg = readUnitFileArg(path, io.cwd);
+          const spec = parseUnit(arg.name, arg.text, { file: arg.file });
+          if (!opts.quiet) io.stdout.write(`${path}: ok (${spec.name}, hash ${spec.hash.slice(0, 7)})\n`);
+        } catch (err) {
+          if (!(err instanceof CliError) && !(err instanceof ShoalError)) throw err;
+          bad++;
+          io.stderr.write(`${err instanceof CliError ? err.message : err.message.startsWith(path) ? err.message : `${path}: ${err.message}`}\n`);
+        }
+      }
+      if (bad > 0) throw new CliError(`${bad} of ${files.length} unit file(s) invalid`, EXIT_FAILURE);
+    });
+}

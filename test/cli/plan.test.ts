@@ -1,0 +1,65 @@
+import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { shoalctl } from '../helpers/cli';
+
+const dir = mkdtempSync(join(tmpdir(), 'shoal-plan-'));
+const write = (name: string, text: string) => {
+  writeFileSync(join(dir, name), text);
+  return join(dir, name);
+};
+const machines = write('machines.toml', `
+[[machine]]
+id = "node1"
+metadata = { region = "east" }
+cpu = "2"
+memory = "4G"
+
+[[machine]]
+id = "node2"
+metadata = { region = "west" }
+cpu = 4
+
+[[machine]]
+id = "node3"
+`);
+
+t.test('places units, explains the ones that fit nowhere, lists templates and globals', async (t) => {
+  const lb = '[Service]\nExecStart=/bin/true\n[X-Fleet]\nConflicts=lb@*.service\n';
+  const files = [
+    write('lb@.service', lb),
+    ...[1, 2, 3, 4].map((i) => write(`lb@${i}.service`, lb)),
+    write('east.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineMetadata=region=east\n'),
+    write('side.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineOf=east.service\n'),
+    write('everywhere.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\n'),
+  ];
+  const run = await shoalctl(['plan', '--machines', machines, ...files]);
+  t.equal(run.code, 0, run.stderr);
+  t.match(run.stdout, /^UNIT\s+MACHINE\s+REASON/);
+  t.match(run.stdout, /east\.service\s+node1/, 'metadata picks node1');
+  t.match(run.stdout, /side\.service\s+node1/, 'MachineOf follows its target');
+  t.match(run.stdout, /everywhere\.service\s+\(global\)/);
+  t.match(run.stdout, /lb@\.service\s+-\s+template/);
+  const placedLb = [1, 2, 3, 4].filter((i) => new RegExp(`lb@${i}\\.service\\s+node\\d`).test(run.stdout));
+  t.equal(placedLb.length, 3, 'three conflicting units on three machines');
+  t.match(run.stdout, /lb@\d\.service: fits nowhere: conflicts/, 'the fourth says why');
+});
+
+t.test('bad machines file: clear errors naming the file and key', async (t) => {
+  const unit = write('x.service', '[Service]\nExecStart=/bin/true\n');
+  const cases: [string, string, RegExp][] = [
+    ['syntax', 'machine = [\n', /syntax\.toml:\d+/],
+    ['unknown-key', '[[machine]]\nid = "a"\ncores = 2\n', /machine #1: unknown key "cores"/],
+    ['bad-cpu', '[[machine]]\nid = "a"\ncpu = "lots"\n', /machine #1: cpu: /],
+    ['dup', '[[machine]]\nid = "a"\n[[machine]]\nid = "a"\n', /duplicate id "a"/],
+    ['empty', '', /no \[\[machine\]\]/],
+  ];
+  for (const [name, text, expect] of cases) {
+    const run = await shoalctl(['plan', '-m', write(`${name}.toml`, text), unit]);
+    t.equal(run.code, 1, name);
+    t.match(run.stderr, expect, name);
+  }
+  t.equal((await shoalctl(['plan', unit])).code, 2, '--machines is required');
+  t.equal((await shoalctl(['plan', '-m', machines, '--strategy', 'random', unit])).code, 2, 'unknown strategy');
+});

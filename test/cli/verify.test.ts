@@ -1,0 +1,62 @@
+import t from 'tap';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { shoalctl } from '../helpers/cli';
+
+const dir = mkdtempSync(join(tmpdir(), 'shoal-verify-'));
+const write = (name: string, text: string) => {
+  writeFileSync(join(dir, name), text);
+  return join(dir, name);
+};
+
+t.test('every shipped example unit is valid', async (t) => {
+  const files = readdirSync('units-examples').filter((f) => /\.(service|socket|timer|target)$/.test(f)).map((f) => join('units-examples', f));
+  t.ok(files.length >= 6, 'at least six examples');
+  const run = await shoalctl(['verify', ...files]);
+  t.equal(run.code, 0, run.stderr);
+  for (const f of files) t.match(run.stdout, `${f}: ok`);
+});
+
+const bad: { name: string; file: string; text: string; expect: RegExp }[] = [
+  { name: 'unknown X-Fleet key names file, line and key', file: 'a.service', text: '[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineOff=b.service\n', expect: /a\.service:4: .*MachineOff/ },
+  { name: 'forbidden combination', file: 'b.service', text: '[X-Fleet]\nGlobal=true\nMachineOf=c.service\n', expect: /b\.service:\d+: .*(Global|MachineOf)/ },
+  { name: 'assignment before any section', file: 'c.service', text: 'ExecStart=/bin/true\n', expect: /c\.service:1/ },
+  { name: 'unknown unit type in the name', file: 'd.servic', text: '[Service]\nExecStart=/bin/true\n', expect: /d\.servic/ },
+  { name: 'binary junk', file: 'e.service', text: '[Service]\nExecStart=\u0000\u0001\n', expect: /e\.service/ },
+];
+for (const c of bad) {
+  t.test(`verify refuses: ${c.name}`, async (t) => {
+    const path = write(c.file, c.text);
+    const run = await shoalctl(['verify', path]);
+    t.equal(run.code, 1);
+    t.match(run.stderr, c.expect);
+  });
+}
+
+t.test('a missing file is an error naming it; other files are still checked', async (t) => {
+  const good = write('good.service', '[Service]\nExecStart=/bin/true\n');
+  const run = await shoalctl(['verify', join(dir, 'missing.service'), good]);
+  t.equal(run.code, 1);
+  t.match(run.stderr, /missing\.service: no such file/);
+  t.match(run.stdout, /good\.service: ok/);
+});
+
+t.test('usage errors exit 2; help exits 0 with examples', async (t) => {
+  t.equal((await shoalctl(['verify'])).code, 2, 'no file argument');
+  t.equal((await shoalctl(['verify', '--bogus', 'x'])).code, 2, 'unknown flag');
+  t.equal((await shoalctl(['no-such-verb'])).code, 2, 'unknown command');
+  const help = await shoalctl(['verify', '--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /Examples:/);
+});
+
+t.test('the built binary runs (bin/shoalctl) with fleetctl exit codes', async (t) => {
+  const ver = execFileSync('bin/shoalctl', ['version']).toString();
+  t.match(ver, /^shoalctl version \d+\.\d+\.\d+/);
+  const badRun = spawnSync('bin/shoalctl', ['verify', join(dir, 'nope.service')]);
+  t.equal(badRun.status, 1);
+  t.match(badRun.stderr.toString(), /no such file/);
+  t.equal(spawnSync('bin/shoalctl', ['--bogus']).status, 2);
+});

@@ -42,6 +42,7 @@ export function parseUnitName(name: string): UnitName {
   const dot = name.lastIndexOf('.');
   if (dot < 0) throw bad(name, `has no type suffix (one of ${UNIT_TYPES.map((t) => '.' + t).join(' ')})`);
   const suffix = name.slice(dot + 1);
+  if (suffix === '') throw bad(name, `ends with '.' but has no type after it (one of ${UNIT_TYPES.join(', ')})`);
   if (!(UNIT_TYPES as readonly string[]).includes(suffix)) {
     throw bad(name, `unknown unit type ".${suffix}" (known: ${UNIT_TYPES.join(', ')})`);
   }

@@ -95,7 +95,7 @@ class ScopeFollower {
         if (this.stopped || this.signal.aborted) { await w.cancel().catch(() => undefined); return; }
         this.watcher = w;
         w.on('data', (res: IWatchResponse) => this.onData(res));
-        w.on('error', (err: Error) => void this.onError(w, err));
+        w.on('error', () => void this.onError(w));
         return;
       } catch {
         await sleep(delay, this.signal);
@@ -116,25 +116,38 @@ class ScopeFollower {
   }
 
   /** etcd cancelled the watcher: recreate it; a compaction means changes were missed, so say reset. */
-  private async onError(w: Watcher, err: Error): Promise<void> {
+  private async onError(w: Watcher): Promise<void> {
     if (w !== this.watcher || this.stopped) return;
-    this.watcher = null;
-    await w.cancel().catch(() => undefined);
-    if (/compact/i.test(err.message)) {
-      const rev = await this.currentRevision();
-      if (rev === null) return;
-      this.last = rev;
-      this.queue.push({ revision: rev, events: [], reset: true });
+    this.watcher = null; // etcd3 already dropped it; cancel() would wait forever for an 'end' that never comes
+    w.removeAllListeners('data');
+    // etcd 3.4 gives no reason with a compaction cancel: ask whether our next revision still exists
+    const probe = await this.probe();
+    if (probe === null) return;
+    if (probe.compacted) {
+      this.last = probe.revision;
+      this.queue.push({ revision: probe.revision, events: [], reset: true });
     }
     await this.start();
   }
 
-  private async currentRevision(): Promise<number | null> {
+  /** The current revision, and whether the revision after the last one seen was compacted; null when stopped. */
+  private async probe(): Promise<{ revision: number; compacted: boolean } | null> {
+    let delay = 100;
     while (!this.stopped && !this.signal.aborted) {
       try {
-        const res = await this.client.get(this.prefix).exec();
-        return Number(res.header.revision);
-      } catch { await sleep(200, this.signal); }
+        const now = Number((await this.client.get(this.prefix).exec()).header.revision);
+        if (this.last === undefined) return { revision: now, compacted: false };
+        try {
+          await this.client.get(this.prefix).revision(String(Math.min(this.last + 1, now))).exec();
+          return { revision: now, compacted: false };
+        } catch (err) {
+          if (/compact/i.test(err instanceof Error ? err.message : String(err))) return { revision: now, compacted: true };
+          throw err;
+        }
+      } catch {
+        await sleep(delay, this.signal);
+        delay = Math.min(delay * 2, 2000);
+      }
     }
     return null;
   }

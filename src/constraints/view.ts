@@ -47,7 +47,7 @@ export interface MachineView {
   globalCount: number;
   reservedCpu: number;
   reservedMem: number;
-  /** prefix → number of units of that prefix here (non-global and global). */
+  /** prefix → number of non-global units of that prefix placed here (globals run everywhere they match, so they do not spread). */
   prefixCounts: Map<string, number>;
 }
 

@@ -32,6 +32,7 @@ export class PlanState implements ClusterView {
       if (u.global) this.addGlobal(u);
       else active++;
     }
+    this.applyGlobals();
     let globals = 0;
     for (const m of this.machines) globals += m.globalCount;
     this.countScale = Math.max(1, Math.round((active + globals) / Math.max(1, this.machines.length)));
@@ -106,28 +107,35 @@ export class PlanState implements ClusterView {
     if (!this.quiet) for (const o of this.orders.values()) o.update(m);
   }
 
-  // A global runs on every machine matching its MachineID/MachineMetadata; machines sharing a constraint
-  // signature are computed once.
-  private readonly globalSig = new Map<string, Uint8Array>();
+  // A global runs on every machine matching its MachineID/MachineMetadata. Globals sharing a constraint
+  // signature share one machine set, and their counters are summed per signature before touching machines.
+  private readonly globalSig = new Map<string, { on: Uint8Array; count: number; cpu: number; mem: number }>();
   private addGlobal(u: SchedUnit): void {
     const { machineId, machineMetadata } = u.spec.options;
-    const sig = `${machineId ?? ''}|${JSON.stringify(Object.entries(machineMetadata).sort())}`;
-    let on = this.globalSig.get(sig);
-    if (!on) {
-      on = new Uint8Array(this.machines.length);
+    const key = `${machineId ?? ''}|${JSON.stringify(Object.entries(machineMetadata).sort())}`;
+    let sig = this.globalSig.get(key);
+    if (!sig) {
+      const on = new Uint8Array(this.machines.length);
       for (const m of this.machines) {
         const idOk = machineId === undefined || m.id.startsWith(machineId);
         if (idOk && metadataMismatch(machineMetadata, m.spec.metadata) === null) on[m.index] = 1;
       }
-      this.globalSig.set(sig, on);
+      this.globalSig.set(key, (sig = { on, count: 0, cpu: 0, mem: 0 }));
     }
-    this.globalOn.set(u.name, on);
-    for (const m of this.machines) {
-      if (on[m.index] !== 1) continue;
-      m.globalCount++;
-      m.reservedCpu += u.cpu;
-      m.reservedMem += u.mem;
-      m.prefixCounts.set(u.prefix, (m.prefixCounts.get(u.prefix) ?? 0) + 1);
+    this.globalOn.set(u.name, sig.on);
+    sig.count++;
+    sig.cpu += u.cpu;
+    sig.mem += u.mem;
+  }
+
+  private applyGlobals(): void {
+    for (const sig of this.globalSig.values()) {
+      for (const m of this.machines) {
+        if (sig.on[m.index] !== 1) continue;
+        m.globalCount += sig.count;
+        m.reservedCpu += sig.cpu;
+        m.reservedMem += sig.mem;
+      }
     }
   }
 }

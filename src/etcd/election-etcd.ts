@@ -6,7 +6,7 @@
 import type { Etcd3, Lease } from 'etcd3';
 import { etcdCall } from './client';
 import type { KeyLayout } from './keys';
-import type { Leadership } from './registry';
+import type { LeaderGuard, Leadership } from './registry';
 import type { RequestStats } from './registry-etcd';
 import { watchLease } from './session-etcd';
 
@@ -30,7 +30,7 @@ export class EtcdElector {
           .then(this.client.put(key).value(value).lease(leaseId))
           .else(this.client.get(key))
           .commit());
-        if (res.succeeded) return this.lead(lease, leaseId, Number(res.header.revision), ttlSeconds, signal);
+        if (res.succeeded) return this.lead(lease, { key, leaseId, createRevision: Number(res.header.revision), holder: value }, ttlSeconds, signal);
         await lease.revoke().catch(() => lease?.release());
         lease = undefined;
         backoff = 100;
@@ -44,17 +44,17 @@ export class EtcdElector {
     return null;
   }
 
-  private lead(lease: Lease, leaseId: string, createRevision: number, ttlSeconds: number, signal: AbortSignal): Leadership | null {
+  private lead(lease: Lease, guard: LeaderGuard, ttlSeconds: number, signal: AbortSignal): Leadership | null {
     if (signal.aborted) { void lease.revoke().catch(() => lease.release()); return null; }
     const ctl = new AbortController();
     watchLease(lease, ttlSeconds, ctl);
     // someone deleting the key by hand also ends the term
-    void this.waitForVacancy(createRevision, ctl.signal)
+    void this.waitForVacancy(guard.createRevision, ctl.signal)
       .then(() => { if (!ctl.signal.aborted) ctl.abort(new Error('leader key deleted')); })
       .catch(() => undefined); // could not watch: the lease watchdog and the txn guard still hold
     let resigned = false;
     return {
-      guard: { key: this.keys.leader, createRevision, leaseId },
+      guard,
       lost: ctl.signal,
       resign: async () => {
         if (resigned) return;

@@ -45,6 +45,9 @@ export class KeyLayout {
   /** `engine/leader`: the election key, on the leader's lease. */
   get leader(): string { return `${this.prefix}engine/leader`; }
 
+  /** `engine/writer`: the campaign value of the engine that wrote the last placement txn (audit). */
+  get writer(): string { return `${this.prefix}engine/writer`; }
+
   /** The prefix of one kind, e.g. `/shoal/units/`. */
   kindPrefix(kind: KeyKind): string { return `${this.prefix}${kind}/`; }
   /** `assigned/<machine>/`: every unit placed on one machine. */

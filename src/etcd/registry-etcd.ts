@@ -103,6 +103,7 @@ export class EtcdRegistry implements EngineRegistry, AgentRegistry, StateReader,
       this.stats.requests++;
       result.txns++;
       const flat = batch.flat();
+      flat.push({ request_put: { key: Buffer.from(this.keys.writer), value: Buffer.from(guard.holder) } });
       const res = await etcdCall('schedule txn', () =>
         this.client.if(guard.key, 'Create', '==', guard.createRevision).then(...flat).commit());
       if (!res.succeeded) { result.notLeader = true; return false; }
@@ -112,7 +113,7 @@ export class EtcdRegistry implements EngineRegistry, AgentRegistry, StateReader,
     };
     for (const c of changes) {
       const cOps = this.scheduleOps(c);
-      if (ops + cOps.length > MAX_TXN_OPS && !(await flush())) return result;
+      if (ops + cOps.length > MAX_TXN_OPS - 1 && !(await flush())) return result; // -1: the engine/writer put
       batch.push(cOps);
       ops += cOps.length;
     }

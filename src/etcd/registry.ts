@@ -81,6 +81,8 @@ export interface LeaderGuard {
   key: string;
   createRevision: number;
   leaseId: string;
+  /** The campaign value of the engine holding this guard; written to `engine/writer` with every placement txn. */
+  holder: string;
 }
 
 /** A change to the schedule, as the engine decided it (mirror of engine Decision, without reasons). */

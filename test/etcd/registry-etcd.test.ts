@@ -33,7 +33,7 @@ t.test('writes land at the documented keys', async (t) => {
   t.same(r, { applied: 1, notLeader: false, txns: 1 });
   const kv = dump(etcd.endpoint, P);
   t.same(Object.keys(kv).sort(), [
-    '/t1/assigned/m1/web.service', '/t1/desired/web.service', '/t1/engine/leader', '/t1/machines/m1',
+    '/t1/assigned/m1/web.service', '/t1/desired/web.service', '/t1/engine/leader', '/t1/engine/writer', '/t1/machines/m1',
     '/t1/metadata/m1/disk', '/t1/schedule/web.service', '/t1/states/web.service/m1', '/t1/units/web.service',
   ]);
   t.same(JSON.parse(kv['/t1/units/web.service']), { name: 'web.service', text: '[Service]\nExecStart=/bin/true\n', hash: 'h1' });
@@ -106,12 +106,13 @@ t.test('batches above 128 operations are split into several transactions', async
   const r = await reg.applySchedule(l!.guard, places);
   t.equal(r.applied, 300);
   t.equal(r.notLeader, false);
-  t.equal(r.txns, Math.ceil(600 / 128), 'two ops per place, 128 per txn');
+  t.equal(r.txns, Math.ceil(600 / 126), 'two ops per place, 127 per txn (+1 writer put)');
   t.equal((await reg.listSchedule()).value.size, 300);
   const moves = Array.from({ length: 100 }, (_, i) => ({ kind: 'move' as const, unit: `u${i}.service`, from: `m${i % 7}`, to: 'mX' }));
   const r2 = await reg.applySchedule(l!.guard, moves);
   t.equal(r2.applied, 100);
   t.equal(r2.txns, Math.ceil(100 / 42), 'three ops per move, whole moves per txn');
+  t.equal(dump(etcd.endpoint, '/t4/engine/writer')['/t4/engine/writer'], 'e', 'the writer is recorded');
   t.equal((await reg.listAssigned('mX')).value.length, 100);
   t.equal((await reg.listAssigned('m0')).value.length, Math.ceil(300 / 7) - Math.ceil(100 / 7), 'moved units left their old machine');
   await l!.resign();

@@ -3,6 +3,7 @@
  * here, plus global units whose MachineMetadata matches this machine. Pure.
  */
 import type { TargetState, UnitSpec } from '../units/types';
+import { unitsConflict } from '../units/fleet-options';
 import { matchUnitGlob } from '../units/unit-glob';
 
 /** What the agent knows from etcd, as plain data. */
@@ -67,9 +68,9 @@ export function metadataMatches(required: Record<string, string[]>, metadata: Re
   return Object.entries(required).every(([key, values]) => values.length === 0 || values.includes(metadata[key] ?? '\u0000'));
 }
 
-/** True when either unit's Conflicts= globs match the other's name (conflicts are symmetric). */
+/** True when either unit's Conflicts= globs match the other's name (symmetric; src/units semantics). */
 export function conflicts(a: UnitSpec, b: UnitSpec): boolean {
-  return a.options.conflicts.some((g) => globMatch(g, b.name)) || b.options.conflicts.some((g) => globMatch(g, a.name));
+  return unitsConflict(a, b);
 }
 
 /** Glob match (src/units semantics); a bad pattern matches nothing (validation rejects it at submit). */

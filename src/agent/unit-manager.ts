@@ -17,7 +17,18 @@ export const DEFAULT_UNIT_DIR = '/run/shoal/units';
 
 /** A managed unit: its file's hash, whether the agent started it, and systemd's state of it. */
 export interface ManagedUnit extends ActualUnit {
+  /** The user's unit hash, from the file's `# shoal-hash=` first line ('' when absent). */
+  unitHash: string;
   state: SystemdUnitState;
+}
+
+/** The first line the agent writes into every unit file: which submitted unit (hash) it came from. */
+export function hashHeader(unitHash: string): string {
+  return `# shoal-hash=${unitHash}\n`;
+}
+
+function headerHash(text: string): string {
+  return /^# shoal-hash=([0-9a-f]+)\n/.exec(text)?.[1] ?? '';
 }
 
 /** Called when a managed unit's systemd state changes (after the change is applied to `states()`). */
@@ -65,7 +76,7 @@ export class UnitManager {
       if (file.startsWith('.')) continue; // temp files of an interrupted write
       const text = await readFile(join(this.fsDir, file), 'utf8');
       const state = await this.systemd.unitState(file);
-      this.units.set(file, { name: file, fileHash: fileHash(text), started: isRunningState(state.activeState), activeState: state.activeState, state });
+      this.units.set(file, { name: file, fileHash: fileHash(text), unitHash: headerHash(text), started: isRunningState(state.activeState), activeState: state.activeState, state });
       // an agent that died between writing and reloading left the link undone
       if (state.loadState !== 'loaded') this.toLink.add(file);
     }
@@ -102,7 +113,7 @@ export class UnitManager {
     this.toUnlink.delete(name);
     this.toLink.add(name);
     const state: SystemdUnitState = { name, loadState: 'stub', activeState: 'inactive', subState: 'dead', mainPid: 0, fragmentPath: '' };
-    this.units.set(name, { name, fileHash: fileHash(text), started: false, activeState: 'inactive', state });
+    this.units.set(name, { name, fileHash: fileHash(text), unitHash: headerHash(text), started: false, activeState: 'inactive', state });
   }
 
   /** Stops the unit, removes its file and queues its unlink (effective at the next `reload()`). */

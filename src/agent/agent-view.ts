@@ -1,0 +1,113 @@
+/**
+ * The agent's copy of what etcd says about it: units, desired states, what is assigned to this
+ * machine, and its dynamic metadata. Filled by a full read, kept current by watch batches.
+ * Never emptied because etcd is unreachable: a failed read leaves the previous view in place.
+ */
+import type { AgentRegistry, RegistryEvent, UnitRecord, WatchScope } from '../etcd/registry';
+import type { Logger } from '../log';
+import type { TargetState, UnitSpec } from '../units/types';
+import type { AgentView } from './desired';
+
+/** Turns a stored unit into its parsed model; throws (ValidationError) for a unit it cannot parse. */
+export type UnitParser = (record: UnitRecord) => UnitSpec;
+
+/** The watch scopes an agent follows. */
+export function agentScopes(machineId: string): WatchScope[] {
+  return [{ kind: 'units' }, { kind: 'desired' }, { kind: 'assigned', machine: machineId }, { kind: 'metadata-of', machine: machineId }];
+}
+
+/** The etcd-side state one agent follows, with parsed units cached by hash. */
+export class AgentViewState {
+  private readonly records = new Map<string, UnitRecord>();
+  private readonly specs = new Map<string, UnitSpec>();
+  private readonly desired = new Map<string, TargetState>();
+  private readonly assigned = new Set<string>();
+  private readonly dynamic = new Map<string, string>();
+
+  constructor(
+    private readonly machineId: string,
+    private staticMetadata: Record<string, string>,
+    private readonly parse: UnitParser,
+    private readonly log: Logger,
+  ) {}
+
+  /** Replaces the whole view with a fresh read; returns the revision to watch from. Throws when etcd is unreachable (view untouched). */
+  async readAll(registry: AgentRegistry): Promise<number> {
+    const [units, desired, assigned, metadata] = await Promise.all([
+      registry.listUnits(), registry.listDesired(), registry.listAssigned(this.machineId), registry.getMetadata(this.machineId),
+    ]);
+    this.records.clear();
+    this.specs.clear();
+    for (const r of units.value) this.setUnit(r.name, r);
+    this.desired.clear();
+    for (const [k, v] of desired.value) this.desired.set(k, v);
+    this.assigned.clear();
+    for (const u of assigned.value) this.assigned.add(u);
+    this.dynamic.clear();
+    for (const [k, v] of metadata) this.dynamic.set(k, v);
+    // watch from the oldest of the reads: replaying a few events is harmless, missing one is not
+    return Math.min(units.revision, desired.revision, assigned.revision);
+  }
+
+  /** Applies watch events; returns true when something the agent acts on changed. */
+  apply(events: RegistryEvent[]): boolean {
+    let changed = false;
+    for (const e of events) {
+      switch (e.type) {
+        case 'unit': changed = this.setUnit(e.unit, e.value) || changed; break;
+        case 'desired':
+          if (e.value === null) changed = this.desired.delete(e.unit) || changed;
+          else if (this.desired.get(e.unit) !== e.value) { this.desired.set(e.unit, e.value); changed = true; }
+          break;
+        case 'assigned':
+          if (e.machine !== this.machineId) break;
+          if (e.value && !this.assigned.has(e.unit)) { this.assigned.add(e.unit); changed = true; }
+          else if (!e.value) changed = this.assigned.delete(e.unit) || changed;
+          break;
+        case 'metadata':
+          if (e.machine !== this.machineId) break;
+          if (e.value === null) changed = this.dynamic.delete(e.key) || changed;
+          else if (this.dynamic.get(e.key) !== e.value) { this.dynamic.set(e.key, e.value); changed = true; }
+          break;
+        default: break;
+      }
+    }
+    return changed;
+  }
+
+  /** Replaces the static metadata (from config). */
+  setStaticMetadata(metadata: Record<string, string>): void {
+    this.staticMetadata = metadata;
+  }
+
+  /** The view as pure data for `wantedUnits`. */
+  snapshot(): AgentView {
+    return {
+      units: this.specs, desired: this.desired, assigned: this.assigned,
+      metadata: { ...this.staticMetadata, ...Object.fromEntries(this.dynamic) },
+    };
+  }
+
+  /** The stored unit record of `name` (the user's text and hash). */
+  record(name: string): UnitRecord | undefined {
+    return this.records.get(name);
+  }
+
+  private setUnit(name: string, record: UnitRecord | null): boolean {
+    const old = this.records.get(name);
+    if (record === null) {
+      this.specs.delete(name);
+      return this.records.delete(name);
+    }
+    if (old && old.hash === record.hash && this.specs.has(name)) return false;
+    this.records.set(name, record);
+    try {
+      this.specs.set(name, this.parse(record));
+    } catch (err) {
+      // a unit the agent cannot parse is not run here; the API validates, so this is a bug or an old agent
+      this.specs.delete(name);
+      this.log.error('cannot parse unit; not running it', { unit: name, err: String(err) });
+    }
+    return true;
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * The agent: registers this machine, follows what etcd wants of it by watch, reconciles systemd to
+ * it (debounced on changes, plus a slow safety timer), and reports unit states when they change.
+ * It never stops units because it restarted or lost etcd: it adopts what runs, and keeps its last
+ * view of etcd until it can read a new one.
+ */
+import type { AgentRegistry, MachineRecord, MachineSession } from '../etcd/registry';
+import { isRetryable } from '../errors';
+import type { Logger } from '../log';
+import type { UnitSpec } from '../units/types';
+import { agentScopes, AgentViewState, type UnitParser } from './agent-view';
+import type { Clock } from './clock';
+import { systemClock } from './clock';
+import { wantedUnits } from './desired';
+import { computeTasks, executeTasks, type DesiredUnit, type Task } from './reconcile';
+import { StateReporter } from './state-reporter';
+import type { Systemd } from './systemd';
+import { fileHash, hashHeader, UnitManager, type ManagedUnit } from './unit-manager';
+
+/** Everything an agent needs. */
+export interface AgentOptions {
+  registry: AgentRegistry;
+  systemd: Systemd;
+  /** This machine as it registers (id, metadata, capacity, ...). */
+  machine: MachineRecord;
+  /** Lease TTL of the machine record and its states. */
+  ttlSeconds: number;
+  parseUnit: UnitParser;
+  /** systemd text of a container unit (the container generator); required to run container units. */
+  renderContainerUnit?: (spec: UnitSpec) => string;
+  /** Removes containers of this machine that no managed unit owns (called once the units are adopted). */
+  removeOrphans?: (managedUnits: string[]) => Promise<void>;
+  unitDir?: string;
+  fsRoot?: string;
+  clock?: Clock;
+  /** Wait after a watch event before reconciling, to batch bursts (default 10 ms). */
+  debounceMs?: number;
+  /** Reconcile at least this often even without events (default 60 s). */
+  safetyIntervalMs?: number;
+  log: Logger;
+}
+
+const BACKOFF_MIN_MS = 200;
+const BACKOFF_MAX_MS = 5000;
+
+/** One agent. `run(signal)` until aborted; units keep running after it returns. */
+export class Agent {
+  private readonly o: Required<Pick<AgentOptions, 'debounceMs' | 'safetyIntervalMs'>> & AgentOptions;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly view: AgentViewState;
+  private readonly units: UnitManager;
+  private readonly reporter: StateReporter;
+  private viewReady = false;
+  private running = false;
+  private again = false;
+  private timer: unknown;
+  private resyncWatch: (() => void) | undefined;
+  private due = Infinity;
+  /** Reconcile passes run so far (tests read it). */
+  passes = 0;
+
+  constructor(opts: AgentOptions) {
+    this.o = { debounceMs: 10, safetyIntervalMs: 60_000, ...opts };
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log.child({ component: 'agent', machine: opts.machine.id });
+    this.view = new AgentViewState(opts.machine.id, opts.machine.metadata, opts.parseUnit, this.log);
+    this.units = new UnitManager({ systemd: opts.systemd, dir: opts.unitDir, fsRoot: opts.fsRoot, log: this.log });
+    this.reporter = new StateReporter(this.clock, this.log);
+  }
+
+  /** Runs until `signal` aborts. Throws only when systemd cannot be used at start. */
+  async run(signal: AbortSignal): Promise<void> {
+    this.units.onState((u) => this.reporter.update(u.name, reported(u)));
+    const adopted = await this.units.adopt();
+    for (const u of adopted) this.reporter.update(u.name, reported(u));
+    this.log.info('adopted units from the runtime dir', { count: adopted.length, running: adopted.filter((u) => u.started).length });
+    if (this.o.removeOrphans) {
+      await this.o.removeOrphans(adopted.map((u) => u.name)).catch((err) => this.log.warn('orphan cleanup failed', { err: String(err) }));
+    }
+    const onAbort = () => { this.resyncWatch?.(); };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await Promise.all([this.sessionLoop(signal), this.viewLoop(signal)]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+      while (this.running) await sleep(this.clock, 10);
+      this.reporter.close();
+      this.units.close();
+    }
+  }
+
+  /** Managed units now (tests). */
+  managed(): ManagedUnit[] {
+    return this.units.list();
+  }
+
+  /** Resolves when every state change so far is written to etcd. */
+  reported(): Promise<void> {
+    return this.reporter.idle();
+  }
+
+  /** Keeps the machine registered: registers, waits for the lease to be lost, registers again. */
+  private async sessionLoop(signal: AbortSignal): Promise<void> {
+    let backoff = BACKOFF_MIN_MS;
+    let first = true;
+    while (!signal.aborted) {
+      let session: MachineSession;
+      try {
+        session = await this.o.registry.register({ ...this.o.machine, startedAt: new Date(this.clock.now()).toISOString() }, this.o.ttlSeconds);
+      } catch (err) {
+        this.log.warn('cannot register machine; retrying', { err: String(err), retryable: isRetryable(err) });
+        await sleep(this.clock, backoff, signal);
+        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+        continue;
+      }
+      backoff = BACKOFF_MIN_MS;
+      this.log.info('machine registered', { ttl: this.o.ttlSeconds });
+      this.reporter.setSession(session);
+      // reconnected: re-read everything (units may have moved away while we were cut off)
+      if (!first) this.resyncWatch?.();
+      first = false;
+      await waitAbort([session.lost, signal]);
+      this.reporter.setSession(null);
+      if (signal.aborted) {
+        await session.close();
+        return;
+      }
+      this.log.warn('machine lease lost; units keep running, registering again', { reason: String(session.lost.reason ?? '') });
+    }
+  }
+
+  /** Reads the view, then follows it by watch; re-reads on a compaction reset or a reconnect. */
+  private async viewLoop(signal: AbortSignal): Promise<void> {
+    let backoff = BACKOFF_MIN_MS;
+    while (!signal.aborted) {
+      let from: number;
+      try {
+        from = await this.view.readAll(this.o.registry);
+      } catch (err) {
+        // never "desired = nothing": the previous view (or none yet, and then no reconcile) stays
+        this.log.warn('cannot read desired units; keeping the last view', { err: String(err) });
+        await sleep(this.clock, backoff, signal);
+        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+        continue;
+      }
+      backoff = BACKOFF_MIN_MS;
+      this.viewReady = true;
+      this.kick(0);
+      const ac = new AbortController();
+      this.resyncWatch = () => ac.abort();
+      const stop = AbortSignal.any([signal, ac.signal]);
+      for await (const batch of this.o.registry.watch(agentScopes(this.o.machine.id), { fromRevision: from, signal: stop })) {
+        if (batch.reset) break;
+        if (this.view.apply(batch.events)) this.kick(this.o.debounceMs);
+      }
+      this.resyncWatch = undefined;
+    }
+  }
+
+  /** Schedules a reconcile pass in `delayMs` (sooner wins); a pass in progress is followed by another. */
+  private kick(delayMs: number): void {
+    if (!this.viewReady) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    const due = this.clock.now() + delayMs;
+    if (this.timer !== undefined) {
+      if (this.due <= due) return;
+      this.clock.clearTimeout(this.timer);
+    }
+    this.due = due;
+    this.timer = this.clock.setTimeout(() => { this.timer = undefined; this.due = Infinity; void this.pass(); }, delayMs);
+  }
+
+  private async pass(): Promise<void> {
+    this.running = true;
+    this.again = false;
+    let retryIn = this.o.safetyIntervalMs;
+    try {
+      const failed = await this.reconcileOnce();
+      if (failed) retryIn = 1000;
+    } catch (err) {
+      this.log.error('reconcile pass failed', { err: String(err) });
+      retryIn = 1000;
+    } finally {
+      this.running = false;
+      this.passes++;
+    }
+    this.kick(this.again ? 0 : retryIn);
+  }
+
+  /** One diff + execute; returns true when a task failed. */
+  private async reconcileOnce(): Promise<boolean> {
+    const { wanted, skipped } = wantedUnits(this.view.snapshot());
+    for (const s of skipped) this.log.debug('global unit not run here', { unit: s.unit, reason: s.reason });
+    const texts = new Map<string, string>();
+    const desired: DesiredUnit[] = [];
+    for (const w of wanted) {
+      const text = this.installText(w.spec);
+      if (text === undefined) continue;
+      texts.set(w.spec.name, text);
+      desired.push({ name: w.spec.name, fileHash: fileHash(text), target: w.target });
+    }
+    const tasks = computeTasks(desired, this.units.list());
+    if (tasks.length === 0) return false;
+    this.log.info('reconciling', { tasks: tasks.length });
+    const res = await executeTasks(tasks, (t) => this.runTask(t, texts));
+    if (res.failed) {
+      const { task, error } = res.failed;
+      this.log.error('task failed; stopping this pass', { task: task.kind, unit: task.unit, reason: task.reason, err: String(error) });
+      return true;
+    }
+    return false;
+  }
+
+  private async runTask(task: Task, texts: Map<string, string>): Promise<void> {
+    this.log.debug('task', { task: task.kind, unit: task.unit, reason: task.reason });
+    switch (task.kind) {
+      case 'unload': await this.units.unload(task.unit); this.reporter.update(task.unit, null); return;
+      case 'load': await this.units.load(task.unit, texts.get(task.unit)!); return;
+      case 'reload': await this.units.reload(); return;
+      case 'stop': await this.units.stop(task.unit); return;
+      case 'start': await this.units.start(task.unit); return;
+    }
+  }
+
+  private installText(spec: UnitSpec): string | undefined {
+    if (!spec.container) return hashHeader(spec.hash) + spec.text;
+    if (!this.o.renderContainerUnit) {
+      this.log.error('container unit, but this agent has no container support', { unit: spec.name });
+      return undefined;
+    }
+    return hashHeader(spec.hash) + this.o.renderContainerUnit(spec);
+  }
+}
+
+function reported(u: ManagedUnit) {
+  return { loadState: u.state.loadState, activeState: u.state.activeState, subState: u.state.subState, hash: u.unitHash, mainPid: u.state.mainPid };
+}
+
+function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const h = clock.setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = () => { clock.clearTimeout(h); resolve(); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function waitAbort(signals: AbortSignal[]): Promise<void> {
+  return new Promise((resolve) => {
+    const any = AbortSignal.any(signals);
+    if (any.aborted) return resolve();
+    any.addEventListener('abort', () => resolve(), { once: true });
+  });
+}

@@ -1,0 +1,160 @@
+/**
+ * Docker through dockerode: run, stop and remove shoal's containers, find them by label, and remove
+ * orphans. The only module that imports dockerode. Engine errors become ShoalErrors here.
+ */
+import Docker from 'dockerode';
+import { ShoalError, UnavailableError } from '../errors';
+import type { Logger } from '../log';
+import { silentLogger } from '../log';
+import { LABEL_MACHINE, LABEL_UNIT, type CreateOptions } from './container-options';
+
+/** A shoal container as the engine reports it. */
+export interface ShoalContainer {
+  id: string;
+  name: string;
+  unit: string;
+  machineId: string;
+  /** Docker's state: created, running, exited ... */
+  state: string;
+}
+
+/** A started container: its id, the host ports Docker published, and its exit. */
+export interface RunningContainer {
+  id: string;
+  /** `containerPort/proto` → host port Docker bound. */
+  published: Record<string, number>;
+  /** Resolves with the exit code when the container stops. */
+  exited: Promise<number>;
+}
+
+/** Options of the driver; by default dockerode follows DOCKER_HOST, else /var/run/docker.sock. */
+export interface ContainerDriverOptions {
+  socketPath?: string;
+  log?: Logger;
+}
+
+/** Wraps Docker's errors: an unreachable engine is retryable, the rest keep their status. */
+function wrap(err: unknown, what: string): ShoalError {
+  if (err instanceof ShoalError) return err;
+  const e = err as { code?: string; statusCode?: number; message?: string };
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EACCES') {
+    return new UnavailableError('container.engine-unavailable', `${what}: docker engine unreachable (${e.code})`, err);
+  }
+  return new ShoalError('container.engine-error', `${what}: ${e.message ?? String(err)}`,
+    { details: { statusCode: e.statusCode }, cause: err });
+}
+
+/** Container operations for one machine's units. */
+export class ContainerDriver {
+  private readonly docker: Docker;
+  private readonly log: Logger;
+
+  constructor(opts: ContainerDriverOptions = {}) {
+    this.docker = opts.socketPath ? new Docker({ socketPath: opts.socketPath }) : new Docker();
+    this.log = opts.log ?? silentLogger;
+  }
+
+  /** Makes sure `image` is present: pulls it when missing; throws `container.image-missing` if that fails. */
+  async ensureImage(image: string): Promise<void> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw wrap(err, `inspect image ${image}`);
+    }
+    try {
+      const stream = await this.docker.pull(image);
+      await new Promise((res, rej) => this.docker.modem.followProgress(stream, (e) => (e ? rej(e) : res(null))));
+    } catch (err) {
+      throw new ShoalError('container.image-missing', `image ${image} is not present and could not be pulled`, { cause: err });
+    }
+  }
+
+  /**
+   * Creates and starts a container, streaming its output to `out`/`err` from its first byte.
+   * The caller owns it afterwards: stop() and remove() it.
+   */
+  async run(opts: CreateOptions, out: NodeJS.WritableStream, errOut: NodeJS.WritableStream): Promise<RunningContainer> {
+    let c: Docker.Container;
+    try {
+      c = await this.docker.createContainer(opts);
+    } catch (err) {
+      throw wrap(err, `create ${opts.name}`);
+    }
+    try {
+      const stream = await c.attach({ stream: true, stdout: true, stderr: true });
+      this.docker.modem.demuxStream(stream, out, errOut);
+      await c.start();
+      const exited = c.wait().then((r: { StatusCode: number }) => r.StatusCode);
+      const info = await c.inspect();
+      const published: Record<string, number> = {};
+      for (const [key, binds] of Object.entries(info.NetworkSettings.Ports ?? {})) {
+        if (binds?.[0]?.HostPort) published[key] = Number(binds[0].HostPort);
+      }
+      return { id: c.id, published, exited };
+    } catch (err) {
+      await this.remove(c.id).catch(() => undefined);
+      throw wrap(err, `start ${opts.name}`);
+    }
+  }
+
+  /** Stops a container (SIGTERM to its init, SIGKILL after `timeoutSec`); a stopped or gone one is fine. */
+  async stop(id: string, timeoutSec = 10): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: timeoutSec });
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      if (code !== 304 && code !== 404) throw wrap(err, `stop ${id}`);
+    }
+  }
+
+  /** Removes a container, killing it if it runs; a gone one is fine. */
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true });
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      if (code !== 404 && code !== 409) throw wrap(err, `remove ${id}`); // 409: removal already in progress
+    }
+  }
+
+  /** Every shoal container of `machineId` (any state); of one unit when `unit` is given. */
+  async list(machineId: string, unit?: string): Promise<ShoalContainer[]> {
+    const label = [`${LABEL_MACHINE}=${machineId}`];
+    if (unit !== undefined) label.push(`${LABEL_UNIT}=${unit}`);
+    try {
+      const all = await this.docker.listContainers({ all: true, filters: { label } });
+      return all.map((c) => ({
+        id: c.Id,
+        name: (c.Names[0] ?? '').replace(/^\//, ''),
+        unit: c.Labels[LABEL_UNIT] ?? '',
+        machineId: c.Labels[LABEL_MACHINE] ?? '',
+        state: c.State,
+      }));
+    } catch (err) {
+      throw wrap(err, 'list containers');
+    }
+  }
+
+  /** Removes every container of one unit on this machine (a leftover of a killed runner). */
+  async removeUnit(machineId: string, unit: string): Promise<string[]> {
+    const found = await this.list(machineId, unit);
+    for (const c of found) await this.remove(c.id);
+    return found.map((c) => c.id);
+  }
+
+  /**
+   * Removes containers of `machineId` whose unit `isActive` says is not running in systemd
+   * (left behind when a node or its runner was killed). Returns what was removed.
+   */
+  async removeOrphans(machineId: string, isActive: (unit: string) => Promise<boolean>): Promise<ShoalContainer[]> {
+    const removed: ShoalContainer[] = [];
+    for (const c of await this.list(machineId)) {
+      if (c.unit && (await isActive(c.unit))) continue;
+      await this.remove(c.id);
+      this.log.info('removed orphaned container', { unit: c.unit, container: c.name, state: c.state });
+      removed.push(c);
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The main process of a container unit's service (see container-unit.ts and docs/containers.md):
+ *   container-runner.js run <unit> <spec>   create + start the container, stream its output to
+ *                                           stdout/stderr (the journal), exit with its exit code;
+ *                                           on SIGTERM stop it, remove it and exit 0
+ *   container-runner.js cleanup <unit>      remove any container of <unit> on this machine (ExecStopPost)
+ */
+import { readFileSync } from 'node:fs';
+import { ShoalError } from '../errors';
+import { createLogger, type Logger } from '../log';
+import { ContainerDriver, type RunningContainer } from './container-driver';
+import { createOptions, parsePort } from './container-options';
+import { forwardTcp, type TcpForward } from './container-proxy';
+import { decodeContainerSpec } from './container-unit';
+
+/** This machine's id: SHOAL_MACHINE_ID, else /etc/machine-id. */
+export function machineId(env: NodeJS.ProcessEnv = process.env): string {
+  const id = env.SHOAL_MACHINE_ID?.trim() || readFileSync('/etc/machine-id', 'utf8').trim();
+  if (!/^[0-9a-f]{32}$/.test(id)) throw new ShoalError('container.bad-machine-id', `machine id "${id}" is not 32 hex digits`);
+  return id;
+}
+
+/** Runs one container for `unit` until it exits or SIGTERM arrives; resolves with the exit code to use. */
+export async function runContainer(unit: string, specArg: string, log: Logger, env = process.env): Promise<number> {
+  const spec = decodeContainerSpec(specArg);
+  const machine = machineId(env);
+  const via = env.SHOAL_CONTAINER_PROXY_VIA || undefined;
+  const opts = createOptions(spec, unit, machine, { via });
+  const stopTimeout = Number(env.SHOAL_CONTAINER_STOP_TIMEOUT ?? 10);
+  const driver = new ContainerDriver({ log });
+  let stopping = false;
+  let current: RunningContainer | undefined;
+  const onSignal = (sig: string) => {
+    log.info('stopping container', { unit, signal: sig });
+    stopping = true;
+    if (current) void driver.stop(current.id, stopTimeout).catch((err) => log.error('stop failed', { unit, err: String(err) }));
+  };
+  process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+
+  const stale = await driver.removeUnit(machine, unit); // a killed runner's container
+  if (stale.length) log.warn('removed leftover containers', { unit, ids: stale.join(',') });
+  await driver.ensureImage(spec.image);
+  if (stopping) return 0;
+  current = await driver.run(opts, process.stdout, process.stderr);
+  log.info('container started', { unit, container: opts.name, id: current.id.slice(0, 12) });
+  const forwards: TcpForward[] = [];
+  try {
+    if (stopping) await driver.stop(current.id, stopTimeout);
+    else if (via) {
+      for (const p of spec.ports.map(parsePort)) {
+        const target = current.published[`${p.containerPort}/tcp`];
+        if (!target) throw new ShoalError('container.not-published', `port ${p.containerPort}/tcp was not published`);
+        forwards.push(await forwardTcp(p.hostPort, via, target));
+      }
+    }
+    const code = await current.exited;
+    log.info('container exited', { unit, code, stopping });
+    return stopping ? 0 : code;
+  } catch (err) {
+    await driver.stop(current.id, 1).catch(() => undefined);
+    throw err;
+  } finally {
+    await Promise.all(forwards.map((f) => f.close()));
+    await driver.remove(current.id);
+  }
+}
+
+/** Removes every container of `unit` on this machine; resolves with their ids. */
+export async function cleanupUnit(unit: string, log: Logger, env = process.env): Promise<string[]> {
+  const ids = await new ContainerDriver({ log }).removeUnit(machineId(env), unit);
+  if (ids.length) log.info('removed containers', { unit, ids: ids.join(',') });
+  return ids;
+}
+
+/** CLI entry: exit code of the container, 0 after a requested stop, 1 on errors, 2 on bad usage. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, unit, spec] = argv;
+  const log = createLogger({ fields: { component: 'container-runner' } });
+  try {
+    if (cmd === 'run' && unit && spec) return await runContainer(unit, spec, log);
+    if (cmd === 'cleanup' && unit) return (await cleanupUnit(unit, log), 0);
+  } catch (err) {
+    log.error((err as Error).message, { unit, code: (err as ShoalError).code });
+    return 1;
+  }
+  process.stderr.write('usage: container-runner run UNIT SPEC | cleanup UNIT\n');
+  return 2;
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    // let stdout drain (journal) before exiting; dockerode's sockets would keep us alive otherwise
+    process.stdout.write('', () => process.exit(code));
+  });
+}

@@ -14,7 +14,7 @@ import { systemClock } from './clock';
 import { wantedUnits } from './desired';
 import { computeTasks, executeTasks, type DesiredUnit, type Task } from './reconcile';
 import { StateReporter } from './state-reporter';
-import type { Systemd } from './systemd';
+import { isRunningState, type Systemd } from './systemd';
 import { fileHash, hashHeader, UnitManager, type ManagedUnit } from './unit-manager';
 
 /** Everything an agent needs. */
@@ -28,8 +28,8 @@ export interface AgentOptions {
   parseUnit: UnitParser;
   /** systemd text of a container unit (the container generator); required to run container units. */
   renderContainerUnit?: (spec: UnitSpec) => string;
-  /** Removes containers of this machine that no managed unit owns (called once the units are adopted). */
-  removeOrphans?: (managedUnits: string[]) => Promise<void>;
+  /** Removes this machine's containers whose unit is not running (called once, after adoption). */
+  removeOrphans?: (isActive: (unit: string) => Promise<boolean>) => Promise<void>;
   unitDir?: string;
   fsRoot?: string;
   clock?: Clock;
@@ -76,7 +76,8 @@ export class Agent {
     for (const u of adopted) this.reporter.update(u.name, reported(u));
     this.log.info('adopted units from the runtime dir', { count: adopted.length, running: adopted.filter((u) => u.started).length });
     if (this.o.removeOrphans) {
-      await this.o.removeOrphans(adopted.map((u) => u.name)).catch((err) => this.log.warn('orphan cleanup failed', { err: String(err) }));
+      const isActive = async (unit: string) => isRunningState(this.units.get(unit)?.state.activeState ?? '');
+      await this.o.removeOrphans(isActive).catch((err) => this.log.warn('orphan cleanup failed', { err: String(err) }));
     }
     const onAbort = () => { this.resyncWatch?.(); };
     signal.addEventListener('abort', onAbort, { once: true });

@@ -1,0 +1,160 @@
+/**
+ * ApiClient: the typed client of shoal's gRPC API (shoalctl's only way to the cluster, and how one
+ * shoald forwards status/journal to another). gRPC errors come back as typed ShoalErrors.
+ */
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import type { TargetState } from '../units/types';
+import { shoalService } from './proto';
+import { fromServiceError } from './grpc-errors';
+import { toWireState, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type UnitStateEventMsg, type UnitStateMsg } from './messages';
+
+/** The default endpoint: shoald's unix socket. */
+export const DEFAULT_ENDPOINT = 'unix:///run/shoal/shoal.sock';
+
+/** How to reach and authenticate to a shoald. */
+export interface ClientOptions {
+  /** `unix:///path`, `/path` (a unix socket), or `host:port`. Default DEFAULT_ENDPOINT. */
+  endpoint?: string;
+  /** Bearer token sent as `authorization: Bearer TOKEN`. */
+  token?: string;
+  /** PEM files for TLS: the CA that signed the server's certificate; cert+key to present a client certificate. */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  /** Deadline of one unary call in ms (default 10000). */
+  timeoutMs?: number;
+}
+
+/** `/path` → `unix:///path`; anything else unchanged. */
+export function normalizeEndpoint(endpoint: string): string {
+  return endpoint.startsWith('/') ? `unix://${endpoint}` : endpoint;
+}
+
+function credentials(o: ClientOptions): grpc.ChannelCredentials {
+  if (!o.caFile && !o.certFile && !o.keyFile) return grpc.credentials.createInsecure();
+  const read = (f?: string) => (f ? readFileSync(f) : null);
+  return grpc.credentials.createSsl(read(o.caFile), read(o.keyFile), read(o.certFile));
+}
+
+type Unary = (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => grpc.ClientUnaryCall;
+type Streaming = (req: unknown, md: grpc.Metadata, opts?: grpc.CallOptions) => grpc.ClientReadableStream<unknown>;
+
+/** A connection to one shoald. `close()` it when done. */
+export class ApiClient {
+  readonly endpoint: string;
+  private readonly client: grpc.Client;
+  private readonly token?: string;
+  private readonly timeoutMs: number;
+
+  constructor(opts: ClientOptions = {}) {
+    this.endpoint = normalizeEndpoint(opts.endpoint ?? DEFAULT_ENDPOINT);
+    const Ctor = shoalService();
+    this.client = new Ctor(this.endpoint, credentials(opts));
+    this.token = opts.token;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  private metadata(): grpc.Metadata {
+    const md = new grpc.Metadata();
+    if (this.token) md.set('authorization', `Bearer ${this.token}`);
+    return md;
+  }
+
+  private unary<T>(method: string, req: unknown): Promise<T> {
+    const fn = (this.client as unknown as Record<string, Unary>)[method].bind(this.client);
+    return new Promise((resolve, reject) => {
+      fn(req, this.metadata(), { deadline: Date.now() + this.timeoutMs }, (err, res) => {
+        if (err) reject(fromServiceError(err, this.endpoint));
+        else resolve(res as T);
+      });
+    });
+  }
+
+  private async *stream<T>(method: string, req: unknown, signal?: AbortSignal): AsyncIterable<T> {
+    const fn = (this.client as unknown as Record<string, Streaming>)[method].bind(this.client);
+    const call = fn(req, this.metadata());
+    const onAbort = () => call.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const msg of call) yield msg as T;
+    } catch (err) {
+      if ((err as grpc.ServiceError).code === grpc.status.CANCELLED && signal?.aborted) return;
+      throw fromServiceError(err, this.endpoint);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      call.cancel();
+    }
+  }
+
+  /** Validates and stores a unit file. */
+  submitUnit(name: string, text: string, opts: { replace?: boolean; desired?: TargetState } = {}): Promise<{ outcome: string; hash: string }> {
+    return this.unary('submitUnit', { name, text, replace: !!opts.replace, desired: toWireState(opts.desired) });
+  }
+
+  /** One unit file with its states. */
+  getUnit(name: string): Promise<UnitFileInfo> {
+    return this.unary('getUnit', { name });
+  }
+
+  /** Every unit file, sorted by name. */
+  async listUnitFiles(): Promise<UnitFileInfo[]> {
+    return (await this.unary<{ units: UnitFileInfo[] }>('listUnitFiles', {})).units;
+  }
+
+  /** Deletes a unit; false when it did not exist. */
+  async destroyUnit(name: string): Promise<boolean> {
+    return (await this.unary<{ existed: boolean }>('destroyUnit', { name })).existed;
+  }
+
+  /** Sets the desired state of units; returns the instances created from templates. */
+  async setDesiredState(names: string[], state: TargetState): Promise<string[]> {
+    return (await this.unary<{ created: string[] }>('setDesiredState', { names, state: toWireState(state) })).created;
+  }
+
+  /** Reported states (of `names` when given). */
+  async listUnits(names: string[] = []): Promise<UnitStateMsg[]> {
+    return (await this.unary<{ states: UnitStateMsg[] }>('listUnits', { names })).states;
+  }
+
+  /** Live machines with merged metadata. */
+  async listMachines(): Promise<MachineMsg[]> {
+    return (await this.unary<{ machines: MachineMsg[] }>('listMachines', {})).machines;
+  }
+
+  /** Sets dynamic metadata; returns the full machine id. */
+  async setMetadata(machine: string, key: string, value: string): Promise<string> {
+    return (await this.unary<{ machine: string }>('setMetadata', { machine, key, value })).machine;
+  }
+
+  /** Deletes dynamic metadata. */
+  deleteMetadata(machine: string, key: string): Promise<{ machine: string; existed: boolean }> {
+    return this.unary('deleteMetadata', { machine, key });
+  }
+
+  /** Follows reported state changes until `signal` aborts. */
+  watchUnitStates(names: string[], opts: { initial?: boolean; signal?: AbortSignal } = {}): AsyncIterable<UnitStateEventMsg> {
+    return this.stream('watchUnitStates', { names, initial: !!opts.initial }, opts.signal);
+  }
+
+  /** Why a unit is placed where it is, or not. */
+  explain(name: string): Promise<ExplainMsg> {
+    return this.unary('explain', { name });
+  }
+
+  /** `systemctl status` of a unit from each machine running it (`local`: only this shoald's machine). */
+  async unitStatus(name: string, opts: { machine?: string; local?: boolean } = {}): Promise<MachineStatusMsg[]> {
+    return (await this.unary<{ statuses: MachineStatusMsg[] }>('unitStatus', { name, machine: opts.machine ?? '', local: !!opts.local })).statuses;
+  }
+
+  /** Journal output of a unit, as chunks of text, until the end (or `signal` with follow). */
+  async *journal(name: string, opts: { machine?: string; lines?: number; follow?: boolean; local?: boolean; signal?: AbortSignal } = {}): AsyncIterable<string> {
+    const req = { name, machine: opts.machine ?? '', lines: opts.lines ?? 10, follow: !!opts.follow, local: !!opts.local };
+    for await (const c of this.stream<{ data: string }>('journal', req, opts.signal)) yield c.data;
+  }
+
+  /** Closes the channel. Idempotent. */
+  close(): void {
+    this.client.close();
+  }
+}

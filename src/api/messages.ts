@@ -1,0 +1,76 @@
+/** The API's messages as TypeScript sees them (camelCase fields, enums as names), mirroring shoal.proto. */
+import type { TargetState } from '../units/types';
+
+/** Wire names of TargetState. */
+export type WireTargetState = 'TARGET_STATE_UNSPECIFIED' | 'INACTIVE' | 'LOADED' | 'LAUNCHED';
+
+/** TargetState → its enum name on the wire. */
+export function toWireState(s: TargetState | undefined): WireTargetState {
+  return s === undefined ? 'TARGET_STATE_UNSPECIFIED' : (s.toUpperCase() as WireTargetState);
+}
+
+/** Enum name (or number) from the wire → TargetState; undefined when unspecified or unknown. */
+export function fromWireState(s: unknown): TargetState | undefined {
+  const m: Record<string, TargetState> = { INACTIVE: 'inactive', LOADED: 'loaded', LAUNCHED: 'launched', 1: 'inactive', 2: 'loaded', 3: 'launched' };
+  return m[String(s)];
+}
+
+/** One unit file with its states and placement. */
+export interface UnitFileInfo {
+  name: string;
+  text: string;
+  hash: string;
+  desiredState: string;
+  currentState: string;
+  targetMachine: string;
+  targetAddress: string;
+  global: boolean;
+  template: boolean;
+}
+
+/** One agent-reported state. */
+export interface UnitStateMsg {
+  unit: string;
+  machine: string;
+  machineAddress: string;
+  loadState: string;
+  activeState: string;
+  subState: string;
+  hash: string;
+  mainPid: number;
+  since: string;
+}
+
+/** A live machine. */
+export interface MachineMsg {
+  id: string;
+  address: string;
+  metadata: Record<string, string>;
+  dynamicMetadata: Record<string, string>;
+  cpuMillis: number;
+  memoryBytes: number;
+  version: string;
+  startedAt: string;
+}
+
+/** A change of a reported state. */
+export interface UnitStateEventMsg {
+  state: UnitStateMsg;
+  deleted: boolean;
+}
+
+/** Why a unit is (or is not) where it is. */
+export interface ExplainMsg {
+  unit: string;
+  machine: string;
+  summary: string;
+  rejections: { machine: string; plugin: string; reason: string }[];
+  machines: string[];
+}
+
+/** `systemctl status` output of one machine. */
+export interface MachineStatusMsg {
+  machine: string;
+  text: string;
+  exitCode: number;
+}

@@ -1,0 +1,102 @@
+/**
+ * ApiServer: shoald's gRPC API on every configured listener (one grpc-js server per listener, so each
+ * has its own credentials and call guard). start() binds everything or fails with the reason; close() is idempotent.
+ */
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../log';
+import { UnavailableError } from '../errors';
+import type { MachineRecord } from '../etcd/registry';
+import type { ApiRegistry } from './api-registry';
+import { ApiClient } from './client';
+import type { LocalUnitInspector } from './local-units';
+import { shoalService } from './proto';
+import { shoalHandlers } from './service';
+import { DEFAULT_API_PORT, DEFAULT_LISTEN, callGuard, checkPolicy, classifyListener, serverCredentials, type ApiConfig, type Listener } from './listeners';
+
+/** What the server needs besides its config. */
+export interface ApiServerDeps {
+  registry: ApiRegistry;
+  log: Logger;
+  /** This machine's id when shoald runs the agent role (status/journal of its units are served here). */
+  machineId?: string;
+  /** Reads local status/journal; required with `machineId`. */
+  inspector?: LocalUnitInspector;
+}
+
+/** `host:port` of another machine's API from its record's address. */
+export function forwardEndpoint(m: MachineRecord, port: number): string {
+  const a = m.address ?? '';
+  if (/^\[.*\]:\d+$/.test(a) || /^[^:]+:\d+$/.test(a)) return a;
+  return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
+}
+
+function prepareSocket(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path); // stale socket from a previous run
+  } catch { /* not there */ }
+}
+
+/** The running API. */
+export class ApiServer {
+  private readonly servers: grpc.Server[] = [];
+  private readonly bound: string[] = [];
+  private closed = false;
+
+  constructor(private readonly cfg: ApiConfig, private readonly deps: ApiServerDeps) {}
+
+  /** Addresses actually bound (a `:0` port replaced by the chosen one). */
+  addresses(): string[] {
+    return [...this.bound];
+  }
+
+  /** Checks every listener's policy first (nothing is bound if one is refused), then binds them all. */
+  async start(): Promise<void> {
+    const listen = this.cfg.listen.length ? this.cfg.listen : DEFAULT_LISTEN;
+    const listeners = listen.map(classifyListener);
+    for (const l of listeners) checkPolicy(l, this.cfg);
+    try {
+      for (const l of listeners) await this.bind(l);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private async bind(l: Listener): Promise<void> {
+    const port = this.cfg.port ?? DEFAULT_API_PORT;
+    const handlers = shoalHandlers({
+      registry: this.deps.registry, log: this.deps.log, machineId: this.deps.machineId, inspector: this.deps.inspector,
+      connect: (m) => new ApiClient({
+        endpoint: forwardEndpoint(m, port), token: this.cfg.token,
+        caFile: this.cfg.tls?.caFile, certFile: this.cfg.tls?.caFile ? this.cfg.tls.certFile : undefined,
+        keyFile: this.cfg.tls?.caFile ? this.cfg.tls.keyFile : undefined,
+      }),
+    }, callGuard(l, this.cfg));
+    const server = new grpc.Server();
+    server.addService(shoalService().service, handlers);
+    if (l.path) prepareSocket(l.path);
+    const got = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(l.address, serverCredentials(grpc, l, this.cfg), (err, p) => (err ? reject(err) : resolve(p)));
+    }).catch((err: Error) => {
+      server.forceShutdown();
+      throw new UnavailableError('api.listen-failed', `cannot listen on ${l.address}: ${err.message}`, err);
+    });
+    if (l.path) chmodSync(l.path, 0o660); // root and the socket's group only
+    this.servers.push(server);
+    this.bound.push(l.kind === 'unix' ? l.address : l.address.replace(/:0$/, `:${got}`));
+    this.deps.log.info('api listening', { address: this.bound[this.bound.length - 1], kind: l.kind });
+  }
+
+  /** Stops every listener (in-flight calls get up to 2 s). Idempotent; never throws. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => {
+      const t = setTimeout(() => { s.forceShutdown(); resolve(); }, 2000);
+      s.tryShutdown(() => { clearTimeout(t); resolve(); });
+    })));
+  }
+}

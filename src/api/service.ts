@@ -1,0 +1,121 @@
+/**
+ * The gRPC handlers of `shoal.v1.Shoal`: decode a request, call the pure-ish operations
+ * (unit-ops, views, explain, routing), map errors to gRPC statuses at this boundary.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../log';
+import { ValidationError } from '../errors';
+import { parseUnitName } from '../units';
+import type { TargetState } from '../units/types';
+import { fromWireState } from './messages';
+import { toServiceError } from './grpc-errors';
+import { destroyUnit, setDesiredStates, submitUnit } from './unit-ops';
+import { getUnitFile, listMachines, listUnitFiles, listUnitStates, resolveMachine, stateMsg } from './views';
+import { explainUnit } from './explain';
+import { unitJournal, unitStatus, type RoutingDeps } from './routing';
+
+/** Everything the handlers use. */
+export interface ServiceDeps extends RoutingDeps {
+  log: Logger;
+}
+
+/** Checks a call's credentials; throws AuthError when refused. */
+export type CallGuard = (md: grpc.Metadata) => void;
+
+type Req = Record<string, unknown>;
+type UnaryFn = (req: Req) => Promise<unknown>;
+
+function str(req: Req, key: string): string {
+  const v = req[key];
+  return typeof v === 'string' ? v : '';
+}
+
+function desired(req: Req, key: string, required: boolean): TargetState | undefined {
+  const s = fromWireState(req[key]);
+  if (s === undefined && required) throw new ValidationError('api.bad-state', 'a target state is required: inactive, loaded or launched');
+  return s;
+}
+
+function unary(fn: UnaryFn, guard: CallGuard, log: Logger, method: string): grpc.handleUnaryCall<Req, unknown> {
+  return (call, cb) => {
+    Promise.resolve()
+      .then(() => guard(call.metadata))
+      .then(() => fn(call.request))
+      .then((res) => cb(null, res))
+      .catch((err) => {
+        log.debug('api call failed', { method, error: err instanceof Error ? err.message : String(err) });
+        cb(toServiceError(err));
+      });
+  };
+}
+
+function streaming(fn: (req: Req, signal: AbortSignal) => AsyncIterable<unknown>, guard: CallGuard): grpc.handleServerStreamingCall<Req, unknown> {
+  return (call) => {
+    const ctl = new AbortController();
+    call.on('cancelled', () => ctl.abort());
+    (async () => {
+      guard(call.metadata);
+      for await (const msg of fn(call.request, ctl.signal)) {
+        if (ctl.signal.aborted) break;
+        if (!call.write(msg)) await new Promise((r) => call.once('drain', r));
+      }
+      call.end();
+    })().catch((err) => {
+      if (!ctl.signal.aborted) call.destroy(toServiceError(err));
+    }).finally(() => ctl.abort());
+  };
+}
+
+async function* watchStates(d: ServiceDeps, req: Req, signal: AbortSignal): AsyncIterable<unknown> {
+  const names = ((req.names as string[]) ?? []);
+  for (const n of names) parseUnitName(n);
+  const want = new Set(names);
+  const live = new Map((await d.registry.listMachines()).value.map((m) => [m.id, m]));
+  const first = await d.registry.listStates();
+  if (req.initial) {
+    for (const e of first.value) if (want.size === 0 || want.has(e.unit)) yield { state: stateMsg(e, live), deleted: false };
+  }
+  for await (const batch of d.registry.watch([{ kind: 'states' }, { kind: 'machines' }], { fromRevision: first.revision, signal })) {
+    for (const ev of batch.events) {
+      if (ev.type === 'machine') {
+        if (ev.value) live.set(ev.machine, ev.value); else live.delete(ev.machine);
+      }
+      if (ev.type !== 'state' || (want.size > 0 && !want.has(ev.unit))) continue;
+      const state = ev.value ?? { loadState: '', activeState: '', subState: '', hash: '', since: '' };
+      yield { state: stateMsg({ unit: ev.unit, machine: ev.machine, state }, live), deleted: ev.value === null };
+    }
+  }
+}
+
+/** The service implementation, every call checked by `guard`. */
+export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedServiceImplementation {
+  const reg = d.registry;
+  const u = (name: string, fn: UnaryFn) => unary(fn, guard, d.log, name);
+  return {
+    SubmitUnit: u('SubmitUnit', (r) => submitUnit(reg, str(r, 'name'), str(r, 'text'), { replace: !!r.replace, desired: desired(r, 'desired', false) })),
+    GetUnit: u('GetUnit', (r) => getUnitFile(reg, str(r, 'name'))),
+    ListUnitFiles: u('ListUnitFiles', async () => ({ units: await listUnitFiles(reg) })),
+    DestroyUnit: u('DestroyUnit', async (r) => ({ existed: await destroyUnit(reg, str(r, 'name')) })),
+    SetDesiredState: u('SetDesiredState', async (r) => ({ created: await setDesiredStates(reg, (r.names as string[]) ?? [], desired(r, 'state', true)!) })),
+    ListUnits: u('ListUnits', async (r) => ({ states: await listUnitStates(reg, (r.names as string[]) ?? []) })),
+    ListMachines: u('ListMachines', async () => ({ machines: await listMachines(reg) })),
+    SetMetadata: u('SetMetadata', async (r) => {
+      const key = str(r, 'key');
+      if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw new ValidationError('metadata.bad-key', `metadata key ${JSON.stringify(key)}: use letters, digits, '_', '.', '-'`);
+      const m = await resolveMachine(reg, str(r, 'machine'));
+      await reg.setMetadata(m.id, key, str(r, 'value'));
+      return { machine: m.id };
+    }),
+    DeleteMetadata: u('DeleteMetadata', async (r) => {
+      const m = await resolveMachine(reg, str(r, 'machine'));
+      return { machine: m.id, existed: await reg.deleteMetadata(m.id, str(r, 'key')) };
+    }),
+    Explain: u('Explain', (r) => explainUnit(reg, str(r, 'name'))),
+    UnitStatus: u('UnitStatus', async (r) => ({ statuses: await unitStatus(d, str(r, 'name'), str(r, 'machine'), !!r.local) })),
+    WatchUnitStates: streaming((r, signal) => watchStates(d, r, signal), guard),
+    Journal: streaming(async function* (r, signal) {
+      const opts = { machine: str(r, 'machine'), lines: Number(r.lines) || 0, follow: !!r.follow, local: !!r.local, signal };
+      for await (const data of unitJournal(d, str(r, 'name'), opts)) yield { data };
+    }, guard),
+  };
+}

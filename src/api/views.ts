@@ -1,0 +1,106 @@
+/** The API's read models: unit files with their states, reported states, machines with merged metadata. */
+import { parseUnit, parseUnitName } from '../units';
+import type { MachineRecord, UnitRecord, UnitStateEntry } from '../etcd/registry';
+import type { ApiRegistry } from './api-registry';
+import type { MachineMsg, UnitFileInfo, UnitStateMsg } from './messages';
+import { NotFoundError } from './grpc-errors';
+
+const ACTIVE = new Set(['active', 'activating', 'reloading', 'deactivating']);
+
+/** The cluster state a unit is in, from what agents report: launched > loaded > inactive. */
+export function currentState(states: readonly UnitStateEntry[]): string {
+  if (states.some((s) => ACTIVE.has(s.state.activeState))) return 'launched';
+  if (states.some((s) => s.state.loadState === 'loaded')) return 'loaded';
+  return 'inactive';
+}
+
+function isGlobal(u: UnitRecord): boolean {
+  try {
+    return parseUnit(u.name, u.text).options.global;
+  } catch {
+    return false;
+  }
+}
+
+/** A reported state as a message, with its machine's address when the machine is live. */
+export function stateMsg(e: UnitStateEntry, machines: ReadonlyMap<string, MachineRecord>): UnitStateMsg {
+  const s = e.state;
+  return {
+    unit: e.unit, machine: e.machine, machineAddress: machines.get(e.machine)?.address ?? '',
+    loadState: s.loadState, activeState: s.activeState, subState: s.subState, hash: s.hash, mainPid: s.mainPid ?? 0, since: s.since,
+  };
+}
+
+async function machineMap(reg: ApiRegistry): Promise<Map<string, MachineRecord>> {
+  return new Map((await reg.listMachines()).value.map((m) => [m.id, m]));
+}
+
+/** Every unit file with desired state, current state and target machine; `only` limits it to one name. Sorted by name. */
+export async function listUnitFiles(reg: ApiRegistry, only?: string): Promise<UnitFileInfo[]> {
+  const [units, desired, schedule, states, machines] = await Promise.all([
+    only === undefined ? reg.listUnits().then((r) => r.value) : reg.getUnit(only).then((u) => (u ? [u] : [])),
+    reg.listDesired(), reg.listSchedule(), reg.listStates(only), machineMap(reg),
+  ]);
+  const byUnit = new Map<string, UnitStateEntry[]>();
+  for (const e of states.value) byUnit.set(e.unit, [...(byUnit.get(e.unit) ?? []), e]);
+  return units
+    .map((u) => {
+      const template = parseUnitName(u.name).isTemplate;
+      const target = schedule.value.get(u.name) ?? '';
+      return {
+        name: u.name, text: u.text, hash: u.hash,
+        desiredState: desired.value.get(u.name) ?? 'inactive',
+        currentState: template ? '-' : currentState(byUnit.get(u.name) ?? []),
+        targetMachine: target, targetAddress: machines.get(target)?.address ?? '',
+        global: isGlobal(u), template,
+      };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** One unit file; NotFoundError when there is none. */
+export async function getUnitFile(reg: ApiRegistry, name: string): Promise<UnitFileInfo> {
+  parseUnitName(name);
+  const [info] = await listUnitFiles(reg, name);
+  if (!info) throw new NotFoundError('unit.not-found', `unit ${name} not found (shoalctl list-unit-files shows what exists)`);
+  return info;
+}
+
+/** Reported states, of `names` only when not empty, sorted by unit then machine. */
+export async function listUnitStates(reg: ApiRegistry, names: string[]): Promise<UnitStateMsg[]> {
+  for (const n of names) parseUnitName(n);
+  const [states, machines] = await Promise.all([reg.listStates(names.length === 1 ? names[0] : undefined), machineMap(reg)]);
+  const want = new Set(names);
+  return states.value
+    .filter((e) => want.size === 0 || want.has(e.unit))
+    .map((e) => stateMsg(e, machines))
+    .sort((a, b) => (a.unit !== b.unit ? (a.unit < b.unit ? -1 : 1) : a.machine < b.machine ? -1 : a.machine > b.machine ? 1 : 0));
+}
+
+/** Live machines, static metadata merged with dynamic (dynamic wins), sorted by id. */
+export async function listMachines(reg: ApiRegistry): Promise<MachineMsg[]> {
+  const machines = (await reg.listMachines()).value;
+  const dyn = await Promise.all(machines.map((m) => reg.getMetadata(m.id)));
+  return machines
+    .map((m, i) => {
+      const dynamic = Object.fromEntries(dyn[i]);
+      return {
+        id: m.id, address: m.address ?? '', metadata: { ...m.metadata, ...dynamic }, dynamicMetadata: dynamic,
+        cpuMillis: m.capacity.cpuMillis, memoryBytes: m.capacity.memoryBytes, version: m.version, startedAt: m.startedAt,
+      };
+    })
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** The live machine whose id is `idOrPrefix` or starts with it; NotFoundError / ValidationError (ambiguous) otherwise. */
+export async function resolveMachine(reg: ApiRegistry, idOrPrefix: string): Promise<MachineRecord> {
+  const machines = (await reg.listMachines()).value;
+  const exact = machines.find((m) => m.id === idOrPrefix);
+  if (exact) return exact;
+  const hits = idOrPrefix === '' ? [] : machines.filter((m) => m.id.startsWith(idOrPrefix));
+  if (hits.length === 1) return hits[0];
+  if (hits.length > 1) {
+    throw new NotFoundError('machine.ambiguous', `machine prefix ${idOrPrefix} matches ${hits.length} machines: give more characters`);
+  }
+  throw new NotFoundError('machine.not-found', `no live machine ${JSON.stringify(idOrPrefix)} (shoalctl list-machines shows them)`);
+}

@@ -93,6 +93,20 @@ export function isUnitIndependent(strategy: PlacementStrategy): boolean {
   return STRATEGIES[strategy].every((s) => s.plugin.unitIndependent);
 }
 
+/** How a mixed strategy splits: its unit-independent scorers (as a strategy of their own) and the weights. */
+export interface StrategySplit {
+  /** The strategy made of the unit-independent scorers, which can keep machines in order. */
+  by: PlacementStrategy;
+  /** Total weight of the unit-dependent scorers (each scores at most 100). */
+  depWeight: number;
+  indWeight: number;
+}
+
+/** For `spread`: least-loaded orders machines, spread's term is bounded by 100 (branch and bound). */
+export function strategySplit(strategy: PlacementStrategy): StrategySplit | undefined {
+  return strategy === 'spread' ? { by: 'least-loaded', depWeight: 3, indWeight: 1 } : undefined;
+}
+
 /** The weighted mean score 0..100 of a unit on a machine under its strategy. */
 export function totalScore(scorers: readonly WeightedScorer[], unit: SchedUnit, machine: MachineView, view: ClusterView): number {
   let sum = 0;

@@ -1,6 +1,6 @@
 /** Chooses the machine for a unit or MachineOf group: filters first, then the best score, ties by id. */
 import { FILTERS } from '../constraints/filters';
-import { strategyScorers, totalScore } from '../constraints/scorers';
+import { strategyScorers, strategySplit, totalScore, type StrategySplit } from '../constraints/scorers';
 import type { MachineView, SchedUnit } from '../constraints/view';
 import type { PlanState } from './plan-state';
 import type { Rejection } from './types';
@@ -63,6 +63,8 @@ export function selectMachine(state: PlanState, group: readonly SchedUnit[]): Se
     }
     return { ok: false, rejections: rejections(state, group) };
   }
+  const split = strategySplit(lead.strategy);
+  if (split && (!narrowed || narrowed.list.length > 16)) return boundedScan(state, group, split, narrowed);
   const scorers = strategyScorers(lead.strategy);
   let best: MachineView | undefined;
   let bestScore = -Infinity;
@@ -78,6 +80,32 @@ export function selectMachine(state: PlanState, group: readonly SchedUnit[]): Se
     }
     // Candidates come in id order, so a strict > keeps the smallest id among equal scores.
     if (s > bestScore) { best = m; bestScore = s; }
+  }
+  if (best) return { ok: true, machine: best, score: bestScore, candidates: n };
+  return { ok: false, rejections: rejections(state, group) };
+}
+
+/**
+ * Mixed strategy (e.g. spread + least-loaded): scan machines in the order of the unit-independent part;
+ * a machine can score at most (depWeight·100 + indWeight·its ordered score) / total, so the scan stops
+ * once that bound falls below the best found. Exact: same result as scoring every machine.
+ */
+function boundedScan(state: PlanState, group: readonly SchedUnit[], split: StrategySplit, narrowed: Candidates | undefined): Selection {
+  const order = state.order(split.by, group[0])!;
+  const scorers = strategyScorers(group[0].strategy);
+  const total = split.depWeight + split.indWeight;
+  let best: MachineView | undefined;
+  let bestScore = -Infinity;
+  let n = 0;
+  for (const m of order.list) {
+    if (narrowed && narrowed.has[m.index] !== 1) continue;
+    if ((split.depWeight * 100 + split.indWeight * order.score(m)) / total < bestScore) break;
+    if (groupRejection(state, group, m)) continue;
+    n++;
+    let s = 0;
+    for (const u of group) s += totalScore(scorers, u, m, state);
+    s /= group.length;
+    if (s > bestScore || (s === bestScore && m.id < best!.id)) { best = m; bestScore = s; }
   }
   if (best) return { ok: true, machine: best, score: bestScore, candidates: n };
   return { ok: false, rejections: rejections(state, group) };

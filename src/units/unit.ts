@@ -27,7 +27,23 @@ export function parseUnit(name: string, text: string | Uint8Array, opts: ParseUn
   return build(unitName, typeof text === 'string' ? text : new TextDecoder('utf-8', { ignoreBOM: true }).decode(text), file, opts);
 }
 
+/** Sections shoal reads; a near-miss spelling of one would silently drop its constraints. */
+const OWN_SECTIONS = ['X-Fleet', 'X-Shoal', 'X-Container'];
+
+function checkSectionNames(file: UnitSpec['file'], opts: ParseUnitOptions): void {
+  for (const s of file.sections) {
+    const l = s.name.toLowerCase();
+    const meant = OWN_SECTIONS.find((o) => o !== s.name && (o.toLowerCase() === l || o.slice(2).toLowerCase() === l));
+    if (meant) {
+      throw new ValidationError('unit.bad-section', `section [${s.name}] is not read by shoal; did you mean [${meant}]? (section names are case-sensitive)`, {
+        file: opts.file, line: s.line, section: s.name,
+      });
+    }
+  }
+}
+
 function build(unitName: UnitName, text: string, file: UnitSpec['file'], opts: ParseUnitOptions): UnitSpec {
+  checkSectionNames(file, opts);
   const { resources, strategy } = parseShoalOptions(file, opts);
   const spec: UnitSpec = {
     name: unitName.name,

@@ -52,6 +52,15 @@ t.test('parseUnit errors carry file, line, section and key', async (t) => {
   }
 });
 
+t.test('near-miss spellings of shoal sections are refused', async (t) => {
+  for (const [sec, meant] of [['x-fleet', 'X-Fleet'], ['Fleet', 'X-Fleet'], ['X-SHOAL', 'X-Shoal'], ['container', 'X-Container']]) {
+    t.throws(() => parseUnit('s.service', `[Unit]\nDescription=d\n[${sec}]\nGlobal=true\n`, { file: 's.service' }), {
+      code: 'unit.bad-section', location: { file: 's.service', line: 3, section: sec }, message: new RegExp(`did you mean \\[${meant}\\]`),
+    }, sec);
+  }
+  t.equal(parseUnit('s.service', '[X-Other]\nA=1\n[Install]\nWantedBy=multi-user.target\n').name, 's.service', 'other sections are fine');
+});
+
 t.test('UnitSpec fields', async (t) => {
   const text = '[Unit]\nDescription=w\n[Service]\nExecStart=/bin/true\nCPUQuota=50%\n[X-Fleet]\nMachineMetadata=disk=ssd\n[X-Shoal]\nStrategy=binpack\n';
   const s = parseUnit('w.service', text);

@@ -46,14 +46,20 @@ require_root_and_tools() {
   [ ${#missing[@]} = 0 ] || die "missing ${missing[*]}: apt-get install -y systemd-container etcd-server etcd-client iptables busybox-static"
 }
 
-# The lock names the process that owns the testbed; others must not tear it down under it.
-# SHOAL_TESTBED_OWNER=<pid> lets a test harness act on a testbed it owns.
+# The lock names who owns the testbed: the pid of a test process (SHOAL_TESTBED_OWNER, set by
+# test/helpers/testbed.ts), or "manual" for one started by hand, which tests then wait for.
 check_lock() {
   local p
   p=$(cat "$LOCK" 2>/dev/null) || return 0
+  [ "$p" = manual ] && return 0
   running "$p" || return 0
-  [ "$p" = "${SHOAL_TESTBED_OWNER:-}" ] || [ "$p" = "$$" ] || [ "$p" = "$PPID" ] \
+  [ "$p" = "${SHOAL_TESTBED_OWNER:-}" ] \
     || die "the testbed is in use by pid $p ($(tr '\0' ' ' < "/proc/$p/cmdline" | cut -c1-80)); wait, or rm $LOCK"
+}
+take_lock() { check_lock; echo "${SHOAL_TESTBED_OWNER:-manual}" > "$LOCK"; }
+release_lock() {
+  local p; p=$(cat "$LOCK" 2>/dev/null) || return 0
+  if [ "$p" = manual ] || [ "$p" = "${SHOAL_TESTBED_OWNER:-}" ] || ! running "$p"; then rm -f "$LOCK"; fi
 }
 
 docker_ok() { command -v docker > /dev/null && docker version > /dev/null 2>&1; }

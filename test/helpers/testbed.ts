@@ -2,10 +2,10 @@
  * The local multi-node testbed (testbed/up, testbed/node, testbed/down) for cluster tests: nspawn
  * nodes with real systemd + D-Bus, etcd and dockerd on the host. Fails loudly, never skips: not
  * root or a missing package throws with the reason. One testbed per machine, so `up()` takes a lock
- * (/run/shoal-testbed.lock) and waits while another test process holds it.
+ * (/run/shoal-testbed.lock) and waits while another test process, or a testbed started by hand, holds it.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -100,10 +100,17 @@ async function lock(timeoutMs: number): Promise<void> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const owner = Number(readFileSync(LOCK, 'utf8').trim());
+    const content = readFileSync(LOCK, 'utf8').trim();
+    if (content === '') { await new Promise((r) => setTimeout(r, 50)); continue; } // being written
+    const owner = Number(content);
     if (owner === process.pid) return;
-    if (!owner || !alive(owner)) { unlinkSync(LOCK); continue; }
-    if (Date.now() > deadline) throw new Error(`the testbed is held by pid ${owner} (${LOCK}) for too long`);
+    // "manual": someone ran testbed/up by hand; never tear their cluster down under them
+    const manual = content === 'manual' && existsSync(join(TB, 'run'));
+    if (!manual && (!owner || !alive(owner))) { unlinkSync(LOCK); continue; }
+    if (Date.now() > deadline) {
+      throw new Error(manual ? `a testbed started by hand (testbed/up) is running; stop it with testbed/down`
+        : `the testbed is held by pid ${owner} (${LOCK}) for too long`);
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
 }

@@ -13,7 +13,7 @@ export const CONTAINER_SECTION = 'X-Container';
 
 const KNOWN = ['Image', 'Command', 'Environment', 'Port', 'Volume'];
 
-/** Docker image reference: [host[:port]/]path[:tag][@digest], checked without backtracking regexes. */
+/** Why `ref` is not a Docker image reference `[host[:port]/]path[:tag][@digest]`, or undefined when it is. */
 export function checkImage(ref: string): string | undefined {
   if (ref.length > 512) return 'is longer than 512 characters';
   let rest = ref;

@@ -7,7 +7,8 @@
 /** A bad glob pattern; callers turn it into a located ValidationError. */
 export class GlobError extends Error {}
 
-type Token =
+/** One compiled glob element. */
+export type Token =
   | { kind: 'lit'; ch: string }
   | { kind: 'one' }
   | { kind: 'star' }

@@ -2,6 +2,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { CliError } from './cli-error';
+import { decodeUnitText } from '../units/unit-text';
 
 /** Files larger than this are refused before they are read (the parser's own limit is lower). */
 const MAX_READ = 1024 * 1024;
@@ -12,10 +13,14 @@ export interface UnitFileArg {
   name: string;
   /** The path as the user wrote it (used in messages). */
   file: string;
+  /** The file's text, checked to be valid UTF-8 without control characters. */
   text: string;
 }
 
-/** Reads one unit file; throws CliError saying which file and what is wrong. */
+/**
+ * Reads one unit file; throws CliError (missing, unreadable, too large) or ValidationError
+ * (`unit.binary`: not UTF-8 — checked on the bytes, before decoding hides it) naming the file.
+ */
 export function readUnitFileArg(path: string, cwd: string): UnitFileArg {
   const abs = resolve(cwd, path);
   let size: number;
@@ -33,7 +38,7 @@ export function readUnitFileArg(path: string, cwd: string): UnitFileArg {
   try {
     const buf = Buffer.alloc(size);
     const n = readSync(fd, buf, 0, size, 0);
-    return { name: basename(path), file: path, text: buf.subarray(0, n).toString('utf8') };
+    return { name: basename(path), file: path, text: decodeUnitText(buf.subarray(0, n), path) };
   } finally {
     closeSync(fd);
   }

@@ -60,3 +60,11 @@ t.test('the built binary runs (bin/shoalctl) with fleetctl exit codes', async (t
   t.match(badRun.stderr.toString(), /no such file/);
   t.equal(spawnSync('bin/shoalctl', ['--bogus']).status, 2);
 });
+
+t.test('invalid UTF-8 is caught on the bytes, not hidden by decoding', async (t) => {
+  const path = join(dir, 'latin1.service');
+  writeFileSync(path, Buffer.concat([Buffer.from('[Service]\nExecStart=/bin/echo caf'), Buffer.from([0xe9, 0x0a])]));
+  const run = await shoalctl(['verify', path]);
+  t.equal(run.code, 1);
+  t.match(run.stderr, /latin1\.service: .*UTF-8/);
+});

@@ -11,7 +11,10 @@ const ping = (ip: string) => ['busybox', 'ping', '-c1', '-W1', ip];
 const etcdHealth = ['curl', '-sf', '-m', '2', 'http://10.88.0.1:2379/health'];
 
 t.test('testbed: nodes, faults and teardown', async (t) => {
-  const tb = await up({ nodes: 3, t });
+  const tb = await up({
+    nodes: 3, t,
+    env: { SHOAL_METADATA_node2: 'role=db,disk=ssd', SHOAL_CAPACITY_CPU: '2000', SHOAL_CAPACITY_CPU_node3: '500' },
+  });
   const pids: number[] = [];
 
   await t.test('every node runs systemd as PID 1 and is fully up', async (t) => {
@@ -43,6 +46,25 @@ t.test('testbed: nodes, faults and teardown', async (t) => {
       t.match(h.stdout, /"health":\s*"true"/, `${a} -> etcd`);
     }
     t.equal((await tb.sh('node1', 'getent hosts node2')).trim().split(/\s+/)[0], '10.88.0.12', 'names resolve');
+  });
+
+  await t.test('per-node settings reach every unit of the node', async (t) => {
+    const env = async (n: string) => (await tb.sh(n, 'echo "$SHOAL_METADATA|$SHOAL_CAPACITY_CPU|$SHOAL_ADDRESS|$SHOAL_ETCD"')).trim();
+    t.equal(await env('node1'), 'node=node1|2000|10.88.0.11|http://10.88.0.1:2379');
+    t.equal(await env('node2'), 'node=node2,role=db,disk=ssd|2000|10.88.0.12|http://10.88.0.1:2379');
+    t.equal(await env('node3'), 'node=node3|500|10.88.0.13|http://10.88.0.1:2379', 'per-node value wins');
+    t.equal((await tb.sh('node1', 'echo $SHOAL_MACHINE_ID')).trim(), tb.machineId('node1'));
+  });
+
+  await t.test('a fourth node joins later and stops cleanly', async (t) => {
+    await tb.start('node4', { SHOAL_METADATA_node4: 'role=late' });
+    t.equal((await tb.exec('node4', ['systemctl', 'is-system-running'])).stdout.trim(), 'running');
+    t.equal((await tb.sh('node4', 'echo $SHOAL_METADATA')).trim(), 'node=node4,role=late');
+    t.equal((await tb.exec('node1', ping(tb.ip('node4')))).code, 0, 'node1 reaches node4');
+    t.equal((await tb.sh('node4', 'getent hosts node1')).trim().split(/\s+/)[0], '10.88.0.11');
+    const pid = await tb.pid1('node4');
+    await tb.stop('node4');
+    t.notOk(existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`).length > 0, 'node4 powered off');
   });
 
   await t.test('kill a node, then restart it with the same identity', async (t) => {

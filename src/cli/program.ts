@@ -9,11 +9,33 @@ import { ShoalError } from '../errors';
 import { registerVerify } from './commands/verify';
 import { registerPlan } from './commands/plan';
 import { registerVersion } from './commands/version';
+import { addClientOptions } from './client';
+import { registerSubmit } from './commands/submit';
+import { registerLoad } from './commands/load';
+import { registerStart } from './commands/start';
+import { registerStop } from './commands/stop';
+import { registerUnload } from './commands/unload';
+import { registerDestroy } from './commands/destroy';
+import { registerRestart } from './commands/restart';
+import { registerListUnits } from './commands/list-units';
+import { registerListUnitFiles } from './commands/list-unit-files';
+import { registerListMachines } from './commands/list-machines';
+import { registerStatus } from './commands/status';
+import { registerJournal } from './commands/journal';
+import { registerCat } from './commands/cat';
+import { registerExplain } from './commands/explain';
+import { registerMetadata } from './commands/metadata';
+import { registerCompletion } from './commands/completion';
 
 /** A function that adds one verb to the program. */
 export type RegisterCommand = (program: Command, io: CliIO) => void;
 
-const COMMANDS: RegisterCommand[] = [registerVerify, registerPlan, registerVersion];
+const COMMANDS: RegisterCommand[] = [
+  registerVerify, registerPlan, registerVersion,
+  registerSubmit, registerLoad, registerStart, registerStop, registerUnload, registerDestroy, registerRestart,
+  registerListUnits, registerListUnitFiles, registerListMachines, registerStatus, registerJournal, registerCat,
+  registerExplain, registerMetadata, registerCompletion,
+];
 
 /** Builds the program with every verb, writing through `io`. */
 export function buildProgram(io: CliIO): Command {
@@ -25,6 +47,7 @@ export function buildProgram(io: CliIO): Command {
     })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  addClientOptions(program);
   for (const register of COMMANDS) register(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;

@@ -1,0 +1,68 @@
+/** The shared body of load/start/stop/unload/restart: set the desired state, then wait until the cluster follows. */
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import type { ApiClient } from '../api/client';
+import type { UnitFileInfo } from '../api/messages';
+import type { TargetState } from '../units/types';
+import type { CliIO } from './io';
+import { waitFor, type BlockFlags, type Goal } from './client-block';
+import { machineCell } from './client-output';
+import { resolveUnitArgs } from './client-units';
+
+/** Flags of a transition verb. */
+export interface TransitionFlags extends BlockFlags {
+  replace?: boolean;
+}
+
+/** What one verb does: the desired state it sets, what it waits for, and which units it leaves alone. */
+export interface Transition {
+  target: TargetState;
+  goal: Goal;
+  /** Files are submitted first (load, start). */
+  acceptFiles: boolean;
+  /** True when the verb must not touch a unit in this desired state (e.g. load of a launched unit). */
+  skip?: (desired: string) => string | undefined;
+}
+
+/** Unit names from args: files submitted when the verb accepts them, otherwise a path's base name. */
+export async function unitNames(c: ApiClient, io: CliIO, args: string[], t: Transition, replace: boolean): Promise<string[]> {
+  if (t.acceptFiles) return resolveUnitArgs(c, io, args, replace);
+  return [...new Set(args.map((a) => (a.includes('/') ? basename(a) : a)))];
+}
+
+async function filesByName(c: ApiClient): Promise<Map<string, UnitFileInfo>> {
+  return new Map((await c.listUnitFiles()).map((u) => [u.name, u]));
+}
+
+/** Runs one transition for `args` and prints what happened, fleetctl-style. */
+export async function runTransition(c: ApiClient, io: CliIO, args: string[], t: Transition, flags: TransitionFlags, verb: string): Promise<void> {
+  const names = await unitNames(c, io, args, t, !!flags.replace);
+  const before = await filesByName(c);
+  const todo: string[] = [];
+  for (const n of names) {
+    const why = before.has(n) ? t.skip?.(before.get(n)!.desiredState) : undefined;
+    if (why) io.stderr.write(`Unit ${n} ${why}, skipping\n`);
+    else todo.push(n);
+  }
+  if (todo.length === 0) return;
+  await c.setDesiredState(todo, t.target);
+  const after = await filesByName(c);
+  const wait = todo.filter((n) => !after.get(n)?.global);
+  for (const n of todo) {
+    if (after.get(n)?.global) io.stdout.write(`Triggered global unit ${n} ${verb}\n`);
+    else if (flags.block === false) io.stdout.write(`Triggered unit ${n} ${verb}\n`);
+  }
+  if (flags.block === false || wait.length === 0) return;
+  const hashes = new Map(wait.map((n) => [n, after.get(n)?.hash ?? '']));
+  const done = await waitFor(c, io, wait, t.goal, hashes, flags);
+  for (const n of wait) {
+    const s = done.get(n)?.[0];
+    const where = s && (t.goal === 'launched' || t.goal === 'loaded') ? ` on ${machineCell(s.machine, s.machineAddress, false)}` : '';
+    io.stdout.write(`Unit ${n} ${t.goal}${where}\n`);
+  }
+}
+
+/** The usual help tail of a transition verb. */
+export function transitionHelp(cmd: Command, examples: string): Command {
+  return cmd.addHelpText('after', `\nExamples:\n${examples}\nExit status: 0 when every unit reached the state, 1 on failure (the message says what to do), 2 on a usage error.`);
+}

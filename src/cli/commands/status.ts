@@ -1,0 +1,35 @@
+/** `shoalctl status UNIT...`: `systemctl status` of units, from the machines that run them (no SSH). */
+import type { Command } from 'commander';
+import { CliError } from '../cli-error';
+import type { CliIO } from '../io';
+import { withClient } from '../client';
+import { shortMachine } from '../client-output';
+
+/** Adds `status` to the program. */
+export function registerStatus(program: Command, io: CliIO): void {
+  program
+    .command('status')
+    .description('Show systemctl status of units, as the agent of each machine that runs them sees it')
+    .argument('<unit...>', 'unit names')
+    .option('--machine <id>', 'only this machine (id or unique prefix)')
+    .addHelpText('after', `
+Examples:
+  shoalctl status web.service
+  shoalctl status --machine 4a2b3c4d global-agent.service
+
+Exit status: 0 when every unit is active, 1 otherwise (systemctl's answer is printed either way).`)
+    .action(async (units: string[], opts: { machine?: string }, c: Command) => {
+      const bad: string[] = [];
+      await withClient(c, io, async (client) => {
+        for (const u of units) {
+          const all = await client.unitStatus(u, { machine: opts.machine });
+          for (const s of all) {
+            if (all.length > 1) io.stdout.write(`# ${u} on ${shortMachine(s.machine, false)}\n`);
+            io.stdout.write(s.text.endsWith('\n') ? s.text : `${s.text}\n`);
+            if (s.exitCode !== 0) bad.push(`${u} on ${shortMachine(s.machine, false)} (systemctl status exited ${s.exitCode})`);
+          }
+        }
+      });
+      if (bad.length) throw new CliError(`not active: ${bad.join(', ')}; see shoalctl journal UNIT`);
+    });
+}

@@ -1,0 +1,31 @@
+/** `shoalctl submit FILE...`: store unit files in the cluster without scheduling them. */
+import type { Command } from 'commander';
+import type { CliIO } from '../io';
+import { withClient } from '../client';
+import { submitFile } from '../client-units';
+import { readUnitFileArg } from '../unit-files';
+
+/** Adds `submit` to the program. */
+export function registerSubmit(program: Command, io: CliIO): void {
+  program
+    .command('submit')
+    .description('Upload unit files to the cluster (desired state inactive: not scheduled)')
+    .argument('<file...>', 'unit files; each file\'s base name is its unit name')
+    .option('--replace', 'replace a stored unit whose body differs')
+    .addHelpText('after', `
+Examples:
+  shoalctl submit web.service
+  shoalctl submit --replace web.service        # change a unit that was submitted before
+  shoalctl submit web@.service                  # a template: start web@1.service to run an instance
+
+Exit status: 0 on success; 1 when a file is missing or invalid, or differs from the stored unit without --replace.`)
+    .action(async (files: string[], opts: { replace?: boolean }, cmd: Command) => {
+      for (const f of files) readUnitFileArg(f, io.cwd); // every file readable before anything is sent
+      await withClient(cmd, io, async (c) => {
+        for (const f of files) {
+          const r = await submitFile(c, io, f, !!opts.replace);
+          io.stdout.write(`Unit ${r.name} ${r.outcome === 'created' ? 'inactive' : r.outcome}\n`);
+        }
+      });
+    });
+}

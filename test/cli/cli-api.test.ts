@@ -1,0 +1,179 @@
+/** shoalctl's verbs in-process (runCli with injected IO) against a real API server on a unix socket and a real etcd. */
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
+import { dump } from '../etcd/etcdctl';
+import { EtcdRegistry } from '../../src/etcd/registry-etcd';
+import type { MachineSession } from '../../src/etcd/registry';
+import { ApiServer } from '../../src/api/server';
+import { runCli } from '../../src/cli/program';
+import type { CliIO } from '../../src/cli/io';
+import { silentLogger } from '../../src/log';
+
+const P = '/cli1/';
+const M1 = 'aaaaaaaa11111111aaaaaaaa11111111';
+let etcd: EtcdServer;
+let reg: EtcdRegistry;
+let server: ApiServer;
+let dir: string;
+const sessions: MachineSession[] = [];
+
+/** Runs shoalctl with `args` against the test server; returns exit code and output. */
+async function ctl(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIO = {
+    stdout: { write: (s: string) => { out += s; } }, stderr: { write: (s: string) => { err += s; } },
+    env: { SHOAL_ENDPOINT: `unix://${dir}/s.sock` }, cwd: dir,
+  };
+  const code = await runCli(args, io);
+  return { code, out, err };
+}
+
+t.before(async () => {
+  etcd = await startEtcd();
+  reg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: P, callTimeoutMs: 3000 });
+  dir = mkdtempSync(join(tmpdir(), 'shoal-cli-'));
+  server = new ApiServer({ listen: [`unix://${dir}/s.sock`] }, { registry: reg, log: silentLogger });
+  await server.start();
+  writeFileSync(join(dir, 'web.service'), '[Unit]\nDescription=the web\n[Service]\nExecStart=/bin/sleep 100\n');
+  writeFileSync(join(dir, 'b.service'), '[Service]\nExecStart=/bin/sleep 1\n');
+  writeFileSync(join(dir, 'app@.service'), '[Service]\nExecStart=/bin/sleep %i\n');
+  writeFileSync(join(dir, 'bad.service'), '[Service]\nExecStart=/bin/true\nnot a key\n');
+});
+
+t.teardown(async () => {
+  for (const s of sessions) await s.close();
+  await server?.close();
+  reg?.close();
+  await etcd?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+t.test('submit, cat, --replace, listings sorted with fleetctl columns', async (t) => {
+  let r = await ctl('submit', 'web.service', 'b.service');
+  t.equal(r.code, 0, r.err);
+  t.equal(r.out, 'Unit web.service inactive\nUnit b.service inactive\n');
+  writeFileSync(join(dir, 'web.service'), '[Unit]\nDescription=the web v2\n[Service]\nExecStart=/bin/sleep 200\n');
+  r = await ctl('submit', 'web.service');
+  t.equal(r.code, 1);
+  t.match(r.err, /already exists with a different body: run again with --replace/);
+  t.match((await ctl('cat', 'web.service')).out, /sleep 100/, 'body unchanged without --replace');
+  r = await ctl('submit', '--replace', 'web.service');
+  t.equal(r.code, 0);
+  t.match((await ctl('cat', 'web.service')).out, /sleep 200/, 'cat shows the replaced body');
+  r = await ctl('list-unit-files');
+  t.equal(r.code, 0, r.err);
+  const lines = r.out.trim().split('\n');
+  t.match(lines[0], /^UNIT\s+HASH\s+DSTATE\s+STATE\s+TARGET$/);
+  t.match(lines[1], /^b\.service\s+[0-9a-f]{7}\s+inactive\s+inactive\s+-$/);
+  t.match(lines[2], /^web\.service\s+[0-9a-f]{7}\s+inactive\s+inactive\s+-$/);
+  r = await ctl('list-unit-files', '--no-legend', '--fields', 'unit,desc');
+  t.equal(r.out, 'b.service   -\nweb.service the web v2\n');
+  r = await ctl('list-unit-files', '-o', 'json');
+  const json = JSON.parse(r.out);
+  t.same(json.map((u: { name: string }) => u.name), ['b.service', 'web.service']);
+  t.match(json[1].hash, /^[0-9a-f]{40}$/);
+  r = await ctl('list-unit-files', '--fields', 'unit,bogus');
+  t.equal(r.code, 2, 'unknown field is a usage error');
+  t.match(r.err, /unknown field\(s\) bogus.*available: unit, hash/);
+});
+
+t.test('bad input exits 1 or 2 with a clear message', async (t) => {
+  let r = await ctl('submit', 'missing.service');
+  t.equal(r.code, 1);
+  t.match(r.err, /missing\.service: no such file/);
+  r = await ctl('submit', 'bad.service');
+  t.equal(r.code, 1);
+  t.match(r.err, /bad\.service:3/);
+  r = await ctl('start', '--no-block', 'no/such/../x.service');
+  t.equal(r.code, 1);
+  r = await ctl('start', '--no-block', 'a..b.service');
+  t.equal(r.code, 1);
+  t.match(r.err, /invalid unit name "a\.\.b\.service": contains '\.\.'/);
+  r = await ctl('start', '--frobnicate', 'web.service');
+  t.equal(r.code, 2);
+  t.match(r.err, /unknown option '--frobnicate'/);
+  r = await ctl('start', '--no-block', 'nope.service');
+  t.equal(r.code, 1);
+  t.match(r.err, /unit nope\.service not found: submit it first/);
+  r = await ctl('cat', 'nope.service');
+  t.equal(r.code, 1);
+  t.match(r.err, /not found/);
+  r = await ctl('list-units', '--endpoint', `unix://${dir}/nobody.sock`);
+  t.equal(r.code, 1);
+  t.match(r.err, /cannot reach shoald at unix:\/\/.*nobody\.sock/);
+  r = await ctl('start', '--block-attempts', 'x', 'web.service');
+  t.equal(r.code, 2);
+  t.notOk(dump(etcd.endpoint, P)[`${P}units/a..b.service`]);
+});
+
+t.test('start/stop/unload block until agents report; templates; --no-block', async (t) => {
+  const s = await reg.register({ id: M1, address: '10.1.1.1', metadata: { role: 'web' }, capacity: { cpuMillis: 0, memoryBytes: 0 }, version: 'x', startedAt: 'now' }, 10);
+  sessions.push(s);
+  const hash = JSON.parse(dump(etcd.endpoint, P)[`${P}units/web.service`]).hash;
+  // stand-in for the agent: report what the desired state asks for, a little later
+  const report = (unit: string, active: string) => setTimeout(() => {
+    void s.reportState(unit, { loadState: 'loaded', activeState: active, subState: active === 'active' ? 'running' : 'dead', hash, since: 'now' });
+  }, 300);
+  report('web.service', 'active');
+  let r = await ctl('start', '--block-attempts', '50', 'web.service');
+  t.equal(r.code, 0, r.err);
+  t.equal(r.out, 'Unit web.service launched on aaaaaaaa.../10.1.1.1\n');
+  t.equal(dump(etcd.endpoint, P)[`${P}desired/web.service`], 'launched');
+  r = await ctl('list-units');
+  t.equal(r.out, 'UNIT        MACHINE              ACTIVE SUB\nweb.service aaaaaaaa.../10.1.1.1 active running\n');
+  r = await ctl('list-units', '--full', '--no-legend', '--fields', 'machine,load');
+  t.equal(r.out, `${M1}/10.1.1.1 loaded\n`);
+  report('web.service', 'inactive');
+  r = await ctl('stop', '--block-attempts', '50', 'web.service');
+  t.equal(r.code, 0, r.err);
+  t.equal(r.out, 'Unit web.service stopped\n');
+  r = await ctl('stop', '--block-attempts', '3', 'b.service');
+  t.match(r.err, /Unit b\.service is not loaded, skipping/);
+  r = await ctl('start', '--block-attempts', '3', 'b.service');
+  t.equal(r.code, 1, 'nothing reports it: gives up');
+  t.match(r.err, /gave up after 3 attempts waiting for b\.service to be launched \(now b\.service: no machine reports it\)/);
+  setTimeout(() => { void s.reportState('web.service', null); }, 300);
+  r = await ctl('unload', '--block-attempts', '50', 'web.service');
+  t.equal(r.code, 0, r.err);
+  t.equal(dump(etcd.endpoint, P)[`${P}desired/web.service`], 'inactive');
+  r = await ctl('start', '--no-block', 'app@.service');
+  t.equal(r.code, 1, 'a template cannot be started');
+  r = await ctl('start', '--no-block', 'app@1.service', 'app@2.service', 'app@3.service');
+  t.equal(r.code, 0, r.err);
+  t.equal(r.out, 'Triggered unit app@1.service start\nTriggered unit app@2.service start\nTriggered unit app@3.service start\n');
+  t.equal(dump(etcd.endpoint, P)[`${P}desired/app@2.service`], 'launched', 'instances created from the template');
+  r = await ctl('destroy', '--no-block', 'app@1.service', 'app@2.service', 'app@3.service', 'app@.service');
+  t.equal(r.code, 0, r.err);
+  t.notOk(dump(etcd.endpoint, P)[`${P}units/app@2.service`]);
+});
+
+t.test('machines and metadata', async (t) => {
+  let r = await ctl('set-metadata', 'aaaa', 'disk=ssd');
+  t.equal(r.code, 0, r.err);
+  t.equal(r.out, `Set disk=ssd on ${M1}\n`);
+  r = await ctl('list-machines');
+  t.equal(r.out, 'MACHINE     IP       METADATA\naaaaaaaa... 10.1.1.1 disk=ssd,role=web\n');
+  r = await ctl('unset-metadata', M1, 'disk');
+  t.equal(r.out, `Removed disk from ${M1}\n`);
+  r = await ctl('set-metadata', 'aaaa', 'novalue');
+  t.equal(r.code, 2);
+  r = await ctl('list-machines', '-o', 'json');
+  t.same(JSON.parse(r.out)[0].metadata, { role: 'web' });
+});
+
+t.test('explain and completion', async (t) => {
+  await ctl('submit', 'b.service');
+  let r = await ctl('explain', 'b.service');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^b\.service: /);
+  r = await ctl('completion', 'bash');
+  t.match(r.out, /complete -o filenames -F _shoalctl shoalctl/);
+  t.match(r.out, /list-unit-files/);
+  t.match(r.out, /start\) flags="[^"]*--replace/);
+  r = await ctl('completion', 'fish');
+  t.equal(r.code, 2);
+});

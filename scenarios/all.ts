@@ -1,0 +1,18 @@
+/** Every scenario, in the order the suite runs them, and lookup by name. */
+import type { Scenario } from './scenario';
+import { controlScenarios } from './scenarios-control';
+import { nodeScenarios } from './scenarios-node';
+import { placementScenarios } from './scenarios-placement';
+
+/** The whole suite. */
+export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios];
+
+/** The scenarios named in `names` (all when empty); throws naming the unknown ones and the known ones. */
+export function selectScenarios(names: string[]): Scenario[] {
+  if (names.length === 0) return allScenarios;
+  const unknown = names.filter((n) => !allScenarios.some((s) => s.name === n));
+  if (unknown.length) {
+    throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${allScenarios.map((s) => s.name).join(' ')}`);
+  }
+  return allScenarios.filter((s) => names.includes(s.name));
+}

@@ -1,0 +1,176 @@
+/**
+ * The scenarios' platform on the local testbed (testbed/up, testbed/node): nspawn nodes with real
+ * systemd, etcd on the host. Node faults go through testbed/node; etcd is paused/restarted here by
+ * its pid (testbed/run/etcd.pid), restarted with the very command line testbed/up gave it.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, rmdirSync, writeFileSync, closeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { up, type Testbed } from '../test/helpers/testbed';
+import type { NodeExec, Platform, StartOptions } from './platform';
+
+const ROOT = resolve(__dirname, '..');
+const RUN = join(ROOT, 'testbed', 'run');
+const ETCD_HEALTH = 'http://127.0.0.1:2379/health';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function etcdHealthy(): Promise<boolean> {
+  try {
+    const res = await fetch(ETCD_HEALTH, { signal: AbortSignal.timeout(1000) });
+    return /"health":\s*"true"/.test(await res.text());
+  } catch {
+    return false;
+  }
+}
+
+/** Options of the testbed platform. */
+export interface TestbedPlatformOptions {
+  /** Extra SHOAL_* settings for every node (e.g. `{ SHOAL_TTL: '5' }`). */
+  env?: Record<string, string>;
+  ttlSeconds?: number;
+}
+
+/** The testbed: node1..node3 form the cluster, node4 is the spare. */
+export class TestbedPlatform implements Platform {
+  readonly name = 'testbed';
+  readonly nodes = ['node1', 'node2', 'node3'];
+  readonly spare = 'node4';
+  readonly etcdEndpoints = ['http://127.0.0.1:2379'];
+  readonly ttlSeconds: number;
+  private tb: Testbed | undefined;
+
+  constructor(private readonly opts: TestbedPlatformOptions = {}) {
+    this.ttlSeconds = opts.ttlSeconds ?? 5;
+  }
+
+  private get testbed(): Testbed {
+    if (!this.tb) throw new Error('testbed platform: call up() first');
+    return this.tb;
+  }
+
+  async up(): Promise<void> {
+    this.tb = await up({ nodes: this.nodes.length, daemon: true, env: this.opts.env });
+  }
+
+  async down(): Promise<void> {
+    if (!this.tb) return;
+    await resumeIfStopped(this.etcdPid());
+    await this.tb.down();
+  }
+
+  exec(node: string, cmd: string[]): Promise<NodeExec> {
+    return this.testbed.exec(node, cmd);
+  }
+
+  async isRunning(node: string): Promise<boolean> {
+    const f = join(RUN, 'nodes', node, 'nspawn.pid');
+    if (!existsSync(f)) return false;
+    const pid = Number(readFileSync(f, 'utf8').trim());
+    return alive(pid) && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'systemd-nspawn';
+  }
+
+  async machineId(node: string): Promise<string> {
+    return this.testbed.machineId(node);
+  }
+
+  async shoaldLog(node: string): Promise<string> {
+    const r = await this.exec(node, ['journalctl', '--no-pager', '-o', 'cat', '-u', 'shoald.service']);
+    return r.stdout;
+  }
+
+  async startNode(node: string, opts: StartOptions = {}): Promise<void> {
+    if (opts.machineId) {
+      mkdirSync(join(RUN, 'nodes', node), { recursive: true });
+      writeFileSync(join(RUN, 'nodes', node, 'machine-id'), `${opts.machineId}\n`);
+    }
+    await this.testbed.start(node);
+  }
+
+  killNode(node: string): Promise<void> { return this.testbed.kill(node); }
+  poweroffNode(node: string): Promise<void> { return this.testbed.stop(node); }
+  cutNode(node: string): Promise<void> { return this.testbed.cut(node); }
+  healNode(node: string): Promise<void> { return this.testbed.heal(node); }
+
+  async freezeNode(node: string): Promise<void> { this.freeze(node, 1); }
+  async thawNode(node: string): Promise<void> { this.freeze(node, 0); }
+
+  /** cgroup v2 freezer of the node's cgroup (testbed/node puts each node in shoal/<node>). */
+  private freeze(node: string, on: 0 | 1): void {
+    const f = `/sys/fs/cgroup/unified/shoal/${node}/cgroup.freeze`;
+    if (!existsSync(f)) throw new Error(`${on ? 'freeze' : 'thaw'} ${node}: no ${f} (is the node running?)`);
+    writeFileSync(f, String(on));
+  }
+
+  async forgetNode(node: string): Promise<void> {
+    if (await this.isRunning(node)) throw new Error(`forgetNode: ${node} is still running`);
+    rmSync(join(RUN, 'nodes', node), { recursive: true, force: true });
+    try { rmdirSync(`/run/systemd/nspawn/propagate/${node}`); } catch { /* nspawn removed it, or never made it */ }
+  }
+
+  private async systemctl(node: string, args: string[]): Promise<void> {
+    const r = await this.exec(node, ['systemctl', ...args]);
+    if (r.code !== 0) throw new Error(`${node}: systemctl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  }
+
+  killShoald(node: string): Promise<void> { return this.systemctl(node, ['kill', '--signal=SIGKILL', 'shoald.service']); }
+  pauseShoald(node: string): Promise<void> { return this.systemctl(node, ['kill', '--signal=SIGSTOP', 'shoald.service']); }
+  resumeShoald(node: string): Promise<void> { return this.systemctl(node, ['kill', '--signal=SIGCONT', 'shoald.service']); }
+  restartShoald(node: string): Promise<void> { return this.systemctl(node, ['restart', 'shoald.service']); }
+
+  private etcdPid(): number {
+    const f = join(RUN, 'etcd.pid');
+    return existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) : 0;
+  }
+
+  async restartEtcd(): Promise<void> {
+    const pid = this.etcdPid();
+    if (!pid || !alive(pid)) throw new Error('restartEtcd: the testbed etcd is not running');
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 500 && alive(pid); i++) await sleep(10);
+    if (alive(pid)) throw new Error(`restartEtcd: etcd ${pid} did not exit in 5 s`);
+    // same command line, same pid file and log as testbed/up, so testbed/down still stops it
+    const log = openSync(join(ROOT, 'testbed', 'logs', 'etcd.log'), 'a');
+    const child = spawn('setsid', ['bash', '-c', 'echo $$ > "$0"; exec "$@"', join(RUN, 'etcd.pid'), ...argv],
+      { detached: true, stdio: ['ignore', log, log] });
+    child.unref();
+    closeSync(log);
+    await this.waitEtcd();
+  }
+
+  async pauseEtcd(): Promise<void> {
+    const pid = this.etcdPid();
+    if (!pid || !alive(pid)) throw new Error('pauseEtcd: the testbed etcd is not running');
+    process.kill(pid, 'SIGSTOP');
+  }
+
+  async resumeEtcd(): Promise<void> {
+    const pid = this.etcdPid();
+    if (!pid || !alive(pid)) throw new Error('resumeEtcd: the testbed etcd is not running');
+    process.kill(pid, 'SIGCONT');
+    await this.waitEtcd();
+  }
+
+  private async waitEtcd(): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      if (await etcdHealthy()) return;
+      await sleep(50);
+    }
+    throw new Error('etcd not healthy 10 s after (re)start; see testbed/logs/etcd.log');
+  }
+}
+
+/** SIGCONT to a process that may have been left stopped by a failed scenario. */
+async function resumeIfStopped(pid: number): Promise<void> {
+  if (pid && alive(pid)) process.kill(pid, 'SIGCONT');
+}

@@ -1,0 +1,125 @@
+/**
+ * Runs scenarios on one platform, one after another on one cluster: before each, bring every base
+ * node back, clear faults, destroy all scenario units and submit the base set afresh, then wait
+ * until it settles. Each scenario's outcome becomes a row of the table.
+ */
+import { evaluate } from './checks';
+import { Cluster, ScenarioFailure, type Settled } from './cluster';
+import type { Platform } from './platform';
+import type { Scenario, ScenarioContext } from './scenario';
+import { baseUnits, UNIT_PREFIX } from './units';
+
+/** One row of the result table. */
+export interface ScenarioResult {
+  name: string;
+  passed: boolean;
+  recoveryMs: number | null;
+  lost: number;
+  doubled: number;
+  /** Why it failed (first line of the failure). */
+  error?: string;
+  notes: string[];
+}
+
+/** Options of runScenarios. */
+export interface RunOptions {
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+/** Puts the cluster back in its base state; returns the settled base observation. */
+export async function prepare(platform: Platform, cluster: Cluster, log: (l: string) => void): Promise<Settled> {
+  await platform.resumeEtcd().catch(() => undefined);
+  const spare = platform.spare;
+  if (spare && (await platform.isRunning(spare))) await platform.poweroffNode(spare);
+  if (spare) { await platform.forgetNode(spare); cluster.forget(spare); }
+  for (const n of platform.nodes) {
+    if (!(await platform.isRunning(n))) { log(`  prepare: starting ${n}`); await platform.startNode(n); continue; }
+    await platform.thawNode(n).catch(() => undefined);
+    await platform.healNode(n).catch(() => undefined);
+    await platform.resumeShoald(n).catch(() => undefined);
+  }
+  const units = baseUnits();
+  const removed = await cluster.destroyAll();
+  if (removed) {
+    // the engine unschedules, the agents stop and unload: wait until no scenario unit is left anywhere
+    await cluster.waitFor('scenario units gone from every node', 30_000, async () => {
+      const obs = await cluster.observe(platform.nodes, []);
+      const left = obs.nodes.flatMap((n) => [...n.units].filter(([u, s]) => u.startsWith(UNIT_PREFIX)
+        && (s.active === 'active' || s.load === 'loaded')).map(([u]) => `${u}@${n.node}`));
+      const sched = [...obs.schedule.keys()].filter((u) => u.startsWith(UNIT_PREFIX));
+      return left.length === 0 && sched.length === 0 ? true : undefined;
+    });
+  }
+  await cluster.submit(units);
+  const s = await cluster.waitSettled(units, platform.nodes, 30_000);
+  if (!s.verdict.settled) throw new ScenarioFailure(`base state did not settle: ${s.verdict.problems.slice(0, 6).join('; ')}`);
+  log(`  base state settled in ${s.ms} ms`);
+  return s;
+}
+
+/** Runs one scenario on a prepared cluster; never throws (a failure is a row). */
+async function runOne(sc: Scenario, platform: Platform, cluster: Cluster, log: (l: string) => void): Promise<ScenarioResult> {
+  const notes: string[] = [];
+  const row: ScenarioResult = { name: sc.name, passed: false, recoveryMs: null, lost: 0, doubled: 0, notes };
+  try {
+    if (sc.spare && !platform.spare) throw new ScenarioFailure(`needs a spare node; platform ${platform.name} has none`);
+    const base = await prepare(platform, cluster, log);
+    const ctx: ScenarioContext = {
+      cluster, platform, units: baseUnits(), base, ttlMs: platform.ttlSeconds * 1000,
+      note: (m) => { notes.push(m); log(`  ${m}`); },
+    };
+    const out = await sc.run(ctx);
+    Object.assign(row, { passed: out.verdict.settled, recoveryMs: out.recoveryMs, lost: out.verdict.lost.length, doubled: out.verdict.doubled.length });
+    if (!out.verdict.settled) row.error = out.verdict.problems.join('; ');
+  } catch (err) {
+    row.error = (err as Error).message;
+    const v = err instanceof ScenarioFailure ? err.verdict : undefined;
+    if (v) { row.lost = v.lost.length; row.doubled = v.doubled.length; } else await countNow(platform, cluster, row);
+  }
+  return row;
+}
+
+/** Fills lost/doubled from a fresh observation of the running base nodes (after a failure). */
+async function countNow(platform: Platform, cluster: Cluster, row: ScenarioResult): Promise<void> {
+  try {
+    const up = [];
+    for (const n of platform.nodes) if (await platform.isRunning(n)) up.push(n);
+    const units = baseUnits();
+    const v = evaluate(units, await cluster.observe(up, units), UNIT_PREFIX);
+    row.lost = v.lost.length;
+    row.doubled = v.doubled.length;
+  } catch { /* the cluster cannot be observed: leave the counts at 0, the error says why */ }
+}
+
+/** Runs `scenarios` in order on `platform` (which must be up); resolves with one row per scenario. */
+export async function runScenarios(platform: Platform, scenarios: Scenario[], opts: RunOptions = {}): Promise<ScenarioResult[]> {
+  const log = opts.log ?? (() => undefined);
+  const cluster = new Cluster(platform, (m) => log(`  ${m}`));
+  const rows: ScenarioResult[] = [];
+  try {
+    for (const sc of scenarios) {
+      log(`scenario ${sc.name}: ${sc.title}`);
+      const t0 = Date.now();
+      const row = await runOne(sc, platform, cluster, log);
+      log(`scenario ${sc.name}: ${row.passed ? 'PASS' : `FAIL: ${row.error}`} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      rows.push(row);
+    }
+  } finally {
+    cluster.close();
+  }
+  return rows;
+}
+
+/** The result table: scenario, pass/fail, recovery time, units lost, units doubled. */
+export function formatTable(rows: ScenarioResult[]): string {
+  const head = ['SCENARIO', 'RESULT', 'RECOVERY', 'LOST', 'DOUBLED'];
+  const body = rows.map((r) => [
+    r.name, r.passed ? 'pass' : 'FAIL', r.recoveryMs === null ? '-' : `${(r.recoveryMs / 1000).toFixed(2)} s`, String(r.lost), String(r.doubled),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const out = [line(head), ...body.map(line)];
+  for (const r of rows) if (!r.passed) out.push(`${r.name}: ${r.error}`);
+  return out.join('\n');
+}

@@ -1,0 +1,82 @@
+/**
+ * The `[api]` section of shoald's TOML config and its SHOAL_API_* overrides, and `startApi` for shoald.
+ *
+ *   [api]
+ *   listen = ["unix:///run/shoal/shoal.sock", "0.0.0.0:7411"]   # SHOAL_API_LISTEN (comma-separated)
+ *   port = 7411              # other machines' API port, for forwarding status/journal   SHOAL_API_PORT
+ *   token = "..."            # or token_file = "/etc/shoal/token"   SHOAL_API_TOKEN / SHOAL_API_TOKEN_FILE
+ *   tls_cert = "/etc/shoal/server.pem"   # SHOAL_API_TLS_CERT
+ *   tls_key = "/etc/shoal/server.key"    # SHOAL_API_TLS_KEY
+ *   tls_ca = "/etc/shoal/ca.pem"         # clients must present a cert signed by it   SHOAL_API_TLS_CA
+ */
+import { readFileSync } from 'node:fs';
+import { ValidationError } from '../errors';
+import type { Logger } from '../log';
+import type { ApiRegistry } from './api-registry';
+import { DEFAULT_API_PORT, DEFAULT_LISTEN, type ApiConfig } from './listeners';
+import { SystemctlInspector } from './local-units';
+import { ApiServer } from './server';
+
+const KEYS = ['listen', 'port', 'token', 'token_file', 'tls_cert', 'tls_key', 'tls_ca'];
+
+function bad(file: string | undefined, key: string, msg: string): ValidationError {
+  return new ValidationError('config.bad-api', msg, { file, section: 'api', key });
+}
+
+function str(v: unknown, file: string | undefined, key: string): string | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (typeof v !== 'string') throw bad(file, key, 'must be a string');
+  return v;
+}
+
+/** `[api]` (already parsed TOML, may be undefined) + environment → ApiConfig. Env wins. Throws ValidationError naming the key. */
+export function apiConfig(section: Record<string, unknown> | undefined, env: NodeJS.ProcessEnv = {}, file?: string): ApiConfig {
+  const s = section ?? {};
+  for (const k of Object.keys(s)) if (!KEYS.includes(k)) throw bad(file, k, `unknown key (known: ${KEYS.join(', ')})`);
+  let listen: string[] = DEFAULT_LISTEN;
+  if (env.SHOAL_API_LISTEN) listen = env.SHOAL_API_LISTEN.split(',').map((x) => x.trim()).filter(Boolean);
+  else if (s.listen !== undefined) {
+    if (!Array.isArray(s.listen) || !s.listen.every((x) => typeof x === 'string')) throw bad(file, 'listen', 'must be a list of addresses');
+    listen = s.listen as string[];
+  }
+  const portRaw = env.SHOAL_API_PORT ?? s.port;
+  const port = portRaw === undefined ? DEFAULT_API_PORT : Number(portRaw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(file, 'port', `${JSON.stringify(portRaw)} is not a TCP port`);
+  const tokenFile = env.SHOAL_API_TOKEN_FILE || str(s.token_file, file, 'token_file');
+  let token = env.SHOAL_API_TOKEN || str(s.token, file, 'token');
+  if (!token && tokenFile) {
+    try {
+      token = readFileSync(tokenFile, 'utf8').trim();
+    } catch (err) {
+      throw bad(file, 'token_file', `cannot read ${tokenFile}: ${(err as Error).message}`);
+    }
+    if (!token) throw bad(file, 'token_file', `${tokenFile} is empty`);
+  }
+  const certFile = env.SHOAL_API_TLS_CERT || str(s.tls_cert, file, 'tls_cert');
+  const keyFile = env.SHOAL_API_TLS_KEY || str(s.tls_key, file, 'tls_key');
+  const caFile = env.SHOAL_API_TLS_CA || str(s.tls_ca, file, 'tls_ca');
+  if (!!certFile !== !!keyFile) throw bad(file, certFile ? 'tls_key' : 'tls_cert', 'tls_cert and tls_key go together');
+  if (caFile && !certFile) throw bad(file, 'tls_ca', 'tls_ca needs tls_cert and tls_key (the server\'s own certificate)');
+  const cfg: ApiConfig = { listen, port };
+  if (token) cfg.token = token;
+  if (certFile && keyFile) cfg.tls = { certFile, keyFile, ...(caFile ? { caFile } : {}) };
+  return cfg;
+}
+
+/** What shoald passes to startApi. */
+export interface StartApiDeps {
+  registry: ApiRegistry;
+  log: Logger;
+  /** This machine's id when shoald runs the agent role: status/journal of its units are served here. */
+  machineId?: string;
+}
+
+/** Starts the API for shoald (systemctl/journalctl as the local inspector on agent machines). Close it on shutdown. */
+export async function startApi(cfg: ApiConfig, deps: StartApiDeps): Promise<ApiServer> {
+  const server = new ApiServer(cfg, {
+    registry: deps.registry, log: deps.log.child({ component: 'api' }),
+    machineId: deps.machineId, inspector: deps.machineId ? new SystemctlInspector() : undefined,
+  });
+  await server.start();
+  return server;
+}

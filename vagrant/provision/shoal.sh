@@ -1,0 +1,69 @@
+#!/bin/bash
+# vagrant/provision/shoal.sh NODE IP ETCD_ENDPOINTS TTL — builds shoal from the synced checkout
+# (/opt/shoal), writes /etc/shoal/shoal.toml and /etc/shoal/shoald.env, and runs shoald (engine +
+# agent) as a systemd service that never gives up restarting.
+set -euo pipefail
+
+NODE=${1:?usage: shoal.sh NODE IP ETCD_ENDPOINTS TTL}
+IP=${2:?usage: shoal.sh NODE IP ETCD_ENDPOINTS TTL}
+ENDPOINTS=${3:?usage: shoal.sh NODE IP ETCD_ENDPOINTS TTL}
+TTL=${4:-5}
+SRC=/opt/shoal
+
+cd "$SRC"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-fund --no-audit
+fi
+npm run --silent build
+
+install -d -m 0755 /etc/shoal
+toml_list=$(echo "$ENDPOINTS" | sed 's/[^,]*/"&"/g; s/,/, /g')
+cat > /etc/shoal/shoal.toml << CONF
+# written by vagrant/provision/shoal.sh (shoald's config; SHOAL_* variables override it)
+roles = ["engine", "agent"]
+
+[etcd]
+endpoints = [$toml_list]
+prefix = "/shoal/"
+
+[machine]
+address = "$IP"
+ttl = $TTL
+metadata = { node = "$NODE" }
+CONF
+# the same settings as the SHOAL_* variables testbed nodes get (docs/testbed.md)
+cat > /etc/shoal/shoald.env << CONF
+SHOAL_CONFIG=/etc/shoal/shoal.toml
+SHOAL_NODE=$NODE
+SHOAL_ADDRESS=$IP
+SHOAL_ETCD=$ENDPOINTS
+SHOAL_PREFIX=/shoal/
+SHOAL_METADATA=node=$NODE
+SHOAL_TTL=$TTL
+CONF
+
+cat > /etc/systemd/system/shoald.service << 'UNIT'
+# written by vagrant/provision/shoal.sh
+[Unit]
+Description=shoal daemon (engine + agent)
+After=network-online.target docker.service etcd.service
+Wants=network-online.target
+# never give up restarting: the default StartLimitBurst leaves it dead after a network cut
+StartLimitIntervalSec=0
+
+[Service]
+WorkingDirectory=/opt/shoal
+EnvironmentFile=/etc/shoal/shoald.env
+ExecStart=/usr/bin/node /opt/shoal/bin/shoald
+Restart=always
+RestartSec=1
+# stopping shoald must not stop the units it runs: they are their own systemd units
+KillMode=mixed
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable shoald.service > /dev/null
+systemctl restart shoald.service
+echo "shoal: shoald on $NODE ($IP), etcd $ENDPOINTS, ttl ${TTL}s"

@@ -180,6 +180,32 @@ export class Cluster {
     return seen;
   }
 
+  /**
+   * Resolves with the ms from `since` until every unit of `units` is reported active by a machine
+   * other than `lostMachine` (agent-reported states, followed by watch from `fromRevision`).
+   */
+  async waitReportedElsewhere(units: string[], lostMachine: string, fromRevision: number, since: number, timeoutMs: number): Promise<number> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), timeoutMs);
+    const active = new Map<string, Set<string>>(units.map((u) => [u, new Set()]));
+    const done = () => [...active.values()].every((s) => s.size > 0);
+    try {
+      for await (const b of this.reg.watch([{ kind: 'states' }], { fromRevision, signal: ac.signal })) {
+        for (const e of b.events) {
+          if (e.type !== 'state' || e.machine === lostMachine || !active.has(e.unit)) continue;
+          if (e.value?.activeState === 'active') active.get(e.unit)!.add(e.machine);
+          else active.get(e.unit)!.delete(e.machine);
+        }
+        if (done()) return Date.now() - since;
+      }
+    } finally {
+      clearTimeout(timer);
+      ac.abort();
+    }
+    const missing = [...active].filter(([, s]) => s.size === 0).map(([u]) => u);
+    throw new ScenarioFailure(`not reported active elsewhere within ${timeoutMs} ms: ${missing.join(' ')}`);
+  }
+
   /** Closes the registry client. */
   close(): void {
     this.reg.close();

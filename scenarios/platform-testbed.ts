@@ -3,14 +3,23 @@
  * systemd, etcd on the host. Node faults go through testbed/node; etcd is paused/restarted here by
  * its pid (testbed/run/etcd.pid), restarted with the very command line testbed/up gave it.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, rmdirSync, writeFileSync, closeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { up, type Testbed } from '../test/helpers/testbed';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import {
+  closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { NodeExec, Platform, StartOptions } from './platform';
 
-const ROOT = resolve(__dirname, '..');
-const RUN = join(ROOT, 'testbed', 'run');
+/** The project root: the first directory up from here with testbed/up (works from scenarios/ and dist/scenarios/). */
+function projectRoot(): string {
+  for (let d = __dirname; d !== dirname(d); d = dirname(d)) if (existsSync(join(d, 'testbed', 'up'))) return d;
+  throw new Error(`no testbed/up above ${__dirname}`);
+}
+
+const ROOT = projectRoot();
+const TB = join(ROOT, 'testbed');
+const RUN = join(TB, 'run');
+const LOCK = '/run/shoal-testbed.lock';
 const ETCD_HEALTH = 'http://127.0.0.1:2379/health';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -33,6 +42,46 @@ async function etcdHealthy(): Promise<boolean> {
   }
 }
 
+function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<NodeExec> {
+  return new Promise((res) => {
+    execFile(file, args, { env, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      res({ code, stdout, stderr: err && typeof err.code !== 'number' ? `${stderr}${err.message}` : stderr });
+    });
+  });
+}
+
+/**
+ * Takes the machine-wide testbed lock (the protocol of test/helpers/testbed.ts: the owner's pid, or
+ * "manual" for a testbed started by hand); waits while a live process or a manual testbed holds it.
+ */
+async function lock(timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const fd = openSync(LOCK, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const content = readFileSync(LOCK, 'utf8').trim();
+    const owner = Number(content);
+    if (owner === process.pid) return;
+    const manual = content === 'manual' && existsSync(RUN);
+    if (content !== '' && !manual && (!owner || !alive(owner))) { unlinkSync(LOCK); continue; }
+    if (Date.now() > deadline) throw new Error(`the testbed is held by ${content} (${LOCK}) for too long`);
+    await sleep(500);
+  }
+}
+
+function unlock(): void {
+  try {
+    if (Number(readFileSync(LOCK, 'utf8').trim()) === process.pid) unlinkSync(LOCK);
+  } catch { /* not ours or gone */ }
+}
+
 /** Options of the testbed platform. */
 export interface TestbedPlatformOptions {
   /** Extra SHOAL_* settings for every node (e.g. `{ SHOAL_TTL: '5' }`). */
@@ -47,29 +96,49 @@ export class TestbedPlatform implements Platform {
   readonly spare = 'node4';
   readonly etcdEndpoints = ['http://127.0.0.1:2379'];
   readonly ttlSeconds: number;
-  private tb: Testbed | undefined;
+  private readonly env: NodeJS.ProcessEnv;
+  private isUp = false;
+  private readonly onExit = () => { if (this.isUp) spawnSync(join(TB, 'down'), [], { env: this.env, stdio: 'ignore' }); unlock(); };
 
   constructor(private readonly opts: TestbedPlatformOptions = {}) {
     this.ttlSeconds = opts.ttlSeconds ?? 5;
+    this.env = { ...process.env, ...opts.env, SHOAL_TESTBED_OWNER: String(process.pid), SHOAL_NO_DAEMON: '0' };
   }
 
-  private get testbed(): Testbed {
-    if (!this.tb) throw new Error('testbed platform: call up() first');
-    return this.tb;
+  /** Runs testbed/NAME ARGS; throws with its output unless it exits 0. */
+  private async script(name: string, args: string[]): Promise<string> {
+    const r = await run(join(TB, name), args, this.env);
+    if (r.code !== 0) throw new Error(`testbed/${name} ${args.join(' ')} failed (${r.code}): ${r.stderr || r.stdout}`);
+    return r.stdout;
   }
 
   async up(): Promise<void> {
-    this.tb = await up({ nodes: this.nodes.length, daemon: true, env: this.opts.env });
+    if (process.getuid?.() !== 0) throw new Error('the testbed needs root (nspawn, bridges, cgroups)');
+    await lock(600_000);
+    process.once('exit', this.onExit);
+    this.isUp = true;
+    try {
+      await this.script('up', [String(this.nodes.length)]);
+    } catch (err) {
+      await this.down().catch(() => undefined);
+      throw err;
+    }
   }
 
   async down(): Promise<void> {
-    if (!this.tb) return;
-    await resumeIfStopped(this.etcdPid());
-    await this.tb.down();
+    if (!this.isUp) return;
+    this.isUp = false;
+    try {
+      await resumeIfStopped(this.etcdPid());
+      await this.script('down', []);
+    } finally {
+      unlock();
+      process.removeListener('exit', this.onExit);
+    }
   }
 
   exec(node: string, cmd: string[]): Promise<NodeExec> {
-    return this.testbed.exec(node, cmd);
+    return run(join(TB, 'node'), ['exec', node, ...cmd], this.env);
   }
 
   async isRunning(node: string): Promise<boolean> {
@@ -80,7 +149,7 @@ export class TestbedPlatform implements Platform {
   }
 
   async machineId(node: string): Promise<string> {
-    return this.testbed.machineId(node);
+    return readFileSync(join(RUN, 'nodes', node, 'machine-id'), 'utf8').trim();
   }
 
   async shoaldLog(node: string): Promise<string> {
@@ -93,13 +162,13 @@ export class TestbedPlatform implements Platform {
       mkdirSync(join(RUN, 'nodes', node), { recursive: true });
       writeFileSync(join(RUN, 'nodes', node, 'machine-id'), `${opts.machineId}\n`);
     }
-    await this.testbed.start(node);
+    await this.script('node', ['start', node]);
   }
 
-  killNode(node: string): Promise<void> { return this.testbed.kill(node); }
-  poweroffNode(node: string): Promise<void> { return this.testbed.stop(node); }
-  cutNode(node: string): Promise<void> { return this.testbed.cut(node); }
-  healNode(node: string): Promise<void> { return this.testbed.heal(node); }
+  async killNode(node: string): Promise<void> { await this.script('node', ['kill', node]); }
+  async poweroffNode(node: string): Promise<void> { await this.script('node', ['stop', node]); }
+  async cutNode(node: string): Promise<void> { await this.script('node', ['cut', node]); }
+  async healNode(node: string): Promise<void> { await this.script('node', ['heal', node]); }
 
   async freezeNode(node: string): Promise<void> { this.freeze(node, 1); }
   async thawNode(node: string): Promise<void> { this.freeze(node, 0); }
@@ -140,7 +209,7 @@ export class TestbedPlatform implements Platform {
     for (let i = 0; i < 500 && alive(pid); i++) await sleep(10);
     if (alive(pid)) throw new Error(`restartEtcd: etcd ${pid} did not exit in 5 s`);
     // same command line, same pid file and log as testbed/up, so testbed/down still stops it
-    const log = openSync(join(ROOT, 'testbed', 'logs', 'etcd.log'), 'a');
+    const log = openSync(join(TB, 'logs', 'etcd.log'), 'a');
     const child = spawn('setsid', ['bash', '-c', 'echo $$ > "$0"; exec "$@"', join(RUN, 'etcd.pid'), ...argv],
       { detached: true, stdio: ['ignore', log, log] });
     child.unref();

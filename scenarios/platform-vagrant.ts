@@ -5,12 +5,18 @@
  * connection per VM), etcd over the private network. VMs are left running by down().
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { NodeExec, Platform, StartOptions } from './platform';
 
-const VAGRANT_DIR = resolve(__dirname, '..', 'vagrant');
+/** vagrant/ of the project: the first one up from here (works from scenarios/ and dist/scenarios/). */
+function vagrantDir(): string {
+  for (let d = __dirname; d !== dirname(d); d = dirname(d)) if (existsSync(join(d, 'vagrant', 'Vagrantfile'))) return join(d, 'vagrant');
+  throw new Error(`no vagrant/Vagrantfile above ${__dirname}`);
+}
+
+const VAGRANT_DIR = vagrantDir();
 /** Private network of the Vagrantfile: nodeN is 192.168.56.(10+N). */
 const NET = process.env.SHOAL_VAGRANT_NET ?? '192.168.56';
 const CUT_TAG = 'shoal-scenario-cut';

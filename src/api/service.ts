@@ -61,7 +61,8 @@ function streaming(fn: (req: Req, signal: AbortSignal) => AsyncIterable<unknown>
       }
       call.end();
     })().catch((err) => {
-      if (!ctl.signal.aborted) call.destroy(toServiceError(err));
+      // grpc-js sends a server stream's error status on an 'error' event (destroy() would leave the client hanging)
+      if (!ctl.signal.aborted) call.emit('error', toServiceError(err));
     }).finally(() => ctl.abort());
   };
 }

@@ -194,4 +194,8 @@ t.test('watch streams reported state changes', async (t) => {
 t.test('status without an agent role or a running unit says so', async (t) => {
   await t.rejects(unixClient.unitStatus('nothing.service'), { message: /not loaded on any live machine/ });
   await t.rejects(unixClient.unitStatus('a.service', { local: true }), { message: /agent role/ });
+  const drain = async (it: AsyncIterable<string>) => { for await (const _ of it) { /* nothing expected */ } };
+  await t.rejects(drain(unixClient.journal('nothing.service')), NotFoundError, 'a stream error comes back with its status');
+  await t.rejects(drain(unixClient.journal('a/b.service')), ValidationError);
+  await t.rejects(drain(unixClient.watchUnitStates(['../x.service'])), ValidationError);
 });

@@ -1,15 +1,16 @@
 /**
- * `explain`: why a unit is, or is not, placed where it is. Reads the cluster at one revision, runs the
- * scheduler core on it (pure, no writes) and reports what it decides for this unit and why.
+ * `explain`: why a unit is, or is not, placed where it is. Reads the cluster at one revision and runs
+ * the scheduler core's `explain` on it (pure, no writes): the machine, a summary, and per machine every
+ * filter's verdict and the score breakdown.
  */
 import { parseUnit, parseUnitName } from '../units';
 import { metadataMismatch } from '../constraints/filters';
 import type { MachineSpec } from '../constraints/types';
-import { runPlan } from '../engine/plan';
+import { explain } from '../engine/plan-explain';
 import type { Snapshot, SnapshotUnit } from '../engine/types';
 import type { ClusterState } from '../etcd/registry';
 import type { ApiRegistry } from './api-registry';
-import type { ExplainMsg } from './messages';
+import type { ExplainMsg, MachineVerdictMsg } from './messages';
 import { NotFoundError } from './grpc-errors';
 
 /** The engine's input, built from one consistent read (units that do not parse are left out, as the engine does). */
@@ -27,32 +28,42 @@ export function snapshotOf(c: ClusterState): Snapshot {
   return { units, machines, schedule: Object.fromEntries(c.schedule) };
 }
 
+function summaryOf(status: string, machine: string, reason: string | undefined, desired: string): string {
+  switch (status) {
+    case 'template': return 'a template is never scheduled; start an instance of it';
+    case 'inactive': return 'desired state is inactive: not scheduled (shoalctl load or start places it)';
+    case 'unplaceable': return `not placed: ${reason ?? 'no machine fits'}`;
+    case 'placed': return reason ? `on ${machine}: ${reason}` : `placed on ${machine}, which still passes every filter`;
+    default: return `${status} (desired ${desired})`;
+  }
+}
+
 /** Explains the placement of `name`; NotFoundError when the unit does not exist. */
 export async function explainUnit(reg: ApiRegistry, name: string): Promise<ExplainMsg> {
-  const n = parseUnitName(name);
+  parseUnitName(name);
   const cluster = await reg.readCluster();
   const snap = snapshotOf(cluster);
   const unit = snap.units.find((u) => u.spec.name === name);
+  const out: ExplainMsg = { unit: name, machine: '', summary: '', rejections: [], machines: [], status: 'unknown', strategy: '', details: [] };
   if (!unit) {
-    if (cluster.units.has(name)) return { unit: name, machine: '', summary: 'the stored unit file does not parse: it is never scheduled', rejections: [], machines: [] };
+    if (cluster.units.has(name)) return { ...out, summary: 'the stored unit file does not parse: it is never scheduled' };
     throw new NotFoundError('unit.not-found', `unit ${name} not found (shoalctl list-unit-files shows what exists)`);
   }
-  const out: ExplainMsg = { unit: name, machine: '', summary: '', rejections: [], machines: [] };
-  if (n.isTemplate) return { ...out, summary: 'a template is never scheduled; start an instance of it' };
-  if (unit.spec.options.global) {
+  const ex = explain(snap, name);
+  const details: MachineVerdictMsg[] = ex.machines.map((m) => ({
+    machine: m.machine, passes: m.passes, chosen: m.chosen, total: m.total ?? 0,
+    filters: m.filters.map((f) => ({ plugin: f.plugin, ok: f.ok, reason: f.reason ?? '' })),
+    scores: m.scores ?? [],
+  }));
+  const rejections = ex.machines.filter((m) => !m.passes).map((m) => {
+    const f = m.filters.find((x) => !x.ok)!;
+    return { machine: m.machine, plugin: f.plugin, reason: f.reason ?? '' };
+  }).sort((a, b) => (a.machine < b.machine ? -1 : 1));
+  const base = { ...out, status: ex.status, strategy: ex.strategy ?? '', details, machine: ex.machine ?? '', rejections };
+  if (ex.status === 'global') {
     const want = unit.spec.options.machineMetadata;
     const fit = snap.machines.filter((m) => metadataMismatch(want, m.metadata) === null).map((m) => m.id).sort();
-    const rej = snap.machines.filter((m) => !fit.includes(m.id)).map((m) => ({ machine: m.id, plugin: 'metadata', reason: metadataMismatch(want, m.metadata)! }));
-    return { ...out, machines: fit, rejections: rej, summary: `global unit (desired ${unit.desired}): runs on ${fit.length} of ${snap.machines.length} live machine(s) whose metadata matches` };
+    return { ...base, machines: fit, summary: `global unit (desired ${unit.desired}): runs on ${fit.length} of ${snap.machines.length} live machine(s) whose metadata matches` };
   }
-  if (unit.desired === 'inactive') return { ...out, summary: 'desired state is inactive: not scheduled (shoalctl load or start places it)' };
-  const { state, result } = runPlan(snap);
-  const decision = result.decisions.find((d) => d.unit === name);
-  const failed = result.unplaceable.find((u) => u.unit === name);
-  const machine = state.placementOf(name) ?? '';
-  if (failed) return { ...out, summary: `not placed: ${failed.reason ?? 'no machine fits'}`, rejections: failed.rejections };
-  if (decision?.kind === 'place') return { ...out, machine, summary: `will be placed on ${decision.machine}: ${decision.reason}` };
-  if (decision?.kind === 'move') return { ...out, machine, summary: `will move from ${decision.from} to ${decision.to}: ${decision.reason}` };
-  if (decision?.kind === 'unschedule') return { ...out, summary: `will be unscheduled from ${decision.from}: ${decision.reason}` };
-  return { ...out, machine, summary: machine ? `placed on ${machine}, which still passes every filter` : 'not placed' };
+  return { ...base, summary: summaryOf(ex.status, ex.machine ?? '', ex.reason, unit.desired) };
 }

@@ -59,6 +59,16 @@ export interface UnitStateEventMsg {
   deleted: boolean;
 }
 
+/** One machine's verdict for one unit: every filter, and the scores when all pass. */
+export interface MachineVerdictMsg {
+  machine: string;
+  passes: boolean;
+  chosen: boolean;
+  total: number;
+  filters: { plugin: string; ok: boolean; reason: string }[];
+  scores: { plugin: string; weight: number; score: number }[];
+}
+
 /** Why a unit is (or is not) where it is. */
 export interface ExplainMsg {
   unit: string;
@@ -66,6 +76,9 @@ export interface ExplainMsg {
   summary: string;
   rejections: { machine: string; plugin: string; reason: string }[];
   machines: string[];
+  status: string;
+  strategy: string;
+  details: MachineVerdictMsg[];
 }
 
 /** `systemctl status` output of one machine. */

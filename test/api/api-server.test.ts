@@ -159,12 +159,17 @@ t.test('machines, metadata, reported states, unit files with targets', async (t)
   ]);
   const ex = await unixClient.explain('b.service');
   t.equal(ex.machine, M2);
-  t.match(ex.summary, /placed on/);
+  t.match(ex.summary, new RegExp(`on ${M2}`));
+  t.equal(ex.status, 'placed');
+  t.same(ex.details.filter((d) => d.chosen).map((d) => d.machine), [M2], 'per-machine details mark the chosen one');
+  t.ok(ex.details.every((d) => d.filters.length > 0), 'every filter verdict is listed');
   await unixClient.submitUnit('c.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineMetadata=role=cache\n', { desired: 'launched' });
   const no = await unixClient.explain('c.service');
   t.equal(no.machine, '');
   t.match(no.summary, /not placed/);
   t.same(no.rejections.map((r) => [r.machine, r.plugin]), [[M1, 'metadata'], [M2, 'metadata']]);
+  t.equal(no.status, 'unplaceable');
+  t.match(no.rejections[0].reason, /role=web not in \{cache\}/);
   await unixClient.submitUnit('g.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\nMachineMetadata=role=db\n');
   const g = await unixClient.explain('g.service');
   t.same(g.machines, [M2]);
@@ -194,7 +199,7 @@ t.test('watch streams reported state changes', async (t) => {
 t.test('status without an agent role or a running unit says so', async (t) => {
   await t.rejects(unixClient.unitStatus('nothing.service'), { message: /not loaded on any live machine/ });
   await t.rejects(unixClient.unitStatus('a.service', { local: true }), { message: /agent role/ });
-  const drain = async (it: AsyncIterable<string>) => { for await (const _ of it) { /* nothing expected */ } };
+  const drain = async <T>(it: AsyncIterable<T>) => { for await (const _ of it) { /* nothing expected */ } };
   await t.rejects(drain(unixClient.journal('nothing.service')), NotFoundError, 'a stream error comes back with its status');
   await t.rejects(drain(unixClient.journal('a/b.service')), ValidationError);
   await t.rejects(drain(unixClient.watchUnitStates(['../x.service'])), ValidationError);

@@ -169,7 +169,13 @@ t.test('explain and completion', async (t) => {
   await ctl('submit', 'b.service');
   let r = await ctl('explain', 'b.service');
   t.equal(r.code, 0, r.err);
-  t.match(r.out, /^b\.service: /);
+  t.match(r.out, /^b\.service: on aaaaaaaa11111111aaaaaaaa11111111: /, 'b.service (desired launched earlier) is placed');
+  t.match(r.out, /^ MACHINE\s+FITS\s+SCORE\s+WHY$/m);
+  t.match(r.out, /^\*aaaaaaaa\.\.\.\s+yes\s+\d+\.\d/m, 'the chosen machine is marked, with its score');
+  r = await ctl('explain', 'web.service');
+  t.match(r.out, /^web\.service: desired state is inactive/);
+  r = await ctl('explain', '-o', 'json', 'b.service');
+  t.equal(JSON.parse(r.out).details[0].machine, M1);
   r = await ctl('completion', 'bash');
   t.match(r.out, /complete -o filenames -F _shoalctl shoalctl/);
   t.match(r.out, /list-unit-files/);

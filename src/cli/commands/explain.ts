@@ -25,7 +25,16 @@ export function registerExplain(program: Command, io: CliIO): void {
       io.stdout.write(`${ex.unit}: ${ex.summary}\n`);
       if (ex.machine) io.stdout.write(`machine: ${shortMachine(ex.machine, full)}\n`);
       if (ex.machines.length) io.stdout.write(`machines: ${ex.machines.map((m) => shortMachine(m, full)).join(', ')}\n`);
-      if (ex.rejections.length) {
+      if (ex.strategy) io.stdout.write(`strategy: ${ex.strategy}\n`);
+      if (ex.details.length) {
+        // best first, as the scheduler ranks them: the chosen one is marked, refusals give the first failing filter
+        const rows = ex.details.map((d) => {
+          const bad = d.filters.find((f) => !f.ok);
+          const why = bad ? `${bad.plugin}: ${bad.reason}` : d.scores.map((s) => `${s.plugin}=${s.score.toFixed(1)}`).join(' ');
+          return [`${d.chosen ? '*' : ' '}${shortMachine(d.machine, full)}`, d.passes ? 'yes' : 'no', d.passes ? d.total.toFixed(1) : '-', why];
+        });
+        io.stdout.write(renderTable([' MACHINE', 'FITS', 'SCORE', 'WHY'], rows));
+      } else if (ex.rejections.length) {
         io.stdout.write(renderTable(['MACHINE', 'FILTER', 'REASON'], ex.rejections.map((r) => [shortMachine(r.machine, full), r.plugin, r.reason])));
       }
     });

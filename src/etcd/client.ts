@@ -22,12 +22,19 @@ const passThrough = {
   onFailure: () => ({ dispose() {} }),
 };
 
+/** Watch reconnect backoff: 50 ms doubling to 1 s. etcd3's default grows to 30 s, so after an etcd restart
+ *  a watch could stay detached for half a minute (and its timer kept closed clients' processes alive). */
+function cappedBackoff(ms = 50, max = 1000): { duration: number; next(): unknown } {
+  return { duration: ms, next: () => cappedBackoff(Math.min(ms * 2, max), max) };
+}
+
 /** A new etcd3 client: unary calls have a deadline (streams do not), no circuit breaker. */
 export function createEtcdClient(conn: EtcdConnection): Etcd3 {
   const timeout = conn.callTimeoutMs ?? 5000;
   const faultHandling = {
     host: () => passThrough,
     global: passThrough,
+    watchBackoff: cappedBackoff(),
   } as unknown as IOptions['faultHandling'];
   return new Etcd3({
     hosts: conn.endpoints,

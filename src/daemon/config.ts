@@ -1,0 +1,148 @@
+/**
+ * shoald's configuration: a TOML file (default /etc/shoal/shoal.toml, optional when absent) overridden by
+ * SHOAL_* environment variables. Bad values fail with a ValidationError naming the file and the key.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
+import { ValidationError } from '../errors';
+import { PLACEMENT_STRATEGIES, type PlacementStrategy } from '../units/types';
+
+/** What shoald runs. */
+export type Role = 'engine' | 'agent';
+
+/** Typed daemon configuration. */
+export interface DaemonConfig {
+  roles: Role[];
+  etcd: { endpoints: string[]; prefix: string };
+  machine: {
+    /** undefined: read /etc/machine-id. */
+    id?: string;
+    address?: string;
+    metadata: Record<string, string>;
+    ttlSeconds: number;
+    /** Overrides of the probed capacity (nspawn nodes see the host's hardware). */
+    cpuMillis?: number;
+    memoryBytes?: number;
+  };
+  engine: { id?: string; ttlSeconds: number; strategy?: PlacementStrategy };
+}
+
+/** The default config file. */
+export const DEFAULT_CONFIG_PATH = '/etc/shoal/shoal.toml';
+
+type Raw = Record<string, unknown>;
+
+/** Loads the config: file (when `path` is given it must exist), then environment overrides. */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+  const file = path ?? DEFAULT_CONFIG_PATH;
+  let raw: Raw = {};
+  if (path !== undefined || existsSync(file)) {
+    let text: string;
+    try { text = readFileSync(file, 'utf8'); } catch (err) {
+      throw new ValidationError('config.unreadable', `cannot read config: ${(err as Error).message}`, { file });
+    }
+    try { raw = parseToml(text) as Raw; } catch (err) {
+      const e = err as { line?: number; message: string };
+      throw new ValidationError('config.bad-toml', e.message.split('\n')[0], { file, line: e.line });
+    }
+  }
+  return buildConfig(raw, env, file);
+}
+
+/** Builds a typed config from parsed TOML and the environment (exported for tests). */
+export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>'): DaemonConfig {
+  const bad = (key: string, msg: string) => new ValidationError('config.bad-value', msg, { file, key });
+  const envBad = (name: string, msg: string) => new ValidationError('config.bad-env', msg, { key: name });
+  const etcd = table(raw, 'etcd', bad);
+  const machine = table(raw, 'machine', bad);
+  const engine = table(raw, 'engine', bad);
+
+  const roles = env.SHOAL_ROLES !== undefined ? parseRoles(env.SHOAL_ROLES.split(','), (m) => envBad('SHOAL_ROLES', m))
+    : raw.roles !== undefined ? parseRoles(strList(raw.roles, 'roles', bad), (m) => bad('roles', m)) : (['engine', 'agent'] as Role[]);
+  const endpoints = env.SHOAL_ETCD ? env.SHOAL_ETCD.split(',').map((s) => s.trim()).filter(Boolean)
+    : etcd.endpoints !== undefined ? strList(etcd.endpoints, 'etcd.endpoints', bad) : ['http://127.0.0.1:2379'];
+  for (const e of endpoints) if (!/^https?:\/\/[^/]+\/?$/.test(e)) throw (env.SHOAL_ETCD ? envBad('SHOAL_ETCD', `not an etcd URL: "${e}"`) : bad('etcd.endpoints', `not an etcd URL: "${e}"`));
+  const prefix = env.SHOAL_PREFIX ?? optStr(etcd.prefix, 'etcd.prefix', bad) ?? '/shoal/';
+  if (!prefix.startsWith('/')) throw bad('etcd.prefix', `must start with "/": "${prefix}"`);
+
+  const metadata: Record<string, string> = {};
+  if (machine.metadata !== undefined) {
+    const m = table(machine, 'metadata', (_k, msg) => bad('machine.metadata', msg));
+    for (const [k, v] of Object.entries(m)) {
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw bad(`machine.metadata.${k}`, 'must be a string');
+      metadata[k] = String(v);
+    }
+  }
+  if (env.SHOAL_METADATA) Object.assign(metadata, parseMetadata(env.SHOAL_METADATA, (m) => envBad('SHOAL_METADATA', m)));
+
+  const id = env.SHOAL_MACHINE_ID ?? optStr(machine.id, 'machine.id', bad);
+  if (id !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) {
+    throw (env.SHOAL_MACHINE_ID ? envBad('SHOAL_MACHINE_ID', `bad machine id "${id}"`) : bad('machine.id', `bad machine id "${id}" (letters, digits, . _ -)`));
+  }
+  return {
+    roles,
+    etcd: { endpoints, prefix: prefix.endsWith('/') ? prefix : `${prefix}/` },
+    machine: {
+      id,
+      address: env.SHOAL_ADDRESS ?? optStr(machine.address, 'machine.address', bad),
+      metadata,
+      ttlSeconds: num(env.SHOAL_TTL, 'SHOAL_TTL', envBad) ?? num(machine.ttl, 'machine.ttl', bad) ?? 5,
+      cpuMillis: num(env.SHOAL_CAPACITY_CPU, 'SHOAL_CAPACITY_CPU', envBad) ?? num(machine.capacity_cpu, 'machine.capacity_cpu', bad),
+      memoryBytes: num(env.SHOAL_CAPACITY_MEMORY, 'SHOAL_CAPACITY_MEMORY', envBad) ?? num(machine.capacity_memory, 'machine.capacity_memory', bad),
+    },
+    engine: {
+      id: env.SHOAL_ENGINE_ID ?? optStr(engine.id, 'engine.id', bad),
+      ttlSeconds: num(env.SHOAL_ENGINE_TTL, 'SHOAL_ENGINE_TTL', envBad) ?? num(engine.ttl, 'engine.ttl', bad) ?? 5,
+      strategy: strategy(env.SHOAL_STRATEGY ?? optStr(engine.strategy, 'engine.strategy', bad), bad),
+    },
+  };
+}
+
+function table(o: Raw, key: string, bad: (k: string, m: string) => Error): Raw {
+  const v = o[key];
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(key, 'must be a table');
+  return v as Raw;
+}
+
+function strList(v: unknown, key: string, bad: (k: string, m: string) => Error): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad(key, 'must be a list of strings');
+  return v as string[];
+}
+
+function optStr(v: unknown, key: string, bad: (k: string, m: string) => Error): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw bad(key, 'must be a string');
+  return v;
+}
+
+function num(v: unknown, key: string, bad: (k: string, m: string) => Error): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = typeof v === 'string' ? Number(v) : typeof v === 'bigint' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) throw bad(key, `must be a positive number, got ${JSON.stringify(String(v))}`);
+  return n;
+}
+
+function parseRoles(list: string[], fail: (m: string) => Error): Role[] {
+  const roles = list.map((s) => s.trim()).filter(Boolean);
+  for (const r of roles) if (r !== 'engine' && r !== 'agent') throw fail(`unknown role "${r}" (engine, agent)`);
+  if (roles.length === 0) throw fail('no roles');
+  return [...new Set(roles)] as Role[];
+}
+
+/** `k=v,k2=v2` → object. */
+export function parseMetadata(s: string, fail: (m: string) => Error): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw fail(`"${part}" is not key=value`);
+    out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return out;
+}
+
+function strategy(v: string | undefined, bad: (k: string, m: string) => Error): PlacementStrategy | undefined {
+  if (v === undefined) return undefined;
+  if (!(PLACEMENT_STRATEGIES as readonly string[]).includes(v)) throw bad('engine.strategy', `unknown strategy "${v}" (${PLACEMENT_STRATEGIES.join(', ')})`);
+  return v as PlacementStrategy;
+}

@@ -1,0 +1,40 @@
+/** This machine's identity and capacity for registration: id from config or /etc/machine-id, capacity probed or configured. */
+import { readFileSync } from 'node:fs';
+import si from 'systeminformation';
+import { ValidationError } from '../errors';
+import type { MachineRecord } from '../etcd/registry';
+import type { DaemonConfig } from './config';
+
+/** shoal's version, recorded in the machine record. */
+export const SHOAL_VERSION = '0.1.0';
+
+/** The machine id: configured, else /etc/machine-id. Throws `config.no-machine-id` when neither exists. */
+export function machineId(cfg: DaemonConfig, path = '/etc/machine-id'): string {
+  if (cfg.machine.id) return cfg.machine.id;
+  try {
+    const id = readFileSync(path, 'utf8').trim();
+    if (id) return id;
+  } catch { /* fall through */ }
+  throw new ValidationError('config.no-machine-id', `no machine id: set machine.id or SHOAL_MACHINE_ID (${path} is missing or empty)`, { key: 'machine.id' });
+}
+
+/** Capacity: configured values win; the rest from systeminformation (cores × 1000 millis, total memory). */
+export async function machineCapacity(cfg: DaemonConfig): Promise<MachineRecord['capacity']> {
+  let cpuMillis = cfg.machine.cpuMillis;
+  let memoryBytes = cfg.machine.memoryBytes;
+  if (cpuMillis === undefined) cpuMillis = (await si.cpu()).cores * 1000;
+  if (memoryBytes === undefined) memoryBytes = (await si.mem()).total;
+  return { cpuMillis: Math.round(cpuMillis), memoryBytes: Math.round(memoryBytes) };
+}
+
+/** The record the agent registers. */
+export async function machineRecord(cfg: DaemonConfig): Promise<MachineRecord> {
+  return {
+    id: machineId(cfg),
+    address: cfg.machine.address,
+    metadata: { ...cfg.machine.metadata },
+    capacity: await machineCapacity(cfg),
+    version: SHOAL_VERSION,
+    startedAt: new Date().toISOString(),
+  };
+}

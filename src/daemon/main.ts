@@ -1,0 +1,88 @@
+/**
+ * shoald: the daemon. Runs the engine and/or agent roles against etcd until SIGTERM/SIGINT, then stops
+ * cleanly (the engine resigns leadership). Exit status: 0 after a clean stop, 2 on bad config, 1 on failure.
+ */
+import { hostname } from 'node:os';
+import { ShoalError, ValidationError } from '../errors';
+import { EtcdRegistry } from '../etcd/registry-etcd';
+import { createLogger, type Logger } from '../log';
+import { Engine } from '../engine/engine';
+import { runAgentRole } from './agent-hook';
+import { loadConfig, type DaemonConfig } from './config';
+
+/** Parses `--config PATH` / `--config=PATH`; throws ValidationError on anything else. */
+export function parseArgs(argv: string[]): { config?: string; help: boolean } {
+  const out: { config?: string; help: boolean } = { help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--help' || a === '-h') out.help = true;
+    else if (a === '--config' || a === '-c') {
+      if (argv[i + 1] === undefined) throw new ValidationError('cli.missing-value', '--config needs a path', { key: '--config' });
+      out.config = argv[++i];
+    } else if (a.startsWith('--config=')) out.config = a.slice('--config='.length);
+    else throw new ValidationError('cli.unknown-option', `unknown argument "${a}"`, { key: a });
+  }
+  return out;
+}
+
+const USAGE = `usage: shoald [--config PATH]
+  Runs shoal's engine and/or agent (roles = ["engine", "agent"] by default).
+  Config: /etc/shoal/shoal.toml or --config; SHOAL_* environment variables override it
+  (SHOAL_ETCD, SHOAL_PREFIX, SHOAL_ROLES, SHOAL_MACHINE_ID, SHOAL_METADATA=k=v,k2=v2, SHOAL_TTL,
+  SHOAL_ENGINE_TTL, SHOAL_ENGINE_ID, SHOAL_CAPACITY_CPU (millis), SHOAL_CAPACITY_MEMORY (bytes), SHOAL_ADDRESS).
+`;
+
+/** Runs the configured roles until `signal` aborts; resolves when every role has stopped. */
+export async function runDaemon(config: DaemonConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  const registry = new EtcdRegistry({ endpoints: config.etcd.endpoints, prefix: config.etcd.prefix });
+  const roles: Promise<void>[] = [];
+  const failed = new AbortController();
+  const both = AbortSignal.any([signal, failed.signal]);
+  const guard = (name: string, p: Promise<void>) => p.catch((err) => { log.error(`${name} role failed`, { reason: (err as Error).message }); failed.abort(err); throw err; });
+  try {
+    if (config.roles.includes('engine')) {
+      const id = config.engine.id ?? config.machine.id ?? `${hostname()}-${process.pid}`;
+      const engine = new Engine({ registry, id, log: log.child({ component: 'engine' }), ttlSeconds: config.engine.ttlSeconds, strategy: config.engine.strategy });
+      roles.push(guard('engine', engine.run(both)));
+    }
+    if (config.roles.includes('agent')) {
+      roles.push(guard('agent', runAgentRole({ config, registry, log: log.child({ component: 'agent' }), signal: both })));
+    }
+    const results = await Promise.allSettled(roles);
+    const bad = results.find((r) => r.status === 'rejected');
+    if (bad) throw (bad as PromiseRejectedResult).reason;
+  } finally {
+    registry.close();
+  }
+}
+
+/** Entry point used by bin/shoald. */
+export async function main(argv = process.argv.slice(2)): Promise<number> {
+  const log = createLogger({ fields: { component: 'shoald' } });
+  let config: DaemonConfig;
+  try {
+    const args = parseArgs(argv);
+    if (args.help) { process.stdout.write(USAGE); return 0; }
+    config = loadConfig(args.config);
+  } catch (err) {
+    process.stderr.write(`shoald: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const ac = new AbortController();
+  const stop = (sig: string) => { log.info('stopping', { signal: sig }); ac.abort(); };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  log.info('starting', { roles: config.roles.join(','), etcd: config.etcd.endpoints.join(','), prefix: config.etcd.prefix });
+  try {
+    await runDaemon(config, log, ac.signal);
+    log.info('stopped');
+    return 0;
+  } catch (err) {
+    log.error('shoald failed', { code: err instanceof ShoalError ? err.code : undefined, reason: (err as Error).message });
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void main().then((code) => process.exit(code));
+}

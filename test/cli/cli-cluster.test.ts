@@ -4,7 +4,7 @@
  * global units, status and journal streamed from the owning machine, and bad input.
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -42,6 +42,7 @@ t.before(async () => {
   writeFileSync(join(dir, 'web@.service'), "[Service]\nExecStart=/bin/sh -c 'echo web %i; exec sleep 100000'\n[X-Fleet]\nConflicts=web@*.service\n");
   writeFileSync(join(dir, 'edge.service'), "[Service]\nExecStart=/bin/sleep 100000\n[X-Fleet]\nGlobal=true\nMachineMetadata=role=edge\n");
   writeFileSync(join(dir, 'every.service'), '[Service]\nExecStart=/bin/sleep 100000\n[X-Fleet]\nGlobal=true\n');
+  writeFileSync(join(dir, 'ticker.service'), "[Service]\nExecStart=/bin/sh -c 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done'\n");
   writeFileSync(join(dir, 'broken.service'), '[Service\nExecStart=/bin/true\n');
 });
 
@@ -173,6 +174,44 @@ t.test('global units run on every matching machine', async (t) => {
   t.match(r.out, /Active: active/);
   r = await ctl(['destroy', ...BLOCK, 'every.service', 'edge.service']);
   t.equal(r.code, 0, r.err);
+});
+
+t.test('journal -f follows new lines; restart gives a new process', async (t) => {
+  let r = await ctl(['start', ...BLOCK, 'ticker.service']);
+  t.equal(r.code, 0, r.err);
+  const p = spawn(process.execPath, [SHOALCTL, 'journal', '-f', '-n', '1', 'ticker.service'], {
+    cwd: dir, env: { PATH: process.env.PATH, SHOAL_ENDPOINT: endpoint, SHOAL_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const ticks = await new Promise<number[]>((res) => {
+    const timer = setTimeout(() => res([]), 15_000);
+    p.stdout.on('data', (b) => {
+      out += b.toString();
+      const seen = [...out.matchAll(/tick-(\d+)/g)].map((m) => Number(m[1]));
+      if (seen.length >= 4) { clearTimeout(timer); res(seen); }
+    });
+  });
+  const exited = new Promise<number | null>((res) => p.on('close', (code) => res(code)));
+  p.kill('SIGINT');
+  t.ok(ticks.length >= 4, `followed ${ticks.length} lines: ${out.slice(0, 200)}`);
+  t.ok(ticks.every((n, i) => i === 0 || n === ticks[i - 1] + 1), 'consecutive lines, as they were written');
+  t.equal(await exited, 0, 'ends cleanly on SIGINT');
+  const pid = async () => (await ctl(['list-units', '--no-legend', '--fields', 'pid', 'ticker.service'])).out.trim();
+  const before = await pid();
+  r = await ctl(['restart', ...BLOCK, 'ticker.service']);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /Unit ticker\.service stopped\nUnit ticker\.service launched on /);
+  t.not(await pid(), before, 'a new main PID');
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    await ctl(['stop', ...BLOCK, 'ticker.service']);
+    const t0 = Date.now();
+    r = await ctl(['start', ...BLOCK, 'ticker.service']);
+    times.push(Date.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  t.comment(`shoalctl start (process start included) of a loaded unit: min ${times[0]} ms, median ${times[2]} ms, max ${times[4]} ms`);
+  t.equal((await ctl(['destroy', ...BLOCK, 'ticker.service'])).code, 0);
 });
 
 t.test('bad input: exit 1 or 2 with a clear message, nothing submitted', async (t) => {

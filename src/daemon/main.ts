@@ -9,6 +9,9 @@ import { createLogger, type Logger } from '../log';
 import { Engine } from '../engine/engine';
 import { runAgentRole } from './agent-hook';
 import { loadConfig, type DaemonConfig } from './config';
+import { machineId } from './machine';
+import { startApi } from '../api/api-config';
+import type { ApiServer } from '../api/server';
 
 /** Parses `--config PATH` / `--config=PATH`; throws ValidationError on anything else. */
 export function parseArgs(argv: string[]): { config?: string; help: boolean } {
@@ -39,7 +42,10 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
   const failed = new AbortController();
   const both = AbortSignal.any([signal, failed.signal]);
   const guard = (name: string, p: Promise<void>) => p.catch((err) => { log.error(`${name} role failed`, { reason: (err as Error).message }); failed.abort(err); throw err; });
+  let api: ApiServer | undefined;
   try {
+    // the API first: a refused listener (e.g. non-loopback without TLS client certs or a token) stops shoald here
+    api = await startApi(config.api, { registry, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined });
     if (config.roles.includes('engine')) {
       const id = config.engine.id ?? config.machine.id ?? `${hostname()}-${process.pid}`;
       const engine = new Engine({ registry, id, log: log.child({ component: 'engine' }), ttlSeconds: config.engine.ttlSeconds, strategy: config.engine.strategy });
@@ -52,6 +58,9 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     const bad = results.find((r) => r.status === 'rejected');
     if (bad) throw (bad as PromiseRejectedResult).reason;
   } finally {
+    await api?.close();
+    // resource figures for operators and bench/scale.ts (maxRSS is in KiB)
+    log.info('etcd usage', { requests: registry.stats.requests, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
     registry.close();
   }
 }

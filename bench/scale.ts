@@ -1,0 +1,118 @@
+/**
+ * Scale bench: a real etcd, one shoald engine (own process, roles=engine), 1,000 simulated machines
+ * (in-process: each registers on a lease, watches its assigned/ prefix, and acknowledges every unit
+ * placed on it with a state on its lease), 10,000 units submitted as launched.
+ * Prints: time to converge (every unit scheduled and acknowledged), etcd requests per unit, engine peak RSS.
+ * Usage: npm run bench:scale [-- MACHINES UNITS]
+ */
+import { spawn } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
+import { join } from 'node:path';
+import { startEtcd } from '../test/helpers/etcd-server';
+import { EtcdRegistry } from '../src/etcd/registry-etcd';
+import type { MachineSession } from '../src/etcd/registry';
+import { unitHash } from '../src/units/unit-hash';
+import { parseUnitFile } from '../src/units/unit-file';
+
+const MACHINES = Number(process.argv[2] ?? 1000);
+const UNITS = Number(process.argv[3] ?? 10_000);
+const CLIENTS = 10; // sim agents share 10 etcd clients (one process cannot afford 1,000 gRPC channels)
+const PREFIX = '/bench/';
+
+async function pool<T>(items: T[], width: number, fn: (x: T) => Promise<unknown>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: width }, async () => { while (i < items.length) await fn(items[i++]); }));
+}
+
+async function main(): Promise<void> {
+  const etcd = await startEtcd();
+  const regs = Array.from({ length: CLIENTS }, () => new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: PREFIX, callTimeoutMs: 30_000 }));
+  const api = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: PREFIX, callTimeoutMs: 30_000 });
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal); // one signal shared by 1,000 simulated agents' watches
+  const sessions: MachineSession[] = [];
+  const hashes = new Map<string, string>();
+  let engineLog = '';
+  try {
+    // machines
+    const t0 = Date.now();
+    const ids = Array.from({ length: MACHINES }, (_, i) => `m${String(i).padStart(4, '0')}`);
+    await pool(ids, 64, async (id) => {
+      const reg = regs[sessions.length % CLIENTS];
+      const s = await reg.register({ id, metadata: { rack: `r${Number(id.slice(1)) % 10}` }, capacity: { cpuMillis: 64_000, memoryBytes: 256 << 30 }, version: 'bench', startedAt: new Date().toISOString() }, 30);
+      sessions.push(s);
+      void simulateAgent(reg, s, hashes, ac.signal);
+    });
+    console.log(`registered ${MACHINES} machines in ${Date.now() - t0} ms`);
+
+    // acknowledgements, counted by watching states/
+    const acked = new Set<string>();
+    let convergedAt = 0;
+    const done = new Promise<void>((resolve) => {
+      void (async () => {
+        for await (const b of api.watch([{ kind: 'states' }], { signal: ac.signal })) {
+          for (const e of b.events) if (e.type === 'state' && e.value) acked.add(e.unit);
+          if (acked.size >= UNITS) { convergedAt = Date.now(); resolve(); return; }
+        }
+      })();
+    });
+
+    // the engine, in its own process
+    const engine = spawn(process.execPath, [join(__dirname, '..', 'src', 'daemon', 'main.js'), '--config', '/dev/null'], {
+      env: { ...process.env, SHOAL_ROLES: 'engine', SHOAL_ETCD: etcd.endpoint, SHOAL_PREFIX: PREFIX, SHOAL_ENGINE_ID: 'bench-engine' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    engine.stderr!.on('data', (b) => { engineLog = (engineLog + b.toString()).slice(-20_000); });
+    while (!(await api.currentLeader())) await new Promise((r) => setTimeout(r, 20));
+
+    // units
+    const tSubmit = Date.now();
+    const names = Array.from({ length: UNITS }, (_, i) => `svc${i}.service`);
+    await pool(names, 64, async (name) => {
+      const text = `[Unit]\nDescription=${name}\n[Service]\nExecStart=/bin/sleep infinity\n`;
+      const hash = unitHash(parseUnitFile(text));
+      hashes.set(name, hash);
+      await api.submitUnit({ name, text, hash }, { desired: 'launched' });
+    });
+    const submitted = Date.now();
+    console.log(`submitted ${UNITS} units (launched) in ${submitted - tSubmit} ms`);
+    await Promise.race([done, new Promise((r) => setTimeout(r, 120_000))]);
+    if (!convergedAt) throw new Error(`did not converge in 120 s: ${acked.size}/${UNITS} acknowledged`);
+    const scheduled = (await api.listSchedule()).value.size;
+
+    engine.kill('SIGTERM');
+    await new Promise((r) => engine.once('exit', r));
+    const usage = /msg="etcd usage" .*requests=(\d+) maxRssMb=(\d+)/.exec(engineLog);
+    const engineReq = usage ? Number(usage[1]) : NaN;
+    const rss = usage ? Number(usage[2]) : NaN;
+    const agentReq = regs.reduce((n, r) => n + r.stats.requests, 0);
+    console.log(`scheduled: ${scheduled}/${UNITS}, acknowledged: ${acked.size}/${UNITS}`);
+    console.log(`converge: ${convergedAt - tSubmit} ms from first submit (${convergedAt - submitted} ms after the last submit)  [target ≤ 30000]`);
+    console.log(`etcd requests per unit: engine ${(engineReq / UNITS).toFixed(3)}, agents ${(agentReq / UNITS).toFixed(3)} (incl. ${MACHINES * 2} for registration), submit ${(api.stats.requests / UNITS).toFixed(3)}`);
+    console.log(`engine peak RSS: ${rss} MB  [target ≤ 300]`);
+  } finally {
+    ac.abort();
+    await Promise.all(sessions.map((s) => s.close()));
+    for (const r of regs) r.close();
+    api.close();
+    await etcd.close();
+  }
+}
+
+/** A simulated agent: acknowledges every unit assigned to it with a state on its lease. */
+async function simulateAgent(reg: EtcdRegistry, s: MachineSession, hashes: Map<string, string>, signal: AbortSignal): Promise<void> {
+  try {
+    for await (const b of reg.watch([{ kind: 'assigned', machine: s.machineId }], { signal })) {
+      for (const e of b.events) {
+        if (e.type !== 'assigned' || !e.value) continue;
+        await s.reportState(e.unit, {
+          loadState: 'loaded', activeState: 'active', subState: 'running', hash: hashes.get(e.unit) ?? '', since: new Date().toISOString(),
+        });
+      }
+    }
+  } catch (err) {
+    if (!signal.aborted) console.error(`agent ${s.machineId}: ${(err as Error).message}`);
+  }
+}
+
+main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });

@@ -3,6 +3,7 @@
  * has its own credentials and call guard). start() binds everything or fails with the reason; close() is idempotent.
  */
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log';
@@ -32,11 +33,25 @@ export function forwardEndpoint(m: MachineRecord, port: number): string {
   return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
 }
 
-function prepareSocket(path: string): void {
+/** True when something accepts connections on the unix socket `path`. */
+function socketLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Creates the socket's directory and removes a socket file left behind (a live one too, with a warning). */
+async function prepareSocket(path: string, log: Logger): Promise<void> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  let isSocket = false;
   try {
-    if (lstatSync(path).isSocket()) unlinkSync(path); // stale socket from a previous run
+    isSocket = lstatSync(path).isSocket();
   } catch { /* not there */ }
+  if (!isSocket) return;
+  if (await socketLive(path)) log.warn('replacing a live API socket: another shoald on this machine? set [api] listen', { path });
+  unlinkSync(path);
 }
 
 /** The running API. */
@@ -77,7 +92,7 @@ export class ApiServer {
     }, callGuard(l, this.cfg));
     const server = new grpc.Server();
     server.addService(shoalService().service, handlers);
-    if (l.path) prepareSocket(l.path);
+    if (l.path) await prepareSocket(l.path, this.deps.log);
     const got = await new Promise<number>((resolve, reject) => {
       server.bindAsync(l.address, serverCredentials(grpc, l, this.cfg), (err, p) => (err ? reject(err) : resolve(p)));
     }).catch((err: Error) => {

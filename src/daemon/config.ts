@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { ValidationError } from '../errors';
 import { PLACEMENT_STRATEGIES, type PlacementStrategy } from '../units/types';
+import { apiConfig } from '../api/api-config';
+import type { ApiConfig } from '../api/listeners';
 
 /** What shoald runs. */
 export type Role = 'engine' | 'agent';
@@ -25,6 +27,8 @@ export interface DaemonConfig {
     memoryBytes?: number;
   };
   engine: { id?: string; ttlSeconds: number; strategy?: PlacementStrategy };
+  /** `[api]`: listeners, token, TLS (src/api/api-config.ts; SHOAL_API_* override). */
+  api: ApiConfig;
 }
 
 /** The default config file. */
@@ -56,6 +60,7 @@ export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>')
   const etcd = table(raw, 'etcd', bad);
   const machine = table(raw, 'machine', bad);
   const engine = table(raw, 'engine', bad);
+  const api = table(raw, 'api', bad);
 
   const roles = env.SHOAL_ROLES !== undefined ? parseRoles(env.SHOAL_ROLES.split(','), (m) => envBad('SHOAL_ROLES', m))
     : raw.roles !== undefined ? parseRoles(strList(raw.roles, 'roles', bad), (m) => bad('roles', m)) : (['engine', 'agent'] as Role[]);
@@ -95,6 +100,7 @@ export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>')
       ttlSeconds: num(env.SHOAL_ENGINE_TTL, 'SHOAL_ENGINE_TTL', envBad) ?? num(engine.ttl, 'engine.ttl', bad) ?? 5,
       strategy: strategy(env.SHOAL_STRATEGY ?? optStr(engine.strategy, 'engine.strategy', bad), bad),
     },
+    api: apiConfig(api, env, file),
   };
 }
 

@@ -153,7 +153,7 @@ export class Cluster {
     let parsed: { id?: string; host?: string; pid?: number } = {};
     try { parsed = JSON.parse(raw); } catch { /* not JSON: match by substring below */ }
     const all = [...this.platform.nodes, ...(this.platform.spare ? [this.platform.spare] : [])];
-    let node: string | null = all.find((n) => n === parsed.host || parsed.host?.split('.')[0] === n) ?? null;
+    let node: string | null = all.find((n) => [parsed.host, parsed.id].some((h) => h === n || h?.split('.')[0] === n)) ?? null;
     if (!node) {
       for (const n of all) {
         const id = this.ids.get(n);

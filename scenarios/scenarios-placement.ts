@@ -8,6 +8,9 @@ import { sleep, type Scenario, type ScenarioContext } from './scenario';
 import { finalCheck } from './scenarios-node';
 import { overflowUnits, UNIT_PREFIX } from './units';
 
+/** What a clear refusal says (besides naming the id): fleet said "duplicate"; shoal's agent says "already registered". */
+const DUPLICATE = /duplicate|already registered|in use by/i;
+
 function spareOf(ctx: ScenarioContext): string {
   if (!ctx.platform.spare) throw new ScenarioFailure(`platform ${ctx.platform.name} has no spare node`);
   return ctx.platform.spare;
@@ -34,9 +37,12 @@ const duplicateId: Scenario = {
     try {
       const t0 = Date.now();
       await platform.startNode(spare, { machineId: id });
+      let log = '';
       const line = await cluster.waitFor(`${spare} logs a duplicate machine id`, 30_000, async () => {
-        const log = await platform.shoaldLog(spare);
-        return log.split('\n').find((l) => /duplicate/i.test(l) && l.includes(id.slice(0, 8)));
+        log = await platform.shoaldLog(spare);
+        return log.split('\n').find((l) => DUPLICATE.test(l) && l.includes(id.slice(0, 8)));
+      }).catch((err: Error) => {
+        throw new ScenarioFailure(`${err.message}; its shoald log ends: ${log.trim().split('\n').slice(-2).join(' | ')}`);
       });
       const ms = Date.now() - t0;
       ctx.note(`${spare} refused after ${ms} ms: ${line.trim().slice(0, 160)}`);
@@ -95,6 +101,7 @@ const conflictsOverflow: Scenario = {
     const moved = scheduleChanges(placed.obs.schedule, c.obs.schedule);
     if (moved.length) throw new ScenarioFailure(`placements changed while idle: ${moved.join('; ')}`);
     ctx.note(`${extra[0]} left unplaceable; ${c.scheduled.length} placed one per machine`);
+    for (const u of names) await cluster.reg.destroyUnit(u);
     const s = await finalCheck(ctx);
     return { recoveryMs: ms, verdict: s.verdict };
   },

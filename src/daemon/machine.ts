@@ -1,12 +1,13 @@
 /** This machine's identity and capacity for registration: id from config or /etc/machine-id, capacity probed or configured. */
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import si from 'systeminformation';
 import { ValidationError } from '../errors';
 import type { MachineRecord } from '../etcd/registry';
 import type { DaemonConfig } from './config';
+import { VERSION } from '../version';
 
-/** shoal's version, recorded in the machine record. */
-export const SHOAL_VERSION = '0.1.0';
 
 /** The machine id: configured, else /etc/machine-id. Throws `config.no-machine-id` when neither exists. */
 export function machineId(cfg: DaemonConfig, path = '/etc/machine-id'): string {
@@ -34,7 +35,26 @@ export async function machineRecord(cfg: DaemonConfig): Promise<MachineRecord> {
     address: cfg.machine.address,
     metadata: { ...cfg.machine.metadata },
     capacity: await machineCapacity(cfg),
-    version: SHOAL_VERSION,
+    version: VERSION,
     startedAt: new Date().toISOString(),
+    session: sessionToken(),
   };
+}
+
+/** Where the agent keeps its incarnation token: /run is emptied by a reboot, not by an agent restart. */
+export const SESSION_TOKEN_PATH = '/run/shoal/session-token';
+
+/**
+ * This machine's agent token (created once per boot): lets a restarted agent take its own live
+ * record over instead of being refused as a duplicate of itself (see MachineRecord.session).
+ */
+export function sessionToken(path = SESSION_TOKEN_PATH): string {
+  try {
+    const t = readFileSync(path, 'utf8').trim();
+    if (/^[0-9a-f-]{36}$/.test(t)) return t;
+  } catch { /* first start since boot */ }
+  const t = randomUUID();
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, t + '\n', { mode: 0o600 });
+  return t;
 }

@@ -46,6 +46,7 @@ export function decodeMachine(key: string, raw: string): MachineRecord {
     capacity: { cpuMillis: Number(cap.cpuMillis ?? 0) || 0, memoryBytes: Number(cap.memoryBytes ?? 0) || 0 },
     version: typeof o.version === 'string' ? o.version : '',
     startedAt: typeof o.startedAt === 'string' ? o.startedAt : '',
+    session: typeof o.session === 'string' ? o.session : undefined,
   };
 }
 

@@ -30,6 +30,12 @@ export interface MachineRecord {
   version: string;
   /** ISO-8601 time the agent registered. */
   startedAt: string;
+  /**
+   * Token of this machine's agent incarnation, kept in its runtime dir (survives an agent restart,
+   * not a reboot). A new registration with the same token takes the record over instead of being
+   * refused as a duplicate, so a restarted agent never lets its record (and its units' placement) lapse.
+   */
+  session?: string;
 }
 
 /** The systemd state an agent reports for one unit at `states/<name>/<machine>` (on its lease). */
@@ -183,7 +189,9 @@ export interface MachineSession {
 export interface MachineRegistrar {
   /**
    * Registers `record` on a new lease of `ttlSeconds` (kept alive while the session lives).
-   * Throws ValidationError `machine.duplicate-id` when a live machine already has this id.
+   * Throws ValidationError `machine.duplicate-id` when a live machine already has this id, unless that
+   * record carries the same `session` token (the same machine's restarted agent): then the record moves
+   * onto the new lease in one transaction (never deleted in between) and the old lease is revoked.
    */
   register(record: MachineRecord, ttlSeconds: number): Promise<MachineSession>;
 }

@@ -3,6 +3,7 @@
  * Creation is a transaction "create only if absent", so a second live agent with the same id is refused.
  */
 import type { Etcd3, Lease } from 'etcd3';
+import { decodeMachine } from './codec';
 import { ValidationError } from '../errors';
 import { etcdCall } from './client';
 import type { KeyLayout } from './keys';
@@ -39,7 +40,7 @@ export async function registerMachine(
     .if(key, 'Create', '==', 0)
     .then(client.put(key).value(JSON.stringify(record)).lease(leaseId))
     .commit()).catch((err) => { lease.revoke().catch(() => undefined); throw err; });
-  if (!res.succeeded) {
+  if (!res.succeeded && !(await takeOver(client, key, stats, record, leaseId))) {
     await lease.revoke().catch(() => undefined);
     throw new ValidationError('machine.duplicate-id',
       `machine id ${record.id} is already registered by a live agent; give this machine another id (machine_id / SHOAL_MACHINE_ID)`,
@@ -68,4 +69,29 @@ export async function registerMachine(
       await lease.revoke().catch(() => lease.release());
     },
   };
+}
+
+/**
+ * When the live record at `key` has `record.session`'s token (this machine's own restarted agent), moves
+ * it onto `leaseId` in one transaction guarded on its mod revision, then revokes the old lease (which
+ * drops only the old states; the agent reports them again). False when the record is someone else's.
+ */
+async function takeOver(client: Etcd3, key: string, stats: RequestStats, record: MachineRecord, leaseId: string): Promise<boolean> {
+  if (!record.session) return false;
+  stats.requests++;
+  const got = await etcdCall('machine get', () => client.get(key).exec());
+  const kv = got.kvs[0];
+  if (!kv || decodeMachine(key, kv.value.toString()).session !== record.session) return false;
+  stats.requests++;
+  const res = await etcdCall('takeover txn', () => client
+    .if(key, 'Mod', '==', Number(kv.mod_revision))
+    .then(client.put(key).value(JSON.stringify(record)).lease(leaseId))
+    .commit());
+  if (!res.succeeded) return false;
+  if (kv.lease !== '0' && kv.lease !== leaseId) {
+    stats.requests++;
+    // best effort: if it fails the old lease simply expires after its TTL
+    await etcdCall('old lease revoke', () => client.leaseClient.leaseRevoke({ ID: kv.lease })).catch(() => undefined);
+  }
+  return true;
 }

@@ -131,6 +131,33 @@ t.test('duplicate machine ids are refused while the first lives', async (t) => {
   await s2.close();
 });
 
+t.test('a restarted agent with the same session token takes its live record over; another token is refused', async (t) => {
+  const reg = newReg('/t5b/');
+  const s1 = await reg.register({ ...machine('same'), session: 'tok-1' }, 5);
+  await s1.reportState('a.service', { loadState: 'loaded', activeState: 'active', subState: 'running', hash: 'h', since: 'now' });
+  const stranger = await reg.register({ ...machine('same'), session: 'tok-2' }, 5).then(() => null, (e) => e);
+  t.equal(stranger?.code, 'machine.duplicate-id', 'a different machine with the same id is still refused');
+  // the agent restarts: its old lease is still alive (s1 is abandoned, not closed)
+  const events: string[] = [];
+  const ac = new AbortController();
+  const watching = (async () => {
+    for await (const b of reg.watch([{ kind: 'machines' }], { signal: ac.signal })) {
+      for (const e of b.events) if (e.type === 'machine') events.push(e.value === null ? 'delete' : 'put');
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 100));
+  const s2 = await reg.register({ ...machine('same'), session: 'tok-1', startedAt: 'later' }, 5);
+  t.equal(s2.machineId, 'same');
+  t.equal((await reg.listMachines()).value[0]?.startedAt, 'later', 'the record is the new one');
+  t.same((await reg.listStates()).value, [], "the old incarnation's states went with its lease");
+  t.notOk(s2.lost.aborted, 'the new session is alive');
+  await new Promise((r) => setTimeout(r, 300));
+  ac.abort();
+  await watching;
+  t.same(events, ['put'], 'the machine record was never deleted in between (no failover triggered)');
+  await s2.close();
+});
+
 t.test('a revoked lease is reported as lost', async (t) => {
   const reg = newReg('/t6/');
   const s = await reg.register(machine('m9'), 2);

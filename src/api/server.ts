@@ -103,6 +103,9 @@ export class ApiServer {
     this.servers.push(server);
     this.bound.push(l.kind === 'unix' ? l.address : l.address.replace(/:0$/, `:${got}`));
     this.deps.log.info('api listening', { address: this.bound[this.bound.length - 1], kind: l.kind });
+    if (l.kind === 'network' && !this.cfg.tls) {
+      this.deps.log.warn('api token travels in clear text on this listener: add tls_cert/tls_key outside a trusted network', { address: l.address });
+    }
   }
 
   /** Stops every listener (in-flight calls get up to 2 s). Idempotent; never throws. */

@@ -1,5 +1,6 @@
 /** shoalctl's verbs in-process (runCli with injected IO) against a real API server on a unix socket and a real etcd. */
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -180,6 +181,14 @@ t.test('explain and completion', async (t) => {
   t.match(r.out, /complete -o filenames -F _shoalctl shoalctl/);
   t.match(r.out, /list-unit-files/);
   t.match(r.out, /start\) flags="[^"]*--replace/);
+  const syntax = spawnSync('bash', ['-n'], { input: r.out });
+  t.equal(syntax.status, 0, `bash accepts the script: ${syntax.stderr}`);
+  const tried = spawnSync('bash', ['-c', `${r.out}\nCOMP_WORDS=(shoalctl list-u); COMP_CWORD=1; _shoalctl; echo "\${COMPREPLY[@]}"`]);
+  t.same(tried.stdout.toString().trim().split(' ').sort(), ['list-unit-files', 'list-units'], 'completes verbs');
+  const flag = spawnSync('bash', ['-c', `${r.out}\nCOMP_WORDS=(shoalctl start --re); COMP_CWORD=2; _shoalctl; echo "\${COMPREPLY[@]}"`]);
+  t.equal(flag.stdout.toString().trim(), '--replace', 'completes a verb\'s flags');
+  r = await ctl('completion', 'zsh');
+  t.match(r.out, /^#compdef shoalctl\n.*bashcompinit/s);
   r = await ctl('completion', 'fish');
   t.equal(r.code, 2);
 });

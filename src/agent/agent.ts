@@ -56,6 +56,7 @@ export class Agent {
   private again = false;
   private timer: unknown;
   private resyncWatch: (() => void) | undefined;
+  private session: MachineSession | null = null;
   private due = Infinity;
   /** Reconcile passes run so far (tests read it). */
   passes = 0;
@@ -92,6 +93,18 @@ export class Agent {
     }
   }
 
+  /**
+   * Applies a reloaded machine config (address, static metadata, capacity): rewrites the machine record
+   * (the engine re-checks placements against it) and reconciles global units against the new metadata.
+   * The id cannot change. UnavailableError when etcd is unreachable (the next registration uses it anyway).
+   */
+  async updateMachine(update: Pick<MachineRecord, 'address' | 'metadata' | 'capacity'>): Promise<void> {
+    this.o.machine = { ...this.o.machine, ...update };
+    this.view.setStaticMetadata(update.metadata);
+    this.kick(0);
+    await this.session?.update({ ...this.o.machine, startedAt: new Date(this.clock.now()).toISOString() });
+  }
+
   /** Managed units now (tests). */
   managed(): ManagedUnit[] {
     return this.units.list();
@@ -119,10 +132,12 @@ export class Agent {
       backoff = BACKOFF_MIN_MS;
       this.log.info('machine registered', { ttl: this.o.ttlSeconds });
       this.reporter.setSession(session);
+      this.session = session;
       // reconnected: re-read everything (units may have moved away while we were cut off)
       if (!first) this.resyncWatch?.();
       first = false;
       await waitAbort([session.lost, signal]);
+      this.session = null;
       this.reporter.setSession(null);
       if (signal.aborted) {
         await session.close();

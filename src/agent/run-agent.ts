@@ -29,6 +29,8 @@ export interface RunAgentOptions {
   debounceMs?: number;
   /** Safety reconcile interval, ms (default 60 s). */
   safetyIntervalMs?: number;
+  /** Called with the agent once it exists (shoald keeps it to apply config reloads). */
+  onAgent?: (agent: Agent) => void;
 }
 
 /** Runs the agent role until `signal` aborts; retries D-Bus at start (dbus may still be coming up). */
@@ -50,6 +52,7 @@ export async function runAgent(opts: RunAgentOptions, signal: AbortSignal): Prom
     safetyIntervalMs: opts.safetyIntervalMs,
     log,
   });
+  opts.onAgent?.(agent);
   try {
     await agent.run(signal);
   } finally {

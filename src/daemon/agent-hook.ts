@@ -13,6 +13,8 @@ export interface AgentRoleContext {
   registry: EtcdRegistry;
   log: Logger;
   signal: AbortSignal;
+  /** Receives the agent once it runs (for config reloads). */
+  onAgent?: (agent: import('../agent/agent').Agent) => void;
 }
 
 /** Runs the agent role until `ctx.signal` aborts. Units keep running when it returns. */
@@ -20,5 +22,5 @@ export async function runAgentRole(ctx: AgentRoleContext): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { runAgent } = require('../agent/run-agent') as typeof import('../agent/run-agent');
   const machine = await machineRecord(ctx.config);
-  await runAgent({ registry: ctx.registry, machine, ttlSeconds: ctx.config.machine.ttlSeconds, log: ctx.log }, ctx.signal);
+  await runAgent({ registry: ctx.registry, machine, ttlSeconds: ctx.config.machine.ttlSeconds, log: ctx.log, onAgent: ctx.onAgent }, ctx.signal);
 }

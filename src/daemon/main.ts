@@ -8,6 +8,8 @@ import { EtcdRegistry } from '../etcd/registry-etcd';
 import { createLogger, type Logger } from '../log';
 import { Engine } from '../engine/engine';
 import { runAgentRole } from './agent-hook';
+import type { Agent } from '../agent/agent';
+import { reloadConfig } from './reload';
 import { loadConfig, type DaemonConfig } from './config';
 import { machineId } from './machine';
 import { startApi } from '../api/api-config';
@@ -35,8 +37,14 @@ const USAGE = `usage: shoald [--config PATH]
   SHOAL_ENGINE_TTL, SHOAL_ENGINE_ID, SHOAL_CAPACITY_CPU (millis), SHOAL_CAPACITY_MEMORY (bytes), SHOAL_ADDRESS).
 `;
 
+/** The running roles, kept so a SIGHUP can apply a reloaded config to them. */
+export interface DaemonRoles {
+  engine?: Engine;
+  agent?: Agent;
+}
+
 /** Runs the configured roles until `signal` aborts; resolves when every role has stopped. */
-export async function runDaemon(config: DaemonConfig, log: Logger, signal: AbortSignal): Promise<void> {
+export async function runDaemon(config: DaemonConfig, log: Logger, signal: AbortSignal, running: DaemonRoles = {}): Promise<void> {
   const registry = new EtcdRegistry({ endpoints: config.etcd.endpoints, prefix: config.etcd.prefix });
   const roles: Promise<void>[] = [];
   const failed = new AbortController();
@@ -49,10 +57,11 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     if (config.roles.includes('engine')) {
       const id = config.engine.id ?? config.machine.id ?? `${hostname()}-${process.pid}`;
       const engine = new Engine({ registry, id, log: log.child({ component: 'engine' }), ttlSeconds: config.engine.ttlSeconds, strategy: config.engine.strategy });
+      running.engine = engine;
       roles.push(guard('engine', engine.run(both)));
     }
     if (config.roles.includes('agent')) {
-      roles.push(guard('agent', runAgentRole({ config, registry, log: log.child({ component: 'agent' }), signal: both })));
+      roles.push(guard('agent', runAgentRole({ config, registry, log: log.child({ component: 'agent' }), signal: both, onAgent: (a) => { running.agent = a; } })));
     }
     const results = await Promise.allSettled(roles);
     const bad = results.find((r) => r.status === 'rejected');
@@ -69,8 +78,9 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
 export async function main(argv = process.argv.slice(2)): Promise<number> {
   const log = createLogger({ fields: { component: 'shoald' } });
   let config: DaemonConfig;
+  let args: ReturnType<typeof parseArgs>;
   try {
-    const args = parseArgs(argv);
+    args = parseArgs(argv);
     if (args.help) { process.stdout.write(USAGE); return 0; }
     config = loadConfig(args.config);
   } catch (err) {
@@ -81,14 +91,19 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const stop = (sig: string) => { log.info('stopping', { signal: sig }); ac.abort(); };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  const running: DaemonRoles = {};
+  const onHup = () => { void reloadConfig(args.config, config, running, log).then((next) => { config = next; }); };
+  process.on('SIGHUP', onHup);
   log.info('starting', { roles: config.roles.join(','), etcd: config.etcd.endpoints.join(','), prefix: config.etcd.prefix });
   try {
-    await runDaemon(config, log, ac.signal);
+    await runDaemon(config, log, ac.signal, running);
     log.info('stopped');
     return 0;
   } catch (err) {
     log.error('shoald failed', { code: err instanceof ShoalError ? err.code : undefined, reason: (err as Error).message });
     return 1;
+  } finally {
+    process.off('SIGHUP', onHup);
   }
 }
 

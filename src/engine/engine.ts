@@ -70,6 +70,11 @@ export class Engine {
   /** True while this engine holds leadership. */
   get isLeader(): boolean { return this.leading; }
 
+  /** Changes the cluster's default placement strategy (config reload); applies from the next pass on. */
+  setStrategy(strategy: PlacementStrategy | undefined): void {
+    this.opts.strategy = strategy;
+  }
+
   /** Campaigns, leads, campaigns again after losing, until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     const { registry, id, log } = this.opts;

@@ -1,0 +1,54 @@
+/**
+ * SIGHUP: re-read the config and apply what can change while running — the machine's address, static
+ * metadata and capacity (agent), the default placement strategy (engine). The API keeps serving.
+ * Settings that need a restart (roles, etcd, prefix, machine id, TTLs, API listeners) are reported, not applied.
+ * A bad new config changes nothing.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from '../log';
+import type { Agent } from '../agent/agent';
+import type { Engine } from '../engine/engine';
+import { loadConfig, type DaemonConfig } from './config';
+import { machineCapacity } from './machine';
+
+/** What reloading needs from the running roles. */
+export interface ReloadTargets {
+  engine?: Pick<Engine, 'setStrategy'>;
+  agent?: Pick<Agent, 'updateMachine'>;
+}
+
+/** Names of the settings in which `next` differs from `prev` but that only a restart applies. */
+export function restartOnlyChanges(prev: DaemonConfig, next: DaemonConfig): string[] {
+  const out: string[] = [];
+  const same = (a: unknown, b: unknown) => isDeepStrictEqual(a, b);
+  if (!same(prev.roles, next.roles)) out.push('roles');
+  if (!same(prev.etcd, next.etcd)) out.push('etcd');
+  if (prev.machine.id !== next.machine.id) out.push('machine.id');
+  if (prev.machine.ttlSeconds !== next.machine.ttlSeconds) out.push('machine ttl');
+  if (prev.engine.ttlSeconds !== next.engine.ttlSeconds || prev.engine.id !== next.engine.id) out.push('engine');
+  if (!same(prev.api, next.api)) out.push('api');
+  return out;
+}
+
+/** Reloads `path`; returns the config now in force (the old one when the new one is bad). */
+export async function reloadConfig(path: string | undefined, prev: DaemonConfig, targets: ReloadTargets, log: Logger): Promise<DaemonConfig> {
+  let next: DaemonConfig;
+  try {
+    next = loadConfig(path);
+  } catch (err) {
+    log.error('config reload refused; keeping the running config', { reason: (err as Error).message });
+    return prev;
+  }
+  const restart = restartOnlyChanges(prev, next);
+  if (restart.length) log.warn('config reload: these settings apply only after a restart', { settings: restart.join(',') });
+  try {
+    if (targets.engine && prev.engine.strategy !== next.engine.strategy) targets.engine.setStrategy(next.engine.strategy);
+    if (targets.agent && !isDeepStrictEqual(prev.machine, next.machine)) {
+      await targets.agent.updateMachine({ address: next.machine.address, metadata: { ...next.machine.metadata }, capacity: await machineCapacity(next) });
+    }
+  } catch (err) {
+    log.warn('config reload: could not publish the machine record now; it is used at the next registration', { reason: (err as Error).message });
+  }
+  log.info('config reloaded');
+  return { ...next, roles: prev.roles, etcd: prev.etcd, api: prev.api, machine: { ...next.machine, id: prev.machine.id, ttlSeconds: prev.machine.ttlSeconds }, engine: { ...next.engine, id: prev.engine.id, ttlSeconds: prev.engine.ttlSeconds } };
+}

@@ -1,0 +1,84 @@
+/** SIGHUP reloads shoald's config: what can change is applied, a bad file changes nothing, the API stays up. */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
+import { ApiClient } from '../../src/api/client';
+import { loadConfig } from '../../src/daemon/config';
+import { reloadConfig, restartOnlyChanges } from '../../src/daemon/reload';
+import { silentLogger } from '../../src/log';
+
+const ROOT = join(__dirname, '..', '..');
+const TS_LOADER = join(ROOT, 'node_modules/@tapjs/typescript/dist/esm/import.mjs');
+const dir = mkdtempSync(join(tmpdir(), 'shoal-reload-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+const conf = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+t.test('reloadConfig applies metadata, capacity and strategy; reports restart-only settings; keeps them', async (t) => {
+  const path = conf('a.toml', '[etcd]\nprefix = "/a/"\n[machine]\nid = "m1"\ncapacity_cpu = 1000\ncapacity_memory = 1000000\nmetadata = { role = "web" }\n');
+  const prev = loadConfig(path, {});
+  conf('a.toml', '[etcd]\nprefix = "/b/"\n[machine]\nid = "m1"\ncapacity_cpu = 2000\ncapacity_memory = 1000000\nmetadata = { role = "db" }\n[engine]\nstrategy = "binpack"\n');
+  const calls: unknown[] = [];
+  const next = await reloadConfig(path, prev, {
+    agent: { updateMachine: async (u) => { calls.push(['machine', u]); } },
+    engine: { setStrategy: (s) => { calls.push(['strategy', s]); } },
+  }, silentLogger);
+  t.same(calls, [
+    ['strategy', 'binpack'],
+    ['machine', { address: undefined, metadata: { role: 'db' }, capacity: { cpuMillis: 2000, memoryBytes: 1000000 } }],
+  ]);
+  t.same(restartOnlyChanges(prev, loadConfig(path, {})), ['etcd']);
+  t.equal(next.etcd.prefix, '/a/', 'a restart-only setting keeps its running value');
+  t.same(next.machine.metadata, { role: 'db' });
+});
+
+t.test('a bad config on reload is refused and changes nothing', async (t) => {
+  const path = conf('b.toml', '[machine]\nid = "m1"\nmetadata = { role = "web" }\n');
+  const prev = loadConfig(path, {});
+  conf('b.toml', '[machine]\nid = "m1"\nttl = "soon"\n');
+  let called = false;
+  const next = await reloadConfig(path, prev, { agent: { updateMachine: async () => { called = true; } } }, silentLogger);
+  t.equal(next, prev);
+  t.notOk(called);
+});
+
+t.test('shoald: SIGHUP with a bad file is logged and refused, the API keeps serving, a good one is applied', async (t) => {
+  const etcd: EtcdServer = await startEtcd();
+  t.teardown(() => etcd.close());
+  const sock = join(dir, 'shoal.sock');
+  const path = conf('d.toml', `roles = ["engine"]\n[etcd]\nendpoints = ["${etcd.endpoint}"]\nprefix = "/reload/"\n[api]\nlisten = ["unix://${sock}"]\n`);
+  const p = spawn(process.execPath, [`--import=file://${TS_LOADER}`, join(ROOT, 'src/daemon/main.ts'), '--config', path], {
+    env: { PATH: process.env.PATH }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  p.stderr!.on('data', (b) => { err += b.toString(); });
+  const exit = new Promise<number | null>((r) => p.on('close', (code) => r(code)));
+  t.teardown(() => { p.kill('SIGKILL'); });
+  const c = new ApiClient({ endpoint: sock, timeoutMs: 2000 });
+  const answers = async () => c.listUnitFiles().then(() => true, () => false);
+  for (let i = 0; i < 150 && !(await answers()); i++) await new Promise((r) => setTimeout(r, 100));
+  t.ok(await answers(), 'the API answers');
+  const waitFor = async (re: RegExp) => {
+    for (let i = 0; i < 100 && !re.test(err); i++) await new Promise((r) => setTimeout(r, 50));
+    return re.test(err);
+  };
+  writeFileSync(path, 'roles = ["engine"\n');
+  p.kill('SIGHUP');
+  t.ok(await waitFor(/config reload refused/), 'the bad file is refused, with the reason');
+  t.ok(await answers(), 'the API still answers');
+  t.equal(p.exitCode, null, 'shoald keeps running');
+  writeFileSync(path, `roles = ["engine"]\n[etcd]\nendpoints = ["${etcd.endpoint}"]\nprefix = "/reload/"\n[api]\nlisten = ["unix://${sock}"]\n[engine]\nstrategy = "spread"\n`);
+  p.kill('SIGHUP');
+  t.ok(await waitFor(/config reloaded/), 'a good file is applied');
+  t.ok(await answers(), 'the API still answers');
+  c.close();
+  p.kill('SIGTERM');
+  t.equal(await exit, 0, 'and it stops cleanly');
+});

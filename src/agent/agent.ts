@@ -133,6 +133,7 @@ export class Agent {
       this.log.info('machine registered', { ttl: this.o.ttlSeconds });
       this.reporter.setSession(session);
       this.session = session;
+      this.kick(0);
       // reconnected: re-read everything (units may have moved away while we were cut off)
       if (!first) this.resyncWatch?.();
       first = false;
@@ -140,7 +141,10 @@ export class Agent {
       this.session = null;
       this.reporter.setSession(null);
       if (signal.aborted) {
-        await session.close();
+        // A shoald restart must not let the record lapse (the engine would move every unit away):
+        // leave the lease to the next agent, which takes it over. Only a machine going down gives it up now.
+        if (await this.machineStopping()) await session.close();
+        else session.detach();
         return;
       }
       this.log.warn('machine lease lost; units keep running, registering again', { reason: String(session.lost.reason ?? '') });
@@ -175,9 +179,22 @@ export class Agent {
     }
   }
 
-  /** Schedules a reconcile pass in `delayMs` (sooner wins); a pass in progress is followed by another. */
+  /** True when systemd is shutting the machine down (then the agent gives its lease up at once). */
+  private async machineStopping(): Promise<boolean> {
+    try {
+      return (await this.o.systemd.systemState()) === 'stopping';
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Schedules a reconcile pass in `delayMs` (sooner wins); a pass in progress is followed by another.
+   * No pass runs without a live registration: an agent refused as a duplicate id, or cut off from etcd,
+   * changes nothing on its machine (what runs keeps running).
+   */
   private kick(delayMs: number): void {
-    if (!this.viewReady) return;
+    if (!this.viewReady || !this.session) return;
     if (this.running) {
       this.again = true;
       return;

@@ -149,6 +149,11 @@ class SystemdDbus implements Systemd {
     };
   }
 
+  async systemState(): Promise<string> {
+    const [v] = await this.raw(DEST, ROOT, PROPS, 'Get', 'ss', [MANAGER, 'SystemState']);
+    return String((v as dbus.Variant).value);
+  }
+
   onUnitChange(listener: UnitChangeListener): () => void {
     this.listeners.add(listener);
     return () => { this.listeners.delete(listener); };

@@ -53,6 +53,8 @@ export interface Systemd {
   unitState(name: string): Promise<SystemdUnitState>;
   /** Calls `listener` on every unit state change (PropertiesChanged); returns the unsubscribe function. */
   onUnitChange(listener: UnitChangeListener): () => void;
+  /** systemd's SystemState: `running`, `degraded`, `starting`, `stopping` (the machine is shutting down) ... */
+  systemState(): Promise<string>;
   /** Disconnects. Idempotent. */
   close(): void;
 }

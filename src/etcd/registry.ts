@@ -183,6 +183,11 @@ export interface MachineSession {
   reportState(unit: string, state: UnitStateRecord | null): Promise<void>;
   /** Revokes the lease (record and states vanish at once). Idempotent; never throws. */
   close(): Promise<void>;
+  /**
+   * Stops keeping the lease alive without revoking it: the record lives on until the TTL runs out, so a
+   * restarted agent can take it over (see MachineRecord.session) before the engine moves any unit. Idempotent.
+   */
+  detach(): void;
 }
 
 /** Machine registration for the agent. */

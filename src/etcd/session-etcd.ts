@@ -62,6 +62,12 @@ export async function registerMachine(
       if (state === null) await etcdCall('state delete', () => client.delete().key(k).exec());
       else await etcdCall('state put', () => client.put(k).value(JSON.stringify(state)).lease(leaseId).exec());
     },
+    detach() {
+      if (closed) return;
+      closed = true;
+      if (!ctl.signal.aborted) ctl.abort(new Error('session detached'));
+      lease.release();
+    },
     async close() {
       if (closed) return;
       closed = true;

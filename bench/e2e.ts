@@ -1,22 +1,21 @@
 /**
- * End-to-end agent benchmark on the 3-node testbed (real systemd, D-Bus, etcd): brings the testbed up
- * (without shoald), runs the compiled agent in every node, places units from here with a real leader
- * guard, and measures through etcd:
+ * End-to-end benchmark on the 3-node testbed (real systemd, D-Bus, etcd): brings the testbed up with
+ * shoald (engine + agent) in every node — the real leader engine places every unit — and measures
+ * through etcd, writing what `shoalctl start` writes (desired state) and watching agent-reported states:
  *  - start latency: desired `launched` written → the agent's reported state `active` seen by watch,
  *    one unit at a time, for units already loaded (warm) and for units submitted+placed+launched at once (cold);
  *  - throughput: 1,000 units submitted, placed and launched at once → all reported active.
  * Run as root: `npm run bench:e2e` (builds first). Tears the testbed down at the end.
  */
 import { execFile } from 'node:child_process';
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { UnitStateRecord } from '../src/etcd/registry';
 import { EtcdRegistry } from '../src/etcd/registry-etcd';
 import { parseUnit } from '../src/units/unit';
+import { lockTestbed, unlockTestbed } from '../src/testbed/lock';
 
 const ROOT = resolve(__dirname, '..', '..');
 const TB = join(ROOT, 'testbed');
-const LOCK = '/run/shoal-testbed.lock';
 const NODES = ['node1', 'node2', 'node3'];
 const LATENCY_UNITS = Number(process.env.BENCH_LATENCY_UNITS ?? 120);
 const COLD_UNITS = Number(process.env.BENCH_COLD_UNITS ?? 30);
@@ -37,45 +36,14 @@ async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<unknown>): P
   await Promise.all(Array.from({ length: n }, async () => { while (i < items.length) await fn(items[i++]); }));
 }
 
-/** Takes the machine-wide testbed lock (as test/helpers/testbed.ts does); waits while a live process holds it. */
-async function lock(): Promise<void> {
-  for (let waited = 0; ; waited += 500) {
-    try {
-      const fd = openSync(LOCK, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const owner = Number(readFileSync(LOCK, 'utf8').trim());
-    let alive = false;
-    try { process.kill(owner, 0); alive = !/^State:\s+Z/m.test(readFileSync(`/proc/${owner}/status`, 'utf8')); } catch { /* dead */ }
-    if (!owner || !alive) { unlinkSync(LOCK); continue; }
-    if (waited === 0) console.error(`waiting for the testbed held by pid ${owner}`);
-    if (waited > 600_000) throw new Error(`the testbed is held by pid ${owner} for too long`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:e2e needs root (it runs the testbed)');
-  await lock();
-  const env = { SHOAL_NO_DAEMON: '1', SHOAL_TESTBED_OWNER: String(process.pid) };
+  await lockTestbed(TB, 600_000, (holder) => console.error(`waiting for the testbed held by ${holder}`));
+  const env = { SHOAL_TESTBED_OWNER: String(process.pid) };
   const reg = new EtcdRegistry({ endpoints: ['http://127.0.0.1:2379'] });
   const lead = new AbortController();
   try {
     await sh(join(TB, 'up'), [String(NODES.length)], env);
-    for (const n of NODES) {
-      await sh(join(TB, 'node'), ['exec', n, 'systemd-run', '--unit=shoal-agent', '-p', 'Restart=always',
-        '-p', 'StartLimitIntervalSec=0', '/usr/bin/node', '/opt/shoal/dist/src/agent/agent-main.js'], env);
-    }
-    const ids = NODES.map((n) => readFileSync(join(TB, 'run', 'nodes', n, 'machine-id'), 'utf8').trim());
-    for (let i = 0; (await reg.listMachines()).value.length < NODES.length; i++) {
-      if (i > 300) throw new Error('agents did not register');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const leadership = (await reg.campaign('bench', 10, lead.signal))!;
     const hash = parseUnit('x.service', TEXT).hash;
 
     // follow reported states by watch: unit → machine → state
@@ -92,16 +60,10 @@ async function main(): Promise<void> {
       }
     })();
     const seen = (unit: string, want: (s: UnitStateRecord) => boolean) => new Promise<void>((r) => waiters.set(unit, { want, resolve: r }));
-    const place = async (names: string[]) => {
-      const r = await reg.applySchedule(leadership.guard, names.map((unit, i) => ({ kind: 'place' as const, unit, machine: ids[i % ids.length] })));
-      if (r.notLeader || r.applied !== names.length) throw new Error('placement refused');
-    };
-
     // warm: units loaded first, then launched one at a time
     const warm = Array.from({ length: LATENCY_UNITS }, (_, i) => `lat-${i}.service`);
     const loaded = warm.map((u) => seen(u, (s) => s.loadState === 'loaded'));
     await pool(warm, 32, (u) => reg.submitUnit({ name: u, text: TEXT, hash }, { desired: 'loaded' }));
-    await place(warm);
     await Promise.all(loaded);
     const warmMs: number[] = [];
     for (const u of warm) {
@@ -111,14 +73,13 @@ async function main(): Promise<void> {
       await ok;
       warmMs.push(performance.now() - t0);
     }
-    // cold: submit + place + launch, nothing loaded yet (includes writing the file and a daemon-reload)
+    // cold: submit + launch; the engine places it, the agent writes the file, reloads systemd and starts it
     const coldMs: number[] = [];
     for (let i = 0; i < COLD_UNITS; i++) {
       const u = `cold-${i}.service`;
       const t0 = performance.now();
       const ok = seen(u, (s) => s.activeState === 'active');
       await reg.submitUnit({ name: u, text: TEXT, hash }, { desired: 'launched' });
-      await place([u]);
       await ok;
       coldMs.push(performance.now() - t0);
     }
@@ -127,7 +88,6 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const all = Promise.all(bulk.map((u) => (active.has(u) ? undefined : seen(u, (s) => s.activeState === 'active'))));
     await pool(bulk, 64, (u) => reg.submitUnit({ name: u, text: TEXT, hash }, { desired: 'launched' }));
-    await place(bulk);
     const written = performance.now() - t0;
     await all;
     const bulkMs = performance.now() - t0;
@@ -146,7 +106,7 @@ async function main(): Promise<void> {
     lead.abort();
     reg.close();
     await sh(join(TB, 'down'), [], env).catch((e) => console.error(String(e)));
-    try { unlinkSync(LOCK); } catch { /* gone */ }
+    unlockTestbed();
   }
 }
 

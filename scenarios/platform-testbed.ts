@@ -5,10 +5,11 @@
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import {
-  closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync,
+  closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { NodeExec, Platform, StartOptions } from './platform';
+import { lockTestbed, processAlive as alive, unlockTestbed } from '../src/testbed/lock';
 
 /** The project root: the first directory up from here with testbed/up (works from scenarios/ and dist/scenarios/). */
 function projectRoot(): string {
@@ -19,19 +20,9 @@ function projectRoot(): string {
 const ROOT = projectRoot();
 const TB = join(ROOT, 'testbed');
 const RUN = join(TB, 'run');
-const LOCK = '/run/shoal-testbed.lock';
 const ETCD_HEALTH = 'http://127.0.0.1:2379/health';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 async function etcdHealthy(): Promise<boolean> {
   try {
@@ -51,37 +42,6 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 1
   });
 }
 
-/**
- * Takes the machine-wide testbed lock (the protocol of test/helpers/testbed.ts: the owner's pid, or
- * "manual" for a testbed started by hand); waits while a live process or a manual testbed holds it.
- */
-async function lock(timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const fd = openSync(LOCK, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const content = readFileSync(LOCK, 'utf8').trim();
-    const owner = Number(content);
-    if (owner === process.pid) return;
-    const manual = content === 'manual' && existsSync(RUN);
-    if (content !== '' && !manual && (!owner || !alive(owner))) { unlinkSync(LOCK); continue; }
-    if (Date.now() > deadline) throw new Error(`the testbed is held by ${content} (${LOCK}) for too long`);
-    await sleep(500);
-  }
-}
-
-function unlock(): void {
-  try {
-    if (Number(readFileSync(LOCK, 'utf8').trim()) === process.pid) unlinkSync(LOCK);
-  } catch { /* not ours or gone */ }
-}
-
 /** Options of the testbed platform. */
 export interface TestbedPlatformOptions {
   /** Extra SHOAL_* settings for every node (e.g. `{ SHOAL_TTL: '5' }`). */
@@ -98,7 +58,7 @@ export class TestbedPlatform implements Platform {
   readonly ttlSeconds: number;
   private readonly env: NodeJS.ProcessEnv;
   private isUp = false;
-  private readonly onExit = () => { if (this.isUp) spawnSync(join(TB, 'down'), [], { env: this.env, stdio: 'ignore' }); unlock(); };
+  private readonly onExit = () => { if (this.isUp) spawnSync(join(TB, 'down'), [], { env: this.env, stdio: 'ignore' }); unlockTestbed(); };
 
   constructor(private readonly opts: TestbedPlatformOptions = {}) {
     this.ttlSeconds = opts.ttlSeconds ?? 5;
@@ -114,7 +74,7 @@ export class TestbedPlatform implements Platform {
 
   async up(): Promise<void> {
     if (process.getuid?.() !== 0) throw new Error('the testbed needs root (nspawn, bridges, cgroups)');
-    await lock(600_000);
+    await lockTestbed(TB, 600_000);
     process.once('exit', this.onExit);
     this.isUp = true;
     try {
@@ -132,7 +92,7 @@ export class TestbedPlatform implements Platform {
       await resumeIfStopped(this.etcdPid());
       await this.script('down', []);
     } finally {
-      unlock();
+      unlockTestbed();
       process.removeListener('exit', this.onExit);
     }
   }

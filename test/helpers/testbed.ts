@@ -5,12 +5,12 @@
  * (/run/shoal-testbed.lock) and waits while another test process, or a testbed started by hand, holds it.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { lockTestbed, unlockTestbed } from '../../src/testbed/lock';
 
 const ROOT = resolve(__dirname, '..', '..');
 const TB = join(ROOT, 'testbed');
-const LOCK = '/run/shoal-testbed.lock';
 const PACKAGES = 'apt-get install -y systemd-container etcd-server etcd-client iptables busybox-static docker.io';
 
 /** What a command run inside a node printed, and its exit code. */
@@ -79,59 +79,17 @@ export function checkPrerequisites(needDocker = false): void {
   if (missing.length) throw new Error(`the testbed needs ${missing.join(', ')}: ${PACKAGES}`);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/** Takes the machine-wide testbed lock for this process; waits while a live process holds it. */
-async function lock(timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const fd = openSync(LOCK, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const content = readFileSync(LOCK, 'utf8').trim();
-    if (content === '') { await new Promise((r) => setTimeout(r, 50)); continue; } // being written
-    const owner = Number(content);
-    if (owner === process.pid) return;
-    // "manual": someone ran testbed/up by hand; never tear their cluster down under them
-    const manual = content === 'manual' && existsSync(join(TB, 'run'));
-    if (!manual && (!owner || !alive(owner))) { unlinkSync(LOCK); continue; }
-    if (Date.now() > deadline) {
-      throw new Error(manual ? `a testbed started by hand (testbed/up) is running; stop it with testbed/down`
-        : `the testbed is held by pid ${owner} (${LOCK}) for too long`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-function unlock(): void {
-  try {
-    if (Number(readFileSync(LOCK, 'utf8').trim()) === process.pid) unlinkSync(LOCK);
-  } catch { /* not ours or gone */ }
-}
-
 /** Starts a testbed from a clean state and resolves when every node runs (and registered, with `daemon`). */
 export async function up(opts: UpOptions = {}): Promise<Testbed> {
   const n = opts.nodes ?? 3;
   checkPrerequisites(true);
-  await lock(opts.lockTimeoutMs ?? 600_000);
+  await lockTestbed(TB, opts.lockTimeoutMs ?? 600_000);
   const env: NodeJS.ProcessEnv = {
     ...process.env, ...opts.env, SHOAL_TESTBED_OWNER: String(process.pid),
     SHOAL_NO_DAEMON: opts.daemon ? '0' : '1',
   };
   let downed = false;
-  const onExit = () => { if (!downed) spawnSync(join(TB, 'down'), [], { env, stdio: 'ignore' }); unlock(); };
+  const onExit = () => { if (!downed) spawnSync(join(TB, 'down'), [], { env, stdio: 'ignore' }); unlockTestbed(); };
   process.once('exit', onExit);
 
   const script = async (name: string, args: string[], extra?: Record<string, string>) => {
@@ -143,7 +101,7 @@ export async function up(opts: UpOptions = {}): Promise<Testbed> {
   const down = async () => {
     if (downed) return;
     downed = true;
-    try { await script('down', []); } finally { unlock(); process.removeListener('exit', onExit); }
+    try { await script('down', []); } finally { unlockTestbed(); process.removeListener('exit', onExit); }
   };
 
   try {

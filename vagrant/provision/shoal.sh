@@ -1,5 +1,5 @@
 #!/bin/bash
-# vagrant/provision/shoal.sh NODE IP ETCD_ENDPOINTS TTL — builds shoal from the synced checkout
+# vagrant/provision/shoal.sh NODE IP ETCD_ENDPOINTS TTL API_TOKEN — builds shoal from the synced checkout
 # (/opt/shoal), writes /etc/shoal/shoal.toml and /etc/shoal/shoald.env, and runs shoald (engine +
 # agent) as a systemd service that never gives up restarting.
 set -euo pipefail
@@ -8,6 +8,7 @@ NODE=${1:?usage: shoal.sh NODE IP ETCD_ENDPOINTS TTL}
 IP=${2:?usage: shoal.sh NODE IP ETCD_ENDPOINTS TTL}
 ENDPOINTS=${3:?usage: shoal.sh NODE IP ETCD_ENDPOINTS TTL}
 TTL=${4:-5}
+API_TOKEN=${5:?usage: shoal.sh NODE IP ETCD_ENDPOINTS TTL API_TOKEN}
 SRC=/opt/shoal
 
 cd "$SRC"
@@ -17,6 +18,8 @@ fi
 npm run --silent build
 
 install -d -m 0755 /etc/shoal
+install -m 0600 /dev/null /etc/shoal/api-token
+echo "$API_TOKEN" > /etc/shoal/api-token
 toml_list=$(echo "$ENDPOINTS" | sed 's/[^,]*/"&"/g; s/,/, /g')
 cat > /etc/shoal/shoal.toml << CONF
 # written by vagrant/provision/shoal.sh (shoald's config; SHOAL_* variables override it)
@@ -30,6 +33,12 @@ prefix = "/shoal/"
 address = "$IP"
 ttl = $TTL
 metadata = { node = "$NODE" }
+
+[api]
+# the private address needs the token (shoalctl: SHOAL_ENDPOINT=$IP:7411 SHOAL_TOKEN=<vagrant/.vagrant/shoal-api-token>)
+listen = ["unix:///run/shoal/shoal.sock", "$IP:7411"]
+port = 7411
+token_file = "/etc/shoal/api-token"
 CONF
 # the same settings as the SHOAL_* variables testbed nodes get (docs/testbed.md)
 cat > /etc/shoal/shoald.env << CONF

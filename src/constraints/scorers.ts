@@ -53,6 +53,7 @@ export const spreadScorer: ScorePlugin = {
 export const epvmScorer: ScorePlugin = {
   name: 'epvm',
   unitIndependent: false,
+  key: (unit) => `${unit.cpu}/${unit.mem}`,
   score(unit, machine, view) {
     const base = Math.max(2, view.machines.length);
     let marginal = base ** countLoad(machine, view, 1) - base ** countLoad(machine, view);
@@ -91,6 +92,20 @@ export function strategyScorers(strategy: PlacementStrategy): readonly WeightedS
 /** True when the strategy's score depends only on machine state (machines can be kept in score order). */
 export function isUnitIndependent(strategy: PlacementStrategy): boolean {
   return STRATEGIES[strategy].every((s) => s.plugin.unitIndependent);
+}
+
+/**
+ * Units with the same strategy key score identically on every machine (see ScorePlugin.key); undefined
+ * when some scorer depends on the unit in a way no key captures. '' for unit-independent strategies.
+ */
+export function strategyKey(strategy: PlacementStrategy, unit: SchedUnit): string | undefined {
+  let key = '';
+  for (const s of STRATEGIES[strategy]) {
+    if (s.plugin.unitIndependent) continue;
+    if (!s.plugin.key) return undefined;
+    key += `${s.plugin.name}=${s.plugin.key(unit)};`;
+  }
+  return key;
 }
 
 /** How a mixed strategy splits: its unit-independent scorers (as a strategy of their own) and the weights. */

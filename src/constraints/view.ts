@@ -85,6 +85,11 @@ export interface ScorePlugin {
   name: string;
   /** True when the score depends only on the machine's state, not on the unit (enables an ordered index). */
   unitIndependent: boolean;
+  /**
+   * Optional: units with equal keys get bit-identical scores on every machine, so the planner may keep
+   * machines in score order per key (e.g. epvm depends only on the unit's cpu and memory request).
+   */
+  key?(unit: SchedUnit): string;
   score(unit: SchedUnit, machine: MachineView, view: ClusterView): number;
 }
 

@@ -1,24 +1,42 @@
-/** Machines kept sorted by a unit-independent strategy score (best first, ties by id), updated in place. */
+/** Machines kept sorted by a strategy score (best first, ties by id), re-scored lazily as machines change. */
 import { strategyScorers, totalScore } from '../constraints/scorers';
 import type { ClusterView, MachineView, SchedUnit, WeightedScorer } from '../constraints/view';
 import type { PlacementStrategy } from '../units/types';
 
+/** The working state as an order sees it: the cluster plus a log of machine indexes whose counters changed. */
+export interface LoggedView extends ClusterView {
+  /** Index of every machine whose counters changed (committed changes only), in order; only ever appended. */
+  readonly changes: readonly number[];
+}
+
 /**
- * For strategies whose score depends only on machine state, the best machine passing the filters is
- * the first one in this order that passes: placement scans from the front instead of scoring every
- * machine. After a machine's counters change, `update` moves it to its new position (binary search).
+ * For strategies whose score depends only on machine state (or, per key, only on the unit's key), the best
+ * machine passing the filters is the first one in this order that passes: placement scans from the front
+ * instead of scoring every machine. Changed machines are re-scored lazily from the view's change log when
+ * the order is next used (`sync`), each moved to its new position by binary search.
  */
 export class MachineOrder {
   /** Machines, best score first, ties by ascending id. */
   readonly list: MachineView[];
   private readonly scores: Float64Array;
   private readonly scorers: readonly WeightedScorer[];
+  private synced: number;
 
-  constructor(strategy: PlacementStrategy, private readonly view: ClusterView, private readonly probe: SchedUnit) {
+  constructor(strategy: PlacementStrategy, private readonly view: LoggedView, private readonly probe: SchedUnit) {
     this.scorers = strategyScorers(strategy);
     this.scores = new Float64Array(view.machines.length);
-    for (const m of view.machines) this.scores[m.index] = this.compute(m);
-    this.list = [...view.machines].sort((a, b) => this.cmp(a, b));
+    this.list = [...view.machines];
+    this.synced = view.changes.length;
+    this.rebuild();
+  }
+
+  /** Apply the changes logged since the last sync (a full re-sort when many machines changed). */
+  sync(): this {
+    const log = this.view.changes;
+    if (log.length - this.synced > this.list.length / 4) this.rebuild();
+    else for (let i = this.synced; i < log.length; i++) this.update(this.view.machines[log[i]]);
+    this.synced = log.length;
+    return this;
   }
 
   /** The machine's current score under this order's strategy. */
@@ -26,14 +44,19 @@ export class MachineOrder {
     return this.scores[m.index];
   }
 
-  /** Re-score one machine after its counters changed and move it to its place. */
-  update(m: MachineView): void {
+  // Re-score one machine after its counters changed and move it to its place.
+  private update(m: MachineView): void {
     const next = this.compute(m);
     if (next === this.scores[m.index]) return;
     const at = this.find(m);
     this.list.splice(at, 1);
     this.scores[m.index] = next;
     this.list.splice(this.lowerBound(m), 0, m);
+  }
+
+  private rebuild(): void {
+    for (const m of this.view.machines) this.scores[m.index] = this.compute(m);
+    this.list.sort((a, b) => this.cmp(a, b));
   }
 
   private compute(m: MachineView): number {

@@ -2,6 +2,7 @@
 import { FILTERS } from '../constraints/filters';
 import { strategyScorers, strategySplit, totalScore, type StrategySplit } from '../constraints/scorers';
 import type { MachineView, SchedUnit } from '../constraints/view';
+import type { MachineOrder } from './plan-order';
 import type { PlanState } from './plan-state';
 import type { Rejection } from './types';
 
@@ -52,19 +53,17 @@ function unitRejection(state: PlanState, u: SchedUnit, m: MachineView): Rejectio
 export function selectMachine(state: PlanState, group: readonly SchedUnit[]): Selection {
   const lead = group[0];
   const narrowed = narrow(state, group);
+  const wide = !narrowed || narrowed.list.length > 16;
   const order = state.order(lead.strategy, lead);
-  if (order && (!narrowed || narrowed.list.length > 16)) {
-    // Unit-independent score: the first machine in order that passes every filter is the best.
-    let seen = 0;
-    for (const m of order.list) {
-      if (narrowed && narrowed.has[m.index] !== 1) continue;
-      seen++;
-      if (!groupRejection(state, group, m)) return { ok: true, machine: m, score: order.score(m), candidates: seen };
-    }
-    return { ok: false, rejections: rejections(state, group) };
+  // Unit-independent score: the first machine in order that passes every filter is the best.
+  if (order && wide) return firstPassing(state, group, order, narrowed);
+  if (!order && wide) {
+    const keyed = keyedOrders(state, group);
+    if (keyed && group.length === 1) return firstPassing(state, group, keyed[0], narrowed);
+    if (keyed) return thresholdScan(state, group, keyed, narrowed);
   }
   const split = strategySplit(lead.strategy);
-  if (split && (!narrowed || narrowed.list.length > 16)) return boundedScan(state, group, split, narrowed);
+  if (split && wide) return boundedScan(state, group, split, narrowed);
   const scorers = strategyScorers(lead.strategy);
   let best: MachineView | undefined;
   let bestScore = -Infinity;
@@ -80,6 +79,62 @@ export function selectMachine(state: PlanState, group: readonly SchedUnit[]): Se
     }
     // Candidates come in id order, so a strict > keeps the smallest id among equal scores.
     if (s > bestScore) { best = m; bestScore = s; }
+  }
+  if (best) return { ok: true, machine: best, score: bestScore, candidates: n };
+  return { ok: false, rejections: rejections(state, group) };
+}
+
+/** The first machine in `order` passing every filter (the best when `order` ranks by the group's score). */
+function firstPassing(state: PlanState, group: readonly SchedUnit[], order: MachineOrder, narrowed: Candidates | undefined): Selection {
+  let seen = 0;
+  for (const m of order.list) {
+    if (narrowed && narrowed.has[m.index] !== 1) continue;
+    seen++;
+    if (!groupRejection(state, group, m)) return { ok: true, machine: m, score: order.score(m), candidates: seen };
+  }
+  return { ok: false, rejections: rejections(state, group) };
+}
+
+/** Each member's per-key order under the lead's strategy, or undefined when one has none. */
+function keyedOrders(state: PlanState, group: readonly SchedUnit[]): MachineOrder[] | undefined {
+  const out: MachineOrder[] = [];
+  for (const u of group) {
+    const o = state.keyedOrder(group[0].strategy, u);
+    if (!o) return undefined;
+    out.push(o);
+  }
+  return out;
+}
+
+/**
+ * A group whose members each have a per-key order (Fagin's threshold algorithm): walk all orders in
+ * step; a machine not yet seen scores at most the mean of each member's score at the current depth, so
+ * the walk stops once that bound falls below the best found. Sums run in member order like the full scan
+ * (float addition is monotone), so the bound holds exactly: same result as scoring every machine.
+ */
+function thresholdScan(state: PlanState, group: readonly SchedUnit[], orders: readonly MachineOrder[], narrowed: Candidates | undefined): Selection {
+  const distinct = [...new Set(orders)];
+  const seen = new Uint8Array(state.machines.length);
+  const len = state.machines.length;
+  let best: MachineView | undefined;
+  let bestScore = -Infinity;
+  let n = 0;
+  for (let depth = 0; depth < len; depth++) {
+    for (const o of distinct) {
+      const m = o.list[depth];
+      if (seen[m.index] === 1) continue;
+      seen[m.index] = 1;
+      if ((narrowed && narrowed.has[m.index] !== 1) || groupRejection(state, group, m)) continue;
+      n++;
+      let s = 0;
+      for (const ord of orders) s += ord.score(m);
+      s /= group.length;
+      if (s > bestScore || (s === bestScore && m.id < best!.id)) { best = m; bestScore = s; }
+    }
+    if (depth + 1 === len) break;
+    let bound = 0;
+    for (const ord of orders) bound += ord.score(ord.list[depth + 1]);
+    if (bound / group.length < bestScore) break;
   }
   if (best) return { ok: true, machine: best, score: bestScore, candidates: n };
   return { ok: false, rejections: rejections(state, group) };

@@ -1,24 +1,32 @@
 /** The planner's working copy of the cluster: placements and per-machine counters, updated as it goes. */
 import { metadataMismatch } from '../constraints/filters';
-import { isUnitIndependent } from '../constraints/scorers';
+import { isUnitIndependent, strategyKey } from '../constraints/scorers';
 import type { MachineSpec } from '../constraints/types';
 import type { ClusterView, MachineView, SchedUnit } from '../constraints/view';
 import type { PlacementStrategy } from '../units/types';
 import { isActive } from './plan-units';
-import { MachineOrder } from './plan-order';
+import { MachineOrder, type LoggedView } from './plan-order';
+
+/** At most this many per-key orders per plan (each holds two arrays of machine-count length). */
+const MAX_KEYED = 256;
 
 /** Mutable working state; implements the read-only ClusterView the plugins see. */
-export class PlanState implements ClusterView {
+export class PlanState implements LoggedView {
   readonly machines: MachineView[];
   readonly countScale: number;
   coPlacing: ReadonlySet<string> = new Set();
-  /** While true, counter changes do not touch the ordered indexes (tentative adds that are rolled back). */
+  /** While true, counter changes are not logged for the ordered indexes (tentative adds that are rolled back). */
   quiet = false;
+  /** Machine indexes whose counters changed, in order (what the ordered indexes re-score). */
+  readonly changes: number[] = [];
   private readonly byId = new Map<string, MachineView>();
   private readonly placement = new Map<string, string>();
   private readonly globalOn = new Map<string, Uint8Array>();
   private readonly displacedGroups = new Set<string>();
   private readonly orders = new Map<PlacementStrategy, MachineOrder>();
+  private readonly keyed = new Map<string, MachineOrder>();
+  /** Per strategy: how many active placeable units share each strategy key. */
+  private readonly keyCounts = new Map<PlacementStrategy, Map<string, number>>();
 
   constructor(machines: readonly MachineSpec[], readonly units: ReadonlyMap<string, SchedUnit>) {
     const sorted = [...new Map(machines.map((m) => [m.id, m])).values()].sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -92,7 +100,23 @@ export class PlanState implements ClusterView {
     if (!isUnitIndependent(strategy)) return undefined;
     let o = this.orders.get(strategy);
     if (!o) this.orders.set(strategy, (o = new MachineOrder(strategy, this, probe)));
-    return o;
+    return o.sync();
+  }
+
+  /**
+   * Machines in `unit`'s score order under a keyed strategy (epvm: units with the same requests share one).
+   * Undefined when the strategy has no key, or no other unit shares the key (a scan is cheaper then).
+   */
+  keyedOrder(strategy: PlacementStrategy, unit: SchedUnit): MachineOrder | undefined {
+    const key = strategyKey(strategy, unit);
+    if (key === undefined) return undefined;
+    const full = `${strategy}|${key}`;
+    let o = this.keyed.get(full);
+    if (!o) {
+      if ((this.keyCountsOf(strategy).get(key) ?? 0) < 2 || this.keyed.size >= MAX_KEYED) return undefined;
+      this.keyed.set(full, (o = new MachineOrder(strategy, this, unit)));
+    }
+    return o.sync();
   }
 
   /** Every non-global placement in the working state. */
@@ -104,7 +128,19 @@ export class PlanState implements ClusterView {
     m.reservedCpu += sign * u.cpu;
     m.reservedMem += sign * u.mem;
     m.prefixCounts.set(u.prefix, (m.prefixCounts.get(u.prefix) ?? 0) + sign);
-    if (!this.quiet) for (const o of this.orders.values()) o.update(m);
+    if (!this.quiet) this.changes.push(m.index);
+  }
+
+  private keyCountsOf(strategy: PlacementStrategy): Map<string, number> {
+    let counts = this.keyCounts.get(strategy);
+    if (counts) return counts;
+    this.keyCounts.set(strategy, (counts = new Map()));
+    for (const u of this.units.values()) {
+      if (u.strategy !== strategy || u.global || !isActive(u)) continue;
+      const key = strategyKey(strategy, u);
+      if (key !== undefined) counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return counts;
   }
 
   // A global runs on every machine matching its MachineID/MachineMetadata. Globals sharing a constraint

@@ -2,7 +2,7 @@
  * Scheduler benchmark: 10,000 units (20% global, 20% Conflicts, 10% MachineOf, 20% MachineMetadata,
  * resource requests on half) onto 1,000 machines, deterministic seed. Prints placements/s for plans from
  * an empty schedule, and the time to re-plan after 10% of machines are removed.
- * Run: npm run bench:scheduler   (env: UNITS, MACHINES, RUNS, STRATEGY to vary)
+ * Run: npm run bench:scheduler [-- --strategy epvm|epvm,spread|all]   (env: UNITS, MACHINES, RUNS, STRATEGY)
  */
 import type { MachineSpec } from '../src/constraints/types';
 import { plan } from '../src/engine/plan';
@@ -80,17 +80,22 @@ function time<T>(f: () => T): [T, number] {
   return [r, Number(process.hrtime.bigint() - t0) / 1e6];
 }
 
-function main(): void {
-  const nUnits = Number(process.env.UNITS ?? 10000);
-  const nMachines = Number(process.env.MACHINES ?? 1000);
-  const runs = Number(process.env.RUNS ?? 5);
-  const strategy = (process.env.STRATEGY ?? 'least-loaded') as PlacementStrategy;
-  const rand = rng(42);
-  const machines = makeMachines(nMachines, rand);
-  const units = makeUnits(nUnits, rand);
+/** Strategies to run: `--strategy epvm`, `--strategy epvm,spread` or `--strategy all` (else env STRATEGY, else least-loaded). */
+function strategies(argv: readonly string[]): PlacementStrategy[] {
+  const at = argv.findIndex((a) => a === '--strategy' || a.startsWith('--strategy='));
+  const raw = at < 0 ? process.env.STRATEGY ?? 'least-loaded' : argv[at].includes('=') ? argv[at].split('=')[1] : argv[at + 1] ?? '';
+  const list = raw === 'all' ? [...ALL] : raw.split(',').filter(Boolean);
+  for (const s of list) if (!(ALL as readonly string[]).includes(s)) throw new Error(`--strategy: unknown strategy "${s}" (one of ${ALL.join(', ')}, all)`);
+  if (list.length === 0) throw new Error(`--strategy: give one of ${ALL.join(', ')}, all`);
+  return list as PlacementStrategy[];
+}
+
+const ALL = ['least-loaded', 'spread', 'binpack', 'epvm'] as const;
+
+/** Plans from an empty schedule `runs` times, then the two re-plans; returns the median placements/s. */
+function benchStrategy(strategy: PlacementStrategy, machines: MachineSpec[], units: SnapshotUnit[], runs: number): number {
   const snap: Snapshot = { units, machines, schedule: {}, strategy };
-  const nonGlobal = units.filter((u) => !u.spec.options.global).length;
-  console.log(`scheduler bench: ${units.length} units (${nonGlobal} non-global) on ${machines.length} machines, strategy ${strategy}, node ${process.version}`);
+  console.log(`strategy ${strategy}:`);
   const times: number[] = [];
   let last = plan(snap);
   for (let i = 0; i < runs; i++) {
@@ -103,17 +108,33 @@ function main(): void {
   const placed = last.decisions.filter((d) => d.kind === 'place').length;
   const sorted = [...times].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
-  console.log(`empty schedule: median plan ${median.toFixed(1)} ms → ${Math.round(placed / (median / 1000))} placements/s (best ${Math.round(placed / (sorted[0] / 1000))}); unplaceable ${last.unplaceable.length}`);
+  const rate = Math.round(placed / (median / 1000));
+  console.log(`  empty schedule: median plan ${median.toFixed(1)} ms → ${rate} placements/s (best ${Math.round(placed / (sorted[0] / 1000))}); unplaceable ${last.unplaceable.length}`);
 
   const schedule: Record<string, string> = {};
   for (const d of last.decisions) if (d.kind === 'place') schedule[d.unit] = d.machine;
   const [stable, stableMs] = time(() => plan({ ...snap, schedule }));
-  console.log(`re-plan, nothing changed: ${stableMs.toFixed(1)} ms, ${stable.decisions.length} decisions`);
+  console.log(`  re-plan, nothing changed: ${stableMs.toFixed(1)} ms, ${stable.decisions.length} decisions`);
   const keep = machines.filter((_, i) => i % 10 !== 0);
   const [re, reMs] = time(() => plan({ ...snap, machines: keep, schedule }));
   const moved = re.decisions.filter((d) => d.kind === 'move').length;
   const unsched = re.decisions.filter((d) => d.kind === 'unschedule').length;
-  console.log(`re-plan after removing ${machines.length - keep.length} machines: ${reMs.toFixed(1)} ms, ${moved} moved, ${unsched} unscheduled, ${re.unplaceable.length} unplaceable`);
+  console.log(`  re-plan after removing ${machines.length - keep.length} machines: ${reMs.toFixed(1)} ms, ${moved} moved, ${unsched} unscheduled, ${re.unplaceable.length} unplaceable`);
+  return rate;
+}
+
+function main(): void {
+  const nUnits = Number(process.env.UNITS ?? 10000);
+  const nMachines = Number(process.env.MACHINES ?? 1000);
+  const runs = Number(process.env.RUNS ?? 5);
+  const which = strategies(process.argv.slice(2));
+  const rand = rng(42);
+  const machines = makeMachines(nMachines, rand);
+  const units = makeUnits(nUnits, rand);
+  const nonGlobal = units.filter((u) => !u.spec.options.global).length;
+  console.log(`scheduler bench: ${units.length} units (${nonGlobal} non-global) on ${machines.length} machines, node ${process.version}`);
+  const rates = which.map((s) => [s, benchStrategy(s, machines, units, runs)] as const);
+  for (const [s, rate] of rates) console.log(`${s}: ${rate} placements/s (median of ${runs}, empty schedule)`);
   console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 }
 

@@ -63,7 +63,7 @@ export function selectMachine(state: PlanState, group: readonly SchedUnit[]): Se
     if (keyed) return thresholdScan(state, group, keyed, narrowed);
   }
   const split = strategySplit(lead.strategy);
-  if (split && wide) return boundedScan(state, group, split, narrowed);
+  if (split && wide && state.indexed) return boundedScan(state, group, split, narrowed);
   const scorers = strategyScorers(lead.strategy);
   let best: MachineView | undefined;
   let bestScore = -Infinity;

@@ -28,7 +28,11 @@ export class PlanState implements LoggedView {
   /** Per strategy: how many active placeable units share each strategy key. */
   private readonly keyCounts = new Map<PlacementStrategy, Map<string, number>>();
 
-  constructor(machines: readonly MachineSpec[], readonly units: ReadonlyMap<string, SchedUnit>) {
+  /**
+   * `indexed: false` turns the ordered indexes off, so every placement scores every machine: the reference
+   * the fast paths must agree with (tests).
+   */
+  constructor(machines: readonly MachineSpec[], readonly units: ReadonlyMap<string, SchedUnit>, readonly indexed = true) {
     const sorted = [...new Map(machines.map((m) => [m.id, m])).values()].sort((a, b) => (a.id < b.id ? -1 : 1));
     this.machines = sorted.map((spec, index) => ({
       spec, id: spec.id, index, units: new Set<string>(), globalCount: 0, reservedCpu: 0, reservedMem: 0, prefixCounts: new Map(),
@@ -97,7 +101,7 @@ export class PlanState implements LoggedView {
 
   /** Machines in score order for a unit-independent strategy (built on first use, then kept in sync). */
   order(strategy: PlacementStrategy, probe: SchedUnit): MachineOrder | undefined {
-    if (!isUnitIndependent(strategy)) return undefined;
+    if (!this.indexed || !isUnitIndependent(strategy)) return undefined;
     let o = this.orders.get(strategy);
     if (!o) this.orders.set(strategy, (o = new MachineOrder(strategy, this, probe)));
     return o.sync();
@@ -109,7 +113,7 @@ export class PlanState implements LoggedView {
    */
   keyedOrder(strategy: PlacementStrategy, unit: SchedUnit): MachineOrder | undefined {
     const key = strategyKey(strategy, unit);
-    if (key === undefined) return undefined;
+    if (key === undefined || !this.indexed) return undefined;
     const full = `${strategy}|${key}`;
     let o = this.keyed.get(full);
     if (!o) {

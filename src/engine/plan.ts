@@ -31,15 +31,21 @@ export interface PlanRun {
   result: PlanResult;
 }
 
+/** How to plan; the default is what the engine uses. */
+export interface PlanOptions {
+  /** false: score every machine for every placement (no ordered indexes); the reference for tests. */
+  indexed?: boolean;
+}
+
 /** Decide placements for a snapshot. See the file comment for the order of work and of decisions. */
-export function plan(snapshot: Snapshot): PlanResult {
-  return runPlan(snapshot).result;
+export function plan(snapshot: Snapshot, opts: PlanOptions = {}): PlanResult {
+  return runPlan(snapshot, opts).result;
 }
 
 /** `plan`, also returning the working state it ended with. */
-export function runPlan(snapshot: Snapshot): PlanRun {
+export function runPlan(snapshot: Snapshot, opts: PlanOptions = {}): PlanRun {
   const units = compileUnits(snapshot.units, snapshot.strategy ?? 'least-loaded');
-  const state = new PlanState(snapshot.machines, units);
+  const state = new PlanState(snapshot.machines, units, opts.indexed ?? true);
   const why = new Map<string, string>();
   const placedWhy = new Map<string, string>();
   const failed = new Map<string, Rejection[]>();

@@ -49,9 +49,18 @@ export class MachineOrder {
     const next = this.compute(m);
     if (next === this.scores[m.index]) return;
     const at = this.find(m);
-    this.list.splice(at, 1);
     this.scores[m.index] = next;
-    this.list.splice(this.lowerBound(m), 0, m);
+    // Shift the machines between the old and the new place by one (no splice: it allocates every call).
+    const list = this.list;
+    if (at > 0 && this.cmp(m, list[at - 1]) < 0) {
+      const to = this.lowerBound(m, 0, at);
+      for (let i = at; i > to; i--) list[i] = list[i - 1];
+      list[to] = m;
+    } else if (at + 1 < list.length && this.cmp(list[at + 1], m) < 0) {
+      const to = this.lowerBound(m, at + 1, list.length) - 1;
+      for (let i = at; i < to; i++) list[i] = list[i + 1];
+      list[to] = m;
+    }
   }
 
   private rebuild(): void {
@@ -69,10 +78,8 @@ export class MachineOrder {
     return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   }
 
-  // First position whose machine does not sort before m.
-  private lowerBound(m: MachineView): number {
-    let lo = 0;
-    let hi = this.list.length;
+  // First position in [lo, hi) whose machine does not sort before m.
+  private lowerBound(m: MachineView, lo = 0, hi = this.list.length): number {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (this.cmp(this.list[mid], m) < 0) lo = mid + 1;

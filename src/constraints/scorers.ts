@@ -45,10 +45,37 @@ export const spreadScorer: ScorePlugin = {
   score: (unit, machine) => 100 / (1 + (machine.prefixCounts.get(unit.prefix) ?? 0)),
 };
 
+/** epvm's unit-independent powers for one machine state (n^u before, and n^u of the count after one more unit). */
+interface EpvmPowers {
+  base: number; count: number; scale: number; cpu: number; mem: number; capCpu: number; capMem: number;
+  count1: number; count0: number; cpu0: number; mem0: number;
+}
+
+// Memo per machine, valid while its inputs are unchanged: every per-key order re-scores a changed machine,
+// so the powers that do not depend on the unit are computed once per machine state instead of once per key.
+const epvmPowers = new WeakMap<MachineView, EpvmPowers>();
+
+function powersOf(machine: MachineView, view: ClusterView, base: number): EpvmPowers {
+  const p = epvmPowers.get(machine);
+  const count = machine.units.size + machine.globalCount;
+  const { cpuMillis: capCpu, memoryBytes: capMem } = machine.spec.capacity;
+  if (p && p.base === base && p.count === count && p.scale === view.countScale && p.cpu === machine.reservedCpu &&
+    p.mem === machine.reservedMem && p.capCpu === capCpu && p.capMem === capMem) return p;
+  const next: EpvmPowers = {
+    base, count, scale: view.countScale, cpu: machine.reservedCpu, mem: machine.reservedMem, capCpu, capMem,
+    count1: base ** countLoad(machine, view, 1), count0: base ** countLoad(machine, view),
+    cpu0: capCpu > 0 ? base ** Math.min(1, machine.reservedCpu / capCpu) : 0,
+    mem0: capMem > 0 ? base ** Math.min(1, machine.reservedMem / capMem) : 0,
+  };
+  epvmPowers.set(machine, next);
+  return next;
+}
+
 /**
  * Enhanced PVM (Amir et al., "An Opportunity Cost Approach for Job Assignment", 2000): a machine costs
  * Σ_r n^(u_r) with n the number of machines and u_r the utilisation of resource r; choose the lowest
  * marginal cost of adding the unit. Resources: CPU and memory when capacity is known, and the unit count.
+ * Units with the same cpu/memory request score identically (key), so the planner keeps one order per request.
  */
 export const epvmScorer: ScorePlugin = {
   name: 'epvm',
@@ -56,15 +83,17 @@ export const epvmScorer: ScorePlugin = {
   key: (unit) => `${unit.cpu}/${unit.mem}`,
   score(unit, machine, view) {
     const base = Math.max(2, view.machines.length);
-    let marginal = base ** countLoad(machine, view, 1) - base ** countLoad(machine, view);
+    const p = powersOf(machine, view, base);
+    let marginal = p.count1 - p.count0;
     let k = 1;
     const cap = machine.spec.capacity;
     if (cap.cpuMillis > 0) {
-      marginal += base ** Math.min(1, (machine.reservedCpu + unit.cpu) / cap.cpuMillis) - base ** Math.min(1, machine.reservedCpu / cap.cpuMillis);
+      // A zero request leaves utilisation as it is: the same power, without computing it again.
+      marginal += (unit.cpu === 0 ? p.cpu0 : base ** Math.min(1, (machine.reservedCpu + unit.cpu) / cap.cpuMillis)) - p.cpu0;
       k++;
     }
     if (cap.memoryBytes > 0) {
-      marginal += base ** Math.min(1, (machine.reservedMem + unit.mem) / cap.memoryBytes) - base ** Math.min(1, machine.reservedMem / cap.memoryBytes);
+      marginal += (unit.mem === 0 ? p.mem0 : base ** Math.min(1, (machine.reservedMem + unit.mem) / cap.memoryBytes)) - p.mem0;
       k++;
     }
     return 100 * (1 - marginal / (k * (base - 1)));

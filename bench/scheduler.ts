@@ -4,23 +4,13 @@
  * an empty schedule, and the time to re-plan after 10% of machines are removed.
  * Run: npm run bench:scheduler [-- --strategy epvm|epvm,spread|all]   (env: UNITS, MACHINES, RUNS, STRATEGY)
  */
+import { seededRandom as rng } from '../src/seeded-random';
 import type { MachineSpec } from '../src/constraints/types';
 import { plan } from '../src/engine/plan';
 import type { Snapshot, SnapshotUnit } from '../src/engine/types';
 import type { PlacementStrategy, UnitSpec } from '../src/units/types';
 
 /** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const REGIONS = ['us-east', 'us-west', 'eu-west', 'ap-south'];
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

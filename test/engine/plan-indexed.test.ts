@@ -1,4 +1,5 @@
 import t from 'tap';
+import { seededRandom as rng } from '../../src/seeded-random';
 import { plan } from '../../src/engine/plan';
 import type { PlanResult, Snapshot, SnapshotUnit } from '../../src/engine/types';
 import type { PlacementStrategy, TargetState } from '../../src/units/types';
@@ -6,16 +7,6 @@ import { machine, snapshot, unit } from '../fakes/units';
 
 // The ordered indexes (least-loaded/binpack order, spread's bounded scan, epvm's per-request-key orders
 // and threshold scan for MachineOf groups) must choose exactly what scoring every machine chooses.
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), a | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Bigger than the property test's clusters (so narrowed lists exceed the scan cut-off), few distinct requests. */
 function cluster(seed: number, strategy: PlacementStrategy): Snapshot {

@@ -1,20 +1,11 @@
 import t from 'tap';
+import { seededRandom as rng } from '../../src/seeded-random';
 import { globMatch } from '../../src/constraints/glob';
 import { explain } from '../../src/engine/plan-explain';
 import { plan } from '../../src/engine/plan';
 import type { Snapshot, SnapshotUnit } from '../../src/engine/types';
 import type { PlacementStrategy, TargetState } from '../../src/units/types';
 import { machine, snapshot, unit } from '../fakes/units';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), a | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A random cluster exercising every option, with some units already scheduled (some on dead machines). */
 function randomSnapshot(seed: number, strategy: PlacementStrategy): Snapshot {

@@ -5,6 +5,7 @@
  * SHOAL_FUZZ_SEED picks another seed.
  */
 import t from 'tap';
+import { seededRandom as prng } from '../../src/seeded-random';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ShoalError, ValidationError } from '../../src/errors';
@@ -16,16 +17,6 @@ const SEED = Number(process.env.SHOAL_FUZZ_SEED ?? 0x5eed);
 const BUDGET_MS = 20_000 * Math.max(1, CASES / 5000);
 
 /** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const rnd = prng(SEED);
 const int = (n: number) => Math.floor(rnd() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];

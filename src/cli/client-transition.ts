@@ -5,7 +5,8 @@ import type { ApiClient } from '../api/client';
 import type { UnitFileInfo } from '../api/messages';
 import type { TargetState } from '../units/types';
 import type { CliIO } from './io';
-import { waitFor, type BlockFlags, type Goal } from './client-block';
+import { addBlockOptions, waitFor, type BlockFlags, type Goal } from './client-block';
+import { withClient } from './client';
 import { machineCell } from './client-output';
 import { resolveUnitArgs } from './client-units';
 
@@ -65,4 +66,32 @@ export async function runTransition(c: ApiClient, io: CliIO, args: string[], t: 
 /** The usual help tail of a transition verb. */
 export function transitionHelp(cmd: Command, examples: string): Command {
   return cmd.addHelpText('after', `\nExamples:\n${examples}\nExit status: 0 when every unit reached the state, 1 on failure (the message says what to do), 2 on a usage error.`);
+}
+
+/** The transitions of the verbs that set a desired state (restart chains stop and start). */
+export const TRANSITIONS = {
+  load: { target: 'loaded', goal: 'loaded', acceptFiles: true, skip: (d) => (d === 'launched' ? 'is launched (stop it to only load it)' : undefined) },
+  start: { target: 'launched', goal: 'launched', acceptFiles: true },
+  stop: { target: 'loaded', goal: 'stopped', acceptFiles: false, skip: (d) => (d === 'inactive' ? 'is not loaded' : undefined) },
+  unload: { target: 'inactive', goal: 'unloaded', acceptFiles: false },
+} satisfies Record<string, Transition>;
+
+/** One transition verb: its name, help and examples. */
+export interface TransitionCommand {
+  verb: keyof typeof TRANSITIONS;
+  description: string;
+  argument: string;
+  examples: string;
+}
+
+/** Adds a transition verb (load, start, stop, unload) to the program: block options, --replace where files are accepted. */
+export function registerTransitionCommand(program: Command, io: CliIO, spec: TransitionCommand): void {
+  const t: Transition = TRANSITIONS[spec.verb];
+  const cmd = program.command(spec.verb).description(spec.description).argument('<unit...>', spec.argument);
+  if (t.acceptFiles) cmd.option('--replace', 'replace stored units whose file differs');
+  addBlockOptions(cmd);
+  transitionHelp(cmd, spec.examples);
+  cmd.action(async (units: string[], opts: TransitionFlags, c: Command) => {
+    await withClient(c, io, (client) => runTransition(client, io, units, t, opts, spec.verb));
+  });
 }

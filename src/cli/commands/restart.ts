@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { CliIO } from '../io';
 import { withClient } from '../client';
 import { addBlockOptions } from '../client-block';
-import { runTransition, transitionHelp, type TransitionFlags } from '../client-transition';
+import { runTransition, transitionHelp, TRANSITIONS, type TransitionFlags } from '../client-transition';
 
 /** Adds `restart` to the program. */
 export function registerRestart(program: Command, io: CliIO): void {
@@ -15,8 +15,8 @@ export function registerRestart(program: Command, io: CliIO): void {
   transitionHelp(cmd, '  shoalctl restart web.service');
   cmd.action(async (units: string[], opts: TransitionFlags, c: Command) => {
     await withClient(c, io, async (client) => {
-      await runTransition(client, io, units, { target: 'loaded', goal: 'stopped', acceptFiles: false }, { ...opts, block: true }, 'stop');
-      await runTransition(client, io, units, { target: 'launched', goal: 'launched', acceptFiles: false }, opts, 'start');
+      await runTransition(client, io, units, { ...TRANSITIONS.stop, skip: undefined }, { ...opts, block: true }, 'stop');
+      await runTransition(client, io, units, { ...TRANSITIONS.start, acceptFiles: false }, opts, 'start');
     });
   });
 }

@@ -82,6 +82,21 @@ t.test('submit, cat, --replace, listings sorted with fleetctl columns', async (t
   t.match(r.err, /unknown field\(s\) bogus.*available: unit, hash/);
 });
 
+t.test('cat prints exactly the submitted bytes (no final newline added, none taken away)', async (t) => {
+  const bodies: Record<string, string> = {
+    'nonl.service': '[Service]\nExecStart=/bin/sleep 100',
+    'twonl.service': '[Service]\nExecStart=/bin/sleep 100\n\n',
+    'crlf.service': '[Service]\r\nExecStart=/bin/sleep 100\r\n',
+  };
+  for (const [name, body] of Object.entries(bodies)) {
+    writeFileSync(join(dir, name), body);
+    const r = await ctl('submit', name);
+    t.equal(r.code, 0, r.err);
+    t.equal((await ctl('cat', name)).out, body, `${name}: cat prints the stored bytes`);
+    t.equal((await ctl('destroy', name)).code, 0);
+  }
+});
+
 t.test('bad input exits 1 or 2 with a clear message', async (t) => {
   let r = await ctl('submit', 'missing.service');
   t.equal(r.code, 1);

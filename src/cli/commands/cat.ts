@@ -12,6 +12,7 @@ export function registerCat(program: Command, io: CliIO): void {
     .addHelpText('after', '\nExamples:\n  shoalctl cat web.service\n  shoalctl cat web@.service')
     .action(async (unit: string, _opts: unknown, c: Command) => {
       const info = await withClient(c, io, (client) => client.getUnit(unit));
-      io.stdout.write(info.text.endsWith('\n') || info.text === '' ? info.text : `${info.text}\n`);
+      // the exact bytes etcd holds: `cat X > f; submit --replace f` must be a no-op
+      io.stdout.write(info.text);
     });
 }

@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log';
 import { ValidationError } from '../errors';
-import { parseUnitName } from '../units';
+import { metadataProblem, parseUnitName } from '../units';
 import type { TargetState } from '../units/types';
 import { fromWireState } from './messages';
 import { toServiceError } from './grpc-errors';
@@ -102,9 +102,11 @@ export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedSer
     ListMachines: u('ListMachines', async () => ({ machines: await listMachines(reg) })),
     SetMetadata: u('SetMetadata', async (r) => {
       const key = str(r, 'key');
-      if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw new ValidationError('metadata.bad-key', `metadata key ${JSON.stringify(key)}: use letters, digits, '_', '.', '-'`);
+      const value = str(r, 'value');
+      const problem = metadataProblem(key, value);
+      if (problem) throw new ValidationError('metadata.bad-value', problem);
       const m = await resolveMachine(reg, str(r, 'machine'));
-      await reg.setMetadata(m.id, key, str(r, 'value'));
+      await reg.setMetadata(m.id, key, value);
       return { machine: m.id };
     }),
     DeleteMetadata: u('DeleteMetadata', async (r) => {

@@ -10,3 +10,4 @@ export { parseShoalOptions, parseCpu, parseMemory, parseCpuQuota, SHOAL_SECTION,
 export { parseContainer, CONTAINER_SECTION } from './container';
 export { matchUnitGlob, isGlob } from './unit-glob';
 export { expandSpecifiers } from './specifiers';
+export { metadataProblem } from './metadata';

@@ -132,6 +132,8 @@ t.test('machines, metadata, reported states, unit files with targets', async (t)
   t.equal(await unixClient.setMetadata('aaaaaaaa', 'disk', 'ssd'), M1, 'a prefix resolves to the full id');
   await t.rejects(unixClient.setMetadata('cccc', 'disk', 'ssd'), NotFoundError);
   await t.rejects(unixClient.setMetadata(M1, 'bad/key', 'x'), ValidationError);
+  await t.rejects(unixClient.setMetadata(M1, 'a', 'b=c'), { name: 'ValidationError', message: /holds '='/ }, 'a value no unit can match is refused');
+  await t.rejects(unixClient.setMetadata(M1, 'a', ''), ValidationError);
   let ms = await unixClient.listMachines();
   t.same(ms.map((m) => m.id), [M1, M2]);
   t.same(ms[0].metadata, { role: 'web', disk: 'ssd' }, 'dynamic metadata wins over static');

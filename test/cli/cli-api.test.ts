@@ -177,6 +177,12 @@ t.test('machines and metadata', async (t) => {
   t.equal(r.out, `Removed disk from ${M1}\n`);
   r = await ctl('set-metadata', 'aaaa', 'novalue');
   t.equal(r.code, 2);
+  for (const bad of ['a=b=c', 'a=', 'a="x"']) {
+    r = await ctl('set-metadata', 'aaaa', bad);
+    t.equal(r.code, 2, `${bad}: refused`);
+  }
+  r = await ctl('set-metadata', 'aaaa', 'a=b=c');
+  t.match(r.err, /holds '=', which no unit can match/, 'says why');
   r = await ctl('list-machines', '-o', 'json');
   t.same(JSON.parse(r.out)[0].metadata, { role: 'web' });
 });

@@ -3,11 +3,15 @@ import type { Command } from 'commander';
 import { CliError, EXIT_USAGE } from '../cli-error';
 import type { CliIO } from '../io';
 import { withClient } from '../client';
+import { metadataProblem } from '../../units/metadata';
 
 function pair(s: string): [string, string] {
   const i = s.indexOf('=');
   if (i <= 0) throw new CliError(`${JSON.stringify(s)}: expected KEY=VALUE`, EXIT_USAGE);
-  return [s.slice(0, i), s.slice(i + 1)];
+  const [k, v] = [s.slice(0, i), s.slice(i + 1)];
+  const problem = metadataProblem(k, v);
+  if (problem) throw new CliError(`${JSON.stringify(s)}: ${problem}`, EXIT_USAGE);
+  return [k, v];
 }
 
 /** Adds `set-metadata` and `unset-metadata` to the program. */

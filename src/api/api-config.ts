@@ -16,6 +16,7 @@ import type { ApiRegistry } from './api-registry';
 import { DEFAULT_API_PORT, DEFAULT_LISTEN, type ApiConfig } from './listeners';
 import { SystemctlInspector } from './local-units';
 import { ApiServer } from './server';
+import { EtcdRegistry } from '../etcd/registry-etcd';
 
 const KEYS = ['listen', 'port', 'token', 'token_file', 'tls_cert', 'tls_key', 'tls_ca'];
 
@@ -61,6 +62,17 @@ export function apiConfig(section: Record<string, unknown> | undefined, env: Nod
   if (token) cfg.token = token;
   if (certFile && keyFile) cfg.tls = { certFile, keyFile, ...(caFile ? { caFile } : {}) };
   return cfg;
+}
+
+/**
+ * Deadline of the API's etcd calls (ms). A user waiting on `shoalctl` wants an answer: during an etcd
+ * outage a read fails in this time with "cannot reach etcd" instead of the roles' 5 s deadline.
+ */
+export const API_ETCD_CALL_TIMEOUT_MS = 1500;
+
+/** The registry the API reads and writes through: its own etcd client, with the API's deadline. */
+export function apiRegistry(conn: { endpoints: string[]; prefix: string }): EtcdRegistry {
+  return new EtcdRegistry({ ...conn, callTimeoutMs: API_ETCD_CALL_TIMEOUT_MS });
 }
 
 /** What shoald passes to startApi. */

@@ -66,6 +66,8 @@ export function fromServiceError(err: unknown, endpoint: string): ShoalError {
     case grpc.status.UNAUTHENTICATED: return new AuthError(msg);
     case grpc.status.UNAVAILABLE:
     case grpc.status.DEADLINE_EXCEEDED:
+      // the server's own dependency failed (etcd): say whose, so it is not taken for the CLI's connection
+      if (code?.startsWith('etcd.')) return new UnavailableError(code, /^cannot reach/.test(msg) ? `shoald ${msg}` : `shoald: ${msg}`, err);
       return new UnavailableError(code ?? 'api.unavailable', code ? msg : `cannot reach shoald at ${endpoint}: ${msg}`, err);
     default: return new ShoalError(code ?? 'api.internal', msg);
   }

@@ -12,7 +12,7 @@ import type { Agent } from '../agent/agent';
 import { reloadConfig } from './reload';
 import { loadConfig, type DaemonConfig } from './config';
 import { machineId } from './machine';
-import { startApi } from '../api/api-config';
+import { apiRegistry, startApi } from '../api/api-config';
 import type { ApiServer } from '../api/server';
 
 /** Parses `--config PATH` / `--config=PATH`; throws ValidationError on anything else. */
@@ -34,7 +34,8 @@ const USAGE = `usage: shoald [--config PATH]
   Runs shoal's engine and/or agent (roles = ["engine", "agent"] by default).
   Config: /etc/shoal/shoal.toml or --config; SHOAL_* environment variables override it
   (SHOAL_ETCD, SHOAL_PREFIX, SHOAL_ROLES, SHOAL_MACHINE_ID, SHOAL_METADATA=k=v,k2=v2, SHOAL_TTL,
-  SHOAL_ENGINE_TTL, SHOAL_ENGINE_ID, SHOAL_CAPACITY_CPU (millis), SHOAL_CAPACITY_MEMORY (bytes), SHOAL_ADDRESS).
+  SHOAL_ENGINE_TTL, SHOAL_ENGINE_ID, SHOAL_CAPACITY_CPU (cores or millicores: 2, 1.5, 500m), SHOAL_CAPACITY_MEMORY (bytes or
+  K/M/G/T, 1024-based: 512M, 1G), SHOAL_ADDRESS). Exit status 2 on a bad config or argument.
 `;
 
 /** The running roles, kept so a SIGHUP can apply a reloaded config to them. */
@@ -51,9 +52,11 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
   const both = AbortSignal.any([signal, failed.signal]);
   const guard = (name: string, p: Promise<void>) => p.catch((err) => { log.error(`${name} role failed`, { reason: (err as Error).message }); failed.abort(err); throw err; });
   let api: ApiServer | undefined;
+  // the API's own client, with a short deadline: a user's read during an etcd outage fails fast
+  const apiReg = apiRegistry(config.etcd);
   try {
     // the API first: a refused listener (e.g. non-loopback without TLS client certs or a token) stops shoald here
-    api = await startApi(config.api, { registry, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined });
+    api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined });
     if (config.roles.includes('engine')) {
       const id = config.engine.id ?? config.machine.id ?? `${hostname()}-${process.pid}`;
       const engine = new Engine({ registry, id, log: log.child({ component: 'engine' }), ttlSeconds: config.engine.ttlSeconds, strategy: config.engine.strategy });
@@ -71,6 +74,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     // resource figures for operators and bench/scale.ts (maxRSS is in KiB)
     log.info('etcd usage', { requests: registry.stats.requests, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
     registry.close();
+    apiReg.close();
   }
 }
 

@@ -44,10 +44,19 @@ export function createEtcdClient(conn: EtcdConnection): Etcd3 {
   });
 }
 
-/** Converts anything etcd3 threw into a ShoalError; ShoalErrors pass through. */
+/**
+ * Converts anything etcd3 threw into a ShoalError; ShoalErrors pass through. Connection-shaped failures
+ * (no answer before the deadline, refused, no connection) read "cannot reach etcd", without gRPC's
+ * status text; the original error is the cause.
+ */
 export function toShoalError(err: unknown, op: string): ShoalError {
   if (err instanceof ShoalError) return err;
   const msg = err instanceof Error ? err.message : String(err);
+  const why = /DEADLINE_EXCEEDED|deadline exceeded/i.test(msg) ? 'no answer before the deadline'
+    : /ECONNREFUSED/.test(msg) ? 'connection refused'
+      : /UNAVAILABLE|No connection established|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|connect/i.test(msg) ? 'no connection'
+        : undefined;
+  if (why) return new UnavailableError('etcd.unavailable', `cannot reach etcd: ${op}: ${why}`, err);
   return new UnavailableError('etcd.unavailable', `etcd ${op} failed: ${msg}`, err);
 }
 

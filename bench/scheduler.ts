@@ -1,12 +1,14 @@
 /**
  * Scheduler benchmark: 10,000 units (20% global, 20% Conflicts, 10% MachineOf, 20% MachineMetadata,
  * resource requests on half) onto 1,000 machines, deterministic seed. Prints placements/s for plans from
- * an empty schedule, and the time to re-plan after 10% of machines are removed.
+ * an empty schedule, and the time to re-plan after 10% of machines are removed. Each plan runs the repair
+ * search (plan-repair.ts); its figures are printed, and a second workload (issue 10's amq master/slave
+ * conflicts, one set per cell of 3 machines) shows its cost where greedy placement leaves units unplaced.
  * Run: npm run bench:scheduler [-- --strategy epvm|epvm,spread|all]   (env: UNITS, MACHINES, RUNS, STRATEGY)
  */
 import { seededRandom as rng } from '../src/seeded-random';
 import type { MachineSpec } from '../src/constraints/types';
-import { plan } from '../src/engine/plan';
+import { plan, runPlan } from '../src/engine/plan';
 import type { Snapshot, SnapshotUnit } from '../src/engine/types';
 import type { PlacementStrategy, UnitSpec } from '../src/units/types';
 
@@ -89,11 +91,13 @@ function benchStrategy(strategy: PlacementStrategy, machines: MachineSpec[], uni
   const times: number[] = [];
   let last = plan(snap);
   for (let i = 0; i < runs; i++) {
-    const [r, ms] = time(() => plan(snap));
+    const [run, ms] = time(() => runPlan(snap));
+    const r = run.result;
     times.push(ms);
     last = r;
     const placed = r.decisions.filter((d) => d.kind === 'place').length;
-    console.log(`  run ${i + 1}: plan ${ms.toFixed(1)} ms, ${placed} placed, ${r.unplaceable.length} unplaceable, ${Math.round(placed / (ms / 1000))} placements/s`);
+    const rep = run.repair;
+    console.log(`  run ${i + 1}: plan ${ms.toFixed(1)} ms, ${placed} placed, ${r.unplaceable.length} unplaceable, ${Math.round(placed / (ms / 1000))} placements/s; repair placed ${rep.placed}, moved ${rep.moved}, ${rep.steps} steps`);
   }
   const placed = last.decisions.filter((d) => d.kind === 'place').length;
   const sorted = [...times].sort((a, b) => a - b);
@@ -113,6 +117,31 @@ function benchStrategy(strategy: PlacementStrategy, machines: MachineSpec[], uni
   return rate;
 }
 
+/**
+ * Issue 10's amq example at scale: machines in cells of 3 (metadata cell=N); per cell amq-master@N-1..3 and
+ * amq-slave1@N-1..3 with the issue's Conflicts, pinned to the cell. Greedy placement leaves one slave per
+ * cell unplaced; the repair search finds the complete placement. Prints both.
+ */
+function benchRepair(cells: number): void {
+  const machines: MachineSpec[] = [];
+  const units: SnapshotUnit[] = [];
+  for (let c = 0; c < cells; c++) {
+    for (let j = 0; j < 3; j++) machines.push({ id: `c${c}-m${j}`, metadata: { cell: `${c}` }, capacity: { cpuMillis: 0, memoryBytes: 0 } });
+    const md = { cell: [`${c}`] };
+    for (let i = 1; i <= 3; i++) {
+      units.push({ spec: spec(`amq-master@${c}-${i}.service`, { machineMetadata: md, conflicts: [`amq-master@${c}-*.service`, `amq-slave1@${c}-${i}.service`] }), desired: 'launched' });
+      units.push({ spec: spec(`amq-slave1@${c}-${i}.service`, { machineMetadata: md, conflicts: [`amq-slave1@${c}-*.service`, `amq-master@${c}-${i}.service`] }), desired: 'launched' });
+    }
+  }
+  const snap: Snapshot = { units, machines, schedule: {} };
+  const [greedy, gMs] = time(() => plan(snap, { repair: false }));
+  const [run, ms] = time(() => runPlan(snap));
+  const placed = run.result.decisions.filter((d) => d.kind === 'place').length;
+  console.log(`repair workload: ${units.length} amq units in ${cells} cells of 3 machines`);
+  console.log(`  greedy only: ${gMs.toFixed(1)} ms, ${greedy.unplaceable.length} unplaceable`);
+  console.log(`  with repair: ${ms.toFixed(1)} ms, ${placed} placed, ${run.result.unplaceable.length} unplaceable; repair placed ${run.repair.placed}, moved ${run.repair.moved}, ${run.repair.steps} steps (budget per plan)`);
+}
+
 function main(): void {
   const nUnits = Number(process.env.UNITS ?? 10000);
   const nMachines = Number(process.env.MACHINES ?? 1000);
@@ -125,6 +154,7 @@ function main(): void {
   console.log(`scheduler bench: ${units.length} units (${nonGlobal} non-global) on ${machines.length} machines, node ${process.version}`);
   const rates = which.map((s) => [s, benchStrategy(s, machines, units, runs)] as const);
   for (const [s, rate] of rates) console.log(`${s}: ${rate} placements/s (median of ${runs}, empty schedule)`);
+  benchRepair(Number(process.env.CELLS ?? 100));
   console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 }
 

@@ -61,30 +61,63 @@ function linkConflicts(active: SchedUnit[], all: Map<string, SchedUnit>): void {
   }
 }
 
-// In a cycle of two (A replaces B, B replaces A) only the smaller name's edge counts: exactly one wins.
+// Replaces cycles (a replaces b, b replaces a; or longer): of each cycle only the first name runs, the
+// others are blocked, so exactly one is launched whatever the machine count (fleet's functional test).
 function linkReplaces(placeable: SchedUnit[]): void {
   const byName = new Map(placeable.map((u) => [u.name, u]));
-  const by = new Map<string, string[]>();
+  const edges = new Map<string, string[]>();
   for (const x of placeable) {
-    const eff = new Set<string>();
-    for (const y of x.spec.options.replaces) {
-      const target = byName.get(y);
-      if (!target || y === x.name) continue;
-      if (target.spec.options.replaces.includes(x.name) && y < x.name) continue;
-      eff.add(y);
-      const list = by.get(y) ?? [];
-      list.push(x.name);
-      by.set(y, list);
-    }
-    if (eff.size) x.replaces = eff;
+    const to = x.spec.options.replaces.filter((y) => y !== x.name && byName.has(y));
+    if (to.length) edges.set(x.name, to);
+  }
+  if (edges.size === 0) return;
+  for (const cycle of cycles(edges)) {
+    const [first, ...rest] = cycle;
+    for (const n of rest) byName.get(n)!.blocked = `Replaces cycle ${cycle.join(' ↔ ')}: only ${first} runs (the first by name)`;
+  }
+  const by = new Map<string, string[]>();
+  for (const [x, ys] of edges) {
+    const ux = byName.get(x)!;
+    if (ux.blocked) continue;
+    const eff = new Set(ys.filter((y) => !byName.get(y)!.blocked));
+    for (const y of eff) by.set(y, [...(by.get(y) ?? []), x]);
+    if (eff.size) ux.replaces = eff;
   }
   for (const [y, xs] of by) byName.get(y)!.replacedBy = xs.sort();
+}
+
+/** Strongly connected components with more than one unit (Tarjan), each sorted by name. */
+function cycles(edges: ReadonlyMap<string, readonly string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const on = new Set<string>();
+  const out: string[][] = [];
+  let next = 0;
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    on.add(v);
+    for (const w of edges.get(v) ?? []) {
+      if (!index.has(w)) { visit(w); low.set(v, Math.min(low.get(v)!, low.get(w)!)); }
+      else if (on.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const scc: string[] = [];
+    let w: string;
+    do { w = stack.pop()!; on.delete(w); scc.push(w); } while (w !== v);
+    if (scc.length > 1) out.push(scc.sort());
+  };
+  for (const v of [...edges.keys()].sort()) if (!index.has(v)) visit(v);
+  return out;
 }
 
 // A unit whose MachineOf target is unknown, inactive, a template, or itself blocked can never be placed.
 // Direct reasons first, then propagate to a fixpoint (safe with MachineOf cycles).
 function markBlocked(placeable: SchedUnit[], all: Map<string, SchedUnit>): void {
   for (const u of placeable) {
+    if (u.blocked) continue;
     for (const t of u.machineOf) {
       const target = all.get(t);
       if (!target) u.blocked = `MachineOf target ${t} is not a known unit`;

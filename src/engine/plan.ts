@@ -5,9 +5,13 @@
  *  1. Schedule entries that must go (unit gone, template, global, desired inactive, MachineOf blocked).
  *  2. Current placements are re-checked group by group (MachineOf groups, by first name) against a working
  *     state built up in that order: a group that still passes every filter on its machine stays there
- *     (no rebalancing). Machine gone / filters fail / group split → it must move.
+ *     (no rebalancing). Machine gone / group split → it must move; a member that fails leaves alone (with
+ *     its followers), a follower never takes its target along.
  *  3. Groups to place: moves first, then new ones, each by group name; groups displaced by a Replaces are
- *     appended (each group is displaced at most once per plan, so this always ends).
+ *     appended (each group is displaced at most once per plan, so this always ends). A group is placed
+ *     together when some machine takes it all, else unit by unit as fleet did (targets first; a follower
+ *     goes where its targets are or is unplaceable: a sidekick never takes its target down).
+ *  3b. Repair search (plan-repair.ts) for groups left unplaced: re-places units not yet running, bounded.
  *  4. Decisions are the diff of the old schedule and the working state: unschedules, then moves, then
  *     places, each sorted by unit name.
  */
@@ -17,24 +21,26 @@ import { compileUnits, isActive } from './plan-units';
 import { groupRejection, rejections, selectMachine } from './plan-select';
 import { PlanState } from './plan-state';
 import type { Decision, PlanResult, Rejection, Snapshot } from './types';
+import { repairPlan, type RepairStats } from './plan-repair';
 
-interface Work {
+export interface Work {
   group: SchedUnit[];
-  /** The live machine the already-placed members stay on, if any. */
-  anchor?: MachineView;
-  move: boolean;
 }
 
 /** The planner's final working state, its compiled units and its result (for explain). */
 export interface PlanRun {
   state: PlanState;
   result: PlanResult;
+  /** What the repair search did (see plan-repair.ts). */
+  repair: RepairStats;
 }
 
 /** How to plan; the default is what the engine uses. */
 export interface PlanOptions {
   /** false: score every machine for every placement (no ordered indexes); the reference for tests. */
   indexed?: boolean;
+  /** false: no repair search after the greedy pass (tests compare both). */
+  repair?: boolean;
 }
 
 /** Decide placements for a snapshot. See the file comment for the order of work and of decisions. */
@@ -46,25 +52,31 @@ export function plan(snapshot: Snapshot, opts: PlanOptions = {}): PlanResult {
 export function runPlan(snapshot: Snapshot, opts: PlanOptions = {}): PlanRun {
   const units = compileUnits(snapshot.units, snapshot.strategy ?? 'least-loaded');
   const state = new PlanState(snapshot.machines, units, opts.indexed ?? true);
-  const why = new Map<string, string>();
-  const placedWhy = new Map<string, string>();
-  const failed = new Map<string, Rejection[]>();
-  const work = validate(snapshot, state, why);
-  const ctx: Ctx = { state, why, placedWhy, failed, queue: work };
+  const ctx: Ctx = { state, why: new Map(), placedWhy: new Map(), failed: new Map(), failReason: new Map(), whyBeforeFail: new Map(), queue: [] };
+  ctx.queue = validate(snapshot, ctx);
   for (let i = 0; i < ctx.queue.length; i++) placeWork(ctx, ctx.queue[i]);
-  return { state, result: { decisions: diff(snapshot.schedule, state, why, placedWhy), unplaceable: unplaceable(state, failed) } };
+  const repair = opts.repair === false ? { placed: 0, moved: 0, steps: 0 } : repairPlan(ctx, snapshot.schedule);
+  const result = { decisions: diff(snapshot.schedule, state, ctx.why, ctx.placedWhy), unplaceable: unplaceable(ctx) };
+  return { state, result, repair };
 }
 
-interface Ctx {
+/** The planner's working data, shared with the repair search. */
+export interface Ctx {
   state: PlanState;
   why: Map<string, string>;
   placedWhy: Map<string, string>;
+  /** Refusals of units that could not be placed. */
   failed: Map<string, Rejection[]>;
+  /** A summary for units whose failure is not "every machine refuses" (a follower whose target's machine refuses it). */
+  failReason: Map<string, string>;
+  /** `why` of a failed unit before the failure was appended (restored if a later step places it). */
+  whyBeforeFail: Map<string, string>;
   queue: Work[];
 }
 
 /** Phases 1 and 2: keep what still fits, return the groups to place (moves first). */
-function validate(snapshot: Snapshot, state: PlanState, why: Map<string, string>): Work[] {
+function validate(snapshot: Snapshot, ctx: Ctx): Work[] {
+  const { state, why } = ctx;
   const sched = snapshot.schedule;
   for (const name of Object.keys(sched)) {
     const u = state.unit(name);
@@ -84,71 +96,173 @@ function validate(snapshot: Snapshot, state: PlanState, why: Map<string, string>
   for (const id of [...groups.keys()].sort()) {
     const group = groups.get(id)!;
     const placed = group.filter((u) => sched[u.name] !== undefined);
-    if (placed.length === 0) { fresh.push({ group, move: false }); continue; }
+    if (placed.length === 0) { fresh.push({ group }); continue; }
     const on = new Set(placed.map((u) => sched[u.name]));
     const m = on.size === 1 ? state.machine(sched[placed[0].name]) : undefined;
     let reason: string | undefined;
     if (on.size > 1) reason = `MachineOf group split across machines ${[...on].sort().join(', ')}`;
     else if (!m) reason = `machine ${[...on][0]} is gone`;
-    else {
-      const rej = groupRejection(state, placed, m, group.map((u) => u.name));
-      if (rej) reason = `no longer fits on ${m.id}: ${rej.plugin}: ${rej.reason}`;
-    }
     if (reason !== undefined) {
       for (const u of placed) why.set(u.name, reason);
-      moves.push({ group, move: true });
+      moves.push({ group });
       continue;
     }
-    for (const u of placed) state.add(u, m!);
-    displace({ state, why, placedWhy: new Map(), failed: new Map(), queue: moves }, placed, m!);
-    if (placed.length < group.length) fresh.push({ group, anchor: m, move: false });
+    const kept = keepFitting(ctx, group, placed, m!);
+    displace(ctx, kept, m!, moves);
+    if (kept.length < group.length) (kept.length < placed.length ? moves : fresh).push({ group });
   }
   return [...moves, ...fresh];
 }
 
-/** Phase 3 for one group: at its anchor if it has one, else on the best machine, else unplaceable. */
+/**
+ * Phase 2 for a placed group on `m`: members are re-checked targets first; each that still passes stays.
+ * One that fails leaves (with why), and so do the followers of a unit that left: a follower never takes
+ * its target along (fleet), a target's move takes its followers.
+ */
+function keepFitting(ctx: Ctx, group: readonly SchedUnit[], placed: readonly SchedUnit[], m: MachineView): SchedUnit[] {
+  const { state } = ctx;
+  const names = group.map((u) => u.name);
+  const whole = groupRejection(state, placed, m, names);
+  if (!whole) {
+    for (const u of placed) state.add(u, m);
+    return [...placed];
+  }
+  const isPlaced = new Set(placed.map((u) => u.name));
+  const kept: SchedUnit[] = [];
+  for (const chunk of followOrder(group)) {
+    const here = chunk.filter((u) => isPlaced.has(u.name));
+    if (here.length === 0) continue;
+    const rej = groupRejection(state, here, m, chunk.map((u) => u.name));
+    if (!rej) {
+      for (const u of here) state.add(u, m);
+      kept.push(...here);
+    } else for (const u of here) ctx.why.set(u.name, `no longer fits on ${m.id}: ${rej.plugin}: ${rej.reason}`);
+  }
+  return kept;
+}
+
+/** Phase 3 for one group: all together (with its placed members, or on the best machine), else unit by unit. */
 function placeWork(ctx: Ctx, w: Work): void {
   const { state } = ctx;
-  const placed = w.group.filter((u) => state.placementOf(u.name) !== undefined);
-  if (placed.length === w.group.length) return; // already handled (e.g. queued twice)
-  // An anchor holds only while the placed members are still there (a Replaces may have displaced them).
-  if (w.anchor && (placed.length === 0 || placed.some((u) => state.placementOf(u.name) !== w.anchor!.id))) w.anchor = undefined;
-  if (w.anchor) {
-    const missing = w.group.filter((u) => state.placementOf(u.name) === undefined);
-    const rej = groupRejection(state, missing, w.anchor, w.group.map((u) => u.name));
-    if (!rej) {
-      for (const u of missing) {
-        state.add(u, w.anchor);
-        ctx.placedWhy.set(u.name, `placed with its MachineOf group on ${w.anchor.id}`);
-      }
-      displace(ctx, missing, w.anchor);
+  const missing = w.group.filter((u) => state.placementOf(u.name) === undefined);
+  if (missing.length === 0) return; // already handled (e.g. queued twice)
+  const on = new Set(w.group.map((u) => state.placementOf(u.name)).filter((id) => id !== undefined));
+  if (on.size === 0) {
+    const sel = selectMachine(state, w.group);
+    if (sel.ok) {
+      const note = `chosen by ${w.group[0].strategy} (score ${sel.score.toFixed(1)}, ${sel.candidates} machine(s) examined)`;
+      for (const u of w.group) addWith(ctx, u, sel.machine, note);
+      displace(ctx, w.group, sel.machine);
       return;
     }
-    // The group never splits: re-place all of it.
-    for (const u of w.group) {
-      if (state.remove(u) !== undefined) ctx.why.set(u.name, `MachineOf group moved: ${rej.plugin}: ${rej.reason}`);
+    if (w.group.length === 1) return fail(ctx, w.group, sel.rejections);
+  } else if (on.size === 1) {
+    const m = state.machine([...on][0])!;
+    if (!groupRejection(state, missing, m, w.group.map((u) => u.name))) {
+      for (const u of missing) addWith(ctx, u, m, `placed with its MachineOf group on ${m.id}`);
+      displace(ctx, missing, m);
+      return;
     }
   }
-  const sel = selectMachine(state, w.group);
-  if (!sel.ok) {
-    for (const u of w.group) {
-      ctx.failed.set(u.name, sel.rejections);
-      const prior = ctx.why.get(u.name);
-      if (prior !== undefined) ctx.why.set(u.name, `${prior}; no machine fits`);
+  placeApart(ctx, w.group);
+}
+
+/**
+ * The group fits on no machine all together: place it as fleet did, unit by unit, targets first. A unit
+ * with no target in the group is placed on its own (a target never waits for its followers); a follower
+ * goes where its targets are, or is unplaceable with the reason. Placed members never move for it.
+ */
+function placeApart(ctx: Ctx, group: readonly SchedUnit[]): void {
+  const { state } = ctx;
+  for (const chunk of followOrder(group)) {
+    const inChunk = new Set(chunk.map((u) => u.name));
+    const targets = [...new Set(chunk.flatMap((u) => u.machineOf.filter((t) => group.some((g) => g.name === t) && !inChunk.has(t))))].sort();
+    // A placed follower whose target went elsewhere (or nowhere) must follow it.
+    if (targets.length) {
+      const at = state.placementOf(targets[0]);
+      for (const u of chunk) {
+        const here = state.placementOf(u.name);
+        if (here !== undefined && (at === undefined || here !== at || targets.some((t) => state.placementOf(t) !== at))) {
+          state.remove(u);
+          ctx.why.set(u.name, `its MachineOf target ${targets.join(', ')} is no longer on ${here}`);
+        }
+      }
     }
-    return;
+    const todo = chunk.filter((u) => state.placementOf(u.name) === undefined);
+    if (todo.length === 0) continue;
+    if (targets.length === 0) {
+      const sel = selectMachine(state, todo);
+      if (!sel.ok) { fail(ctx, todo, sel.rejections); continue; }
+      const note = `chosen by ${todo[0].strategy} (score ${sel.score.toFixed(1)}, ${sel.candidates} machine(s) examined); its MachineOf group fits on no machine together`;
+      for (const u of todo) addWith(ctx, u, sel.machine, note);
+      displace(ctx, todo, sel.machine);
+      continue;
+    }
+    const where = targets.map((t) => state.placementOf(t));
+    const lost = targets.filter((_, i) => where[i] === undefined);
+    if (lost.length) { fail(ctx, todo, [], `MachineOf target ${lost.join(', ')} is not placed`); continue; }
+    if (new Set(where).size > 1) {
+      fail(ctx, todo, [], `MachineOf targets are on different machines (${targets.map((t, i) => `${t} on ${where[i]}`).join(', ')})`);
+      continue;
+    }
+    const m = state.machine(where[0]!)!;
+    const rej = groupRejection(state, todo, m, chunk.map((u) => u.name));
+    if (rej) {
+      fail(ctx, todo, [rej], `MachineOf ${targets.join(', ')} runs on ${m.id}, which refuses it: ${rej.plugin}: ${rej.reason}`);
+      continue;
+    }
+    for (const u of todo) addWith(ctx, u, m, `placed with its MachineOf target ${targets.join(', ')} on ${m.id}`);
+    displace(ctx, todo, m);
   }
-  const lead = w.group[0];
-  const note = `chosen by ${lead.strategy} (score ${sel.score.toFixed(1)}, ${sel.candidates} machine(s) examined)`;
-  for (const u of w.group) {
-    state.add(u, sel.machine);
-    ctx.placedWhy.set(u.name, note);
+}
+
+/** Place `u` on `m` with the note a decision will carry; forgets an earlier failure. */
+export function addWith(ctx: Ctx, u: SchedUnit, m: MachineView, note: string): void {
+  ctx.state.add(u, m);
+  ctx.placedWhy.set(u.name, note);
+  ctx.failed.delete(u.name);
+  ctx.failReason.delete(u.name);
+  const before = ctx.whyBeforeFail.get(u.name);
+  if (before !== undefined) ctx.why.set(u.name, before);
+  ctx.whyBeforeFail.delete(u.name);
+}
+
+function fail(ctx: Ctx, units: readonly SchedUnit[], rejections: Rejection[], reason?: string): void {
+  for (const u of units) {
+    const first = !ctx.failed.has(u.name);
+    ctx.failed.set(u.name, rejections);
+    if (reason !== undefined) ctx.failReason.set(u.name, reason);
+    const prior = ctx.why.get(u.name);
+    if (prior !== undefined && first) {
+      ctx.whyBeforeFail.set(u.name, prior);
+      ctx.why.set(u.name, `${prior}; ${reason ?? 'no machine fits'}`);
+    }
   }
-  displace(ctx, w.group, sel.machine);
+}
+
+/**
+ * A MachineOf group as chunks in placement order: targets before their followers, ties by name. Units
+ * that follow each other in a cycle form one chunk (they can only be placed together).
+ */
+export function followOrder(group: readonly SchedUnit[]): SchedUnit[][] {
+  if (group.length === 1) return [[group[0]]];
+  const names = new Set(group.map((u) => u.name));
+  const done = new Set<string>();
+  const out: SchedUnit[][] = [];
+  let left = [...group].sort((a, b) => (a.name < b.name ? -1 : 1));
+  while (left.length) {
+    const ready = left.filter((u) => u.machineOf.every((t) => !names.has(t) || done.has(t)));
+    // A cycle: everything left that can reach itself goes together.
+    const chunk = ready.length ? [ready[0]] : left;
+    for (const u of chunk) done.add(u.name);
+    out.push(chunk);
+    left = left.filter((u) => !done.has(u.name));
+  }
+  return out;
 }
 
 /** Units on `m` that the newly placed `group` replaces are taken off and queued to move (once per plan). */
-function displace(ctx: Ctx, group: readonly SchedUnit[], m: MachineView): void {
+function displace(ctx: Ctx, group: readonly SchedUnit[], m: MachineView, queue: Work[] = ctx.queue): void {
   const { state } = ctx;
   for (const x of group) {
     for (const y of x.replaces) {
@@ -159,7 +273,7 @@ function displace(ctx: Ctx, group: readonly SchedUnit[], m: MachineView): void {
         state.remove(v);
         ctx.why.set(v.name, `displaced from ${m.id} by ${x.name} (Replaces)`);
       }
-      ctx.queue.push({ group: victims, move: true });
+      queue.push({ group: victims });
     }
   }
 }
@@ -183,12 +297,13 @@ function diff(schedule: Record<string, string>, state: PlanState, why: Map<strin
 }
 
 /** Active non-global units left without a machine, by name, with every machine's refusal. */
-function unplaceable(state: PlanState, failed: Map<string, Rejection[]>): PlanResult['unplaceable'] {
+function unplaceable(ctx: Ctx): PlanResult['unplaceable'] {
+  const { state, failed } = ctx;
   const out: PlanResult['unplaceable'] = [];
   const names = [...state.units.values()].filter((u) => isActive(u) && !u.global && state.placementOf(u.name) === undefined);
   for (const u of names.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const rej = failed.get(u.name) ?? rejections(state, [u]);
-    out.push({ unit: u.name, rejections: rej, reason: summary(u, rej, state.machines.length) });
+    out.push({ unit: u.name, rejections: rej, reason: ctx.failReason.get(u.name) ?? summary(u, rej, state.machines.length) });
   }
   return out;
 }

@@ -7,7 +7,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { TargetState } from '../units/types';
 import { shoalService } from './proto';
 import { fromServiceError } from './grpc-errors';
-import { toWireState, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type UnitStateEventMsg, type UnitStateMsg } from './messages';
+import { UnavailableError } from '../errors';
+import { toWireState, type BatchProgressMsg, type BatchUnitResultMsg, type WireBatchAction, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type UnitStateEventMsg, type UnitStateMsg } from './messages';
 
 /** The default endpoint: shoald's unix socket. */
 export const DEFAULT_ENDPOINT = 'unix:///run/shoal/shoal.sock';
@@ -151,6 +152,39 @@ export class ApiClient {
   async *journal(name: string, opts: { machine?: string; lines?: number; follow?: boolean; local?: boolean; signal?: AbortSignal } = {}): AsyncIterable<string> {
     const req = { name, machine: opts.machine ?? '', lines: opts.lines ?? 10, follow: !!opts.follow, local: !!opts.local };
     for await (const c of this.stream<{ data: string }>('journal', req, opts.signal)) yield c.data;
+  }
+
+  /**
+   * Runs a batch (see ApplyBatch in shoal.proto) and returns every unit's result. No deadline on the
+   * whole call: it fails only when shoald sends nothing for `idleMs` (default: the unary deadline), so
+   * a batch of any size finishes. `onProgress` gets (units done, total) after each chunk.
+   */
+  async applyBatch(
+    req: { action: WireBatchAction; units: { name: string; text?: string }[]; replace?: boolean; state?: TargetState; skipFrom?: TargetState[] },
+    opts: { onProgress?: (done: number, total: number) => void; idleMs?: number } = {},
+  ): Promise<BatchUnitResultMsg[]> {
+    const wire = {
+      action: req.action, units: req.units.map((u) => ({ name: u.name, text: u.text ?? '' })), replace: !!req.replace,
+      state: toWireState(req.state), skipFrom: (req.skipFrom ?? []).map((x) => toWireState(x)),
+    };
+    const idle = new AbortController();
+    const idleMs = opts.idleMs ?? this.timeoutMs;
+    let timer = setTimeout(() => idle.abort(), idleMs);
+    const out: BatchUnitResultMsg[] = [];
+    try {
+      for await (const p of this.stream<BatchProgressMsg>('applyBatch', wire, idle.signal)) {
+        clearTimeout(timer);
+        timer = setTimeout(() => idle.abort(), idleMs);
+        out.push(...p.results);
+        opts.onProgress?.(out.length, p.total);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    if (idle.signal.aborted) {
+      throw new UnavailableError('api.idle', `shoald at ${this.endpoint} sent no progress for ${(idleMs / 1000).toFixed(1)} s in a batch (${out.length} units done): see its log`);
+    }
+    return out;
   }
 
   /** Closes the channel. Idempotent. */

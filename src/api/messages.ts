@@ -87,3 +87,20 @@ export interface MachineStatusMsg {
   text: string;
   exitCode: number;
 }
+
+/** One unit's result in a batch (see BatchUnitResult in shoal.proto). */
+export interface BatchUnitResultMsg {
+  name: string;
+  outcome: string;
+  previous: string;
+  hash: string;
+}
+
+/** One message of an ApplyBatch stream. */
+export interface BatchProgressMsg {
+  total: number;
+  results: BatchUnitResultMsg[];
+}
+
+/** Batch actions on the wire. */
+export type WireBatchAction = 'SUBMIT' | 'SET_STATE' | 'DESTROY';

@@ -10,6 +10,7 @@ import type { TargetState } from '../units/types';
 import { fromWireState } from './messages';
 import { toServiceError } from './grpc-errors';
 import { destroyUnit, setDesiredStates, submitUnit } from './unit-ops';
+import { applyBatch, type BatchAction } from './batch-ops';
 import { getUnitFile, listMachines, listUnitFiles, listUnitStates, resolveMachine, stateMsg } from './views';
 import { explainUnit } from './explain';
 import { unitJournal, unitStatus, type RoutingDeps } from './routing';
@@ -88,6 +89,32 @@ async function* watchStates(d: ServiceDeps, req: Req, signal: AbortSignal): Asyn
   }
 }
 
+const ACTIONS: Record<string, BatchAction> = { SUBMIT: 'submit', SET_STATE: 'set-state', DESTROY: 'destroy', 1: 'submit', 2: 'set-state', 3: 'destroy' };
+
+/** ApplyBatch: the total once the batch is checked, then each chunk's results as it is committed. */
+async function* batchStream(d: ServiceDeps, r: Req, signal: AbortSignal): AsyncIterable<unknown> {
+  const queue: unknown[] = [];
+  let wake: (() => void) | undefined;
+  let finished = false;
+  let failed: unknown;
+  const units = ((r.units as { name?: string; text?: string }[]) ?? []).map((u) => ({ name: u.name ?? '', text: u.text ?? '' }));
+  const skipFrom = ((r.skipFrom as unknown[]) ?? []).map((x) => fromWireState(x)).filter((x): x is TargetState => x !== undefined);
+  applyBatch(d.registry, {
+    action: ACTIONS[String(r.action)] ?? (String(r.action) as BatchAction),
+    units, replace: !!r.replace, state: desired(r, 'state', false), skipFrom,
+  }, (p) => {
+    queue.push({ total: p.total, results: p.results.map((x) => ({ name: x.name, outcome: x.outcome, previous: x.previous ?? '', hash: x.hash })) });
+    wake?.();
+  }).catch((err) => { failed = err; }).finally(() => { finished = true; wake?.(); });
+  while (!signal.aborted) {
+    if (queue.length > 0) { yield queue.shift(); continue; }
+    if (finished) break;
+    await new Promise<void>((res) => { wake = res; });
+    wake = undefined;
+  }
+  if (failed) throw failed;
+}
+
 /** The service implementation, every call checked by `guard`. */
 export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedServiceImplementation {
   const reg = d.registry;
@@ -116,6 +143,7 @@ export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedSer
     Explain: u('Explain', (r) => explainUnit(reg, str(r, 'name'))),
     UnitStatus: u('UnitStatus', async (r) => ({ statuses: await unitStatus(d, str(r, 'name'), str(r, 'machine'), !!r.local) })),
     WatchUnitStates: streaming((r, signal) => watchStates(d, r, signal), guard),
+    ApplyBatch: streaming((r, signal) => batchStream(d, r, signal), guard),
     Journal: streaming(async function* (r, signal) {
       const opts = { machine: str(r, 'machine'), lines: Number(r.lines) || 0, follow: !!r.follow, local: !!r.local, signal };
       for await (const data of unitJournal(d, str(r, 'name'), opts)) yield { data };

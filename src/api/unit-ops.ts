@@ -2,8 +2,9 @@
  * The API's writes to units: validate everything with src/units first, write only then.
  * A bad name or a bad unit file is a ValidationError and nothing reaches etcd.
  */
-import { instantiate, parseUnit, parseUnitName } from '../units';
+import { parseUnit, parseUnitName } from '../units';
 import type { TargetState, UnitName } from '../units/types';
+import { applyBatch, isNameGlob } from './batch-ops';
 import { ValidationError } from '../errors';
 import type { SubmitOutcome, UnitRecord } from '../etcd/registry';
 import type { ApiRegistry } from './api-registry';
@@ -38,40 +39,17 @@ export async function submitUnit(
   return { outcome, hash: spec.hash };
 }
 
-type Step = { kind: 'set'; name: string } | { kind: 'create'; name: string; record: UnitRecord };
-
-/** Works out, without writing, what setting `state` on `name` takes; throws when it cannot be done. */
-async function stepFor(reg: ApiRegistry, name: string, state: TargetState): Promise<Step> {
-  const n = parseUnitName(name);
-  refuseTemplateStart(n, state);
-  if (await reg.getUnit(name)) return { kind: 'set', name };
-  const hint = `submit it first (shoalctl submit ${name})`;
-  if (n.template === undefined) throw new NotFoundError('unit.not-found', `unit ${name} not found: ${hint}`);
-  const tpl = await reg.getUnit(n.template);
-  if (!tpl) throw new NotFoundError('unit.not-found', `unit ${name} not found, nor its template ${n.template}: submit one of them first`);
-  const spec = instantiate(parseUnit(tpl.name, tpl.text, { file: tpl.name }), n.instance!);
-  return { kind: 'create', name, record: { name, text: spec.text, hash: spec.hash } };
-}
-
 /**
  * Sets the desired state of every unit in `names`; an instance whose template is stored is created
- * from it. Every name is checked before anything is written. Returns the instances created.
+ * from it. Every name is checked before anything is written (see batch-ops.ts). Returns the instances created.
  */
 export async function setDesiredStates(reg: ApiRegistry, names: string[], state: TargetState): Promise<string[]> {
   if (names.length === 0) throw new ValidationError('api.no-units', 'no unit names given');
-  const steps: Step[] = [];
-  for (const name of [...new Set(names)]) steps.push(await stepFor(reg, name, state));
-  const created: string[] = [];
-  for (const s of steps) {
-    if (s.kind === 'create') {
-      const outcome = await reg.submitUnit(s.record, { desired: state });
-      if (outcome === 'created') created.push(s.name);
-      else if (!(await reg.setDesired(s.name, state))) throw new NotFoundError('unit.not-found', `unit ${s.name} vanished while being set`);
-    } else if (!(await reg.setDesired(s.name, state))) {
-      throw new NotFoundError('unit.not-found', `unit ${s.name} was destroyed meanwhile`);
-    }
-  }
-  return created;
+  for (const n of names) if (isNameGlob(n)) parseUnitName(n); // the unary call takes names only
+  const results = await applyBatch(reg, { action: 'set-state', units: names.map((name) => ({ name })), state });
+  const gone = results.find((r) => r.outcome === 'not-found');
+  if (gone) throw new NotFoundError('unit.not-found', `unit ${gone.name} was destroyed meanwhile`);
+  return results.filter((r) => r.outcome === 'created').map((r) => r.name);
 }
 
 /** Destroys one unit after checking its name; false when there was none. */

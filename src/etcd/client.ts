@@ -5,6 +5,9 @@
 import { Etcd3, type IOptions } from 'etcd3';
 import { ShoalError, UnavailableError } from '../errors';
 
+/** etcd refuses a transaction with more than 128 compares, or 128 success or failure operations (--max-txn-ops default). */
+export const MAX_TXN_OPS = 128;
+
 /** How to reach etcd. */
 export interface EtcdConnection {
   /** Client URLs, e.g. `http://127.0.0.1:2379`. */

@@ -5,20 +5,20 @@
  */
 import { Range, type Etcd3, type IRequestOp } from 'etcd3';
 import type { TargetState } from '../units/types';
-import { createEtcdClient, etcdCall, type EtcdConnection } from './client';
+import { createEtcdClient, etcdCall, MAX_TXN_OPS, type EtcdConnection } from './client';
 import { decodeDesired, decodeMachine, decodeState, decodeUnit } from './codec';
 import { EtcdElector } from './election-etcd';
 import { KeyLayout } from './keys';
 import type {
   AgentRegistry, ApplyResult, ClusterState, EngineRegistry, LeaderElector, LeaderGuard, Leadership, MachineRecord,
-  MachineSession, MetadataWriter, Revisioned, ScheduleChange, StateReader, SubmitOutcome, UnitRecord,
-  UnitStateEntry, UnitWriter, WatchBatch, WatchScope,
+  MachineSession, MetadataWriter, Revisioned, ScheduleChange, StateReader, StoredUnit, SubmitOutcome, UnitBatchOp,
+  UnitBatchResult, UnitBatchWriter, UnitRecord, UnitStateEntry, UnitWriter, WatchBatch, WatchScope,
 } from './registry';
 import { registerMachine } from './session-etcd';
 import { watchScopes } from './watch-etcd';
+import { EtcdUnitBatch } from './unit-batch-etcd';
 
-/** etcd refuses transactions with more than 128 operations (--max-txn-ops default). */
-export const MAX_TXN_OPS = 128;
+export { MAX_TXN_OPS } from './client';
 /** Keys per page when reading a prefix (keeps each response far below gRPC's 4 MiB default). */
 const PAGE = 2000;
 
@@ -33,16 +33,18 @@ export interface EtcdRegistryOptions extends EtcdConnection {
 }
 
 /** Every registry interface, on one etcd3 client. `close()` closes the client. */
-export class EtcdRegistry implements EngineRegistry, AgentRegistry, StateReader, UnitWriter, MetadataWriter, LeaderElector {
+export class EtcdRegistry implements EngineRegistry, AgentRegistry, StateReader, UnitWriter, UnitBatchWriter, MetadataWriter, LeaderElector {
   readonly keys: KeyLayout;
   readonly stats: RequestStats = { requests: 0 };
   private readonly client: Etcd3;
   private readonly elector: EtcdElector;
+  private readonly batch: EtcdUnitBatch;
 
   constructor(opts: EtcdRegistryOptions) {
     this.keys = new KeyLayout(opts.prefix);
     this.client = createEtcdClient(opts);
     this.elector = new EtcdElector(this.client, this.keys, this.stats);
+    this.batch = new EtcdUnitBatch(this.client, this.keys, this.stats);
   }
 
   /** Reads every key under `prefix` at `revision` (latest when 0), page by page. */
@@ -240,6 +242,16 @@ export class EtcdRegistry implements EngineRegistry, AgentRegistry, StateReader,
       .if(this.keys.unit(name), 'Create', '>', 0)
       .then(this.client.delete().key(this.keys.unit(name)), this.client.delete().key(this.keys.desired(name))).commit());
     return res.succeeded;
+  }
+
+  /** @inheritdoc */
+  readUnits(names: string[]): Promise<Map<string, StoredUnit>> {
+    return this.batch.readUnits(names);
+  }
+
+  /** @inheritdoc */
+  applyUnitBatch(ops: UnitBatchOp[], onChunk?: (results: UnitBatchResult[]) => void): Promise<UnitBatchResult[]> {
+    return this.batch.applyUnitBatch(ops, onChunk);
   }
 
   /** @inheritdoc */

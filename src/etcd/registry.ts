@@ -164,6 +164,53 @@ export interface UnitWriter {
   destroyUnit(name: string): Promise<boolean>;
 }
 
+/** One write of a unit batch (see UnitBatchWriter). */
+export type UnitBatchOp =
+  /** Store a unit; `desired`, when given, is written with it (also when the unit is unchanged). */
+  | { kind: 'submit'; unit: UnitRecord; replace?: boolean; desired?: TargetState }
+  /**
+   * Set a unit's desired state. When the unit is absent and `orCreate` is given (an instance built from
+   * its template) it is stored first; otherwise the outcome is 'not-found'. A unit whose current desired
+   * state is in `skipFrom` is left alone ('skipped').
+   */
+  | { kind: 'desired'; name: string; state: TargetState; orCreate?: UnitRecord; skipFrom?: TargetState[] }
+  /** Delete a unit and its desired state. */
+  | { kind: 'destroy'; name: string };
+
+/** What a batch did to one unit. */
+export type UnitBatchOutcome =
+  | 'created' | 'replaced' | 'unchanged' | 'exists' | 'set' | 'skipped' | 'destroyed' | 'not-found';
+
+/** One unit's result in a batch. */
+export interface UnitBatchResult {
+  name: string;
+  outcome: UnitBatchOutcome;
+  /** The unit's desired state before the batch (null when unset or absent). */
+  previous: TargetState | null;
+  /** Hash of the unit stored after the batch ('' when there is none). */
+  hash: string;
+}
+
+/** What is stored for one unit name. */
+export interface StoredUnit {
+  unit: UnitRecord | null;
+  desired: TargetState | null;
+}
+
+/** Many unit writes in few etcd requests (the API's batch calls). */
+export interface UnitBatchWriter {
+  /** What is stored for each of `names`, read in transactions of at most 128 ranges. */
+  readUnits(names: string[]): Promise<Map<string, StoredUnit>>;
+  /**
+   * Applies `ops` (distinct unit names) in etcd transactions of at most 128 operations (64 units each):
+   * each chunk is read, decided and written with a compare on every key it read, so a concurrent
+   * change is re-read and re-decided, never overwritten. Chunks are atomic, the batch is not: when etcd
+   * fails midway, the chunks already reported to `onChunk` are written and the rest is not.
+   * `onChunk` gets each chunk's results as soon as they are committed. Returns every result, in order.
+   */
+  applyUnitBatch(ops: UnitBatchOp[], onChunk?: (results: UnitBatchResult[]) => void): Promise<UnitBatchResult[]>;
+}
+
 /** Dynamic metadata writes for the API. */
 export interface MetadataWriter {
   /** Sets metadata/<machine>/<key> = value. */

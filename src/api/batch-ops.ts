@@ -1,0 +1,139 @@
+/**
+ * The API's batch writes: many units in one call (submit, set a desired state, destroy).
+ *
+ * A batch is all-or-nothing for bad input: every name, glob and unit file is checked, and every unit a
+ * state is set on must exist (or be an instance of a stored template), before anything is written; one
+ * bad entry is a ValidationError / NotFoundError that names it, and nothing changes. The writes then go
+ * in chunks of 64 units (one etcd transaction each, see src/etcd/unit-batch-etcd.ts); each unit gets its
+ * own result (created, unchanged, exists, skipped, not-found...). Chunks are atomic, the batch is not:
+ * when etcd fails midway the results already streamed are written, the rest is not.
+ */
+import { instantiate, matchUnitGlob, parseUnit, parseUnitName } from '../units';
+import { GlobError } from '../units/unit-glob';
+import type { TargetState, UnitName } from '../units/types';
+import { ValidationError } from '../errors';
+import type { UnitBatchOp, UnitBatchResult, UnitBatchWriter, UnitReader, UnitRecord } from '../etcd/registry';
+import { NotFoundError } from './grpc-errors';
+
+/** What a batch does to each of its units. */
+export type BatchAction = 'submit' | 'set-state' | 'destroy';
+
+/** One batch call. */
+export interface BatchRequest {
+  action: BatchAction;
+  /** submit: name + text of each file; set-state/destroy: names or globs (text unused). */
+  units: { name: string; text?: string }[];
+  /** submit: overwrite stored units whose body differs (else their outcome is 'exists'). */
+  replace?: boolean;
+  /** set-state: the desired state (required); submit: written with the units when given. */
+  state?: TargetState;
+  /** set-state: leave alone units whose desired state is one of these (outcome 'skipped'). */
+  skipFrom?: TargetState[];
+}
+
+/** The registry a batch needs. */
+export type BatchRegistry = UnitBatchWriter & Pick<UnitReader, 'listUnits'>;
+
+/** Progress of a batch: `total` units, each result as its chunk is committed. */
+export interface BatchProgress {
+  total: number;
+  results: UnitBatchResult[];
+}
+
+function refuseTemplateState(n: UnitName, state: TargetState | undefined, where: string): void {
+  if (n.isTemplate && state !== undefined && state !== 'inactive') {
+    throw new ValidationError('unit.template', `${where}${n.name} is a template: it cannot be ${state}; start an instance instead, e.g. ${n.prefix}@1.${n.type}`);
+  }
+}
+
+/** A glob has `*`, `?` or `[` (never in a unit name; `\` is, as systemd's escape, so it alone is no glob). */
+export function isNameGlob(arg: string): boolean {
+  return /[*?[]/.test(arg);
+}
+
+/** Names from names and globs: a glob matches stored units that are not templates; one matching nothing is an error. */
+async function expandNames(reg: BatchRegistry, args: string[]): Promise<string[]> {
+  const globs = args.filter(isNameGlob);
+  let stored: string[] = [];
+  if (globs.length > 0) stored = (await reg.listUnits()).value.map((u) => u.name).filter((n) => !parseUnitName(n).isTemplate);
+  const out = new Set<string>();
+  args.forEach((a, i) => {
+    if (!isNameGlob(a)) { parseUnitName(a); out.add(a); return; }
+    let matched: string[];
+    try { matched = stored.filter((n) => matchUnitGlob(a, n)); } catch (err) {
+      if (err instanceof GlobError) throw new ValidationError('unit.bad-glob', `unit ${i + 1} (${JSON.stringify(a)}): ${err.message}`);
+      throw err;
+    }
+    if (matched.length === 0) throw new NotFoundError('unit.not-found', `no submitted unit matches ${JSON.stringify(a)} (a glob matches stored units and instances, never templates)`);
+    for (const n of matched) out.add(n);
+  });
+  return [...out];
+}
+
+/** Checks every file of a submit batch; throws for the first bad one (named), before anything is written. */
+function submitOps(req: BatchRequest): UnitBatchOp[] {
+  const byName = new Map<string, UnitRecord>();
+  for (const u of req.units) {
+    const spec = parseUnit(u.name, u.text ?? '', { file: u.name });
+    refuseTemplateState(parseUnitName(u.name), req.state, '');
+    const prev = byName.get(spec.name);
+    if (prev && prev.hash !== spec.hash) throw new ValidationError('unit.duplicate', `unit ${spec.name} is given twice with different bodies`);
+    byName.set(spec.name, { name: spec.name, text: spec.text, hash: spec.hash });
+  }
+  return [...byName.values()].map((unit) => ({ kind: 'submit', unit, replace: req.replace, desired: req.state }));
+}
+
+function notFoundMessage(name: string): string {
+  const t = parseUnitName(name).template;
+  if (t === undefined) return `unit ${name} not found: submit it first (shoalctl submit ${name})`;
+  return `unit ${name} not found, nor its template ${t}: submit one of them first`;
+}
+
+/** Set-state ops: every unit must exist or be an instance of a stored template. */
+async function setStateOps(reg: BatchRegistry, req: BatchRequest): Promise<UnitBatchOp[]> {
+  const state = req.state;
+  if (state === undefined) throw new ValidationError('api.bad-state', 'a target state is required: inactive, loaded or launched');
+  const names = await expandNames(reg, req.units.map((u) => u.name));
+  for (const n of names) refuseTemplateState(parseUnitName(n), state, '');
+  const stored = await reg.readUnits(names);
+  const templates = new Set<string>();
+  for (const n of names) {
+    const t = parseUnitName(n).template;
+    if (!stored.get(n)?.unit && t !== undefined) templates.add(t);
+  }
+  const tpl = templates.size > 0 ? await reg.readUnits([...templates]) : new Map();
+  const missing: string[] = [];
+  const ops: UnitBatchOp[] = names.map((name) => {
+    const op: UnitBatchOp = { kind: 'desired', name, state, skipFrom: req.skipFrom };
+    if (stored.get(name)?.unit) return op;
+    const n = parseUnitName(name);
+    const t = n.template !== undefined ? tpl.get(n.template)?.unit : undefined;
+    if (!t) { missing.push(name); return op; }
+    const spec = instantiate(parseUnit(t.name, t.text, { file: t.name }), n.instance!);
+    return { ...op, orCreate: { name, text: spec.text, hash: spec.hash } };
+  });
+  if (missing.length > 0) {
+    const more = missing.length > 1 ? ` (${missing.length} units are missing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}; nothing was changed)` : '';
+    throw new NotFoundError('unit.not-found', notFoundMessage(missing[0]) + more);
+  }
+  return ops;
+}
+
+/**
+ * Validates the whole batch, then applies it chunk by chunk. `onProgress` gets the total once
+ * validation passed (results empty), then each chunk's results. Returns every result in order.
+ * Throws ValidationError / NotFoundError for bad input (nothing written), UnavailableError when etcd fails.
+ */
+export async function applyBatch(reg: BatchRegistry, req: BatchRequest, onProgress?: (p: BatchProgress) => void): Promise<UnitBatchResult[]> {
+  if (req.units.length === 0) throw new ValidationError('api.no-units', 'no units given');
+  let ops: UnitBatchOp[];
+  switch (req.action) {
+    case 'submit': ops = submitOps(req); break;
+    case 'set-state': ops = await setStateOps(reg, req); break;
+    case 'destroy': ops = (await expandNames(reg, req.units.map((u) => u.name))).map((name) => ({ kind: 'destroy', name })); break;
+    default: throw new ValidationError('api.bad-action', `unknown batch action ${JSON.stringify(req.action)}: submit, set-state or destroy`);
+  }
+  const total = ops.length;
+  onProgress?.({ total, results: [] });
+  return reg.applyUnitBatch(ops, (results) => onProgress?.({ total, results }));
+}

@@ -1,0 +1,109 @@
+/**
+ * Unit batches on etcd: chunks of 64 units, each read in one transaction of ranges and written in one
+ * transaction guarded by a compare on every key read (its mod revision, 0 when absent). A refused write
+ * returns the keys' current values in its failure branch, so a conflict costs one request, not a re-read.
+ */
+import type { Etcd3, IKeyValue, IRequestOp, IResponseOp, ICompare } from 'etcd3';
+import { UnavailableError } from '../errors';
+import { decodeDesired, decodeUnit } from './codec';
+import type { KeyLayout } from './keys';
+import type { StoredUnit, UnitBatchOp, UnitBatchResult } from './registry';
+import { decideUnitOp, opName, type UnitOpWrites } from './unit-batch';
+import { etcdCall, MAX_TXN_OPS } from './client';
+
+/** Units per chunk: two keys each (units/<name>, desired/<name>) in every list of the transaction. */
+export const UNITS_PER_TXN = MAX_TXN_OPS / 2;
+/** Write attempts of one chunk under concurrent change before giving up. */
+const MAX_ATTEMPTS = 20;
+
+/** A stored unit with the mod revisions it was read at (0 when the key is absent). */
+interface Seen extends StoredUnit {
+  unitMod: string;
+  desiredMod: string;
+}
+
+const range = (key: string): IRequestOp => ({ request_range: { key: Buffer.from(key) } });
+const put = (key: string, value: string): IRequestOp => ({ request_put: { key: Buffer.from(key), value: Buffer.from(value) } });
+const del = (key: string): IRequestOp => ({ request_delete_range: { key: Buffer.from(key) } });
+const sameMod = (key: string, mod: string): ICompare => ({ key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: mod });
+
+function first(r: IResponseOp | undefined): IKeyValue | undefined {
+  return r?.response_range?.kvs?.[0];
+}
+
+/** Batch reads and writes of units on one etcd3 client; `stats.requests` counts each transaction. */
+export class EtcdUnitBatch {
+  constructor(private readonly client: Etcd3, private readonly keys: KeyLayout, private readonly stats: { requests: number }) {}
+
+  /** Reads units/<name> and desired/<name> of each name, 64 names per transaction. */
+  private async readChunk(names: string[]): Promise<Seen[]> {
+    const ops: IRequestOp[] = [];
+    for (const n of names) ops.push(range(this.keys.unit(n)), range(this.keys.desired(n)));
+    this.stats.requests++;
+    const res = await etcdCall('batch read', () => this.client.kv.txn({ compare: [], success: ops, failure: [] }));
+    return names.map((_, i) => this.decode(first(res.responses[2 * i]), first(res.responses[2 * i + 1])));
+  }
+
+  private decode(unitKv: IKeyValue | undefined, desiredKv: IKeyValue | undefined): Seen {
+    return {
+      unit: unitKv ? decodeUnit(unitKv.key.toString(), unitKv.value.toString()) : null,
+      desired: desiredKv ? decodeDesired(desiredKv.key.toString(), desiredKv.value.toString()) : null,
+      unitMod: unitKv?.mod_revision ?? '0',
+      desiredMod: desiredKv?.mod_revision ?? '0',
+    };
+  }
+
+  /** @see UnitBatchWriter.readUnits */
+  async readUnits(names: string[]): Promise<Map<string, StoredUnit>> {
+    const out = new Map<string, StoredUnit>();
+    const distinct = [...new Set(names)];
+    for (let i = 0; i < distinct.length; i += UNITS_PER_TXN) {
+      const chunk = distinct.slice(i, i + UNITS_PER_TXN);
+      const seen = await this.readChunk(chunk);
+      chunk.forEach((n, j) => out.set(n, { unit: seen[j].unit, desired: seen[j].desired }));
+    }
+    return out;
+  }
+
+  /** @see UnitBatchWriter.applyUnitBatch */
+  async applyUnitBatch(ops: UnitBatchOp[], onChunk?: (results: UnitBatchResult[]) => void): Promise<UnitBatchResult[]> {
+    const names = ops.map(opName);
+    if (new Set(names).size !== names.length) throw new Error('applyUnitBatch: unit names must be distinct');
+    const all: UnitBatchResult[] = [];
+    for (let i = 0; i < ops.length; i += UNITS_PER_TXN) {
+      const results = await this.applyChunk(ops.slice(i, i + UNITS_PER_TXN));
+      all.push(...results);
+      onChunk?.(results);
+    }
+    return all;
+  }
+
+  private async applyChunk(ops: UnitBatchOp[]): Promise<UnitBatchResult[]> {
+    const k = this.keys;
+    const seen = await this.readChunk(ops.map(opName));
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const decisions: UnitOpWrites[] = ops.map((op, i) => decideUnitOp(op, seen[i]));
+      const compare: ICompare[] = [];
+      const success: IRequestOp[] = [];
+      const failure: IRequestOp[] = [];
+      const writers: number[] = [];
+      decisions.forEach((d, i) => {
+        if (!d.putUnit && d.putDesired === undefined && !d.destroy) return;
+        const name = opName(ops[i]);
+        writers.push(i);
+        compare.push(sameMod(k.unit(name), seen[i].unitMod), sameMod(k.desired(name), seen[i].desiredMod));
+        failure.push(range(k.unit(name)), range(k.desired(name)));
+        if (d.putUnit) success.push(put(k.unit(name), JSON.stringify({ name, text: d.putUnit.text, hash: d.putUnit.hash })));
+        if (d.putDesired !== undefined) success.push(put(k.desired(name), d.putDesired));
+        if (d.destroy) success.push(del(k.unit(name)), del(k.desired(name)));
+      });
+      const results = decisions.map((d, i): UnitBatchResult => ({ name: opName(ops[i]), outcome: d.outcome, previous: d.previous, hash: d.hash }));
+      if (writers.length === 0) return results;
+      this.stats.requests++;
+      const res = await etcdCall('batch txn', () => this.client.kv.txn({ compare, success, failure }));
+      if (res.succeeded) return results;
+      writers.forEach((i, j) => { seen[i] = this.decode(first(res.responses[2 * j]), first(res.responses[2 * j + 1])); });
+    }
+    throw new UnavailableError('etcd.contention', `units ${ops.map(opName).slice(0, 3).join(', ')}…: changed concurrently ${MAX_ATTEMPTS} times while being written; try again`);
+  }
+}

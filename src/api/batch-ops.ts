@@ -9,7 +9,7 @@
  * when etcd fails midway the results already streamed are written, the rest is not.
  */
 import { instantiate, matchUnitGlob, parseUnit, parseUnitName } from '../units';
-import { GlobError } from '../units/unit-glob';
+import { compileGlob, GlobError } from '../units/unit-glob';
 import type { TargetState, UnitName } from '../units/types';
 import { ValidationError } from '../errors';
 import type { UnitBatchOp, UnitBatchResult, UnitBatchWriter, UnitReader, UnitRecord } from '../etcd/registry';
@@ -54,16 +54,18 @@ export function isNameGlob(arg: string): boolean {
 /** Names from names and globs: a glob matches stored units that are not templates; one matching nothing is an error. */
 async function expandNames(reg: BatchRegistry, args: string[]): Promise<string[]> {
   const globs = args.filter(isNameGlob);
+  for (const g of globs) {
+    try { compileGlob(g); } catch (err) {
+      if (err instanceof GlobError) throw new ValidationError('unit.bad-glob', `unit ${args.indexOf(g) + 1} (${JSON.stringify(g)}): ${err.message}`);
+      throw err;
+    }
+  }
   let stored: string[] = [];
   if (globs.length > 0) stored = (await reg.listUnits()).value.map((u) => u.name).filter((n) => !parseUnitName(n).isTemplate);
   const out = new Set<string>();
-  args.forEach((a, i) => {
+  args.forEach((a) => {
     if (!isNameGlob(a)) { parseUnitName(a); out.add(a); return; }
-    let matched: string[];
-    try { matched = stored.filter((n) => matchUnitGlob(a, n)); } catch (err) {
-      if (err instanceof GlobError) throw new ValidationError('unit.bad-glob', `unit ${i + 1} (${JSON.stringify(a)}): ${err.message}`);
-      throw err;
-    }
+    const matched = stored.filter((n) => matchUnitGlob(a, n));
     if (matched.length === 0) throw new NotFoundError('unit.not-found', `no submitted unit matches ${JSON.stringify(a)} (a glob matches stored units and instances, never templates)`);
     for (const n of matched) out.add(n);
   });

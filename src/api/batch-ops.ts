@@ -34,10 +34,15 @@ export interface BatchRequest {
 /** The registry a batch needs. */
 export type BatchRegistry = UnitBatchWriter & Pick<UnitReader, 'listUnits'>;
 
+/** One unit's result, and whether it is a global unit (X-Fleet Global=true: runs on every matching machine). */
+export interface BatchResult extends UnitBatchResult {
+  global: boolean;
+}
+
 /** Progress of a batch: `total` units, each result as its chunk is committed. */
 export interface BatchProgress {
   total: number;
-  results: UnitBatchResult[];
+  results: BatchResult[];
 }
 
 function refuseTemplateState(n: UnitName, state: TargetState | undefined, where: string): void {
@@ -73,7 +78,7 @@ async function expandNames(reg: BatchRegistry, args: string[]): Promise<string[]
 }
 
 /** Checks every file of a submit batch; throws for the first bad one (named), before anything is written. */
-function submitOps(req: BatchRequest): UnitBatchOp[] {
+function submitOps(req: BatchRequest, globals: Set<string>): UnitBatchOp[] {
   const byName = new Map<string, UnitRecord>();
   for (const u of req.units) {
     const spec = parseUnit(u.name, u.text ?? '', { file: u.name });
@@ -81,6 +86,7 @@ function submitOps(req: BatchRequest): UnitBatchOp[] {
     const prev = byName.get(spec.name);
     if (prev && prev.hash !== spec.hash) throw new ValidationError('unit.duplicate', `unit ${spec.name} is given twice with different bodies`);
     byName.set(spec.name, { name: spec.name, text: spec.text, hash: spec.hash });
+    if (spec.options.global) globals.add(spec.name);
   }
   return [...byName.values()].map((unit) => ({ kind: 'submit', unit, replace: req.replace, desired: req.state }));
 }
@@ -92,7 +98,7 @@ function notFoundMessage(name: string): string {
 }
 
 /** Set-state ops: every unit must exist or be an instance of a stored template. */
-async function setStateOps(reg: BatchRegistry, req: BatchRequest): Promise<UnitBatchOp[]> {
+async function setStateOps(reg: BatchRegistry, req: BatchRequest, globals: Set<string>): Promise<UnitBatchOp[]> {
   const state = req.state;
   if (state === undefined) throw new ValidationError('api.bad-state', 'a target state is required: inactive, loaded or launched');
   const names = await expandNames(reg, req.units.map((u) => u.name));
@@ -107,11 +113,16 @@ async function setStateOps(reg: BatchRegistry, req: BatchRequest): Promise<UnitB
   const missing: string[] = [];
   const ops: UnitBatchOp[] = names.map((name) => {
     const op: UnitBatchOp = { kind: 'desired', name, state, skipFrom: req.skipFrom };
-    if (stored.get(name)?.unit) return op;
+    const u = stored.get(name)?.unit;
+    if (u) {
+      if (u.text.includes('Global') && parseUnit(name, u.text, { file: name }).options.global) globals.add(name);
+      return op;
+    }
     const n = parseUnitName(name);
     const t = n.template !== undefined ? tpl.get(n.template)?.unit : undefined;
     if (!t) { missing.push(name); return op; }
     const spec = instantiate(parseUnit(t.name, t.text, { file: t.name }), n.instance!);
+    if (spec.options.global) globals.add(name);
     return { ...op, orCreate: { name, text: spec.text, hash: spec.hash } };
   });
   if (missing.length > 0) {
@@ -126,16 +137,18 @@ async function setStateOps(reg: BatchRegistry, req: BatchRequest): Promise<UnitB
  * validation passed (results empty), then each chunk's results. Returns every result in order.
  * Throws ValidationError / NotFoundError for bad input (nothing written), UnavailableError when etcd fails.
  */
-export async function applyBatch(reg: BatchRegistry, req: BatchRequest, onProgress?: (p: BatchProgress) => void): Promise<UnitBatchResult[]> {
+export async function applyBatch(reg: BatchRegistry, req: BatchRequest, onProgress?: (p: BatchProgress) => void): Promise<BatchResult[]> {
   if (req.units.length === 0) throw new ValidationError('api.no-units', 'no units given');
   let ops: UnitBatchOp[];
+  const globals = new Set<string>();
   switch (req.action) {
-    case 'submit': ops = submitOps(req); break;
-    case 'set-state': ops = await setStateOps(reg, req); break;
+    case 'submit': ops = submitOps(req, globals); break;
+    case 'set-state': ops = await setStateOps(reg, req, globals); break;
     case 'destroy': ops = (await expandNames(reg, req.units.map((u) => u.name))).map((name) => ({ kind: 'destroy', name })); break;
     default: throw new ValidationError('api.bad-action', `unknown batch action ${JSON.stringify(req.action)}: submit, set-state or destroy`);
   }
   const total = ops.length;
   onProgress?.({ total, results: [] });
-  return reg.applyUnitBatch(ops, (results) => onProgress?.({ total, results }));
+  const withGlobal = (rs: UnitBatchResult[]) => rs.map((r) => ({ ...r, global: globals.has(r.name) }));
+  return withGlobal(await reg.applyUnitBatch(ops, (results) => onProgress?.({ total, results: withGlobal(results) })));
 }

@@ -10,8 +10,9 @@ import { fromServiceError } from './grpc-errors';
 import { UnavailableError } from '../errors';
 import { toWireState, type BatchProgressMsg, type BatchUnitResultMsg, type WireBatchAction, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type UnitStateEventMsg, type UnitStateMsg } from './messages';
 
-/** The default endpoint: shoald's unix socket. */
-export const DEFAULT_ENDPOINT = 'unix:///run/shoal/shoal.sock';
+import { DEFAULT_ENDPOINT } from './endpoint';
+
+export { DEFAULT_ENDPOINT };
 
 /** How to reach and authenticate to a shoald. */
 export interface ClientOptions {

@@ -94,6 +94,7 @@ export interface BatchUnitResultMsg {
   outcome: string;
   previous: string;
   hash: string;
+  global: boolean;
 }
 
 /** One message of an ApplyBatch stream. */

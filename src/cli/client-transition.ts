@@ -2,13 +2,13 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { ApiClient } from '../api/client';
-import type { UnitFileInfo } from '../api/messages';
+import type { BatchUnitResultMsg } from '../api/messages';
 import type { TargetState } from '../units/types';
 import type { CliIO } from './io';
 import { addBlockOptions, waitFor, type BlockFlags, type Goal } from './client-block';
 import { withClient } from './client';
 import { machineCell } from './client-output';
-import { resolveUnitArgs } from './client-units';
+import { resolveUnitArgs, runBatch } from './client-units';
 
 /** Flags of a transition verb. */
 export interface TransitionFlags extends BlockFlags {
@@ -21,42 +21,38 @@ export interface Transition {
   goal: Goal;
   /** Files are submitted first (load, start). */
   acceptFiles: boolean;
-  /** True when the verb must not touch a unit in this desired state (e.g. load of a launched unit). */
-  skip?: (desired: string) => string | undefined;
+  /** Units in one of these desired states are left alone (e.g. load of a launched unit), saying `skipWhy`. */
+  skipFrom?: TargetState[];
+  skipWhy?: string;
 }
 
-/** Unit names from args: files submitted when the verb accepts them, otherwise a path's base name. */
+/** Unit names and globs from args: files submitted when the verb accepts them, otherwise a path's base name. */
 export async function unitNames(c: ApiClient, io: CliIO, args: string[], t: Transition, replace: boolean): Promise<string[]> {
   if (t.acceptFiles) return resolveUnitArgs(c, io, args, replace);
   return [...new Set(args.map((a) => (a.includes('/') ? basename(a) : a)))];
 }
 
-async function filesByName(c: ApiClient): Promise<Map<string, UnitFileInfo>> {
-  return new Map((await c.listUnitFiles()).map((u) => [u.name, u]));
-}
-
-/** Runs one transition for `args` and prints what happened, fleetctl-style. */
+/**
+ * Runs one transition for `args` (names, globs, files) in one batch call and prints what happened,
+ * fleetctl-style. Every name is checked by shoald before any state changes.
+ */
 export async function runTransition(c: ApiClient, io: CliIO, args: string[], t: Transition, flags: TransitionFlags, verb: string): Promise<void> {
   const names = await unitNames(c, io, args, t, !!flags.replace);
-  const before = await filesByName(c);
-  const todo: string[] = [];
-  for (const n of names) {
-    const why = before.has(n) ? t.skip?.(before.get(n)!.desiredState) : undefined;
-    if (why) io.stderr.write(`Unit ${n} ${why}, skipping\n`);
-    else todo.push(n);
+  const results = await runBatch(c, io, verb, { action: 'SET_STATE', units: names.map((name) => ({ name })), state: t.target, skipFrom: t.skipFrom });
+  const todo: BatchUnitResultMsg[] = [];
+  for (const r of results) {
+    if (r.outcome === 'skipped') io.stderr.write(`Unit ${r.name} ${t.skipWhy ?? `is ${r.previous || 'inactive'}`}, skipping\n`);
+    else todo.push(r);
   }
-  if (todo.length === 0) return;
-  await c.setDesiredState(todo, t.target);
-  const after = await filesByName(c);
-  const wait = todo.filter((n) => !after.get(n)?.global);
-  for (const n of todo) {
-    if (after.get(n)?.global) io.stdout.write(`Triggered global unit ${n} ${verb}\n`);
-    else if (flags.block === false) io.stdout.write(`Triggered unit ${n} ${verb}\n`);
+  const wait = todo.filter((r) => !r.global);
+  for (const r of todo) {
+    if (r.global) io.stdout.write(`Triggered global unit ${r.name} ${verb}\n`);
+    else if (flags.block === false) io.stdout.write(`Triggered unit ${r.name} ${verb}\n`);
   }
   if (flags.block === false || wait.length === 0) return;
-  const hashes = new Map(wait.map((n) => [n, after.get(n)?.hash ?? '']));
-  const done = await waitFor(c, io, wait, t.goal, hashes, flags);
-  for (const n of wait) {
+  const hashes = new Map(wait.map((r) => [r.name, r.hash]));
+  const done = await waitFor(c, io, wait.map((r) => r.name), t.goal, hashes, flags);
+  for (const { name: n } of wait) {
     const s = done.get(n)?.[0];
     const where = s && (t.goal === 'launched' || t.goal === 'loaded') ? ` on ${machineCell(s.machine, s.machineAddress, false)}` : '';
     io.stdout.write(`Unit ${n} ${t.goal}${where}\n`);
@@ -70,9 +66,9 @@ export function transitionHelp(cmd: Command, examples: string): Command {
 
 /** The transitions of the verbs that set a desired state (restart chains stop and start). */
 export const TRANSITIONS = {
-  load: { target: 'loaded', goal: 'loaded', acceptFiles: true, skip: (d) => (d === 'launched' ? 'is launched (stop it to only load it)' : undefined) },
+  load: { target: 'loaded', goal: 'loaded', acceptFiles: true, skipFrom: ['launched'], skipWhy: 'is launched (stop it to only load it)' },
   start: { target: 'launched', goal: 'launched', acceptFiles: true },
-  stop: { target: 'loaded', goal: 'stopped', acceptFiles: false, skip: (d) => (d === 'inactive' ? 'is not loaded' : undefined) },
+  stop: { target: 'loaded', goal: 'stopped', acceptFiles: false, skipFrom: ['inactive'], skipWhy: 'is not loaded' },
   unload: { target: 'inactive', goal: 'unloaded', acceptFiles: false },
 } satisfies Record<string, Transition>;
 
@@ -87,7 +83,7 @@ export interface TransitionCommand {
 /** Adds a transition verb (load, start, stop, unload) to the program: block options, --replace where files are accepted. */
 export function registerTransitionCommand(program: Command, io: CliIO, spec: TransitionCommand): void {
   const t: Transition = TRANSITIONS[spec.verb];
-  const cmd = program.command(spec.verb).description(spec.description).argument('<unit...>', spec.argument);
+  const cmd = program.command(spec.verb).description(spec.description).argument('<unit...>', `${spec.argument}; a glob ('web@*.service', quoted) matches submitted units and instances`);
   if (t.acceptFiles) cmd.option('--replace', 'replace stored units whose file differs');
   addBlockOptions(cmd);
   transitionHelp(cmd, spec.examples);

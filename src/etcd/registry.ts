@@ -171,7 +171,7 @@ export type UnitBatchOp =
   /**
    * Set a unit's desired state. When the unit is absent and `orCreate` is given (an instance built from
    * its template) it is stored first; otherwise the outcome is 'not-found'. A unit whose current desired
-   * state is in `skipFrom` is left alone ('skipped').
+   * state (inactive when unset) is in `skipFrom` is left alone ('skipped').
    */
   | { kind: 'desired'; name: string; state: TargetState; orCreate?: UnitRecord; skipFrom?: TargetState[] }
   /** Delete a unit and its desired state. */
@@ -202,10 +202,11 @@ export interface UnitBatchWriter {
   /** What is stored for each of `names`, read in transactions of at most 128 ranges. */
   readUnits(names: string[]): Promise<Map<string, StoredUnit>>;
   /**
-   * Applies `ops` (distinct unit names) in etcd transactions of at most 128 operations (64 units each):
-   * each chunk is read, decided and written with a compare on every key it read, so a concurrent
-   * change is re-read and re-decided, never overwritten. Chunks are atomic, the batch is not: when etcd
-   * fails midway, the chunks already reported to `onChunk` are written and the rest is not.
+   * Applies `ops` (distinct unit names) in etcd transactions of at most 128 operations (64 units each,
+   * a few chunks in flight): each chunk is read, decided and written with a compare on every key it read,
+   * so a concurrent change is re-read and re-decided, never overwritten. Chunks are atomic, the batch is
+   * not: when etcd fails midway, the chunks already reported to `onChunk` are written, no new chunk starts,
+   * and the error is thrown (a chunk in flight may or may not be written).
    * `onChunk` gets each chunk's results as soon as they are committed. Returns every result, in order.
    */
   applyUnitBatch(ops: UnitBatchOp[], onChunk?: (results: UnitBatchResult[]) => void): Promise<UnitBatchResult[]>;

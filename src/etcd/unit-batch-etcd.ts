@@ -13,6 +13,8 @@ import { etcdCall, MAX_TXN_OPS } from './client';
 
 /** Units per chunk: two keys each (units/<name>, desired/<name>) in every list of the transaction. */
 export const UNITS_PER_TXN = MAX_TXN_OPS / 2;
+/** Chunks written at once: etcd batches concurrent transactions into one disk sync. */
+const CHUNKS_IN_FLIGHT = 4;
 /** Write attempts of one chunk under concurrent change before giving up. */
 const MAX_ATTEMPTS = 20;
 
@@ -69,13 +71,23 @@ export class EtcdUnitBatch {
   async applyUnitBatch(ops: UnitBatchOp[], onChunk?: (results: UnitBatchResult[]) => void): Promise<UnitBatchResult[]> {
     const names = ops.map(opName);
     if (new Set(names).size !== names.length) throw new Error('applyUnitBatch: unit names must be distinct');
-    const all: UnitBatchResult[] = [];
-    for (let i = 0; i < ops.length; i += UNITS_PER_TXN) {
-      const results = await this.applyChunk(ops.slice(i, i + UNITS_PER_TXN));
-      all.push(...results);
-      onChunk?.(results);
-    }
-    return all;
+    const chunks: UnitBatchOp[][] = [];
+    for (let i = 0; i < ops.length; i += UNITS_PER_TXN) chunks.push(ops.slice(i, i + UNITS_PER_TXN));
+    const done: UnitBatchResult[][] = new Array(chunks.length);
+    let next = 0;
+    let failed = false;
+    // a few chunks in flight (their names are distinct, so they never conflict); the first failure stops new ones
+    const worker = async () => {
+      while (next < chunks.length && !failed) {
+        const i = next++;
+        try { done[i] = await this.applyChunk(chunks[i]); } catch (err) { failed = true; throw err; }
+        onChunk?.(done[i]);
+      }
+    };
+    const results = await Promise.allSettled(Array.from({ length: Math.min(CHUNKS_IN_FLIGHT, chunks.length) }, worker));
+    const err = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (err) throw err.reason;
+    return done.flat();
   }
 
   private async applyChunk(ops: UnitBatchOp[]): Promise<UnitBatchResult[]> {

@@ -38,7 +38,7 @@ export function decideUnitOp(op: UnitBatchOp, seen: StoredUnit): UnitOpWrites {
         if (!op.orCreate) return { outcome: 'not-found', previous, hash };
         return { outcome: 'created', previous, hash: op.orCreate.hash, putUnit: op.orCreate, putDesired: op.state };
       }
-      if (previous !== null && op.skipFrom?.includes(previous)) return { outcome: 'skipped', previous, hash };
+      if (op.skipFrom?.includes(previous ?? 'inactive')) return { outcome: 'skipped', previous, hash };
       return { outcome: 'set', previous, hash, putDesired: previous === op.state ? undefined : op.state };
     }
     case 'destroy':

@@ -142,7 +142,25 @@ t.test('templates: start web@{1..3} from web@.service; listings sorted', async (
   t.match(r.out, /^web@\.service\s+inactive\nweb@1\.service\s+launched\nweb@2\.service\s+launched\nweb@3\.service\s+launched\n$/);
   r = await ctl(['journal', 'web@2.service']);
   t.match(r.out, /web 2/, 'specifier %i expanded for the instance');
-  r = await ctl(['destroy', ...BLOCK, 'web@1.service', 'web@2.service', 'web@3.service', 'web@.service']);
+  // globs match submitted instances, never the template, and go in one batch call
+  r = await ctl(['stop', ...BLOCK, 'web@*.service']);
+  t.equal(r.code, 0, r.err);
+  t.equal(r.out, 'Unit web@1.service stopped\nUnit web@2.service stopped\nUnit web@3.service stopped\n');
+  r = await ctl(['list-units', '--no-legend', '--full', '--fields', 'unit,active']);
+  t.ok(r.out.trim().split('\n').every((l) => /\s(inactive|failed)$/.test(l)), `all stopped: ${r.out}`);
+  r = await ctl(['start', ...BLOCK, 'web@[12].service']);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^Unit web@1\.service launched on \S+\nUnit web@2\.service launched on \S+\n$/);
+  r = await ctl(['start', 'nope@*.service']);
+  t.equal(r.code, 1);
+  t.match(r.err, /no submitted unit matches "nope@\*\.service"/);
+  r = await ctl(['destroy', ...BLOCK, 'web@*.service']);
+  t.equal(r.code, 0, r.err);
+  t.equal(r.out, 'Destroyed web@1.service\nDestroyed web@2.service\nDestroyed web@3.service\n');
+  r = await ctl(['list-unit-files', '--no-legend', '--fields', 'unit']);
+  t.match(r.out, /^web@\.service\n$/m, 'the template stays');
+  t.notMatch(r.out, /web@\d/);
+  r = await ctl(['destroy', ...BLOCK, 'web@.service']);
   t.equal(r.code, 0, r.err);
 });
 

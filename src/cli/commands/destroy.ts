@@ -5,23 +5,24 @@ import type { CliIO } from '../io';
 import { withClient } from '../client';
 import { addBlockOptions, waitFor, type BlockFlags } from '../client-block';
 import { transitionHelp } from '../client-transition';
+import { runBatch } from '../client-units';
 
 /** Adds `destroy` to the program. */
 export function registerDestroy(program: Command, io: CliIO): void {
   const cmd = program
     .command('destroy')
     .description('Destroy units: stopped, unloaded from every machine and removed from the cluster')
-    .argument('<unit...>', 'unit names (a path means its base name)');
+    .argument('<unit...>', 'unit names (a path means its base name), or globs (\'web@*.service\', quoted) over submitted units');
   addBlockOptions(cmd);
-  transitionHelp(cmd, '  shoalctl destroy web.service\n  shoalctl destroy web@.service web@1.service web@2.service');
+  transitionHelp(cmd, "  shoalctl destroy web.service\n  shoalctl destroy web@.service web@1.service web@2.service\n  shoalctl destroy 'web@*.service'              # every instance (never the template)");
   cmd.action(async (units: string[], opts: BlockFlags, c: Command) => {
     const names = [...new Set(units.map((u) => (u.includes('/') ? basename(u) : u)))];
     await withClient(c, io, async (client) => {
-      for (const n of names) {
-        if (!(await client.destroyUnit(n))) io.stderr.write(`Unit ${n} does not exist, nothing to destroy\n`);
-      }
-      if (opts.block !== false) await waitFor(client, io, names, 'unloaded', new Map(), opts);
-      for (const n of names) io.stdout.write(`Destroyed ${n}\n`);
+      const results = await runBatch(client, io, 'destroy', { action: 'DESTROY', units: names.map((name) => ({ name })) });
+      for (const r of results) if (r.outcome === 'not-found') io.stderr.write(`Unit ${r.name} does not exist, nothing to destroy\n`);
+      const done = results.map((r) => r.name);
+      if (opts.block !== false) await waitFor(client, io, done, 'unloaded', new Map(), opts);
+      for (const n of done) io.stdout.write(`Destroyed ${n}\n`);
     });
   });
 }

@@ -15,7 +15,7 @@ export function registerRestart(program: Command, io: CliIO): void {
   transitionHelp(cmd, '  shoalctl restart web.service');
   cmd.action(async (units: string[], opts: TransitionFlags, c: Command) => {
     await withClient(c, io, async (client) => {
-      await runTransition(client, io, units, { ...TRANSITIONS.stop, skip: undefined }, { ...opts, block: true }, 'stop');
+      await runTransition(client, io, units, { ...TRANSITIONS.stop, skipFrom: undefined }, { ...opts, block: true }, 'stop');
       await runTransition(client, io, units, { ...TRANSITIONS.start, acceptFiles: false }, opts, 'start');
     });
   });

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { CliIO } from '../io';
 import { withClient } from '../client';
-import { submitFile } from '../client-units';
+import { submitFiles } from '../client-units';
 import { readUnitFileArg } from '../unit-files';
 
 /** Adds `submit` to the program. */
@@ -18,12 +18,13 @@ Examples:
   shoalctl submit --replace web.service        # change a unit that was submitted before
   shoalctl submit web@.service                  # a template: start web@1.service to run an instance
 
+All files go in one batch: a missing or invalid file changes nothing.
+
 Exit status: 0 on success; 1 when a file is missing or invalid, or differs from the stored unit without --replace.`)
     .action(async (files: string[], opts: { replace?: boolean }, cmd: Command) => {
-      for (const f of files) readUnitFileArg(f, io.cwd); // every file readable before anything is sent
+      const read = files.map((f) => readUnitFileArg(f, io.cwd)); // every file readable before anything is sent
       await withClient(cmd, io, async (c) => {
-        for (const f of files) {
-          const r = await submitFile(c, io, f, !!opts.replace);
+        for (const r of await submitFiles(c, io, read, !!opts.replace)) {
           io.stdout.write(`Unit ${r.name} ${r.outcome === 'created' ? 'inactive' : r.outcome}\n`);
         }
       });

@@ -1,6 +1,7 @@
-/** shoalctl's connection to shoald: global options and SHOAL_* variables → an ApiClient. */
+/** shoalctl's connection to shoald: global options and SHOAL_* variables → an ApiClient (gRPC loaded only when a verb connects). */
 import type { Command } from 'commander';
-import { ApiClient, DEFAULT_ENDPOINT } from '../api/client';
+import type { ApiClient } from '../api/client';
+import { DEFAULT_ENDPOINT } from '../api/endpoint';
 import type { CliIO } from './io';
 
 /** The global options every API verb accepts (declared on the program by addClientOptions). */
@@ -25,6 +26,9 @@ export function addClientOptions(program: Command): void {
 /** An ApiClient for the command being run: flags win over the environment. */
 export function connect(cmd: Command, io: CliIO): ApiClient {
   const f = cmd.optsWithGlobals() as ClientFlags;
+  // required here, not at the top: gRPC is most of shoalctl's load time, and version/help/verify/plan never use it
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ApiClient } = require('../api/client') as typeof import('../api/client');
   const env = io.env;
   return new ApiClient({
     endpoint: f.endpoint ?? env.SHOAL_ENDPOINT ?? DEFAULT_ENDPOINT,

@@ -3,12 +3,9 @@ import type { Command } from 'commander';
 import { CliError, EXIT_USAGE } from '../cli-error';
 import type { CliIO } from '../io';
 import { readUnitFileArg } from '../unit-files';
-import { readMachinesFile } from '../machines-file';
 import { renderTable } from '../table';
-import { parseUnit } from '../../units/unit';
 import { ShoalError } from '../../errors';
 import { instanceName, isTemplate } from '../../units/unit-name';
-import { plan } from '../../engine/plan';
 import type { Rejection, SnapshotUnit } from '../../engine/types';
 import { PLACEMENT_STRATEGIES, type PlacementStrategy } from '../../units/types';
 
@@ -36,6 +33,12 @@ machines.toml:
       if (!(PLACEMENT_STRATEGIES as readonly string[]).includes(opts.strategy)) {
         throw new CliError(`unknown strategy "${opts.strategy}" (one of ${PLACEMENT_STRATEGIES.join(', ')})`, EXIT_USAGE);
       }
+      // the scheduler, the unit parser and the TOML reader load only when plan runs (shoalctl's other verbs start faster)
+      /* eslint-disable @typescript-eslint/no-require-imports */
+      const { plan } = require('../../engine/plan') as typeof import('../../engine/plan');
+      const { parseUnit } = require('../../units/unit') as typeof import('../../units/unit');
+      const { readMachinesFile } = require('../machines-file') as typeof import('../machines-file');
+      /* eslint-enable @typescript-eslint/no-require-imports */
       const machines = readMachinesFile(opts.machines, io.cwd);
       const units: SnapshotUnit[] = files.map((path) => {
         const arg = readUnitFileArg(path, io.cwd);

@@ -5,6 +5,8 @@
 import type { TargetState, UnitSpec } from '../units/types';
 import { unitsConflict } from '../units/fleet-options';
 import { matchUnitGlob } from '../units/unit-glob';
+import { globalsOn } from '../constraints/globals';
+import { metadataMismatch } from '../constraints/filters';
 
 /** What the agent knows from etcd, as plain data. */
 export interface AgentView {
@@ -32,9 +34,8 @@ export interface SkippedGlobal {
 }
 
 /**
- * The units this machine should have, sorted by name. Globals: every global unit whose desired state
- * is loaded/launched and whose MachineMetadata matches; among globals that conflict, the first by
- * name wins (deterministic on every machine); a global that conflicts with an assigned unit is skipped.
+ * The units this machine should have, sorted by name. Globals: those of the one model of where globals
+ * run (src/constraints/globals.ts, shared with the engine) among units desired loaded/launched.
  */
 export function wantedUnits(view: AgentView): { wanted: WantedUnit[]; skipped: SkippedGlobal[] } {
   const wanted: WantedUnit[] = [];
@@ -44,28 +45,17 @@ export function wantedUnits(view: AgentView): { wanted: WantedUnit[]; skipped: S
     const target = targetOf(view.desired.get(name));
     if (spec && target && !spec.options.global && !isTemplate(name)) wanted.push({ spec, target, source: 'assigned' });
   }
-  const globals = [...view.units.values()]
-    .filter((s) => s.options.global && !isTemplate(s.name) && targetOf(view.desired.get(s.name)))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const spec of globals) {
-    if (!metadataMatches(spec.options.machineMetadata, view.metadata)) {
-      skipped.push({ unit: spec.name, reason: 'MachineMetadata does not match this machine' });
-      continue;
-    }
-    const clash = wanted.find((w) => conflicts(w.spec, spec));
-    if (clash) {
-      skipped.push({ unit: spec.name, reason: `conflicts with ${clash.spec.name}` });
-      continue;
-    }
-    wanted.push({ spec, target: targetOf(view.desired.get(spec.name))!, source: 'global' });
-  }
+  const globals = [...view.units.values()].filter((s) => s.options.global && !isTemplate(s.name) && targetOf(view.desired.get(s.name)));
+  const { runs, keptOff } = globalsOn(view.metadata, globals, wanted.map((w) => w.spec));
+  for (const g of runs) wanted.push({ spec: view.units.get(g.name)!, target: targetOf(view.desired.get(g.name))!, source: 'global' });
+  skipped.push(...keptOff);
   wanted.sort((a, b) => (a.spec.name < b.spec.name ? -1 : a.spec.name > b.spec.name ? 1 : 0));
   return { wanted, skipped };
 }
 
-/** AND across keys, OR within a key's values; an empty requirement matches every machine. */
+/** AND across keys, OR within a key's values; an empty requirement matches every machine (the engine's rule). */
 export function metadataMatches(required: Record<string, string[]>, metadata: Readonly<Record<string, string>>): boolean {
-  return Object.entries(required).every(([key, values]) => values.length === 0 || values.includes(metadata[key] ?? '\u0000'));
+  return metadataMismatch(required, metadata) === null;
 }
 
 /** True when either unit's Conflicts= globs match the other's name (symmetric; src/units semantics). */

@@ -1,5 +1,5 @@
 /** Resolves Conflicts= globs to unit names once per plan, in both directions. Pure. */
-import { isGlob, globRegExp, literalPrefix } from './glob';
+import { GlobError, compiledGlob, isGlob, literalPrefix, matchTokens } from '../units/unit-glob';
 
 /** A unit's name and its Conflicts= patterns. */
 export interface ConflictSource {
@@ -38,11 +38,17 @@ export function resolveConflicts(units: readonly ConflictSource[]): Map<string, 
 
 function matchAll(pattern: string, sorted: readonly string[], known: Set<string>): readonly string[] {
   if (!isGlob(pattern)) return known.has(pattern) ? [pattern] : [];
+  let tokens;
+  try {
+    tokens = compiledGlob(pattern);
+  } catch (e) {
+    if (e instanceof GlobError) return []; // refused at submit; a stored one matches nothing
+    throw e;
+  }
   const prefix = literalPrefix(pattern);
-  const re = globRegExp(pattern);
   const hits: string[] = [];
   for (let i = lowerBound(sorted, prefix); i < sorted.length && sorted[i].startsWith(prefix); i++) {
-    if (re.test(sorted[i])) hits.push(sorted[i]);
+    if (matchTokens(tokens, sorted[i])) hits.push(sorted[i]);
   }
   return hits;
 }

@@ -1,5 +1,5 @@
 /** The planner's working copy of the cluster: placements and per-machine counters, updated as it goes. */
-import { metadataMismatch } from '../constraints/filters';
+import { globalsOn } from '../constraints/globals';
 import { isUnitIndependent, strategyKey } from '../constraints/scorers';
 import type { MachineSpec } from '../constraints/types';
 import type { ClusterView, MachineView, SchedUnit } from '../constraints/view';
@@ -147,19 +147,20 @@ export class PlanState implements LoggedView {
     return counts;
   }
 
-  // A global runs on every machine matching its MachineID/MachineMetadata. Globals sharing a constraint
-  // signature share one machine set, and their counters are summed per signature before touching machines.
+  // Where globals run is src/constraints/globals.ts's model. Globals in conflict with no other global run
+  // wherever their metadata matches: those sharing a constraint signature share one machine set, and
+  // their counters are summed per signature before touching machines. Globals in conflict with another
+  // global are decided machine by machine by the model (the first by name wins).
   private readonly globalSig = new Map<string, { on: Uint8Array; count: number; cpu: number; mem: number }>();
+  private readonly contested: SchedUnit[] = [];
   private addGlobal(u: SchedUnit): void {
-    const { machineId, machineMetadata } = u.spec.options;
-    const key = `${machineId ?? ''}|${JSON.stringify(Object.entries(machineMetadata).sort())}`;
+    if (u.conflictGlobals.length > 0) { this.contested.push(u); return; }
+    const { machineMetadata } = u.spec.options;
+    const key = JSON.stringify(Object.entries(machineMetadata).sort());
     let sig = this.globalSig.get(key);
     if (!sig) {
       const on = new Uint8Array(this.machines.length);
-      for (const m of this.machines) {
-        const idOk = machineId === undefined || m.id.startsWith(machineId);
-        if (idOk && metadataMismatch(machineMetadata, m.spec.metadata) === null) on[m.index] = 1;
-      }
+      for (const m of this.machines) if (globalsOn(m.spec.metadata, [u.spec]).runs.length === 1) on[m.index] = 1;
       this.globalSig.set(key, (sig = { on, count: 0, cpu: 0, mem: 0 }));
     }
     this.globalOn.set(u.name, sig.on);
@@ -175,6 +176,18 @@ export class PlanState implements LoggedView {
         m.globalCount += sig.count;
         m.reservedCpu += sig.cpu;
         m.reservedMem += sig.mem;
+      }
+    }
+    if (this.contested.length === 0) return;
+    const specs = this.contested.map((u) => u.spec);
+    for (const u of this.contested) this.globalOn.set(u.name, new Uint8Array(this.machines.length));
+    for (const m of this.machines) {
+      for (const g of globalsOn(m.spec.metadata, specs).runs) {
+        const u = this.units.get(g.name)!;
+        this.globalOn.get(u.name)![m.index] = 1;
+        m.globalCount++;
+        m.reservedCpu += u.cpu;
+        m.reservedMem += u.mem;
       }
     }
   }

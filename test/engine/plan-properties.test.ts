@@ -1,7 +1,8 @@
 import t from 'tap';
 import { seededRandom as rng } from '../../src/seeded-random';
-import { globMatch } from '../../src/constraints/glob';
+import { matchUnitGlob as globMatch } from '../../src/units/unit-glob';
 import { explain } from '../../src/engine/plan-explain';
+import { globalsOn as globalsModel } from '../../src/constraints/globals';
 import { plan } from '../../src/engine/plan';
 import type { Snapshot, SnapshotUnit } from '../../src/engine/types';
 import type { PlacementStrategy, TargetState } from '../../src/units/types';
@@ -57,8 +58,8 @@ function violations(s: Snapshot, sched: Record<string, string>): string[] {
   const bad: string[] = [];
   const units = new Map(s.units.map((u) => [u.spec.name, u]));
   const live = new Map(s.machines.map((m) => [m.id, m]));
-  const globalsOn = (mid: string) => s.units.filter((u) => u.spec.options.global && u.desired !== 'inactive' &&
-    Object.entries(u.spec.options.machineMetadata).every(([k, v]) => v.includes(live.get(mid)!.metadata[k])));
+  const activeGlobals = s.units.filter((u) => u.spec.options.global && u.desired !== 'inactive');
+  const globalsOn = (mid: string) => globalsModel(live.get(mid)!.metadata, activeGlobals.map((u) => u.spec)).runs.map((g) => units.get(g.name)!);
   for (const m of s.machines) {
     const here = Object.keys(sched).filter((n) => sched[n] === m.id).map((n) => units.get(n)!);
     const all = [...here, ...globalsOn(m.id)];

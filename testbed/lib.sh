@@ -65,3 +65,33 @@ release_lock() {
 docker_ok() { command -v docker > /dev/null && docker version > /dev/null 2>&1; }
 
 etcdctl_() { ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 "$@"; }
+
+# The node settings `up` was given (SHOAL_METADATA_node3=..., SHOAL_TTL=..., SHOAL_ENV=..., see
+# docs/testbed.md) are kept in $RUN/settings, so a later `testbed/node start` boots a node as `up` did.
+SETTINGS_RE='^SHOAL_(NO_DAEMON|METADATA|CAPACITY_CPU|CAPACITY_MEMORY|ROLES|TTL|LOG_LEVEL|ENV)(_node[0-9]+)?$'
+save_settings() {
+  local v
+  : > "$RUN/settings"
+  for v in $(compgen -v | grep -E "$SETTINGS_RE"); do printf '%s=%q\n' "$v" "${!v}" >> "$RUN/settings"; done
+}
+# Loads the saved settings; a variable set in the caller's environment wins over the saved one.
+load_settings() {
+  local line k
+  [ -f "$RUN/settings" ] || return 0
+  while IFS= read -r line; do
+    k=${line%%=*}
+    [[ $k =~ $SETTINGS_RE ]] || continue
+    [ -n "${!k+x}" ] || eval "export $line"
+  done < "$RUN/settings"
+}
+
+# False when NODE's shoald has failed (e.g. exit 2: a bad setting) or restarted 3 times or more;
+# sets SHOALD_STATE to what was seen.
+shoald_healthy() {
+  local out st n
+  out=$(nsenter -t "$(node_pid1 "$1")" -a systemctl show -p ActiveState -p NRestarts shoald.service 2> /dev/null) || return 0
+  st=$(sed -n 's/^ActiveState=//p' <<< "$out"); n=$(sed -n 's/^NRestarts=//p' <<< "$out")
+  SHOALD_STATE="$st after ${n:-0} restart(s)"
+  [ "$st" != failed ] && ((${n:-0} < 3))
+}
+testbed_node_logs() { local node=$1; shift; journalctl -D "/proc/$(node_pid1 "$node")/root/var/log/journal" --no-pager "$@"; }

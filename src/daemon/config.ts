@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { ValidationError } from '../errors';
 import { PLACEMENT_STRATEGIES, type PlacementStrategy } from '../units/types';
+import { parseCpu, parseMemory } from '../units/resources';
+import { metadataProblem } from '../units/metadata';
 import { apiConfig } from '../api/api-config';
 import type { ApiConfig } from '../api/listeners';
 
@@ -78,6 +80,10 @@ export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>')
       metadata[k] = String(v);
     }
   }
+  for (const [k, v] of Object.entries(metadata)) {
+    const problem = metadataProblem(k, v);
+    if (problem) throw bad(`machine.metadata.${k}`, problem);
+  }
   if (env.SHOAL_METADATA) Object.assign(metadata, parseMetadata(env.SHOAL_METADATA, (m) => envBad('SHOAL_METADATA', m)));
 
   const id = env.SHOAL_MACHINE_ID ?? optStr(machine.id, 'machine.id', bad);
@@ -92,8 +98,9 @@ export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>')
       address: env.SHOAL_ADDRESS ?? optStr(machine.address, 'machine.address', bad),
       metadata,
       ttlSeconds: num(env.SHOAL_TTL, 'SHOAL_TTL', envBad) ?? num(machine.ttl, 'machine.ttl', bad) ?? 5,
-      cpuMillis: num(env.SHOAL_CAPACITY_CPU, 'SHOAL_CAPACITY_CPU', envBad) ?? num(machine.capacity_cpu, 'machine.capacity_cpu', bad),
-      memoryBytes: num(env.SHOAL_CAPACITY_MEMORY, 'SHOAL_CAPACITY_MEMORY', envBad) ?? num(machine.capacity_memory, 'machine.capacity_memory', bad),
+      cpuMillis: size(env.SHOAL_CAPACITY_CPU, 'SHOAL_CAPACITY_CPU', envBad, parseCpu) ?? size(machine.capacity_cpu, 'machine.capacity_cpu', bad, parseCpu),
+      memoryBytes: size(env.SHOAL_CAPACITY_MEMORY, 'SHOAL_CAPACITY_MEMORY', envBad, parseMemory)
+        ?? size(machine.capacity_memory, 'machine.capacity_memory', bad, parseMemory),
     },
     engine: {
       id: env.SHOAL_ENGINE_ID ?? optStr(engine.id, 'engine.id', bad),
@@ -129,6 +136,19 @@ function num(v: unknown, key: string, bad: (k: string, m: string) => Error): num
   return n;
 }
 
+/**
+ * A capacity in the syntax unit files use for `[X-Shoal] CPU=` (cores or `500m` → millicores) and
+ * `Memory=` (bytes or K/M/G/T, 1024-based → bytes): a TOML number is read as its text (`2` = 2 cores).
+ */
+function size(v: unknown, key: string, bad: (k: string, m: string) => Error, parse: (s: string) => number): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'bigint') throw bad(key, 'must be a string or a number');
+  let n: number;
+  try { n = parse(String(v).trim()); } catch (err) { throw bad(key, (err as Error).message); }
+  if (n <= 0) throw bad(key, `must be more than 0, got ${JSON.stringify(String(v))}`);
+  return n;
+}
+
 function parseRoles(list: string[], fail: (m: string) => Error): Role[] {
   const roles = list.map((s) => s.trim()).filter(Boolean);
   for (const r of roles) if (r !== 'engine' && r !== 'agent') throw fail(`unknown role "${r}" (engine, agent)`);
@@ -142,7 +162,10 @@ export function parseMetadata(s: string, fail: (m: string) => Error): Record<str
   for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
     const i = part.indexOf('=');
     if (i <= 0) throw fail(`"${part}" is not key=value`);
-    out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+    const [k, v] = [part.slice(0, i).trim(), part.slice(i + 1).trim()];
+    const problem = metadataProblem(k, v);
+    if (problem) throw fail(problem);
+    out[k] = v;
   }
   return out;
 }

@@ -5,6 +5,7 @@
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { up } from '../helpers/testbed';
 
 const ping = (ip: string) => ['busybox', 'ping', '-c1', '-W1', ip];
@@ -13,7 +14,7 @@ const etcdHealth = ['curl', '-sf', '-m', '2', 'http://10.88.0.1:2379/health'];
 t.test('testbed: nodes, faults and teardown', async (t) => {
   const tb = await up({
     nodes: 3, t,
-    env: { SHOAL_METADATA_node2: 'role=db,disk=ssd', SHOAL_CAPACITY_CPU: '2000', SHOAL_CAPACITY_CPU_node3: '500' },
+    env: { SHOAL_METADATA_node2: 'role=db,disk=ssd', SHOAL_CAPACITY_CPU: '2', SHOAL_CAPACITY_CPU_node3: '500m' },
   });
   const pids: number[] = [];
 
@@ -50,9 +51,9 @@ t.test('testbed: nodes, faults and teardown', async (t) => {
 
   await t.test('per-node settings reach every unit of the node', async (t) => {
     const env = async (n: string) => (await tb.sh(n, 'echo "$SHOAL_METADATA|$SHOAL_CAPACITY_CPU|$SHOAL_ADDRESS|$SHOAL_ETCD"')).trim();
-    t.equal(await env('node1'), 'node=node1|2000|10.88.0.11|http://10.88.0.1:2379');
-    t.equal(await env('node2'), 'node=node2,role=db,disk=ssd|2000|10.88.0.12|http://10.88.0.1:2379');
-    t.equal(await env('node3'), 'node=node3|500|10.88.0.13|http://10.88.0.1:2379', 'per-node value wins');
+    t.equal(await env('node1'), 'node=node1|2|10.88.0.11|http://10.88.0.1:2379');
+    t.equal(await env('node2'), 'node=node2,role=db,disk=ssd|2|10.88.0.12|http://10.88.0.1:2379');
+    t.equal(await env('node3'), 'node=node3|500m|10.88.0.13|http://10.88.0.1:2379', 'per-node value wins');
     t.equal((await tb.sh('node1', 'echo $SHOAL_MACHINE_ID')).trim(), tb.machineId('node1'));
   });
 
@@ -76,7 +77,12 @@ t.test('testbed: nodes, faults and teardown', async (t) => {
     t.not((await tb.exec('node1', ping(tb.ip('node2')))).code, 0, 'node2 unreachable while dead');
     await t.rejects(tb.exec('node2', ['true']).then((r) => { if (r.code) throw new Error(r.stderr); }),
       'exec into a dead node fails');
-    await tb.start('node2');
+    // by hand, as a user would: none of the settings `up` was given are in this environment
+    const clean = { PATH: process.env.PATH ?? '/usr/bin:/bin', SHOAL_TESTBED_OWNER: String(process.pid) };
+    execFileSync(join(__dirname, '..', '..', 'testbed', 'node'), ['start', 'node2'], { env: clean, stdio: 'ignore', timeout: 60_000 });
+    t.equal((await tb.sh('node2', 'echo "$SHOAL_METADATA|$SHOAL_CAPACITY_CPU"')).trim(), 'node=node2,role=db,disk=ssd|2',
+      'testbed/node start keeps the per-node settings testbed/up was given');
+    t.equal((await tb.exec('node2', ['systemctl', 'is-active', 'shoald.service'])).stdout.trim(), 'inactive', 'and SHOAL_NO_DAEMON=1');
     t.not(await tb.pid1('node2'), old, 'a new PID 1');
     t.equal((await tb.sh('node2', 'cat /etc/machine-id')).trim(), id, 'same machine id after restart');
     t.equal((await tb.exec('node1', ping(tb.ip('node2')))).code, 0, 'node1 reaches node2 again');

@@ -19,7 +19,7 @@ t.test('defaults', async (t) => {
 });
 
 t.test('TOML file, then environment overrides', async (t) => {
-  const p = file('ok.toml', `roles = ["engine"]\n[etcd]\nendpoints = ["http://10.0.0.1:2379"]\nprefix = "/x"\n[machine]\nid = "node-1"\nttl = 3\ncapacity_cpu = 1500\nmetadata = { region = "eu", ssd = true }\n[engine]\nstrategy = "binpack"\n`);
+  const p = file('ok.toml', `roles = ["engine"]\n[etcd]\nendpoints = ["http://10.0.0.1:2379"]\nprefix = "/x"\n[machine]\nid = "node-1"\nttl = 3\ncapacity_cpu = "1500m"\nmetadata = { region = "eu", ssd = true }\n[engine]\nstrategy = "binpack"\n`);
   const c = loadConfig(p, {});
   t.same(c.roles, ['engine']);
   t.same(c.etcd, { endpoints: ['http://10.0.0.1:2379'], prefix: '/x/' });
@@ -36,6 +36,24 @@ t.test('TOML file, then environment overrides', async (t) => {
   t.equal(machineId(e), 'n2');
 });
 
+t.test('capacity takes the syntax of [X-Shoal] CPU= and Memory= (docs/testbed.md example: 1G)', async (t) => {
+  const cases: [NodeJS.ProcessEnv, { cpuMillis?: number; memoryBytes?: number }][] = [
+    [{ SHOAL_CAPACITY_MEMORY: '1G' }, { memoryBytes: 2 ** 30 }],
+    [{ SHOAL_CAPACITY_MEMORY: '512M' }, { memoryBytes: 512 * 2 ** 20 }],
+    [{ SHOAL_CAPACITY_MEMORY: '1048576' }, { memoryBytes: 1048576 }],
+    [{ SHOAL_CAPACITY_CPU: '2' }, { cpuMillis: 2000 }],
+    [{ SHOAL_CAPACITY_CPU: '1.5' }, { cpuMillis: 1500 }],
+    [{ SHOAL_CAPACITY_CPU: '500m' }, { cpuMillis: 500 }],
+  ];
+  for (const [env, want] of cases) {
+    const m = buildConfig({}, env).machine;
+    t.same({ cpuMillis: m.cpuMillis, memoryBytes: m.memoryBytes }, { cpuMillis: undefined, memoryBytes: undefined, ...want }, JSON.stringify(env));
+  }
+  const toml = buildConfig({ machine: { capacity_cpu: 2, capacity_memory: '2G' } }, {}).machine;
+  t.equal(toml.cpuMillis, 2000, 'a TOML number means what the same text means: 2 cores');
+  t.equal(toml.memoryBytes, 2 * 2 ** 30);
+});
+
 t.test('probed capacity and /etc/machine-id', async (t) => {
   const c = buildConfig({}, {});
   const cap = await machineCapacity(c);
@@ -48,11 +66,18 @@ t.test('probed capacity and /etc/machine-id', async (t) => {
 const bad: [string, string, NodeJS.ProcessEnv, RegExp][] = [
   ['bad TOML names the line', 'roles = [\n', {}, /bad1\.toml:2?.*/],
   ['wrong type names the key', '[machine]\nttl = "soon"\n', {}, /machine\.ttl: must be a positive number/],
+  ['bad capacity in the file names the key', '[machine]\ncapacity_memory = "lots"\n', {}, /machine\.capacity_memory: size "lots" is not bytes/],
+  ['bad capacity cpu in the file names the key', '[machine]\ncapacity_cpu = "2 cores"\n', {}, /machine\.capacity_cpu: CPU "2 cores" is not a number of cores/],
   ['unknown role', 'roles = ["engine", "cook"]\n', {}, /roles: unknown role "cook"/],
   ['bad endpoint', '[etcd]\nendpoints = ["127.0.0.1:2379"]\n', {}, /etcd\.endpoints: not an etcd URL/],
   ['bad strategy', '[engine]\nstrategy = "random"\n', {}, /engine\.strategy: unknown strategy/],
   ['bad env metadata', '', { SHOAL_METADATA: 'novalue' }, /SHOAL_METADATA: "novalue" is not key=value/],
+  ['unmatchable env metadata', '', { SHOAL_METADATA: 'a=b=c' }, /SHOAL_METADATA: metadata a=b=c: the value holds '='/],
+  ['unmatchable file metadata', '[machine]\nmetadata = { role = "" }\n', {}, /machine\.metadata\.role: metadata role: the value is empty/],
   ['bad env ttl', '', { SHOAL_TTL: '-1' }, /SHOAL_TTL: must be a positive number/],
+  ['bad env memory', '', { SHOAL_CAPACITY_MEMORY: '1GB' }, /SHOAL_CAPACITY_MEMORY: size "1GB" is not bytes or a number with K, M, G or T/],
+  ['bad env cpu', '', { SHOAL_CAPACITY_CPU: '2x' }, /SHOAL_CAPACITY_CPU: CPU "2x" is not a number of cores/],
+  ['zero env cpu', '', { SHOAL_CAPACITY_CPU: '0' }, /SHOAL_CAPACITY_CPU: must be more than 0/],
   ['bad machine id', '[machine]\nid = "../etc"\n', {}, /machine\.id: bad machine id/],
 ];
 for (const [i, [name, text, env, msg]] of bad.entries()) {
@@ -61,7 +86,7 @@ for (const [i, [name, text, env, msg]] of bad.entries()) {
     const err = (() => { try { loadConfig(p, env); return null; } catch (e) { return e as ValidationError; } })();
     t.type(err, ValidationError);
     t.match(err!.message, msg);
-    if (!env.SHOAL_METADATA && !env.SHOAL_TTL) t.match(err!.message, p, 'names the file');
+    if (Object.keys(env).length === 0) t.match(err!.message, p, 'names the file');
   });
 }
 

@@ -22,9 +22,9 @@ const conf = (name: string, text: string) => {
 };
 
 t.test('reloadConfig applies metadata, capacity and strategy; reports restart-only settings; keeps them', async (t) => {
-  const path = conf('a.toml', '[etcd]\nprefix = "/a/"\n[machine]\nid = "m1"\ncapacity_cpu = 1000\ncapacity_memory = 1000000\nmetadata = { role = "web" }\n');
+  const path = conf('a.toml', '[etcd]\nprefix = "/a/"\n[machine]\nid = "m1"\ncapacity_cpu = "1000m"\ncapacity_memory = 1000000\nmetadata = { role = "web" }\n');
   const prev = loadConfig(path, {});
-  conf('a.toml', '[etcd]\nprefix = "/b/"\n[machine]\nid = "m1"\ncapacity_cpu = 2000\ncapacity_memory = 1000000\nmetadata = { role = "db" }\n[engine]\nstrategy = "binpack"\n');
+  conf('a.toml', '[etcd]\nprefix = "/b/"\n[machine]\nid = "m1"\ncapacity_cpu = "2000m"\ncapacity_memory = 1000000\nmetadata = { role = "db" }\n[engine]\nstrategy = "binpack"\n');
   const calls: unknown[] = [];
   const next = await reloadConfig(path, prev, {
     agent: { updateMachine: async (u) => { calls.push(['machine', u]); } },

@@ -33,8 +33,6 @@ export interface Task {
   reason: string;
 }
 
-const RUNNING = new Set(['active', 'activating', 'reloading']);
-
 /**
  * Tasks that take `actual` to `desired`, in fixed order: unload, load, reload, stop, start; units by
  * name within a kind. A changed file is unload + load (+ start when launched): the new text takes effect.
@@ -66,7 +64,9 @@ export function computeTasks(desired: readonly DesiredUnit[], actual: readonly A
       if (fresh || !a!.started) {
         by.start.push({ kind: 'start', unit: name, reason: fresh ? 'desired launched, just loaded' : 'desired launched, not started' });
       }
-    } else if (!fresh && (a!.started || RUNNING.has(a!.activeState))) {
+    } else if (!fresh && a!.started) {
+      // only what the agent started: systemd itself may start a loaded unit (a socket's service, a
+      // WantedBy= of an enabled unit), as it did under fleet
       by.stop.push({ kind: 'stop', unit: name, reason: 'desired loaded, but running' });
     }
   }

@@ -89,6 +89,13 @@ class SystemdDbus implements Systemd {
     return (body[0] as [string, string, string][]).map(([type, file, destination]) => ({ type, file, destination }));
   }
 
+  async enableUnitFiles(names: string[], runtime: boolean): Promise<UnitFileChange[]> {
+    if (names.length === 0) return [];
+    // (files, runtime, force) → (carries_install_info, changes)
+    const body = await this.manager('EnableUnitFiles', 'asbb', [names, runtime, true]);
+    return (body[1] as [string, string, string][]).map(([type, file, destination]) => ({ type, file, destination }));
+  }
+
   async disableUnitFiles(names: string[], runtime: boolean): Promise<UnitFileChange[]> {
     if (names.length === 0) return [];
     const body = await this.manager('DisableUnitFiles', 'asb', [names, runtime]);

@@ -35,7 +35,12 @@ export type UnitChangeListener = (name: string, state: Partial<SystemdUnitState>
 export interface Systemd {
   /** Links unit files (absolute paths) into systemd's search path; `runtime` = under /run (gone at reboot). */
   linkUnitFiles(paths: string[], runtime: boolean): Promise<UnitFileChange[]>;
-  /** Removes the links of the named units (runtime links when `runtime`). */
+  /**
+   * Enables units as `systemctl enable --runtime` does when `runtime`: the symlinks their `[Install]`
+   * section asks for (WantedBy=, RequiredBy=, Also=, Alias=) under /run. Needs a `reload()` after.
+   */
+  enableUnitFiles(names: string[], runtime: boolean): Promise<UnitFileChange[]>;
+  /** Removes the links of the named units (runtime links when `runtime`): both `link` and `enable` ones. */
   disableUnitFiles(names: string[], runtime: boolean): Promise<UnitFileChange[]>;
   /** `daemon-reload`: ~100 ms, so callers batch file changes into one. */
   reload(): Promise<void>;

@@ -1,6 +1,7 @@
 /**
- * The agent's units in systemd: files in the agent's runtime dir, linked into systemd (runtime links),
- * started and stopped through the Manager. A unit is *managed* when its file is in the runtime dir:
+ * The agent's units in systemd: files in the agent's runtime dir, linked into systemd (runtime links)
+ * and, when they have an `[Install]` section, enabled in the runtime scope as fleet did (so WantedBy=,
+ * RequiredBy=, Also= work on the machine; disabled with the unlink), started and stopped through the Manager. A unit is *managed* when its file is in the runtime dir:
  * that is how a restarted agent adopts what runs. State is followed by D-Bus signals, not polling.
  */
 import { createHash } from 'node:crypto';
@@ -44,6 +45,11 @@ export interface UnitManagerOptions {
   log?: Logger;
 }
 
+/** True when the unit text has an `[Install]` section (what `systemctl enable` acts on). */
+function hasInstall(text: string): boolean {
+  return /^[ \t]*\[Install\][ \t]*\r?$/m.test(text);
+}
+
 /** sha1 hex of a file text: how loaded and desired files are compared. */
 export function fileHash(text: string): string {
   return createHash('sha1').update(text).digest('hex');
@@ -58,6 +64,8 @@ export class UnitManager {
   private readonly units = new Map<string, ManagedUnit>();
   private readonly toLink = new Set<string>();
   private readonly toUnlink = new Set<string>();
+  /** Units whose file has an [Install] section: enabled (runtime) after linking. */
+  private readonly installs = new Set<string>();
   private readonly listeners = new Set<StateListener>();
   private readonly unsubscribe: () => void;
 
@@ -77,6 +85,7 @@ export class UnitManager {
       const text = await readFile(join(this.fsDir, file), 'utf8');
       const state = await this.systemd.unitState(file);
       this.units.set(file, { name: file, fileHash: fileHash(text), unitHash: headerHash(text), started: isRunningState(state.activeState), activeState: state.activeState, state });
+      if (hasInstall(text)) this.installs.add(file);
       // an agent that died between writing and reloading left the link undone
       if (state.loadState !== 'loaded') this.toLink.add(file);
     }
@@ -112,6 +121,8 @@ export class UnitManager {
     await rename(tmp, join(this.fsDir, name));
     this.toUnlink.delete(name);
     this.toLink.add(name);
+    if (hasInstall(text)) this.installs.add(name);
+    else if (this.installs.delete(name)) this.toUnlink.add(name); // a new text without [Install]: drop the old enable links first
     const state: SystemdUnitState = { name, loadState: 'stub', activeState: 'inactive', subState: 'dead', mainPid: 0, fragmentPath: '' };
     this.units.set(name, { name, fileHash: fileHash(text), unitHash: headerHash(text), started: false, activeState: 'inactive', state });
   }
@@ -127,6 +138,7 @@ export class UnitManager {
     this.units.delete(name);
     this.toLink.delete(name);
     this.toUnlink.add(name);
+    this.installs.delete(name);
     await this.systemd.resetFailedUnit(name);
   }
 
@@ -136,10 +148,26 @@ export class UnitManager {
     const unlink = [...this.toUnlink];
     await this.systemd.disableUnitFiles(unlink, true);
     await this.systemd.linkUnitFiles(link.map((n) => `${this.dir}/${n}`), true);
+    await this.enable(link.filter((n) => this.installs.has(n)));
     await this.systemd.reload();
     this.toLink.clear();
     this.toUnlink.clear();
     for (const name of link) await this.refresh(name);
+  }
+
+  /**
+   * Enables units in the runtime scope. A unit systemd refuses to enable (e.g. `Also=` naming a unit
+   * that is not on this machine) is logged and runs as a linked unit: one unit's bad [Install]
+   * section never holds the others back.
+   */
+  private async enable(names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    await this.systemd.enableUnitFiles(names, true).catch(async () => {
+      for (const n of names) {
+        await this.systemd.enableUnitFiles([n], true)
+          .catch((err) => this.log.warn('cannot enable unit ([Install] ignored on this machine)', { unit: n, err: String(err) }));
+      }
+    });
   }
 
   /**

@@ -9,7 +9,7 @@ const example = (name: string) => parseUnit(name, readFileSync(join(EXAMPLES, na
 
 t.test('every example unit parses', async (t) => {
   const names = readdirSync(EXAMPLES).filter((n) => !n.endsWith('.md')).sort();
-  t.same(names, ['app-sidekick.service', 'app.service', 'hello.service', 'lb@.service', 'monitor.service', 'web-container.service', 'worker@.service']);
+  t.same(names, ['app-sidekick.service', 'app.service', 'discovery.service', 'echo.service', 'echo.socket', 'hello.service', 'lb@.service', 'monitor.service', 'web-container.service', 'worker@.service']);
   for (const n of names) t.equal(example(n).name, n, n);
 });
 
@@ -18,6 +18,9 @@ t.test('examples mean what they say', async (t) => {
   t.match(example('hello.service').file.sections[1].entries[0].value, /%H/, 'machine specifiers in [Service] are left for systemd');
   t.equal(example('monitor.service').options.global, true);
   t.same(example('app-sidekick.service').options.machineOf, ['app.service']);
+  t.same(example('discovery.service').options.machineOf, ['hello.service'], 'the sidekick goes where hello goes');
+  t.same(example('echo.service').options.machineOf, ['echo.socket'], 'the service goes where its socket goes');
+  t.ok(example('echo.socket').file.sections.some((s) => s.name === 'Socket'));
   t.same(example('web-container.service').container, {
     image: 'localbusybox:latest', command: ['/bin/httpd', '-f', '-p', '8080', '-h', '/etc'],
     env: { GREETING: 'hello', MODE: 'demo web' }, ports: ['8080:8080/tcp'], volumes: [],

@@ -11,6 +11,8 @@ export interface SystemdUnitState {
   active: string;
   sub: string;
   mainPid: number;
+  /** The unit's Description= (the chaos workload puts the unit's version in it). */
+  description?: string;
 }
 
 /** One node as observed: its machine id and systemd's view of the scenario units. */
@@ -42,7 +44,8 @@ export interface Verdict {
   doubled: string[];
 }
 
-const isActive = (s?: SystemdUnitState) => s?.active === 'active' || s?.active === 'activating' || s?.active === 'reloading';
+/** Active, or on its way (activating, reloading). */
+export const isActive = (s?: SystemdUnitState) => s?.active === 'active' || s?.active === 'activating' || s?.active === 'reloading';
 const isLoaded = (s?: SystemdUnitState) => s !== undefined && s.load === 'loaded';
 
 /** Checks `obs` against the units the scenario expects; `extraPrefix` units not in `units` must not run. */
@@ -78,7 +81,10 @@ function checkUnit(u: ScenarioUnit, obs: Observation, problem: (m: string) => vo
     return undefined;
   }
   if (u.global) {
-    const missing = obs.nodes.filter((n) => !active.includes(n));
+    // a global limited by MachineMetadata runs on its matching nodes only
+    const targets = u.onlyNodes ? obs.nodes.filter((n) => u.onlyNodes!.includes(n.node)) : obs.nodes;
+    for (const n of active) if (!targets.includes(n)) problem(`${u.name}: global for ${u.onlyNodes!.join(',')}, but active on ${n.node}`);
+    const missing = targets.filter((n) => !active.includes(n));
     if (u.desired === 'launched' && missing.length) {
       problem(`${u.name}: global, not active on ${missing.map((n) => n.node).join(',')}`);
       if (active.length === 0) v.lost.push(u.name);

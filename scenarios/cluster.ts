@@ -77,7 +77,8 @@ export class Cluster {
 
   /** systemd's view of `names` (and of any other scn-* unit it knows) inside `node`. */
   async systemdView(node: string, names: string[]): Promise<Map<string, SystemdUnitState>> {
-    const script = 'systemctl show -p Id,LoadState,ActiveState,SubState,MainPID -- "$@" '
+    names = names.filter((n) => !/@\.[a-z]+$/.test(n)); // a template is no unit systemctl can show
+    const script = 'systemctl show -p Id,LoadState,ActiveState,SubState,MainPID,Description -- "$@" '
       + `$(systemctl list-units --all --plain --no-legend '${UNIT_PREFIX}*' | awk '{print $1}')`;
     const r = await this.platform.exec(node, ['sh', '-c', script, 'sh', ...names]);
     if (r.code !== 0) throw new Error(`${node}: systemctl show exited ${r.code}: ${r.stderr.trim()}`);
@@ -212,7 +213,7 @@ export class Cluster {
   }
 }
 
-/** Parses `systemctl show -p Id,LoadState,ActiveState,SubState,MainPID` output (blank-line separated blocks). */
+/** Parses `systemctl show -p Id,LoadState,ActiveState,SubState,MainPID,Description` output (blank-line separated blocks). */
 export function parseSystemctlShow(out: string): Map<string, SystemdUnitState> {
   const map = new Map<string, SystemdUnitState>();
   for (const block of out.split(/\n\s*\n/)) {
@@ -225,7 +226,7 @@ export function parseSystemctlShow(out: string): Map<string, SystemdUnitState> {
     if (!id) continue;
     map.set(id, {
       load: kv.get('LoadState') ?? '', active: kv.get('ActiveState') ?? '', sub: kv.get('SubState') ?? '',
-      mainPid: Number(kv.get('MainPID') ?? 0),
+      mainPid: Number(kv.get('MainPID') ?? 0), description: kv.get('Description') ?? '',
     });
   }
   return map;

@@ -47,13 +47,15 @@ export interface TestbedPlatformOptions {
   /** Extra SHOAL_* settings for every node (e.g. `{ SHOAL_TTL: '5' }`). */
   env?: Record<string, string>;
   ttlSeconds?: number;
+  /** Nodes of the base cluster (default 3): node1..nodeN; node(N+1) is the spare. */
+  nodes?: number;
 }
 
-/** The testbed: node1..node3 form the cluster, node4 is the spare. */
+/** The testbed: node1..node3 (or ..nodeN) form the cluster, the next node is the spare. */
 export class TestbedPlatform implements Platform {
   readonly name = 'testbed';
-  readonly nodes = ['node1', 'node2', 'node3'];
-  readonly spare = 'node4';
+  readonly nodes: string[];
+  readonly spare: string;
   readonly etcdEndpoints = ['http://127.0.0.1:2379'];
   readonly ttlSeconds: number;
   private readonly env: NodeJS.ProcessEnv;
@@ -62,6 +64,9 @@ export class TestbedPlatform implements Platform {
 
   constructor(private readonly opts: TestbedPlatformOptions = {}) {
     this.ttlSeconds = opts.ttlSeconds ?? 5;
+    const n = opts.nodes ?? 3;
+    this.nodes = Array.from({ length: n }, (_, i) => `node${i + 1}`);
+    this.spare = `node${n + 1}`;
     this.env = { ...process.env, ...opts.env, SHOAL_TESTBED_OWNER: String(process.pid), SHOAL_NO_DAEMON: '0' };
   }
 
@@ -90,6 +95,7 @@ export class TestbedPlatform implements Platform {
     this.isUp = false;
     try {
       await resumeIfStopped(this.etcdPid());
+      await this.resumeDockerd().catch(() => undefined);
       await this.script('down', []);
     } finally {
       unlockTestbed();
@@ -189,6 +195,17 @@ export class TestbedPlatform implements Platform {
     process.kill(pid, 'SIGCONT');
     await this.waitEtcd();
   }
+
+  /** The host dockerd when testbed/up started it (never one the machine runs for others). */
+  private dockerdPid(): number {
+    const f = join(RUN, 'dockerd.pid');
+    const pid = existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) : 0;
+    if (!pid || !alive(pid)) throw new Error('dockerd was not started by testbed/up: not pausing a dockerd others may use');
+    return pid;
+  }
+
+  async pauseDockerd(): Promise<void> { process.kill(this.dockerdPid(), 'SIGSTOP'); }
+  async resumeDockerd(): Promise<void> { process.kill(this.dockerdPid(), 'SIGCONT'); }
 
   private async waitEtcd(): Promise<void> {
     for (let i = 0; i < 200; i++) {

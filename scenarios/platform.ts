@@ -77,4 +77,9 @@ export interface Platform {
   pauseEtcd(): Promise<void>;
   /** SIGCONT to etcd; resolves once healthy. */
   resumeEtcd(): Promise<void>;
+
+  /** SIGSTOP to the container engine the nodes use (absent: the platform cannot; throws: not now). */
+  pauseDockerd?(): Promise<void>;
+  /** SIGCONT to the container engine. */
+  resumeDockerd?(): Promise<void>;
 }

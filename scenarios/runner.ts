@@ -29,6 +29,20 @@ export interface RunOptions {
 
 /** Puts the cluster back in its base state; returns the settled base observation. */
 export async function prepare(platform: Platform, cluster: Cluster, log: (l: string) => void): Promise<Settled> {
+  await resetCluster(platform, cluster, log);
+  const units = baseUnits();
+  await cluster.submit(units);
+  const s = await cluster.waitSettled(units, platform.nodes, 30_000);
+  if (!s.verdict.settled) throw new ScenarioFailure(`base state did not settle: ${s.verdict.problems.slice(0, 6).join('; ')}`);
+  log(`  base state settled in ${s.ms} ms`);
+  return s;
+}
+
+/**
+ * Every base node up and reachable, no fault left (etcd, shoald resumed; thawed; healed), the
+ * spare node off and forgotten, and no scenario unit left in the registry or on any node.
+ */
+export async function resetCluster(platform: Platform, cluster: Cluster, log: (l: string) => void): Promise<void> {
   await platform.resumeEtcd().catch(() => undefined);
   const spare = platform.spare;
   if (spare && (await platform.isRunning(spare))) await platform.poweroffNode(spare);
@@ -39,7 +53,6 @@ export async function prepare(platform: Platform, cluster: Cluster, log: (l: str
     await platform.healNode(n).catch(() => undefined);
     await platform.resumeShoald(n).catch(() => undefined);
   }
-  const units = baseUnits();
   const removed = await cluster.destroyAll();
   if (removed) {
     // the engine unschedules, the agents stop and unload: wait until no scenario unit is left anywhere
@@ -51,11 +64,6 @@ export async function prepare(platform: Platform, cluster: Cluster, log: (l: str
       return left.length === 0 && sched.length === 0 ? true : undefined;
     });
   }
-  await cluster.submit(units);
-  const s = await cluster.waitSettled(units, platform.nodes, 30_000);
-  if (!s.verdict.settled) throw new ScenarioFailure(`base state did not settle: ${s.verdict.problems.slice(0, 6).join('; ')}`);
-  log(`  base state settled in ${s.ms} ms`);
-  return s;
 }
 
 /** Runs one scenario on a prepared cluster; never throws (a failure is a row). */

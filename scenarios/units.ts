@@ -17,6 +17,8 @@ export interface ScenarioUnit {
   machineOf?: string;
   /** Glob (only `*` wildcards) of units it may not share a machine with (X-Fleet Conflicts). */
   conflicts?: string;
+  /** For a global unit with MachineMetadata=node=…: the only nodes it runs on (else every node). */
+  onlyNodes?: string[];
 }
 
 /** The text of a long-running native unit with the given [X-Fleet] lines. */

@@ -7,13 +7,12 @@
  * fixed order, so a seed replays the same ops and faults (timings and the leader differ).
  */
 import { destroyUnit, setDesiredStates, submitUnit } from '../src/api/unit-ops';
-import { seededRandom } from '../src/seeded-random';
 import { checkAfterFault, duringFaultProblems, type RegistryView } from './chaos-check';
 import {
   ETCD_FAULTS, nextFault, touchedNodes, unobservableDuring, type Fault, type FaultKind,
 } from './chaos-nemesis';
 import {
-  applyOp, expectedUnits, initialOps, newWorkload, nextOp, opUnits, type WorkloadOp, type WorkloadState,
+  applyOp, campaignRandom, expectedUnits, initialOps, newWorkload, nextOp, opUnits, type WorkloadOp, type WorkloadState,
 } from './chaos-workload';
 import { evaluate, mainPids, type NodeView, type Observation } from './checks';
 import type { Cluster } from './cluster';
@@ -32,6 +31,8 @@ export interface CampaignOptions {
   /** Time allowed past TTL for the cluster to settle after a heal, in ms (default 15 000). */
   slackMs?: number;
   log?: (line: string) => void;
+  /** Called with each member's shoald log after a round with violations (e.g. to keep them as files). */
+  saveLog?: (name: string, text: string) => void;
 }
 
 /** One round of the table. */
@@ -41,6 +42,8 @@ export interface RoundResult {
   /** The node the fault hit, resolved (the leader's node), or null. */
   node: string | null;
   ops: number;
+  /** From the injection to the heal as it happened, in ms. */
+  lastedMs: number;
   /** Heal → first settled observation of the final settled streak, in ms; null when it never settled. */
   settleMs: number | null;
   violations: string[];
@@ -62,7 +65,7 @@ export async function runCampaign(platform: Platform, cluster: Cluster, opts: Ca
   const log = opts.log ?? (() => undefined);
   const ttlMs = platform.ttlSeconds * 1000;
   const slackMs = opts.slackMs ?? 15_000;
-  const rnd = seededRandom(opts.seed);
+  const rnd = campaignRandom(opts.seed);
   const state = newWorkload(platform.nodes);
   const members = [...platform.nodes];
   let spare = platform.spare;
@@ -86,13 +89,15 @@ export async function runCampaign(platform: Platform, cluster: Cluster, opts: Ca
     const before = draw(state, rnd, 1 + Math.floor(rnd() * 3));
     const fault = nextFault({ nodes: members, spare, kinds, ttlMs }, rnd);
     const during = ETCD_FAULTS.includes(fault.kind) ? [] : draw(state, rnd, Math.floor(rnd() * 3));
-    const row: RoundResult = { round, fault, node: null, ops: before.length + during.length, settleMs: null, violations: [] };
+    const row: RoundResult = { round, fault, node: null, ops: before.length + during.length, lastedMs: 0, settleMs: null, violations: [] };
     rounds.push(row);
     log(`round ${round}: ${before.length} ops, ${fault.kind}${fault.target ? ` ${fault.target}` : ''} for ${fault.durationMs} ms, ${during.length} ops during`);
     try {
       for (const op of before) await sendOp(cluster, op);
       row.node = fault.target === 'leader' ? await leaderNode(cluster) : fault.target;
+      const injectAt = Date.now();
       const healAt = await inject(platform, cluster, fault, row.node, members, state, during, row.violations, log);
+      row.lastedMs = healAt - injectAt;
       if (fault.kind === 'node-join') { members.push(spare!); spare = null; }
       const s = await settle(cluster, state, members, healAt, ttlMs + slackMs, ttlMs + 1000);
       row.settleMs = s.settled ? s.ms : null;
@@ -115,6 +120,12 @@ export async function runCampaign(platform: Platform, cluster: Cluster, opts: Ca
     }
     log(`round ${round}: ${row.settleMs === null ? 'not settled' : `settled in ${row.settleMs} ms`}, ${row.violations.length} violations`);
     for (const v of row.violations.slice(0, 8)) log(`  ${v}`);
+    if (row.violations.length && opts.saveLog) {
+      for (const m of members) {
+        const text = await platform.shoaldLog(m).catch((err) => `(no log: ${(err as Error).message})`);
+        opts.saveLog(`seed${opts.seed}-round${round}-${fault.kind}-${m}.log`, text);
+      }
+    }
   }
   return { seed: opts.seed, rounds, initial, violations: initial.length + rounds.reduce((n, r) => n + r.violations.length, 0) };
 }

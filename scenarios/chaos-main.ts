@@ -3,6 +3,8 @@
  * up (root), runs one campaign per seed on it (chaos-driver.ts), prints the table and
  * `violations: N`, tears down. Exits 1 on any violation, 2 on a usage error.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runCampaign, type CampaignResult } from './chaos-driver';
 import { formatCampaign, parseChaosArgs, summarize } from './chaos-report';
 import { Cluster } from './cluster';
@@ -24,6 +26,13 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const results: CampaignResult[] = [];
+  // shoald's logs of the rounds with violations outlive the testbed (its nodes' journals do not)
+  const logDir = join(__dirname, '..', '..', 'testbed', 'logs', 'chaos');
+  const saveLog = (name: string, text: string) => {
+    mkdirSync(logDir, { recursive: true });
+    writeFileSync(join(logDir, name), text);
+    log(`  kept ${join(logDir, name)}`);
+  };
   try {
     log(`bringing up the testbed: ${args.nodes} nodes + ${platform.spare} to join; faults: ${args.kinds.join(',')}`);
     await platform.up();
@@ -31,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     try {
       for (const seed of args.seeds) {
         log(`seed ${seed}: ${args.durationS} s`);
-        results.push(await runCampaign(platform, cluster, { seed, durationMs: args.durationS * 1000, kinds: args.kinds, log }));
+        results.push(await runCampaign(platform, cluster, { seed, durationMs: args.durationS * 1000, kinds: args.kinds, log, saveLog }));
       }
     } finally {
       cluster.close();

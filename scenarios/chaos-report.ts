@@ -47,7 +47,7 @@ export function parseChaosArgs(argv: string[]): ChaosArgs {
 export function formatCampaign(r: CampaignResult): string {
   const head = ['SEED', 'ROUND', 'FAULT', 'NODE', 'LASTED', 'OPS', 'SETTLED', 'VIOLATIONS'];
   const body = r.rounds.map((x) => [
-    String(r.seed), String(x.round), x.fault.kind, x.node ?? '-', `${(x.fault.durationMs / 1000).toFixed(1)} s`, String(x.ops),
+    String(r.seed), String(x.round), x.fault.kind, x.node ?? '-', `${(x.lastedMs / 1000).toFixed(1)} s`, String(x.ops),
     x.settleMs === null ? 'never' : `${(x.settleMs / 1000).toFixed(2)} s`, String(x.violations.length),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));

@@ -8,7 +8,7 @@ import t from 'tap';
 import { parseUnit } from '../../src/units';
 import { seededRandom } from '../../src/seeded-random';
 import {
-  applyOp, CONFLICT_GLOB, expectedUnits, initialOps, newWorkload, nextOp, TEMPLATE, UNIT_KINDS, type WorkloadOp, type WorkloadState,
+  applyOp, campaignRandom, CONFLICT_GLOB, expectedUnits, initialOps, newWorkload, nextOp, TEMPLATE, UNIT_KINDS, type WorkloadOp, type WorkloadState,
 } from '../../scenarios/chaos-workload';
 import { FAULT_KINDS, nextFault, parseFaultKinds, touchedNodes, unobservableDuring, type Fault } from '../../scenarios/chaos-nemesis';
 import { checkAfterFault, duringFaultProblems, registryProblems, restartProblems, staleProblems, type AfterFault } from '../../scenarios/chaos-check';
@@ -20,7 +20,7 @@ const NODES = ['node1', 'node2', 'node3'];
 function run(seed: number, steps: number): { state: WorkloadState; ops: WorkloadOp[] } {
   const state = newWorkload(NODES);
   const ops = initialOps(state);
-  const rnd = seededRandom(seed);
+  const rnd = campaignRandom(seed);
   for (let i = 0; i < steps; i++) {
     const op = nextOp(state, rnd);
     applyOp(state, op);
@@ -45,7 +45,10 @@ function modelProblems(state: WorkloadState): string[] {
     try {
       const spec = parseUnit(u.name, u.text, { file: u.name });
       if (u.conflicts && u.conflicts !== CONFLICT_GLOB) out.push(`${u.name}: conflicts ${u.conflicts}`);
-      if (u.global !== (spec.fleet?.global ?? u.global)) out.push(`${u.name}: global mismatch`);
+      if (u.global !== spec.options.global) out.push(`${u.name}: global is ${u.global}, the file says ${spec.options.global}`);
+      if ((u.machineOf ?? '') !== spec.options.machineOf.join(' ')) out.push(`${u.name}: MachineOf differs from the file`);
+      if ((u.kind === 'container') !== (spec.container !== undefined)) out.push(`${u.name}: container section`);
+      if ((u.kind === 'reserve') !== (spec.resources.cpuMillis > 0)) out.push(`${u.name}: reservation`);
     } catch (err) {
       out.push(`${u.name}: ${(err as Error).message}`);
     }
@@ -78,6 +81,12 @@ t.test('the workload only makes valid, placeable states (100 seeds x 120 ops)', 
 t.test('a seed replays the same ops; another seed does not', async (t) => {
   t.same(run(7, 100).ops, run(7, 100).ops);
   t.not(JSON.stringify(run(7, 100).ops), JSON.stringify(run(8, 100).ops));
+});
+
+t.test('neighbouring seeds open with different faults (the seed is mixed before mulberry32)', async (t) => {
+  const view = { nodes: NODES, spare: 'node4', kinds: FAULT_KINDS, ttlMs: 5000 };
+  const firsts = new Set(Array.from({ length: 12 }, (_, i) => nextFault(view, campaignRandom(i + 1)).kind));
+  t.ok(firsts.size >= 5, `seeds 1..12 open with ${firsts.size} different faults`);
 });
 
 t.test('the initial ops launch one group of every kind, and the template', async (t) => {

@@ -226,7 +226,8 @@ export function parseSystemctlShow(out: string): Map<string, SystemdUnitState> {
     if (!id) continue;
     map.set(id, {
       load: kv.get('LoadState') ?? '', active: kv.get('ActiveState') ?? '', sub: kv.get('SubState') ?? '',
-      mainPid: Number(kv.get('MainPID') ?? 0), description: kv.get('Description') ?? '',
+      mainPid: Number(kv.get('MainPID') ?? 0),
+      ...(kv.has('Description') ? { description: kv.get('Description') } : {}),
     });
   }
   return map;

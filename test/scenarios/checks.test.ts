@@ -84,6 +84,8 @@ t.test('systemctl show parsing and globs', async (t) => {
   const m = parseSystemctlShow(out);
   t.same(m.get('a.service'), { load: 'loaded', active: 'active', sub: 'running', mainPid: 12 });
   t.equal(m.get('b.service')?.load, 'not-found');
+  const d = parseSystemctlShow('Id=c.service\nLoadState=loaded\nActiveState=active\nSubState=running\nMainPID=3\nDescription=shoal chaos plain unit c v2\n');
+  t.equal(d.get('c.service')?.description, 'shoal chaos plain unit c v2', 'Description kept (the chaos checker reads the version in it)');
   t.ok(matchesGlob('scn-conf-*.service', 'scn-conf-1.service'));
   t.notOk(matchesGlob('scn-conf-*.service', 'scn-confx1.service.bak'));
 });

@@ -5,7 +5,7 @@
 import { ValidationError } from '../errors';
 import type { FleetOptions, UnitEntry, UnitFile, UnitName } from './types';
 import { sectionEntries } from './unit-file';
-import { GlobError, compileGlob, matchUnitGlob } from './unit-glob';
+import { GlobError, compileGlob, isGlob, matchUnitGlob } from './unit-glob';
 import { parseUnitName } from './unit-name';
 import { expandSpecifiers } from './specifiers';
 import { WordsError, splitFleetValues } from './words';
@@ -80,6 +80,17 @@ export function parseFleetOptions(file: UnitFile, unit: UnitName, opts: { file?:
 function values(entry: UnitEntry, unit: UnitName, ctx: EntryContext): string[] {
   try {
     const items = splitFleetValues(entry.value);
+    if (items.length === 0 && entry.value.trim() !== '') {
+      // systemd: only `Key=` with nothing after it is an empty assignment; `Key=""` resetting would drop the constraint.
+      throw entryError('unit.bad-option', `${entry.key}=${entry.value} has no value; an empty assignment (${entry.key}= with nothing after it) resets the option`, ctx, entry);
+    }
+    for (const v of items) {
+      // Checked in templates too: no instance can make `MachineID=%m` valid.
+      const left = /%([^nNpi%]|$)/.exec(v.replace(/%[nNpi%]/g, ''));
+      if (left) {
+        throw entryError('unit.bad-option', `${left[0] || '%'} in ${JSON.stringify(entry.value)} is never expanded: only %n %N %p %i %% are (as fleet), so it would stay literally in the value`, ctx, entry);
+      }
+    }
     return unit.isTemplate ? items : items.map((v) => expandSpecifiers(v, unit));
   } catch (e) {
     if (e instanceof WordsError) throw entryError('unit.bad-option', `${e.message} in ${JSON.stringify(entry.value)}`, ctx, entry);
@@ -115,7 +126,7 @@ function applyEntry(c: Collected, key: FleetKey, entry: UnitEntry, items: string
       (key === 'MachineOf' ? c.machineOf : c.replaces).push(...items);
       return;
     case 'Conflicts':
-      for (const v of items) checkGlob(v, fail);
+      for (const v of items) checkGlob(v, fail, key);
       c.conflicts.push(...items);
       return;
     case 'MachineMetadata':
@@ -148,7 +159,7 @@ export function parseFleetBool(v: string, fail: (msg: string) => Error): boolean
 
 function checkUnitRef(key: FleetKey, v: string, unit: UnitName, fail: (msg: string) => Error): void {
   if (deferred(unit, v)) return;
-  if (key === 'Replaces') return checkGlob(v, fail); // fleet matches Replaces as globs too
+  if (key === 'Replaces') return checkGlob(v, fail, key); // fleet matches Replaces as globs too
   try {
     const n = parseUnitName(v);
     if (n.isTemplate) throw fail(`MachineOf=${v} names a template, which never runs; name an instance`);
@@ -159,11 +170,22 @@ function checkUnitRef(key: FleetKey, v: string, unit: UnitName, fail: (msg: stri
   if (v === unit.name) throw fail(`MachineOf=${v} names the unit itself`);
 }
 
-function checkGlob(v: string, fail: (msg: string) => Error): void {
+// A bad glob, or an exact name that is no unit name (`Conflicts=db`: no type suffix), would never match.
+function checkGlob(v: string, fail: (msg: string) => Error, key: FleetKey): void {
   try {
     compileGlob(v);
   } catch (e) {
     if (e instanceof GlobError) throw fail(e.message);
+    throw e;
+  }
+  if (isGlob(v) || v.includes('%')) return;
+  try {
+    parseUnitName(v);
+  } catch (e) {
+    if (e instanceof ValidationError && e.code === 'unit.bad-name') {
+      const hint = v.includes('.') ? '' : ` (unit names end in a type: ${v}.service?)`;
+      throw fail(`${key}=${v} can never match a unit: ${v} is not a unit name${hint}`);
+    }
     throw e;
   }
 }

@@ -32,10 +32,12 @@ const OWN_SECTIONS = ['X-Fleet', 'X-Shoal', 'X-Container'];
 
 function checkSectionNames(file: UnitSpec['file'], opts: ParseUnitOptions): void {
   for (const s of file.sections) {
-    const l = s.name.toLowerCase();
+    // Case, spaces inside the brackets and a missing X- are near misses: systemd reads [X-Fleet ] as another section.
+    const l = s.name.replace(/\s+/g, '').toLowerCase();
     const meant = OWN_SECTIONS.find((o) => o !== s.name && (o.toLowerCase() === l || o.slice(2).toLowerCase() === l));
     if (meant) {
-      throw new ValidationError('unit.bad-section', `section [${s.name}] is not read by shoal; did you mean [${meant}]? (section names are case-sensitive)`, {
+      const why = /\s/.test(s.name) ? 'spaces inside the brackets are part of the name' : 'section names are case-sensitive';
+      throw new ValidationError('unit.bad-section', `section [${s.name}] is not read by shoal; did you mean [${meant}]? (${why})`, {
         file: opts.file, line: s.line, section: s.name,
       });
     }
@@ -77,5 +79,11 @@ export function instantiate(template: UnitSpec, instance: string): UnitSpec {
       throw new ValidationError('unit.bad-name', `${instance} is not an instance of ${template.name}`, undefined, { name: instance });
     }
   } else full = instanceName(template.name, instance);
-  return build(parseUnitName(full), template.text, template.file, {});
+  try {
+    return build(parseUnitName(full), template.text, template.file, { file: template.name });
+  } catch (e) {
+    // Say which instance failed: the template's own file and line are in e.message.
+    if (e instanceof ValidationError) throw new ValidationError(e.code, `instance ${full}: ${e.message}`, undefined, { unit: full, template: template.name, location: e.location });
+    throw e;
+  }
 }

@@ -50,7 +50,6 @@ const good: Array<{ name: string; unit?: string; body: string; want: Partial<Fle
   // Specifiers.
   { name: '%p %i %n %N in an instance', unit: 'side@7.service', body: 'MachineOf=%p-main@%i.service\nMachineMetadata=id=%n tag=%N', want: { machineOf: ['side-main@7.service'], machineMetadata: { id: ['side@7.service'], tag: ['side@7'] } } },
   { name: '%% is a literal percent', unit: 'a@1.service', body: 'MachineMetadata=pct=50%%', want: { machineMetadata: { pct: ['50%'] } } },
-  { name: 'unknown specifiers stay as written', unit: 'a@1.service', body: 'MachineMetadata=host=%H', want: { machineMetadata: { host: ['%H'] } } },
   { name: 'specifiers in a plain unit: %i is empty', unit: 'app.service', body: 'MachineMetadata=unit=%p%i', want: { machineMetadata: { unit: ['app'] } } },
   { name: 'template keeps specifiers unexpanded', unit: 'side@.service', body: 'MachineOf=%p-main@%i.service\nConflicts=%p@*.service', want: { machineOf: ['%p-main@%i.service'], conflicts: ['%p@*.service'] } },
   { name: 'Conflicts of an instance using %p', unit: 'lb@2.service', body: 'Conflicts=%p@*.service', want: { conflicts: ['lb@*.service'] } },
@@ -89,6 +88,14 @@ const bad: Array<{ name: string; unit?: string; body: string; code: string; why:
   { name: 'empty class glob', body: 'Conflicts=lb[].service', code: 'unit.bad-option', why: /empty class/ },
   { name: 'Global not a boolean', body: 'Global=maybe', code: 'unit.bad-option', why: /not a boolean/ },
   { name: 'Global two values', body: 'Global=true false', code: 'unit.bad-option', why: /one boolean/ },
+  // Issue 10 item 9: a constraint that would silently vanish is refused where it is written.
+  { name: '"" after a value is not a reset (systemd: only Key= is empty)', body: 'MachineMetadata=role=db\nMachineMetadata=""', code: 'unit.bad-option', why: /has no value; an empty assignment/, line: 5, key: 'MachineMetadata' },
+  { name: 'Conflicts="" is not a reset either', body: 'Conflicts=""', code: 'unit.bad-option', why: /has no value/ },
+  { name: 'Conflicts= an exact name without a type suffix', body: 'Conflicts=db', code: 'unit.bad-option', why: /Conflicts=db can never match a unit.*db\.service\?/ },
+  { name: 'Replaces= an exact name without a type suffix', body: 'Replaces=db', code: 'unit.bad-option', why: /Replaces=db can never match a unit/ },
+  { name: 'template MachineID=%m: no instance can be valid', unit: 'w@.service', body: 'MachineID=%m', code: 'unit.bad-option', why: /%m in "%m" is never expanded: only %n %N %p %i %%/ },
+  { name: 'unknown specifier in a plain unit', unit: 'a@1.service', body: 'MachineMetadata=host=%H', code: 'unit.bad-option', why: /%H .* never expanded/ },
+  { name: 'a lone % at the end', body: 'MachineMetadata=a=b%', code: 'unit.bad-option', why: /never expanded/ },
   // fleet's forbidden combinations.
   { name: 'MachineID + MachineOf', body: `MachineID=${MID}\nMachineOf=a.service`, code: 'unit.option-conflict', why: /MachineID cannot be used with MachineOf/, key: 'MachineOf', line: 5 },
   { name: 'MachineID + Conflicts', body: `MachineID=${MID}\nConflicts=a*`, code: 'unit.option-conflict', why: /MachineID cannot be used with Conflicts/, key: 'Conflicts' },

@@ -56,7 +56,7 @@ t.test('parseUnit errors carry file, line, section and key', async (t) => {
 });
 
 t.test('near-miss spellings of shoal sections are refused', async (t) => {
-  for (const [sec, meant] of [['x-fleet', 'X-Fleet'], ['Fleet', 'X-Fleet'], ['X-SHOAL', 'X-Shoal'], ['container', 'X-Container']]) {
+  for (const [sec, meant] of [['x-fleet', 'X-Fleet'], ['Fleet', 'X-Fleet'], ['X-SHOAL', 'X-Shoal'], ['container', 'X-Container'], ['X-Fleet ', 'X-Fleet'], [' X-Fleet', 'X-Fleet'], ['X- Shoal', 'X-Shoal']]) {
     t.throws(() => parseUnit('s.service', `[Unit]\nDescription=d\n[${sec}]\nGlobal=true\n`, { file: 's.service' }), {
       code: 'unit.bad-section', location: { file: 's.service', line: 3, section: sec }, message: new RegExp(`did you mean \\[${meant}\\]`),
     }, sec);
@@ -93,9 +93,11 @@ t.test('templates parse unexpanded; instances expand and re-check', async (t) =>
   t.throws(() => instantiate(tpl, 'api@4.service'), { code: 'unit.bad-name', message: /not an instance of web@\.service/ });
   t.throws(() => instantiate(tpl, 'a/b'), { code: 'unit.bad-name' });
   t.throws(() => instantiate(parseUnit('plain.service', text.replace(/%p-db@%i/, 'db')), '1'), { code: 'unit.bad-name', message: /not a template/ });
-  // A template whose expansion is invalid fails only when instantiated.
+  // A template whose expansion is invalid for one instance fails when that instance is made, naming the
+  // instance, the template's file and its line.
   const trap = parseUnit('t@.service', '[X-Fleet]\nMachineOf=%i\n');
-  t.throws(() => instantiate(trap, '1'), { code: 'unit.bad-option', message: /MachineOf/ });
+  t.throws(() => instantiate(trap, '1'), { code: 'unit.bad-option', message: /^instance t@1\.service: t@\.service:2: \[X-Fleet\] MachineOf: / });
+  t.same(instantiate(trap, 'db.service').options.machineOf, ['db.service'], 'valid for another instance');
 });
 
 t.test('hash: formatting does not matter, content does', async (t) => {

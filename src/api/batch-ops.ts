@@ -12,7 +12,7 @@ import { instantiate, matchUnitGlob, parseUnit, parseUnitName } from '../units';
 import { compileGlob, GlobError } from '../units/unit-glob';
 import type { TargetState, UnitName } from '../units/types';
 import { ValidationError } from '../errors';
-import type { UnitBatchOp, UnitBatchResult, UnitBatchWriter, UnitReader, UnitRecord } from '../etcd/registry';
+import type { GroupStore, UnitBatchOp, UnitBatchResult, UnitBatchWriter, UnitReader, UnitRecord } from '../etcd/registry';
 import { NotFoundError } from './grpc-errors';
 
 /** What a batch does to each of its units. */
@@ -32,7 +32,29 @@ export interface BatchRequest {
 }
 
 /** The registry a batch needs. */
-export type BatchRegistry = UnitBatchWriter & Pick<UnitReader, 'listUnits'>;
+export type BatchRegistry = UnitBatchWriter & Pick<UnitReader, 'listUnits'> & Partial<Pick<GroupStore, 'getScale'>>;
+
+/**
+ * Group templates among `names` (a stored template with Instances= or a scale count) with their stored
+ * instances: a group's template takes a state (or a destroy) for all of them (docs/groups.md).
+ */
+async function groupMembers(reg: BatchRegistry, names: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  const templates = names.filter((n) => parseUnitName(n).isTemplate);
+  if (templates.length === 0) return out;
+  const stored = await reg.readUnits(templates);
+  let all: string[] | null = null;
+  for (const t of templates) {
+    const u = stored.get(t)?.unit;
+    if (!u) continue;
+    let count: number | null | undefined = (await reg.getScale?.(t)) ?? null;
+    if (count === null) { try { count = parseUnit(t, u.text, { file: t }).group?.instances; } catch { count = undefined; } }
+    if (count === null || count === undefined) continue;
+    all ??= (await reg.listUnits()).value.map((x) => x.name);
+    out.set(t, all.filter((n) => parseUnitName(n).template === t).sort());
+  }
+  return out;
+}
 
 /** One unit's result, and whether it is a global unit (X-Fleet Global=true: runs on every matching machine). */
 export interface BatchResult extends UnitBatchResult {
@@ -82,7 +104,7 @@ function submitOps(req: BatchRequest, globals: Set<string>): UnitBatchOp[] {
   const byName = new Map<string, UnitRecord>();
   for (const u of req.units) {
     const spec = parseUnit(u.name, u.text ?? '', { file: u.name });
-    refuseTemplateState(parseUnitName(u.name), req.state, '');
+    refuseTemplateState(parseUnitName(u.name), spec.group?.instances !== undefined ? undefined : req.state, '');
     const prev = byName.get(spec.name);
     if (prev && prev.hash !== spec.hash) throw new ValidationError('unit.duplicate', `unit ${spec.name} is given twice with different bodies`);
     byName.set(spec.name, { name: spec.name, text: spec.text, hash: spec.hash });
@@ -101,8 +123,11 @@ function notFoundMessage(name: string): string {
 async function setStateOps(reg: BatchRegistry, req: BatchRequest, globals: Set<string>): Promise<UnitBatchOp[]> {
   const state = req.state;
   if (state === undefined) throw new ValidationError('api.bad-state', 'a target state is required: inactive, loaded or launched');
-  const names = await expandNames(reg, req.units.map((u) => u.name));
-  for (const n of names) refuseTemplateState(parseUnitName(n), state, '');
+  let names = await expandNames(reg, req.units.map((u) => u.name));
+  const groups = await groupMembers(reg, names);
+  for (const n of names) if (!groups.has(n)) refuseTemplateState(parseUnitName(n), state, '');
+  // the template's state is what the leader gives new instances; the stored ones get it now
+  names = [...new Set(names.flatMap((n) => [n, ...(groups.get(n) ?? [])]))];
   const stored = await reg.readUnits(names);
   const templates = new Set<string>();
   for (const n of names) {
@@ -144,7 +169,13 @@ export async function applyBatch(reg: BatchRegistry, req: BatchRequest, onProgre
   switch (req.action) {
     case 'submit': ops = submitOps(req, globals); break;
     case 'set-state': ops = await setStateOps(reg, req, globals); break;
-    case 'destroy': ops = (await expandNames(reg, req.units.map((u) => u.name))).map((name) => ({ kind: 'destroy', name })); break;
+    case 'destroy': {
+      const names = await expandNames(reg, req.units.map((u) => u.name));
+      const groups = await groupMembers(reg, names);
+      // a group's template goes first (the leader then creates no new instance), its instances with it
+      ops = [...new Set(names.flatMap((n) => [n, ...(groups.get(n) ?? [])]))].map((name) => ({ kind: 'destroy', name }));
+      break;
+    }
     default: throw new ValidationError('api.bad-action', `unknown batch action ${JSON.stringify(req.action)}: submit, set-state or destroy`);
   }
   const total = ops.length;

@@ -8,7 +8,7 @@ import type { TargetState } from '../units/types';
 import { shoalService } from './proto';
 import { fromServiceError } from './grpc-errors';
 import { UnavailableError } from '../errors';
-import { toWireState, type BatchProgressMsg, type BatchUnitResultMsg, type WireBatchAction, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type UnitStateEventMsg, type UnitStateMsg } from './messages';
+import { toWireState, type BatchProgressMsg, type DeploymentMsg, type UnitVersionMsg, type BatchUnitResultMsg, type WireBatchAction, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type UnitStateEventMsg, type UnitStateMsg } from './messages';
 
 import { DEFAULT_ENDPOINT } from './endpoint';
 
@@ -186,6 +186,31 @@ export class ApiClient {
       throw new UnavailableError('api.idle', `shoald at ${this.endpoint} sent no progress for ${(idleMs / 1000).toFixed(1)} s in a batch (${out.length} units done): see its log`);
     }
     return out;
+  }
+
+  /** Sets a group's instance count; returns the previous and new count. */
+  scaleGroup(name: string, count: number): Promise<{ previous: number; count: number }> {
+    return this.unary('scaleGroup', { name, count });
+  }
+
+  /** The stored versions of a unit, oldest first. */
+  async unitHistory(name: string): Promise<UnitVersionMsg[]> {
+    return (await this.unary<{ versions: UnitVersionMsg[] }>('unitHistory', { name })).versions;
+  }
+
+  /** Stores an older version again (`to`: hash or prefix; '' = the previous one). */
+  rollback(name: string, to = ''): Promise<{ from: string; to: string }> {
+    return this.unary('rollback', { name, to });
+  }
+
+  /** The latest deployment of every unit, or of `name`. */
+  async listDeployments(name = ''): Promise<DeploymentMsg[]> {
+    return (await this.unary<{ deployments: DeploymentMsg[] }>('listDeployments', { name })).deployments;
+  }
+
+  /** Releases a deployment paused after its canaries; returns its id. */
+  async promote(name: string): Promise<string> {
+    return (await this.unary<{ id: string }>('promote', { name })).id;
   }
 
   /** Closes the channel. Idempotent. */

@@ -26,6 +26,9 @@ export interface UnitFileInfo {
   targetAddress: string;
   global: boolean;
   template: boolean;
+  group?: boolean;
+  instancesDesired?: number;
+  instancesRunning?: number;
 }
 
 /** One agent-reported state. */
@@ -39,6 +42,9 @@ export interface UnitStateMsg {
   hash: string;
   mainPid: number;
   since: string;
+  health?: string;
+  healthRestarts?: number;
+  healthOutput?: string;
 }
 
 /** A live machine. */
@@ -105,3 +111,31 @@ export interface BatchProgressMsg {
 
 /** Batch actions on the wire. */
 export type WireBatchAction = 'SUBMIT' | 'SET_STATE' | 'DESTROY';
+
+/** One deployment as shown by `shoalctl deployments` / `rollout status`. Times in ms since the epoch. */
+export interface DeploymentMsg {
+  unit: string;
+  id: string;
+  fromHash: string;
+  toHash: string;
+  target: string;
+  status: string;
+  step: number;
+  steps: number;
+  healthy: number;
+  total: number;
+  inFlight: string[];
+  maxInFlight: number;
+  parallel: number;
+  canary: number;
+  startedAt: number;
+  updatedAt: number;
+  message: string;
+}
+
+/** One stored version of a unit. */
+export interface UnitVersionMsg {
+  hash: string;
+  time: number;
+  current: boolean;
+}

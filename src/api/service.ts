@@ -13,6 +13,7 @@ import { destroyUnit, setDesiredStates, submitUnit } from './unit-ops';
 import { applyBatch, type BatchAction } from './batch-ops';
 import { getUnitFile, listMachines, listUnitFiles, listUnitStates, resolveMachine, stateMsg } from './views';
 import { explainUnit } from './explain';
+import { listDeployments, promote, rollback, scaleGroup, unitHistory } from './group-ops';
 import { unitJournal, unitStatus, type RoutingDeps } from './routing';
 
 /** Everything the handlers use. */
@@ -144,6 +145,11 @@ export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedSer
     UnitStatus: u('UnitStatus', async (r) => ({ statuses: await unitStatus(d, str(r, 'name'), str(r, 'machine'), !!r.local) })),
     WatchUnitStates: streaming((r, signal) => watchStates(d, r, signal), guard),
     ApplyBatch: streaming((r, signal) => batchStream(d, r, signal), guard),
+    ScaleGroup: u('ScaleGroup', (r) => scaleGroup(reg, str(r, 'name'), Number(r.count))),
+    UnitHistory: u('UnitHistory', async (r) => ({ versions: await unitHistory(reg, str(r, 'name')) })),
+    Rollback: u('Rollback', (r) => rollback(reg, str(r, 'name'), str(r, 'to'))),
+    ListDeployments: u('ListDeployments', async (r) => ({ deployments: await listDeployments(reg, str(r, 'name')) })),
+    Promote: u('Promote', async (r) => ({ id: await promote(reg, str(r, 'name')) })),
     Journal: streaming(async function* (r, signal) {
       const opts = { machine: str(r, 'machine'), lines: Number(r.lines) || 0, follow: !!r.follow, local: !!r.local, signal };
       for await (const data of unitJournal(d, str(r, 'name'), opts)) yield { data };

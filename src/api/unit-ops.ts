@@ -9,6 +9,7 @@ import { ValidationError } from '../errors';
 import type { SubmitOutcome, UnitRecord } from '../etcd/registry';
 import type { ApiRegistry } from './api-registry';
 import { ConflictError, NotFoundError } from './grpc-errors';
+import { groupCountOf, instancesOf } from './group-ops';
 
 /** What a submit did, with the stored hash. */
 export interface SubmitResult {
@@ -16,10 +17,16 @@ export interface SubmitResult {
   hash: string;
 }
 
-function refuseTemplateStart(n: UnitName, state: TargetState | undefined): void {
-  if (n.isTemplate && state !== undefined && state !== 'inactive') {
-    throw new ValidationError('unit.template', `${n.name} is a template: it cannot be ${state}; start an instance instead, e.g. ${n.prefix}@1.${n.type}`);
+function refuseTemplateStart(n: UnitName, state: TargetState | undefined, group = false): void {
+  if (n.isTemplate && !group && state !== undefined && state !== 'inactive') {
+    throw new ValidationError('unit.template', `${n.name} is a template: it cannot be ${state}; start an instance instead, e.g. ${n.prefix}@1.${n.type} (or make it a group with [X-Shoal] Instances=N)`);
   }
+}
+
+/** True when `name` is a stored group template (Instances= or a scale count): its state applies to its instances. */
+async function isGroup(reg: ApiRegistry, name: string): Promise<boolean> {
+  const tpl = await reg.getUnit(name);
+  return tpl !== null && (await groupCountOf(reg, tpl)) !== null;
 }
 
 /**
@@ -30,7 +37,7 @@ export async function submitUnit(
   reg: ApiRegistry, name: string, text: string, opts: { replace?: boolean; desired?: TargetState } = {},
 ): Promise<SubmitResult> {
   const spec = parseUnit(name, text, { file: name });
-  refuseTemplateStart(parseUnitName(name), opts.desired);
+  refuseTemplateStart(parseUnitName(name), opts.desired, spec.group?.instances !== undefined);
   const record: UnitRecord = { name: spec.name, text: spec.text, hash: spec.hash };
   const outcome = await reg.submitUnit(record, { replace: opts.replace, desired: opts.desired });
   if (outcome === 'exists') {
@@ -52,8 +59,11 @@ export async function setDesiredStates(reg: ApiRegistry, names: string[], state:
   return results.filter((r) => r.outcome === 'created').map((r) => r.name);
 }
 
-/** Destroys one unit after checking its name; false when there was none. */
+/** Destroys one unit after checking its name; a group's template takes its instances along. False when there was none. */
 export async function destroyUnit(reg: ApiRegistry, name: string): Promise<boolean> {
-  parseUnitName(name);
-  return reg.destroyUnit(name);
+  const n = parseUnitName(name);
+  const members = n.isTemplate && (await isGroup(reg, name)) ? await instancesOf(reg, name) : [];
+  const existed = await reg.destroyUnit(name); // the template first: the engine then creates no new instance
+  for (const m of members) await reg.destroyUnit(m);
+  return existed;
 }

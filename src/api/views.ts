@@ -1,5 +1,5 @@
 /** The API's read models: unit files with their states, reported states, machines with merged metadata. */
-import { parseUnit, parseUnitName } from '../units';
+import { parseUnit, parseUnitName, templateOf } from '../units';
 import type { MachineRecord, UnitRecord, UnitStateEntry } from '../etcd/registry';
 import type { ApiRegistry } from './api-registry';
 import type { MachineMsg, UnitFileInfo, UnitStateMsg } from './messages';
@@ -28,6 +28,7 @@ export function stateMsg(e: UnitStateEntry, machines: ReadonlyMap<string, Machin
   return {
     unit: e.unit, machine: e.machine, machineAddress: machines.get(e.machine)?.address ?? '',
     loadState: s.loadState, activeState: s.activeState, subState: s.subState, hash: s.hash, mainPid: s.mainPid ?? 0, since: s.since,
+    health: s.health ?? '', healthRestarts: s.healthRestarts ?? 0, healthOutput: s.healthOutput ?? '',
   };
 }
 
@@ -43,19 +44,44 @@ export async function listUnitFiles(reg: ApiRegistry, only?: string): Promise<Un
   ]);
   const byUnit = new Map<string, UnitStateEntry[]>();
   for (const e of states.value) byUnit.set(e.unit, [...(byUnit.get(e.unit) ?? []), e]);
+  const groups = await groupCounts(reg, units, only !== undefined);
   return units
     .map((u) => {
       const template = parseUnitName(u.name).isTemplate;
       const target = schedule.value.get(u.name) ?? '';
-      return {
+      const info: UnitFileInfo = {
         name: u.name, text: u.text, hash: u.hash,
         desiredState: desired.value.get(u.name) ?? 'inactive',
         currentState: template ? '-' : currentState(byUnit.get(u.name) ?? []),
         targetMachine: target, targetAddress: machines.get(target)?.address ?? '',
         global: isGlobal(u), template,
       };
+      const count = groups.get(u.name);
+      if (count !== undefined) {
+        info.group = true;
+        info.instancesDesired = count;
+        info.instancesRunning = [...byUnit.keys()].filter((n) => templateOf(n) === u.name && currentState(byUnit.get(n)!) === 'launched').length;
+      }
+      return info;
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** template → instance count of every group among `units` (scale count, else Instances=). */
+async function groupCounts(reg: ApiRegistry, units: UnitRecord[], one: boolean): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const templates = units.filter((u) => parseUnitName(u.name).isTemplate);
+  if (templates.length === 0) return out;
+  const scaled = one ? new Map<string, number>() : await reg.listScales();
+  for (const t of templates) {
+    const n = scaled.get(t.name) ?? (one ? await reg.getScale(t.name) : null) ?? instancesOf(t);
+    if (n !== null && n !== undefined) out.set(t.name, n);
+  }
+  return out;
+}
+
+function instancesOf(u: UnitRecord): number | undefined {
+  try { return parseUnit(u.name, u.text).group?.instances; } catch { return undefined; }
 }
 
 /** One unit file; NotFoundError when there is none. */
@@ -69,8 +95,10 @@ export async function getUnitFile(reg: ApiRegistry, name: string): Promise<UnitF
 /** Reported states, of `names` only when not empty, sorted by unit then machine. */
 export async function listUnitStates(reg: ApiRegistry, names: string[]): Promise<UnitStateMsg[]> {
   for (const n of names) parseUnitName(n);
-  const [states, machines] = await Promise.all([reg.listStates(names.length === 1 ? names[0] : undefined), machineMap(reg)]);
+  const [states, machines] = await Promise.all([reg.listStates(names.length === 1 && !parseUnitName(names[0]).isTemplate ? names[0] : undefined), machineMap(reg)]);
   const want = new Set(names);
+  // a group's template stands for its instances
+  for (const n of names) if (parseUnitName(n).isTemplate) for (const e of states.value) if (templateOf(e.unit) === n) want.add(e.unit);
   return states.value
     .filter((e) => want.size === 0 || want.has(e.unit))
     .map((e) => stateMsg(e, machines))

@@ -44,9 +44,12 @@ export async function runTransition(c: ApiClient, io: CliIO, args: string[], t: 
     if (r.outcome === 'skipped') io.stderr.write(`Unit ${r.name} ${t.skipWhy ?? `is ${r.previous || 'inactive'}`}, skipping\n`);
     else todo.push(r);
   }
-  const wait = todo.filter((r) => !r.global);
+  // a group's template is never loaded itself: its instances (in the results too) are what to wait for
+  const isTemplate = (n: string) => /@\.[a-z]+$/.test(n);
+  const wait = todo.filter((r) => !r.global && !isTemplate(r.name));
   for (const r of todo) {
     if (r.global) io.stdout.write(`Triggered global unit ${r.name} ${verb}\n`);
+    else if (isTemplate(r.name)) io.stdout.write(`Triggered group ${r.name} ${verb}\n`);
     else if (flags.block === false) io.stdout.write(`Triggered unit ${r.name} ${verb}\n`);
   }
   if (flags.block === false || wait.length === 0) return;

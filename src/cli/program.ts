@@ -26,6 +26,12 @@ import { registerCat } from './commands/cat';
 import { registerExplain } from './commands/explain';
 import { registerMetadata } from './commands/metadata';
 import { registerCompletion } from './commands/completion';
+import { registerScale } from './commands/scale';
+import { registerHistory } from './commands/history';
+import { registerRollback } from './commands/rollback';
+import { registerDeployments } from './commands/deployments';
+import { registerPromote } from './commands/promote';
+import { registerRollout } from './commands/rollout';
 
 /** A function that adds one verb to the program. */
 export type RegisterCommand = (program: Command, io: CliIO) => void;
@@ -35,6 +41,7 @@ const COMMANDS: RegisterCommand[] = [
   registerSubmit, registerLoad, registerStart, registerStop, registerUnload, registerDestroy, registerRestart,
   registerListUnits, registerListUnitFiles, registerListMachines, registerStatus, registerJournal, registerCat,
   registerExplain, registerMetadata, registerCompletion,
+  registerScale, registerHistory, registerRollback, registerDeployments, registerPromote, registerRollout,
 ];
 
 /** Builds the program with every verb, writing through `io`. */

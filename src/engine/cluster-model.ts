@@ -4,7 +4,11 @@
  * UnitSpec through a cache keyed by name and hash.
  */
 import type { MachineSpec } from '../constraints/types';
-import type { ClusterState, MachineRecord, RegistryEvent, UnitRecord } from '../etcd/registry';
+import type { ClusterState, MachineRecord, RegistryEvent, UnitRecord, UnitStateRecord } from '../etcd/registry';
+import type { Deployment } from '../deploy/types';
+import { isFinished } from '../deploy/types';
+import { groupCount, type GroupsInput } from '../deploy/groups';
+import { parseUnitName } from '../units/unit-name';
 import type { Logger } from '../log';
 import { parseUnit } from '../units/unit';
 import type { PlacementStrategy, TargetState, UnitSpec } from '../units/types';
@@ -19,6 +23,15 @@ export class ClusterModel {
   private machines = new Map<string, MachineRecord>();
   private metadata = new Map<string, Map<string, string>>();
   private readonly specs = new Map<string, { hash: string; spec: UnitSpec | null }>();
+  // groups and deployments (src/deploy): counts, latest deployments, promotions, reported states for health
+  private groups = new Map<string, number>();
+  private deployments = new Map<string, Deployment>();
+  private promotions = new Map<string, string>();
+  private states = new Map<string, Map<string, UnitStateRecord>>();
+  /** Units whose body changed while this model watched (a replaced single unit gets a deployment). */
+  private readonly replaced = new Set<string>();
+  /** Templates whose desired state changed while this model watched (cleared once the pass wrote it). */
+  readonly retarget = new Set<string>();
 
   constructor(private readonly log: Logger) {}
 
@@ -31,13 +44,25 @@ export class ClusterModel {
     for (const [k, v] of state.schedule) this.schedule.set(k, v);
     this.machines = new Map(state.machines);
     this.metadata = new Map(state.metadata);
+    this.groups = new Map(state.groups ?? []);
+    this.deployments = new Map(state.deployments ?? []);
+    this.promotions = new Map(state.promotions ?? []);
+    this.states = new Map([...(state.states ?? [])].map(([u, m]) => [u, new Map(m)]));
   }
 
   /** Applies one watch event; true when it changed anything the plan depends on. */
   apply(e: RegistryEvent): boolean {
     switch (e.type) {
-      case 'unit': return setOrDelete(this.units, e.unit, e.value, (a, b) => a.hash === b.hash && a.text === b.text);
-      case 'desired': return setOrDelete(this.desired, e.unit, e.value);
+      case 'unit': {
+        const old = this.units.get(e.unit);
+        if (old && e.value && old.hash !== e.value.hash) this.replaced.add(e.unit); else if (!e.value) this.replaced.delete(e.unit);
+        return setOrDelete(this.units, e.unit, e.value, (a, b) => a.hash === b.hash && a.text === b.text);
+      }
+      case 'desired': {
+        const changed = setOrDelete(this.desired, e.unit, e.value);
+        if (changed && e.unit.includes('@.')) this.retarget.add(e.unit); // a group's instances follow its template's new state
+        return changed;
+      }
       case 'schedule': return setOrDelete(this.schedule, e.unit, e.value);
       case 'machine': return setOrDelete(this.machines, e.machine, e.value, (a, b) => JSON.stringify(a) === JSON.stringify(b));
       case 'metadata': {
@@ -45,9 +70,52 @@ export class ClusterModel {
         if (!m) this.metadata.set(e.machine, (m = new Map()));
         return setOrDelete(m, e.key, e.value);
       }
+      case 'group': return setOrDelete(this.groups, e.unit, e.value);
+      case 'deployment': return setOrDelete(this.deployments, e.unit, e.value, (a, b) => JSON.stringify(a) === JSON.stringify(b));
+      case 'promote': return setOrDelete(this.promotions, e.unit, e.value);
+      case 'state': {
+        let m = this.states.get(e.unit);
+        if (!m) this.states.set(e.unit, (m = new Map()));
+        setOrDelete(m, e.machine, e.value, (a, b) => JSON.stringify(a) === JSON.stringify(b));
+        if (m.size === 0) this.states.delete(e.unit);
+        // states matter to the plan only as health gates of running deployments
+        return this.deploymentActive;
+      }
       default: return false;
     }
   }
+
+  /** True while some deployment is not finished. */
+  get deploymentActive(): boolean {
+    for (const d of this.deployments.values()) if (!isFinished(d)) return true;
+    return false;
+  }
+
+  /** The input of a groups/deployments pass (src/deploy/groups.ts), sharing this model's maps. */
+  groupsInput(now: number, previous: GroupsInput['previous']): GroupsInput {
+    return {
+      units: this.units, spec: (name) => { const r = this.units.get(name); return r ? this.spec(r) : null; },
+      desired: this.desired, scale: this.groups, deployments: this.deployments, promotions: this.promotions,
+      states: this.states, replaced: this.replaced, retarget: new Set(this.retarget), previous, now,
+    };
+  }
+
+  /** Records a group/deployment write the leader made (before its watch event arrives). */
+  applyChange(c: import('../etcd/registry').UnitChange): void {
+    if (c.kind === 'put-unit') {
+      this.replaced.delete(c.record.name); // the leader's own write (a step or a revert) is no new version
+      this.units.set(c.record.name, c.record);
+      if (c.desired) this.desired.set(c.record.name, c.desired);
+    } else if (c.kind === 'delete-unit') {
+      this.units.delete(c.unit);
+      this.desired.delete(c.unit);
+    } else if (c.kind === 'put-desired') {
+      this.desired.set(c.unit, c.desired);
+    } else this.deployments.set(c.deployment.unit, c.deployment);
+  }
+
+  /** Hash of a stored unit (undefined when none). */
+  unitHash(name: string): string | undefined { return this.units.get(name)?.hash; }
 
   /** Number of live machines. */
   get machineCount(): number { return this.machines.size; }
@@ -58,8 +126,9 @@ export class ClusterModel {
     const schedule: Record<string, string> = {};
     const bad = new Set<string>();
     for (const [name, rec] of this.units) {
-      const spec = this.spec(rec);
+      let spec = this.spec(rec);
       if (!spec) { bad.add(name); continue; }
+      if (spec.strategy === undefined && this.inGroup(name)) spec = spreadOf(spec); // a group spreads by default
       units.push({ spec, desired: this.desired.get(name) ?? 'inactive' });
     }
     // a unit we cannot parse keeps its placement: never unschedule because of our own parse failure
@@ -73,6 +142,16 @@ export class ClusterModel {
       });
     }
     return { units, machines, schedule, strategy };
+  }
+
+  /** True when `name` is an instance of a group's template. */
+  private inGroup(name: string): boolean {
+    if (!name.includes('@') || this.groups.size + this.units.size === 0) return false;
+    let t: string | undefined;
+    try { t = parseUnitName(name).template; } catch { return false; }
+    if (!t) return false;
+    const tpl = this.units.get(t);
+    return groupCount(t, tpl ? this.spec(tpl) : null, this.groups) !== null;
   }
 
   private spec(rec: UnitRecord): UnitSpec | null {
@@ -92,6 +171,15 @@ export class ClusterModel {
   pruneSpecs(): void {
     for (const name of this.specs.keys()) if (!this.units.has(name)) this.specs.delete(name);
   }
+}
+
+const spreadSpecs = new WeakMap<UnitSpec, UnitSpec>();
+
+/** The spec with Strategy=spread, the same object every pass (plan caches by spec). */
+function spreadOf(spec: UnitSpec): UnitSpec {
+  let s = spreadSpecs.get(spec);
+  if (!s) spreadSpecs.set(spec, (s = { ...spec, strategy: 'spread' }));
+  return s;
 }
 
 function setOrDelete<V>(m: Map<string, V>, k: string, v: V | null, same: (a: V, b: V) => boolean = (a, b) => a === b): boolean {

@@ -10,6 +10,7 @@ import type { Logger } from '../log';
 import type { PlacementStrategy } from '../units/types';
 import { ClusterModel } from './cluster-model';
 import { plan } from './plan';
+import { Deployer } from './deployer';
 import type { Decision } from './types';
 
 /** Time, injectable for tests. */
@@ -55,7 +56,13 @@ export interface EngineStats {
   fullReads: number;
 }
 
-const SCOPES: WatchScope[] = [{ kind: 'units' }, { kind: 'desired' }, { kind: 'schedule' }, { kind: 'machines' }, { kind: 'metadata' }];
+const SCOPES: WatchScope[] = [
+  { kind: 'units' }, { kind: 'desired' }, { kind: 'schedule' }, { kind: 'machines' }, { kind: 'metadata' },
+  { kind: 'groups' }, { kind: 'deployments' }, { kind: 'promote' }, { kind: 'states' },
+];
+
+/** While a deployment runs, pass at least this often (its HealthyDeadline is a timer, not an event). */
+const DEPLOY_TICK_MS = 500;
 
 /** One engine process's scheduler. `run(signal)` until the signal aborts; resigns on the way out. */
 export class Engine {
@@ -107,6 +114,7 @@ export class Engine {
   /** One term: read, watch, reconcile until `term` aborts. */
   private async lead(leadership: Leadership, term: AbortSignal): Promise<void> {
     const model = new ClusterModel(this.opts.log);
+    const deployer = new Deployer(this.opts.registry, this.opts.log);
     if (!(await this.fullRead(model, term))) return;
     let dirty = true;
     let wake: (() => void) | null = null;
@@ -119,7 +127,8 @@ export class Engine {
         if (!dirty) {
           const woken = new Promise<void>((r) => { wake = r; });
           const timer = new AbortController();
-          await Promise.race([woken, this.clock.sleep(safety, AbortSignal.any([term, timer.signal]))]);
+          const wait = model.deploymentActive ? Math.min(safety, DEPLOY_TICK_MS) : safety;
+          await Promise.race([woken, this.clock.sleep(wait, AbortSignal.any([term, timer.signal]))]);
           timer.abort();
           wake = null;
           if (term.aborted) break;
@@ -127,6 +136,9 @@ export class Engine {
         await this.clock.sleep(this.opts.debounceMs ?? 50, term); // let a burst of events settle
         dirty = false;
         try {
+          // no live machine: a view we cannot trust, so no deadline is judged on it (like placement)
+          const deployed = model.machineCount > 0 ? await deployer.pass(model, leadership.guard, this.clock.now()) : { leader: true };
+          if (!deployed.leader) return; // refused: not leader any more
           if (!(await this.pass(model, leadership))) return; // refused: not leader any more
           backoff = 100;
         } catch (err) {

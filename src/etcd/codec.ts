@@ -2,6 +2,7 @@
 import { ShoalError } from '../errors';
 import { TARGET_STATES, type TargetState } from '../units/types';
 import type { MachineRecord, UnitRecord, UnitStateRecord } from './registry';
+import type { Deployment, UnitVersion } from '../deploy/types';
 
 function bad(key: string, why: string): ShoalError {
   return new ShoalError('etcd.bad-value', `${key}: ${why}`, { details: { key } });
@@ -60,5 +61,33 @@ export function decodeState(key: string, raw: string): UnitStateRecord {
     hash: typeof o.hash === 'string' ? o.hash : '',
     mainPid: typeof o.mainPid === 'number' ? o.mainPid : undefined,
     since: typeof o.since === 'string' ? o.since : '',
+    ...(typeof o.health === 'string' ? { health: o.health as UnitStateRecord['health'] } : {}),
+    ...(typeof o.healthRestarts === 'number' ? { healthRestarts: o.healthRestarts } : {}),
+    ...(typeof o.healthOutput === 'string' ? { healthOutput: o.healthOutput } : {}),
   };
+}
+
+/** groups/<template>: a whole number ≥ 0. */
+export function decodeCount(key: string, raw: string): number {
+  if (!/^\d{1,9}$/.test(raw)) throw bad(key, `not a count: "${raw}"`);
+  return Number(raw);
+}
+
+/** history/<name>: [{hash, text, time}] */
+export function decodeHistory(key: string, raw: string): UnitVersion[] {
+  let v: unknown;
+  try { v = JSON.parse(raw); } catch { throw bad(key, 'not JSON'); }
+  if (!Array.isArray(v)) throw bad(key, 'not a JSON array');
+  return v.map((e) => {
+    const o = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>;
+    return { hash: str(key, o, 'hash'), text: str(key, o, 'text'), time: Number(o.time) || 0 };
+  });
+}
+
+/** deployments/<name> */
+export function decodeDeployment(key: string, raw: string): Deployment {
+  const o = parseJson(key, raw);
+  for (const f of ['unit', 'id', 'target', 'status']) str(key, o, f);
+  if (typeof o.to !== 'object' || o.to === null || !Array.isArray(o.inFlight)) throw bad(key, 'not a deployment');
+  return o as unknown as Deployment;
 }

@@ -7,7 +7,8 @@
 export const DEFAULT_PREFIX = '/shoal/';
 
 /** The kinds of keys shoal stores, by their first path segment. */
-export type KeyKind = 'units' | 'desired' | 'schedule' | 'assigned' | 'machines' | 'metadata' | 'states' | 'engine';
+export type KeyKind = 'units' | 'desired' | 'schedule' | 'assigned' | 'machines' | 'metadata' | 'states' | 'engine'
+  | 'groups' | 'history' | 'deployments' | 'promote';
 
 /** A shoal key split into its parts; `null` from `parse` when the key is not one of ours. */
 export type ParsedKey =
@@ -18,7 +19,8 @@ export type ParsedKey =
   | { kind: 'machines'; machine: string }
   | { kind: 'metadata'; machine: string; key: string }
   | { kind: 'states'; unit: string; machine: string }
-  | { kind: 'engine'; name: string };
+  | { kind: 'engine'; name: string }
+  | { kind: 'groups' | 'history' | 'deployments' | 'promote'; unit: string };
 
 /** Builds and parses the keys under one prefix. Unit names and machine ids never contain `/` (validated upstream). */
 export class KeyLayout {
@@ -42,6 +44,14 @@ export class KeyLayout {
   metadata(machine: string, key: string): string { return `${this.prefix}metadata/${machine}/${key}`; }
   /** `states/<name>/<machine>`: JSON reported state, on the agent's lease. */
   state(name: string, machine: string): string { return `${this.prefix}states/${name}/${machine}`; }
+  /** `groups/<template>`: a group's instance count set by `shoalctl scale` (decimal). */
+  group(name: string): string { return `${this.prefix}groups/${name}`; }
+  /** `history/<name>`: JSON array of the last versions {hash, text, time}, oldest first. */
+  history(name: string): string { return `${this.prefix}history/${name}`; }
+  /** `deployments/<name>`: JSON Deployment of a group or unit (the latest one), written by the leader. */
+  deployment(name: string): string { return `${this.prefix}deployments/${name}`; }
+  /** `promote/<name>`: the id of the deployment `shoalctl promote` released past its canaries. */
+  promote(name: string): string { return `${this.prefix}promote/${name}`; }
   /** `engine/leader`: the election key, on the leader's lease. */
   get leader(): string { return `${this.prefix}engine/leader`; }
 
@@ -65,6 +75,8 @@ export class KeyLayout {
     const ok = (n: number) => parts.length === n && parts.every((p) => p.length > 0);
     switch (kind) {
       case 'units': case 'desired': case 'schedule':
+        return ok(2) ? { kind, unit: a } : null;
+      case 'groups': case 'history': case 'deployments': case 'promote':
         return ok(2) ? { kind, unit: a } : null;
       case 'machines': return ok(2) ? { kind, machine: a } : null;
       case 'assigned': return ok(3) ? { kind, machine: a, unit: b } : null;

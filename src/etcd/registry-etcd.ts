@@ -3,14 +3,16 @@
  * sessions and the election live in watch-etcd.ts, session-etcd.ts and election-etcd.ts; this class
  * puts them behind the interfaces of registry.ts.
  */
+import { UnavailableError } from '../errors';
 import { Range, type Etcd3, type IRequestOp } from 'etcd3';
 import type { TargetState } from '../units/types';
 import { createEtcdClient, etcdCall, MAX_TXN_OPS, type EtcdConnection } from './client';
-import { decodeDesired, decodeMachine, decodeState, decodeUnit } from './codec';
+import { decodeCount, decodeDeployment, decodeDesired, decodeHistory, decodeMachine, decodeState, decodeUnit } from './codec';
+import { VERSIONS_KEPT, type Deployment, type UnitVersion } from '../deploy/types';
 import { EtcdElector } from './election-etcd';
 import { KeyLayout } from './keys';
 import type {
-  AgentRegistry, ApplyResult, ClusterState, EngineRegistry, LeaderElector, LeaderGuard, Leadership, MachineRecord,
+  AgentRegistry, ApplyResult, ClusterState, EngineRegistry, GroupStore, GroupWriter, UnitChange, LeaderElector, LeaderGuard, Leadership, MachineRecord,
   MachineSession, MetadataWriter, Revisioned, ScheduleChange, StateReader, StoredUnit, SubmitOutcome, UnitBatchOp,
   UnitBatchResult, UnitBatchWriter, UnitRecord, UnitStateEntry, UnitWriter, WatchBatch, WatchScope,
 } from './registry';
@@ -21,6 +23,16 @@ import { EtcdUnitBatch } from './unit-batch-etcd';
 export { MAX_TXN_OPS } from './client';
 /** Keys per page when reading a prefix (keeps each response far below gRPC's 4 MiB default). */
 const PAGE = 2000;
+
+/** history/<name> after replacing `old` with `next`: both kept (old first when missing), the last VERSIONS_KEPT. */
+function appendVersions(key: string, raw: string | null, old: UnitRecord, next: UnitRecord): UnitVersion[] {
+  let versions: UnitVersion[] = [];
+  try { versions = raw === null ? [] : decodeHistory(key, raw); } catch { versions = []; } // a bad history is rebuilt
+  if (!versions.some((v) => v.hash === old.hash)) versions.push({ hash: old.hash, text: old.text, time: 0 });
+  versions = versions.filter((v) => v.hash !== next.hash);
+  versions.push({ hash: next.hash, text: next.text, time: Date.now() });
+  return versions.slice(-VERSIONS_KEPT);
+}
 
 /** Counts etcd requests (unary calls and txns; not watch events or keep-alives). */
 export interface RequestStats {
@@ -33,7 +45,7 @@ export interface EtcdRegistryOptions extends EtcdConnection {
 }
 
 /** Every registry interface, on one etcd3 client. `close()` closes the client. */
-export class EtcdRegistry implements EngineRegistry, AgentRegistry, StateReader, UnitWriter, UnitBatchWriter, MetadataWriter, LeaderElector {
+export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, AgentRegistry, StateReader, UnitWriter, UnitBatchWriter, MetadataWriter, LeaderElector {
   readonly keys: KeyLayout;
   readonly stats: RequestStats = { requests: 0 };
   private readonly client: Etcd3;
@@ -44,7 +56,9 @@ export class EtcdRegistry implements EngineRegistry, AgentRegistry, StateReader,
     this.keys = new KeyLayout(opts.prefix);
     this.client = createEtcdClient(opts);
     this.elector = new EtcdElector(this.client, this.keys, this.stats);
-    this.batch = new EtcdUnitBatch(this.client, this.keys, this.stats);
+    this.batch = new EtcdUnitBatch(this.client, this.keys, this.stats, {
+      beforeReplace: (old, next) => this.keepVersions(old, next), afterDestroy: (names) => this.forgetUnits(names),
+    });
   }
 
   /** Reads every key under `prefix` at `revision` (latest when 0), page by page. */
@@ -75,13 +89,25 @@ export class EtcdRegistry implements EngineRegistry, AgentRegistry, StateReader,
     const k = this.keys;
     const units = await this.range(k.kindPrefix('units'));
     const rev = units.revision;
-    const [desired, schedule, machines, metadata] = await Promise.all([
+    const [desired, schedule, machines, metadata, groups, deployments, promote, states] = await Promise.all([
       this.range(k.kindPrefix('desired'), rev), this.range(k.kindPrefix('schedule'), rev),
       this.range(k.kindPrefix('machines'), rev), this.range(k.kindPrefix('metadata'), rev),
+      this.range(k.kindPrefix('groups'), rev), this.range(k.kindPrefix('deployments'), rev),
+      this.range(k.kindPrefix('promote'), rev), this.range(k.kindPrefix('states'), rev),
     ]);
     const state: ClusterState = {
       revision: rev, units: new Map(), desired: new Map(), schedule: new Map(), machines: new Map(), metadata: new Map(),
+      groups: new Map(), deployments: new Map(), promotions: new Map(), states: new Map(),
     };
+    for (const [key, v] of groups.kvs) { const p = k.parse(key); if (p?.kind === 'groups') state.groups!.set(p.unit, decodeCount(key, v)); }
+    for (const [key, v] of deployments.kvs) { const p = k.parse(key); if (p?.kind === 'deployments') state.deployments!.set(p.unit, decodeDeployment(key, v)); }
+    for (const [key, v] of promote.kvs) { const p = k.parse(key); if (p?.kind === 'promote') state.promotions!.set(p.unit, v); }
+    for (const [key, v] of states.kvs) {
+      const p = k.parse(key);
+      if (p?.kind !== 'states') continue;
+      if (!state.states!.has(p.unit)) state.states!.set(p.unit, new Map());
+      state.states!.get(p.unit)!.set(p.machine, decodeState(key, v));
+    }
     for (const [key, v] of units.kvs) { const u = decodeUnit(key, v); state.units.set(u.name, u); }
     for (const [key, v] of desired.kvs) { const p = k.parse(key); if (p?.kind === 'desired') state.desired.set(p.unit, decodeDesired(key, v)); }
     for (const [key, v] of schedule.kvs) { const p = k.parse(key); if (p?.kind === 'schedule') state.schedule.set(p.unit, v); }
@@ -206,23 +232,54 @@ export class EtcdRegistry implements EngineRegistry, AgentRegistry, StateReader,
   /** @inheritdoc */
   async submitUnit(unit: UnitRecord, opts: { replace?: boolean; desired?: TargetState } = {}): Promise<SubmitOutcome> {
     const key = this.keys.unit(unit.name);
+    const hkey = this.keys.history(unit.name);
     const value = JSON.stringify({ name: unit.name, text: unit.text, hash: unit.hash });
-    const writes: IRequestOp[] = [{ request_put: { key: Buffer.from(key), value: Buffer.from(value) } }];
-    if (opts.desired) writes.push({ request_put: { key: Buffer.from(this.keys.desired(unit.name)), value: Buffer.from(opts.desired) } });
     for (;;) {
-      const current = await this.getOne(key);
-      if (current !== null) {
-        const old = decodeUnit(key, current);
+      this.stats.requests++;
+      const [cur, hist] = await etcdCall('submit read', () => Promise.all([this.client.get(key).exec(), this.client.get(hkey).exec()]));
+      const current = cur.kvs.length ? cur.kvs[0].value.toString() : null;
+      const old = current === null ? null : decodeUnit(key, current);
+      if (old) {
         if (old.hash === unit.hash) return 'unchanged';
         if (!opts.replace) return 'exists';
       }
-      // compare-and-swap on the value we saw, so two submitters cannot both "create"
+      const writes: IRequestOp[] = [{ request_put: { key: Buffer.from(key), value: Buffer.from(value) } }];
+      if (opts.desired) writes.push({ request_put: { key: Buffer.from(this.keys.desired(unit.name)), value: Buffer.from(opts.desired) } });
+      const histRaw = hist.kvs.length ? hist.kvs[0].value.toString() : null;
+      // a replace keeps the body it replaces (and the new one) in history/, in the same transaction
+      if (old) writes.push({ request_put: { key: Buffer.from(hkey), value: Buffer.from(JSON.stringify(appendVersions(hkey, histRaw, old, unit))) } });
+      // compare-and-swap on what we saw (unit and history), so two submitters cannot both "create" or lose a version
       this.stats.requests++;
-      const cmp = current === null
-        ? this.client.if(key, 'Create', '==', 0)
-        : this.client.if(key, 'Value', '==', current);
+      const cmp = current === null ? this.client.if(key, 'Create', '==', 0) : this.client.if(key, 'Value', '==', current);
+      if (histRaw === null) cmp.and(hkey, 'Create', '==', 0); else cmp.and(hkey, 'Value', '==', histRaw);
       const res = await etcdCall('submit txn', () => cmp.then(...writes).commit());
       if (res.succeeded) return current === null ? 'created' : 'replaced';
+    }
+  }
+
+  /**
+   * Adds `old` (if missing) and `next` to history/<name> before a batch replaces `old` with `next`
+   * (compare-and-swap; a version whose replace then loses a race stays listed, nothing is lost).
+   */
+  async keepVersions(old: UnitRecord, next: UnitRecord): Promise<void> {
+    const hkey = this.keys.history(old.name);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const raw = await this.getOne(hkey);
+      const value = JSON.stringify(appendVersions(hkey, raw, old, next));
+      this.stats.requests++;
+      const cmp = raw === null ? this.client.if(hkey, 'Create', '==', 0) : this.client.if(hkey, 'Value', '==', raw);
+      if ((await etcdCall('history txn', () => cmp.then(this.client.put(hkey).value(value)).commit())).succeeded) return;
+    }
+    throw new UnavailableError('etcd.contention', `history of ${old.name} changed concurrently 20 times; try again`);
+  }
+
+  /** Deletes what belongs to destroyed units besides units/ and desired/: history, group count, deployment, promote. */
+  async forgetUnits(names: string[]): Promise<void> {
+    const ops: IRequestOp[] = names.flatMap((n) => [this.keys.history(n), this.keys.group(n), this.keys.deployment(n), this.keys.promote(n)])
+      .map((key) => ({ request_delete_range: { key: Buffer.from(key) } }));
+    for (let i = 0; i < ops.length; i += MAX_TXN_OPS) {
+      this.stats.requests++;
+      await etcdCall('forget txn', () => this.client.kv.txn({ compare: [], success: ops.slice(i, i + MAX_TXN_OPS), failure: [] }));
     }
   }
 
@@ -240,7 +297,8 @@ export class EtcdRegistry implements EngineRegistry, AgentRegistry, StateReader,
     this.stats.requests++;
     const res = await etcdCall('destroy txn', () => this.client
       .if(this.keys.unit(name), 'Create', '>', 0)
-      .then(this.client.delete().key(this.keys.unit(name)), this.client.delete().key(this.keys.desired(name))).commit());
+      .then(...[this.keys.unit(name), this.keys.desired(name), this.keys.history(name), this.keys.group(name), this.keys.deployment(name), this.keys.promote(name)]
+        .map((key) => this.client.delete().key(key))).commit());
     return res.succeeded;
   }
 
@@ -252,6 +310,85 @@ export class EtcdRegistry implements EngineRegistry, AgentRegistry, StateReader,
   /** @inheritdoc */
   applyUnitBatch(ops: UnitBatchOp[], onChunk?: (results: UnitBatchResult[]) => void): Promise<UnitBatchResult[]> {
     return this.batch.applyUnitBatch(ops, onChunk);
+  }
+
+  /** @inheritdoc */
+  async applyUnitChanges(guard: LeaderGuard, changes: UnitChange[]): Promise<ApplyResult> {
+    const k = this.keys;
+    const put = (key: string, value: string): IRequestOp => ({ request_put: { key: Buffer.from(key), value: Buffer.from(value) } });
+    const del = (key: string): IRequestOp => ({ request_delete_range: { key: Buffer.from(key) } });
+    const result: ApplyResult = { applied: 0, notLeader: false, txns: 0 };
+    let batch: IRequestOp[] = [];
+    let count = 0;
+    const flush = async (): Promise<boolean> => {
+      if (count === 0) return true;
+      this.stats.requests++;
+      result.txns++;
+      const res = await etcdCall('group txn', () => this.client.if(guard.key, 'Create', '==', guard.createRevision).then(...batch).commit());
+      if (!res.succeeded) { result.notLeader = true; return false; }
+      result.applied += count;
+      batch = []; count = 0;
+      return true;
+    };
+    for (const c of changes) {
+      let ops: IRequestOp[];
+      if (c.kind === 'put-unit') {
+        ops = [put(k.unit(c.record.name), JSON.stringify({ name: c.record.name, text: c.record.text, hash: c.record.hash }))];
+        if (c.desired) ops.push(put(k.desired(c.record.name), c.desired));
+      } else if (c.kind === 'delete-unit') {
+        ops = [del(k.unit(c.unit)), del(k.desired(c.unit))];
+      } else if (c.kind === 'put-desired') {
+        ops = [put(k.desired(c.unit), c.desired)];
+      } else ops = [put(k.deployment(c.deployment.unit), JSON.stringify(c.deployment))];
+      if (batch.length + ops.length > MAX_TXN_OPS && !(await flush())) return result;
+      batch.push(...ops);
+      count++;
+    }
+    await flush();
+    return result;
+  }
+
+  /** @inheritdoc */
+  async getHistory(name: string): Promise<UnitVersion[]> {
+    const key = this.keys.history(name);
+    const v = await this.getOne(key);
+    return v === null ? [] : decodeHistory(key, v);
+  }
+
+  /** @inheritdoc */
+  async setScale(template: string, count: number): Promise<boolean> {
+    this.stats.requests++;
+    const res = await etcdCall('scale txn', () => this.client
+      .if(this.keys.unit(template), 'Create', '>', 0)
+      .then(this.client.put(this.keys.group(template)).value(String(count))).commit());
+    return res.succeeded;
+  }
+
+  /** @inheritdoc */
+  async getScale(template: string): Promise<number | null> {
+    const key = this.keys.group(template);
+    const v = await this.getOne(key);
+    return v === null ? null : decodeCount(key, v);
+  }
+
+  /** @inheritdoc */
+  async listScales(): Promise<Map<string, number>> {
+    const r = await this.range(this.keys.kindPrefix('groups'));
+    const m = new Map<string, number>();
+    for (const [k, v] of r.kvs) { const p = this.keys.parse(k); if (p?.kind === 'groups') m.set(p.unit, decodeCount(k, v)); }
+    return m;
+  }
+
+  /** @inheritdoc */
+  async listDeployments(): Promise<Deployment[]> {
+    const r = await this.range(this.keys.kindPrefix('deployments'));
+    return r.kvs.map(([k, v]) => decodeDeployment(k, v));
+  }
+
+  /** @inheritdoc */
+  async setPromote(name: string, id: string): Promise<void> {
+    this.stats.requests++;
+    await etcdCall('put', () => this.client.put(this.keys.promote(name)).value(id).exec());
   }
 
   /** @inheritdoc */

@@ -8,6 +8,7 @@
  * Expected outcomes (not leader, already exists, not found) are return values, not exceptions.
  */
 import type { ResourceRequest, TargetState } from '../units/types';
+import type { Deployment, UnitVersion } from '../deploy/types';
 
 /** A submitted unit file as stored at `units/<name>`. */
 export interface UnitRecord {
@@ -48,6 +49,12 @@ export interface UnitStateRecord {
   mainPid?: number;
   /** ISO-8601 time this state was entered. */
   since: string;
+  /** From the agent's health checks (src/health): healthy | unhealthy | starting; absent when not judged. */
+  health?: 'healthy' | 'unhealthy' | 'starting';
+  /** Restarts the agent made because the unit stayed unhealthy for HealthRetries checks. */
+  healthRestarts?: number;
+  /** The last failing check's output or reason (short). */
+  healthOutput?: string;
 }
 
 /** One reported state with its unit and machine. */
@@ -74,6 +81,14 @@ export interface ClusterState {
   machines: Map<string, MachineRecord>;
   /** machine id → dynamic metadata (may exist for a machine that is not live). */
   metadata: Map<string, Map<string, string>>;
+  /** template → count set by `shoalctl scale` (groups/). Absent in readers that predate groups. */
+  groups?: Map<string, number>;
+  /** unit → its latest deployment (deployments/). */
+  deployments?: Map<string, Deployment>;
+  /** unit → deployment id released by `shoalctl promote` (promote/). */
+  promotions?: Map<string, string>;
+  /** unit → machine → reported state (states/), for health gates. */
+  states?: Map<string, Map<string, UnitStateRecord>>;
 }
 
 /** Reads for the engine. */
@@ -117,6 +132,40 @@ export interface ScheduleWriter {
   applySchedule(guard: LeaderGuard, changes: ScheduleChange[]): Promise<ApplyResult>;
 }
 
+/** A write the leader makes for groups and deployments (one guarded transaction per batch). */
+export type UnitChange =
+  | { kind: 'put-unit'; record: UnitRecord; desired?: TargetState }
+  | { kind: 'delete-unit'; unit: string }
+  | { kind: 'put-desired'; unit: string; desired: TargetState }
+  | { kind: 'put-deployment'; deployment: Deployment };
+
+/** Group and deployment writes for the engine. */
+export interface GroupWriter {
+  /**
+   * Writes `changes` in transactions of at most 128 operations, each guarded on `guard` like
+   * applySchedule; `delete-unit` also deletes the unit's desired state. Stops at the first refused txn.
+   */
+  applyUnitChanges(guard: LeaderGuard, changes: UnitChange[]): Promise<ApplyResult>;
+  /** The stored versions of a unit, oldest first ([] when none). */
+  getHistory(name: string): Promise<UnitVersion[]>;
+}
+
+/** Group, version and deployment reads and writes for the API. */
+export interface GroupStore {
+  /** Sets groups/<template> = count; false (nothing written) when the template does not exist. */
+  setScale(template: string, count: number): Promise<boolean>;
+  /** The count set by scale; null when none. */
+  getScale(template: string): Promise<number | null>;
+  /** Every count set by scale. */
+  listScales(): Promise<Map<string, number>>;
+  /** The stored versions of a unit, oldest first ([] when none). */
+  getHistory(name: string): Promise<UnitVersion[]>;
+  /** Every unit's latest deployment. */
+  listDeployments(): Promise<Deployment[]>;
+  /** Writes promote/<name> = id. */
+  setPromote(name: string, id: string): Promise<void>;
+}
+
 /** Reads for the agent (and the API). */
 export interface UnitReader {
   /** The unit stored at units/<name>; null when there is none. */
@@ -155,12 +204,13 @@ export interface UnitWriter {
   /**
    * Stores a unit. Without `replace`, an existing unit with a different hash is left alone and
    * 'exists' is returned; with `replace` it is overwritten ('replaced'). Same hash → 'unchanged'.
-   * `desired`, when given, is written in the same transaction.
+   * `desired`, when given, is written in the same transaction, and so is the unit's history
+   * (history/<name>: the new version appended, the last 10 kept) when it was created or replaced.
    */
   submitUnit(unit: UnitRecord, opts?: { replace?: boolean; desired?: TargetState }): Promise<SubmitOutcome>;
   /** Sets the desired state; false (nothing written) when the unit does not exist. */
   setDesired(name: string, state: TargetState): Promise<boolean>;
-  /** Deletes the unit and its desired state (the engine then unschedules it); false when it did not exist. */
+  /** Deletes the unit, its desired state, history, group count and deployment (the engine then unschedules it); false when it did not exist. */
   destroyUnit(name: string): Promise<boolean>;
 }
 
@@ -251,7 +301,7 @@ export interface MachineRegistrar {
 
 /** What a watch can follow. */
 export type WatchScope =
-  | { kind: 'units' | 'desired' | 'schedule' | 'machines' | 'metadata' | 'states' }
+  | { kind: 'units' | 'desired' | 'schedule' | 'machines' | 'metadata' | 'states' | 'groups' | 'deployments' | 'promote' }
   | { kind: 'assigned'; machine: string }
   | { kind: 'metadata-of'; machine: string };
 
@@ -263,7 +313,10 @@ export type RegistryEvent =
   | { type: 'assigned'; machine: string; unit: string; value: boolean }
   | { type: 'machine'; machine: string; value: MachineRecord | null }
   | { type: 'metadata'; machine: string; key: string; value: string | null }
-  | { type: 'state'; unit: string; machine: string; value: UnitStateRecord | null };
+  | { type: 'state'; unit: string; machine: string; value: UnitStateRecord | null }
+  | { type: 'group'; unit: string; value: number | null }
+  | { type: 'deployment'; unit: string; value: Deployment | null }
+  | { type: 'promote'; unit: string; value: string | null };
 
 /**
  * One step of a watch. `events` happened at `revision`, in order.
@@ -288,7 +341,7 @@ export interface RegistryWatcher {
 }
 
 /** Everything the engine needs from the registry. */
-export interface EngineRegistry extends ClusterReader, ScheduleWriter, RegistryWatcher {}
+export interface EngineRegistry extends ClusterReader, ScheduleWriter, RegistryWatcher, Partial<GroupWriter> {}
 
 /** Everything the agent needs from the registry. */
 export interface AgentRegistry extends UnitReader, MachineReader, MachineRegistrar, RegistryWatcher {}

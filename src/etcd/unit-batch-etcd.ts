@@ -7,7 +7,7 @@ import type { Etcd3, IKeyValue, IRequestOp, IResponseOp, ICompare } from 'etcd3'
 import { UnavailableError } from '../errors';
 import { decodeDesired, decodeUnit } from './codec';
 import type { KeyLayout } from './keys';
-import type { StoredUnit, UnitBatchOp, UnitBatchResult } from './registry';
+import type { StoredUnit, UnitBatchOp, UnitBatchResult, UnitRecord } from './registry';
 import { decideUnitOp, opName, type UnitOpWrites } from './unit-batch';
 import { etcdCall, MAX_TXN_OPS } from './client';
 
@@ -33,9 +33,20 @@ function first(r: IResponseOp | undefined): IKeyValue | undefined {
   return r?.response_range?.kvs?.[0];
 }
 
+/** What else a batch keeps consistent: versions of replaced units, and the keys of destroyed ones (docs/groups.md). */
+export interface BatchHooks {
+  /** Before a write that replaces `old` with `next` (history/ keeps both). */
+  beforeReplace?: (old: UnitRecord, next: UnitRecord) => Promise<void>;
+  /** After a chunk destroyed `names`. */
+  afterDestroy?: (names: string[]) => Promise<void>;
+}
+
 /** Batch reads and writes of units on one etcd3 client; `stats.requests` counts each transaction. */
 export class EtcdUnitBatch {
-  constructor(private readonly client: Etcd3, private readonly keys: KeyLayout, private readonly stats: { requests: number }) {}
+  constructor(
+    private readonly client: Etcd3, private readonly keys: KeyLayout, private readonly stats: { requests: number },
+    private readonly hooks: BatchHooks = {},
+  ) {}
 
   /** Reads units/<name> and desired/<name> of each name, 64 names per transaction. */
   private async readChunk(names: string[]): Promise<Seen[]> {
@@ -111,9 +122,18 @@ export class EtcdUnitBatch {
       });
       const results = decisions.map((d, i): UnitBatchResult => ({ name: opName(ops[i]), outcome: d.outcome, previous: d.previous, hash: d.hash }));
       if (writers.length === 0) return results;
+      for (const i of writers) {
+        const old = seen[i].unit;
+        const next = decisions[i].putUnit;
+        if (old && next && old.hash !== next.hash) await this.hooks.beforeReplace?.(old, { name: old.name, text: next.text, hash: next.hash });
+      }
       this.stats.requests++;
       const res = await etcdCall('batch txn', () => this.client.kv.txn({ compare, success, failure }));
-      if (res.succeeded) return results;
+      if (res.succeeded) {
+        const gone = writers.filter((i) => decisions[i].destroy).map((i) => opName(ops[i]));
+        if (gone.length) await this.hooks.afterDestroy?.(gone);
+        return results;
+      }
       writers.forEach((i, j) => { seen[i] = this.decode(first(res.responses[2 * j]), first(res.responses[2 * j + 1])); });
     }
     throw new UnavailableError('etcd.contention', `units ${ops.map(opName).slice(0, 3).join(', ')}…: changed concurrently ${MAX_ATTEMPTS} times while being written; try again`);

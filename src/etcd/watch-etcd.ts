@@ -5,7 +5,7 @@
  * seen, or — when that revision is gone — from now, after yielding a `reset` batch.
  */
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
-import { decodeDesired, decodeMachine, decodeState, decodeUnit } from './codec';
+import { decodeCount, decodeDeployment, decodeDesired, decodeMachine, decodeState, decodeUnit } from './codec';
 import type { KeyLayout } from './keys';
 import type { RegistryEvent, WatchBatch, WatchScope } from './registry';
 
@@ -33,6 +33,9 @@ export function toEvent(keys: KeyLayout, kv: IKeyValue, deleted: boolean): Regis
       case 'machines': return { type: 'machine', machine: p.machine, value: deleted ? null : decodeMachine(key, raw) };
       case 'metadata': return { type: 'metadata', machine: p.machine, key: p.key, value: deleted ? null : raw };
       case 'states': return { type: 'state', unit: p.unit, machine: p.machine, value: deleted ? null : decodeState(key, raw) };
+      case 'groups': return { type: 'group', unit: p.unit, value: deleted ? null : decodeCount(key, raw) };
+      case 'deployments': return { type: 'deployment', unit: p.unit, value: deleted ? null : decodeDeployment(key, raw) };
+      case 'promote': return { type: 'promote', unit: p.unit, value: deleted ? null : raw };
       default: return null;
     }
   } catch {

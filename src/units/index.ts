@@ -11,3 +11,4 @@ export { parseContainer, CONTAINER_SECTION } from './container';
 export { matchUnitGlob, isGlob } from './unit-glob';
 export { expandSpecifiers } from './specifiers';
 export { metadataProblem } from './metadata';
+export { parseGroupOptions, parseDuration, HEALTH_DEFAULTS, UPDATE_DEFAULTS, MAX_INSTANCES, type GroupOptions, type HealthOptions, type UpdateOptions } from './group-options';

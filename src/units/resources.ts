@@ -6,6 +6,9 @@
 import { PLACEMENT_STRATEGIES, type PlacementStrategy, type ResourceRequest, type UnitEntry, type UnitFile } from './types';
 import { sectionEntries } from './unit-file';
 import { entryError, unknownKey, type EntryContext } from './option-errors';
+import { GROUP_KEYS } from './group-options';
+
+const SHOAL_KEYS = ['CPU', 'Memory', 'Strategy', ...GROUP_KEYS];
 
 /** The section shoal's own scheduling options live in. */
 export const SHOAL_SECTION = 'X-Shoal';
@@ -80,7 +83,7 @@ function parseAt<T>(ctx: EntryContext, e: UnitEntry, code: string, f: (v: string
 export function parseShoalOptions(file: UnitFile, opts: { file?: string } = {}): ShoalOptions {
   const sctx: EntryContext = { file: opts.file, section: SHOAL_SECTION };
   const shoal = sectionEntries(file, SHOAL_SECTION);
-  for (const e of shoal) if (!['CPU', 'Memory', 'Strategy'].includes(e.key)) throw unknownKey(sctx, e, ['CPU', 'Memory', 'Strategy']);
+  for (const e of shoal) if (!SHOAL_KEYS.includes(e.key)) throw unknownKey(sctx, e, SHOAL_KEYS);
   const svcCtx: EntryContext = { file: opts.file, section: 'Service' };
   const svc = sectionEntries(file, 'Service');
 

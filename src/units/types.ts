@@ -1,4 +1,5 @@
 /** The unit model shared by every part of shoal. Pure data, no I/O. */
+import type { GroupOptions } from './group-options';
 
 /** systemd unit types shoal accepts (the suffix of a unit name). */
 export const UNIT_TYPES = [
@@ -91,6 +92,8 @@ export interface UnitSpec {
   strategy?: PlacementStrategy;
   /** Present when the unit runs a container. */
   container?: ContainerSpec;
+  /** Instances=, health checks and update options (src/units/group-options.ts); set by parseUnit. */
+  group?: GroupOptions;
 }
 
 /** The cluster-level state a user asks for. */

@@ -9,6 +9,7 @@ import { instanceName, parseUnitName } from './unit-name';
 import { parseFleetOptions } from './fleet-options';
 import { parseShoalOptions } from './resources';
 import { parseContainer } from './container';
+import { parseGroupOptions } from './group-options';
 import { ValidationError } from '../errors';
 
 /** Options for parseUnit: `file` names the source in error locations (e.g. the path given to `shoalctl`). */
@@ -56,6 +57,7 @@ function build(unitName: UnitName, text: string, file: UnitSpec['file'], opts: P
     resources,
   };
   if (strategy !== undefined) spec.strategy = strategy;
+  spec.group = parseGroupOptions(file, unitName, opts);
   const container = parseContainer(file, unitName, opts);
   if (container !== undefined) spec.container = container;
   return spec;

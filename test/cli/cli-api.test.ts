@@ -68,9 +68,9 @@ t.test('submit, cat, --replace, listings sorted with fleetctl columns', async (t
   r = await ctl('list-unit-files');
   t.equal(r.code, 0, r.err);
   const lines = r.out.trim().split('\n');
-  t.match(lines[0], /^UNIT\s+HASH\s+DSTATE\s+STATE\s+TARGET$/);
-  t.match(lines[1], /^b\.service\s+[0-9a-f]{7}\s+inactive\s+inactive\s+-$/);
-  t.match(lines[2], /^web\.service\s+[0-9a-f]{7}\s+inactive\s+inactive\s+-$/);
+  t.match(lines[0], /^UNIT\s+HASH\s+DSTATE\s+STATE\s+TARGET\s+INSTANCES$/);
+  t.match(lines[1], /^b\.service\s+[0-9a-f]{7}\s+inactive\s+inactive\s+-\s+-$/);
+  t.match(lines[2], /^web\.service\s+[0-9a-f]{7}\s+inactive\s+inactive\s+-\s+-$/);
   r = await ctl('list-unit-files', '--no-legend', '--fields', 'unit,desc');
   t.equal(r.out, 'b.service   -\nweb.service the web v2\n');
   r = await ctl('list-unit-files', '-o', 'json');
@@ -140,7 +140,7 @@ t.test('start/stop/unload block until agents report; templates; --no-block', asy
   t.equal(r.out, 'Unit web.service launched on aaaaaaaa.../10.1.1.1\n');
   t.equal(dump(etcd.endpoint, P)[`${P}desired/web.service`], 'launched');
   r = await ctl('list-units');
-  t.equal(r.out, 'UNIT        MACHINE              ACTIVE SUB\nweb.service aaaaaaaa.../10.1.1.1 active running\n');
+  t.equal(r.out, 'UNIT        MACHINE              ACTIVE SUB     HEALTH\nweb.service aaaaaaaa.../10.1.1.1 active running -\n');
   r = await ctl('list-units', '--full', '--no-legend', '--fields', 'machine,load');
   t.equal(r.out, `${M1}/10.1.1.1 loaded\n`);
   report('web.service', 'inactive');

@@ -33,8 +33,8 @@ t.test('writes land at the documented keys', async (t) => {
   t.same(r, { applied: 1, notLeader: false, txns: 1 });
   const kv = dump(etcd.endpoint, P);
   t.same(Object.keys(kv).sort(), [
-    '/t1/assigned/m1/web.service', '/t1/desired/web.service', '/t1/engine/leader', '/t1/engine/writer', '/t1/machines/m1',
-    '/t1/metadata/m1/disk', '/t1/schedule/web.service', '/t1/states/web.service/m1', '/t1/units/web.service',
+    '/t1/assigned/m1/web.service', '/t1/desired/web.service', '/t1/engine/leader', '/t1/engine/writer',
+    '/t1/machines/m1', '/t1/metadata/m1/disk', '/t1/schedule/web.service', '/t1/states/web.service/m1', '/t1/units/web.service',
   ]);
   t.same(JSON.parse(kv['/t1/units/web.service']), { name: 'web.service', text: '[Service]\nExecStart=/bin/true\n', hash: 'h1' });
   t.equal(kv['/t1/desired/web.service'], 'launched');
@@ -57,6 +57,15 @@ t.test('writes land at the documented keys', async (t) => {
   t.notOk(after['/t1/states/web.service/m1'], 'states gone with the lease');
   t.equal(await reg.destroyUnit('web.service'), true);
   t.equal(await reg.getUnit('web.service'), null);
+  t.same(await reg.getHistory('web.service'), [], 'history goes with the unit');
+  t.equal(await reg.submitUnit({ name: 'v.service', text: 'one', hash: 'v1' }), 'created');
+  t.same(await reg.getHistory('v.service'), [], 'a first version needs no history: units/ holds it');
+  t.equal(await reg.submitUnit({ name: 'v.service', text: 'two', hash: 'v2' }, { replace: true }), 'replaced');
+  t.match(await reg.getHistory('v.service'), [{ hash: 'v1', text: 'one' }, { hash: 'v2', text: 'two' }], 'a replace keeps the replaced body, in the same txn');
+  await reg.applyUnitBatch([{ kind: 'submit', unit: { name: 'v.service', text: 'three', hash: 'v3' }, replace: true }]);
+  t.same((await reg.getHistory('v.service')).map((v) => v.hash), ['v1', 'v2', 'v3'], 'a batch replace keeps it too');
+  await reg.applyUnitBatch([{ kind: 'destroy', name: 'v.service' }]);
+  t.same(await reg.getHistory('v.service'), [], 'a batch destroy forgets it');
   t.equal(await reg.destroyUnit('web.service'), false);
   await c!.resign();
 });

@@ -66,6 +66,7 @@ t.test('every outcome, per unit', async (t) => {
   const kv = dump(etcd.endpoint, '/b2/');
   t.same(Object.keys(kv).sort(), [
     '/b2/desired/a.service', '/b2/desired/b.service', '/b2/desired/c.service', '/b2/desired/y@1.service',
+    '/b2/history/b.service', // b was replaced: its versions are kept (docs/groups.md)
     '/b2/units/a.service', '/b2/units/b.service', '/b2/units/c.service', '/b2/units/y@1.service',
   ]);
   t.equal(JSON.parse(kv['/b2/units/a.service']).hash, 'h1', 'exists: left alone');

@@ -25,8 +25,9 @@ const COLUMNS: Columns<UnitFileInfo> = {
   tmachine: (u, full) => (u.targetMachine ? machineCell(u.targetMachine, '', full) : '-'),
   global: (u) => String(u.global),
   desc: (u) => description(u.text),
+  instances: (u) => (u.group ? `${u.instancesDesired ?? 0}/${u.instancesRunning ?? 0}` : '-'),
 };
-const DEFAULTS = ['unit', 'hash', 'dstate', 'state', 'target'];
+const DEFAULTS = ['unit', 'hash', 'dstate', 'state', 'target', 'instances'];
 
 /** Adds `list-unit-files` to the program. */
 export function registerListUnitFiles(program: Command, io: CliIO): void {
@@ -36,6 +37,7 @@ export function registerListUnitFiles(program: Command, io: CliIO): void {
   addListingOptions(cmd, Object.keys(COLUMNS), DEFAULTS)
     .addHelpText('after', `
 TARGET is "global" for global units and "-" for templates and units not placed.
+INSTANCES is desired/running for a group (a template with Instances= or a scale count), "-" otherwise.
 
 Examples:
   shoalctl list-unit-files

@@ -14,8 +14,10 @@ const COLUMNS: Columns<UnitStateMsg> = {
   hash: (s, full) => (full ? s.hash : s.hash.slice(0, 7)) || '-',
   pid: (s) => (s.mainPid ? String(s.mainPid) : '-'),
   since: (s) => s.since || '-',
+  health: (s) => s.health || '-',
+  restarts: (s) => String(s.healthRestarts ?? 0),
 };
-const DEFAULTS = ['unit', 'machine', 'active', 'sub'];
+const DEFAULTS = ['unit', 'machine', 'active', 'sub', 'health'];
 
 /** Adds `list-units` to the program. */
 export function registerListUnits(program: Command, io: CliIO): void {

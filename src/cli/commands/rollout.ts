@@ -1,0 +1,50 @@
+/** `shoalctl rollout status UNIT`: follow a unit's deployment until it ends; exit 0 when it succeeded. */
+import type { Command } from 'commander';
+import type { DeploymentMsg } from '../../api/messages';
+import type { CliIO } from '../io';
+import { withClient } from '../client';
+import { CliError, EXIT_FAILURE } from '../cli-error';
+
+const FINISHED = new Set(['succeeded', 'failed', 'reverted']);
+
+function line(d: DeploymentMsg): string {
+  return `${d.unit} ${d.fromHash.slice(0, 7) || '-'} -> ${d.target.slice(0, 7)}: ${d.status}, step ${d.step}/${d.steps}, ${d.healthy}/${d.total} healthy${d.message ? ` (${d.message})` : ''}`;
+}
+
+/** Adds `rollout status` to the program. */
+export function registerRollout(program: Command, io: CliIO): void {
+  const rollout = program.command('rollout').description('Follow rolling updates (see shoalctl deployments)');
+  rollout
+    .command('status')
+    .description("Print a unit's deployment progress until it ends; exit 0 when it succeeded, 1 when it failed or was reverted")
+    .argument('<unit>', 'the group template or unit')
+    .option('--timeout <seconds>', 'give up after this long (default: wait for the deployment to end)')
+    .option('--no-wait', 'print the current progress once, do not wait')
+    .addHelpText('after', `
+A deployment paused for "shoalctl promote" counts as ongoing.
+
+Examples:
+  shoalctl rollout status web@.service
+  shoalctl rollout status web@.service --timeout 600`)
+    .action(async (unit: string, flags: { timeout?: string; wait?: boolean }, c: Command) => {
+      const deadline = flags.timeout ? Date.now() + Number(flags.timeout) * 1000 : Infinity;
+      await withClient(c, io, async (client) => {
+        let last = '';
+        for (;;) {
+          const [d] = await client.listDeployments(unit);
+          if (!d) throw new CliError(`${unit} has no deployment`, EXIT_FAILURE);
+          const text = line(d);
+          if (text !== last) io.stdout.write(`${text}\n`);
+          last = text;
+          if (FINISHED.has(d.status)) {
+            if (d.status !== 'succeeded') throw new CliError(`deployment ${d.id} of ${unit} ${d.status}: ${d.message}`, EXIT_FAILURE);
+            return;
+          }
+          if (flags.wait === false) return;
+          if (Date.now() > deadline) throw new CliError(`deployment ${d.id} of ${unit} still ${d.status} after ${flags.timeout}s`, EXIT_FAILURE);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      });
+    });
+  rollout.commands.forEach((x) => x.exitOverride());
+}

@@ -1,0 +1,53 @@
+/**
+ * Every command shown in a `commands` block of README.md or docs/*.md, and how the doc-tests run it.
+ * test/docs/docs.test.ts fails when a command in the docs is missing here, or an entry here is no longer
+ * in the docs: this list IS the list of commands shown, including those that cannot sensibly run.
+ * Keys are the command as shown, without its comment, whitespace collapsed.
+ */
+
+/** How a doc command is tested. */
+export type CommandTest =
+  /** Runs on the host (repository root, no cluster) in test/docs/docs.test.ts; must exit 0. */
+  | { run: 'host'; timeoutMs?: number }
+  /**
+   * Runs in order in test/docs/docs-cluster.test.ts, against a 3-node testbed running the example units
+   * (as scripts/demo sets it up); must exit 0. `as`: the command run instead, for a placeholder the doc
+   * shows (NODE_IP); `followMs`: it follows output (journal -f): it must still run and have printed after this.
+   */
+  | { run: 'cluster'; as?: string; followMs?: number }
+  /** Not run; why. */
+  | { notRun: string };
+
+export const COMMANDS: Record<string, CommandTest> = {
+  // README.md: getting started
+  'scripts/demo': { notRun: 'installs packages (apt-get, npm ci) and takes the machine\'s testbed for good; what it sets up (testbed/up 3 with the API on node1, submit units-examples/*, start the example units) is what test/docs/docs-cluster.test.ts sets up before the tour' },
+  'scripts/test': { notRun: 'the whole test suite, of which the doc-tests are a part' },
+  // README.md: the tour
+  'bin/shoalctl list-machines': { run: 'cluster' },
+  'bin/shoalctl list-units': { run: 'cluster' },
+  'bin/shoalctl list-unit-files': { run: 'cluster' },
+  'bin/shoalctl list-units hello.service discovery.service': { run: 'cluster' },
+  'bin/shoalctl status hello.service': { run: 'cluster' },
+  'bin/shoalctl journal -f hello.service': { run: 'cluster', followMs: 3000 },
+  'bin/shoalctl explain lb@3.service': { run: 'cluster' },
+  'bin/shoalctl start worker@{3..5}.service': { run: 'cluster' },
+  'bin/shoalctl submit --replace units-examples/hello.service': { run: 'cluster' },
+  'curl http://NODE_IP:8080/hostname': {
+    run: 'cluster',
+    as: 'curl -sf -m 5 "http://$(bin/shoalctl list-units --no-legend --full --fields machine web-container.service | cut -d/ -f2):8080/hostname"',
+  },
+  'testbed/node kill node2': { run: 'cluster' },
+  // docs/scenarios.md
+  'sudo npm run scenarios': { notRun: 'the whole scenario suite on its own testbed (minutes); test/scenarios/scenarios.test.ts runs it' },
+  'sudo npm run scenarios -- node-kill leader-pause': { notRun: 'scenarios test/scenarios/scenarios.test.ts already runs, on their own testbed' },
+  'npm run scenarios -- --list': { run: 'host', timeoutMs: 180_000 },
+  'SHOAL_PLATFORM=vagrant npm run scenarios': { notRun: 'needs the Vagrant VMs (docs/vagrant.md: minutes to boot under TCG)' },
+  'SHOAL_SCENARIOS="node-cut etcd-pause" npx tap test/scenarios/scenarios.test.ts': { notRun: 'scenarios test/scenarios/scenarios.test.ts already runs (this is that file, filtered)' },
+  // docs/vagrant.md
+  'cd vagrant': { notRun: 'part of the Vagrant session below' },
+  'vagrant up': { notRun: 'boots 3 VMs (196 s under TCG on this machine); test/scenarios/vagrant-lint.test.ts checks the Vagrantfile' },
+  "vagrant ssh node1 -c 'sudo etcdctl --endpoints=http://192.168.56.11:2379 member list'": { notRun: 'needs the Vagrant VMs' },
+  "vagrant ssh node1 -c 'sudo journalctl -u shoald -n 20'": { notRun: 'needs the Vagrant VMs' },
+  'export SHOAL_ENDPOINT=192.168.56.11:7411 SHOAL_TOKEN=$(cat vagrant/.vagrant/shoal-api-token)': { notRun: 'needs the Vagrant VMs (their token file)' },
+  'SHOAL_PLATFORM=vagrant npm run scenarios -- node-cut leader-pause': { notRun: 'needs the Vagrant VMs' },
+};

@@ -47,6 +47,9 @@ const duplicateId: Scenario = {
       const ms = Date.now() - t0;
       ctx.note(`${spare} refused after ${ms} ms: ${line.trim().slice(0, 160)}`);
       await sleep(2000);
+      // said once, not at every retry (it retries with backoff)
+      const said = (await platform.shoaldLog(spare)).split('\n').filter((l) => DUPLICATE.test(l) && l.includes(id.slice(0, 8)));
+      if (said.length !== 1) throw new ScenarioFailure(`${spare} logged the refusal ${said.length} times in ${Date.now() - t0} ms (once is enough)`);
       const rec1 = (await cluster.reg.listMachines()).value.find((m) => m.id === id);
       if (!rec1 || rec1.startedAt !== rec0.startedAt || rec1.address !== rec0.address) {
         throw new ScenarioFailure(`${first}'s machine record changed: ${JSON.stringify(rec0)} -> ${JSON.stringify(rec1)}`);

@@ -42,6 +42,10 @@ export interface AgentOptions {
 
 const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 5000;
+/** A refusal (duplicate machine id) lasts until an operator acts: retry slower than an outage. */
+const REFUSED_BACKOFF_MAX_MS = 30_000;
+/** Repeats of the same registration error between two reminders in the log. */
+const REGISTER_REMINDER_EVERY = 20;
 
 /** One agent. `run(signal)` until aborted; units keep running after it returns. */
 export class Agent {
@@ -119,17 +123,29 @@ export class Agent {
   private async sessionLoop(signal: AbortSignal): Promise<void> {
     let backoff = BACKOFF_MIN_MS;
     let first = true;
+    let lastError = '';
+    let repeats = 0;
     while (!signal.aborted) {
       let session: MachineSession;
       try {
         session = await this.o.registry.register({ ...this.o.machine, startedAt: new Date(this.clock.now()).toISOString() }, this.o.ttlSeconds);
       } catch (err) {
-        this.log.warn('cannot register machine; retrying', { err: String(err), retryable: isRetryable(err) });
+        // once per distinct error (a refused duplicate id would otherwise fill the journal), then a reminder
+        const retryable = isRetryable(err);
+        if (String(err) !== lastError) {
+          lastError = String(err);
+          repeats = 0;
+          if (retryable) this.log.warn('cannot register machine; retrying with backoff', { err: lastError });
+          else this.log.error('machine refused; retrying with backoff until it is accepted', { err: lastError });
+        } else if (++repeats % REGISTER_REMINDER_EVERY === 0) {
+          this.log.warn('still cannot register machine', { attempts: repeats + 1, err: lastError });
+        }
         await sleep(this.clock, backoff, signal);
-        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+        backoff = Math.min(backoff * 2, retryable ? BACKOFF_MAX_MS : REFUSED_BACKOFF_MAX_MS);
         continue;
       }
       backoff = BACKOFF_MIN_MS;
+      lastError = '';
       this.log.info('machine registered', { ttl: this.o.ttlSeconds });
       this.reporter.setSession(session);
       this.session = session;

@@ -116,7 +116,7 @@ const installWantedBy: Scenario = {
       await cluster.waitFor(`${discovery} stopped with ${hello}`, SLACK_MS, async () => ((await active(ctx, host, discovery)) ? undefined : true));
       ctx.note(`${discovery} started ${ms} ms after ${hello} was launched, on ${host}`);
       await cleanUp(ctx, installUnits);
-      return { recoveryMs: null, verdict: (await finalCheck(ctx)).verdict };
+      return { recoveryMs: ms, verdict: (await finalCheck(ctx)).verdict };
     } finally {
       await cleanUp(ctx, installUnits);
     }

@@ -43,6 +43,10 @@ export const COMMANDS: Record<string, CommandTest> = {
   'npm run scenarios -- --list': { run: 'host', timeoutMs: 180_000 },
   'SHOAL_PLATFORM=vagrant npm run scenarios': { notRun: 'needs the Vagrant VMs (docs/vagrant.md: minutes to boot under TCG)' },
   'SHOAL_SCENARIOS="node-cut etcd-pause" npx tap test/scenarios/scenarios.test.ts': { notRun: 'scenarios test/scenarios/scenarios.test.ts already runs (this is that file, filtered)' },
+  'sudo npm run chaos -- --seed 1 --duration 120': { notRun: 'a 2-minute chaos campaign on its own testbed; test/scenarios/chaos.test.ts runs a bounded campaign (seeds 1 and 2)' },
+  'sudo npm run chaos -- --seed 1,2,3 --duration 300 --nodes 4': { notRun: 'three 5-minute campaigns: far past the suite\'s budget; test/scenarios/chaos.test.ts runs a bounded one' },
+  'sudo npm run chaos -- --seed 7 --duration 60 --faults node-kill,etcd-pause': { notRun: 'a chaos campaign (minutes, its own testbed); test/scenarios/chaos.test.ts runs a bounded one with every fault' },
+  'sudo npm run chaos -- --seed 7 --duration 60 --faults -dockerd-pause': { notRun: 'a chaos campaign (minutes, its own testbed); test/scenarios/chaos.test.ts runs a bounded one with every fault' },
   // docs/vagrant.md
   'cd vagrant': { notRun: 'part of the Vagrant session below' },
   'vagrant up': { notRun: 'boots 3 VMs (196 s under TCG on this machine); test/scenarios/vagrant-lint.test.ts checks the Vagrantfile' },

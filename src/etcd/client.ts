@@ -3,6 +3,7 @@
  * ShoalError here (UnavailableError for anything connection-shaped).
  */
 import { Etcd3, type IOptions } from 'etcd3';
+import { watchBackoff } from '../backoff';
 import { ShoalError, UnavailableError } from '../errors';
 
 /** etcd refuses a transaction with more than 128 compares, or 128 success or failure operations (--max-txn-ops default). */
@@ -25,25 +26,27 @@ const passThrough = {
   onFailure: () => ({ dispose() {} }),
 };
 
-/** Watch reconnect backoff: 50 ms doubling to 1 s. etcd3's default grows to 30 s, so after an etcd restart
- *  a watch could stay detached for half a minute (and its timer kept closed clients' processes alive). */
-function cappedBackoff(ms = 50, max = 1000): { duration: number; next(): unknown } {
-  return { duration: ms, next: () => cappedBackoff(Math.min(ms * 2, max), max) };
-}
+/**
+ * gRPC reconnects: 100 ms up to 1 s (grpc-js jitters them by ±20 %). Its default grows to 120 s, so after a
+ * long etcd outage an agent could stay in reconnect backoff long after etcd is back (and miss re-registering
+ * in time). etcd3's own watch reconnects use shoal's jittered backoff (its default grows to 30 s).
+ */
+const GRPC_OPTIONS = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 };
 
-/** A new etcd3 client: unary calls have a deadline (streams do not), no circuit breaker. */
+/** A new etcd3 client: unary calls have a deadline (streams do not), no circuit breaker, prompt reconnects. */
 export function createEtcdClient(conn: EtcdConnection): Etcd3 {
   const timeout = conn.callTimeoutMs ?? 5000;
   const faultHandling = {
     host: () => passThrough,
     global: passThrough,
-    watchBackoff: cappedBackoff(),
+    watchBackoff: watchBackoff(),
   } as unknown as IOptions['faultHandling'];
   return new Etcd3({
     hosts: conn.endpoints,
     dialTimeout: Math.min(timeout, 3000),
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
     faultHandling,
+    grpcOptions: GRPC_OPTIONS,
   });
 }
 

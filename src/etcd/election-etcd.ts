@@ -3,7 +3,10 @@
  * The create revision it gets is the guard every placement transaction compares against.
  * Followers wait on a watch of the key (no polling) and try again when it is deleted.
  */
-import type { Etcd3, Lease } from 'etcd3';
+import type { Etcd3, Lease, Watcher } from 'etcd3';
+import { sleep, withDeadline } from '../abort';
+import { Backoff } from '../backoff';
+import type { Logger } from '../log';
 import { etcdCall } from './client';
 import type { KeyLayout } from './keys';
 import type { LeaderGuard, Leadership } from './registry';
@@ -12,11 +15,14 @@ import { watchLease } from './session-etcd';
 
 /** LeaderElector on etcd3 (see registry.ts). */
 export class EtcdElector {
-  constructor(private readonly client: Etcd3, private readonly keys: KeyLayout, private readonly stats: RequestStats) {}
+  constructor(
+    private readonly client: Etcd3, private readonly keys: KeyLayout, private readonly stats: RequestStats, private readonly log: Logger,
+  ) {}
 
   /** @inheritdoc LeaderElector.campaign */
   async campaign(value: string, ttlSeconds: number, signal: AbortSignal): Promise<Leadership | null> {
-    let backoff = 100;
+    const backoff = new Backoff({ initialMs: 100, maxMs: 2000 });
+    let failures = 0;
     while (!signal.aborted) {
       let lease: Lease | undefined;
       try {
@@ -33,12 +39,14 @@ export class EtcdElector {
         if (res.succeeded) return this.lead(lease, { key, leaseId, createRevision: Number(res.header.revision), holder: value }, ttlSeconds, signal);
         await lease.revoke().catch(() => lease?.release());
         lease = undefined;
-        backoff = 100;
+        backoff.reset();
+        failures = 0;
         await this.waitForVacancy(Number(res.header.revision), signal);
-      } catch {
+      } catch (err) {
+        // logged (first and every 10th): a permission error must not leave a silent non-leader
+        if (failures++ % 10 === 0) this.log.warn('cannot campaign for leadership; retrying', { failures, err: String(err) });
         if (lease) await lease.revoke().catch(() => lease?.release());
-        await sleep(backoff, signal);
-        backoff = Math.min(backoff * 2, 2000);
+        await sleep(backoff.next(), signal);
       }
     }
     return null;
@@ -65,18 +73,33 @@ export class EtcdElector {
     };
   }
 
-  /** Resolves once the leader key is deleted after `revision` (or the signal aborts). */
+  /**
+   * Resolves once the leader key is deleted after `revision` (or the signal aborts). Creating the watch
+   * has a deadline (UnavailableError: the caller retries) and every listener is removed on the way out,
+   * so a process-long signal does not collect one per lost election.
+   */
   private async waitForVacancy(revision: number, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
-    const w = await this.client.watch().key(this.keys.leader).startRevision(String(revision + 1)).create();
+    const creating = this.client.watch().key(this.keys.leader).startRevision(String(revision + 1)).create();
+    let w: Watcher;
+    try {
+      w = await withDeadline(creating, WATCH_CALL_MS, 'etcd.unavailable', 'etcd watch of the leader key');
+    } catch (err) {
+      void creating.then((late) => withDeadline(late.cancel(), WATCH_CALL_MS, 'etcd.unavailable', 'watch cancel')).catch(() => undefined);
+      throw err;
+    }
+    let wake = () => {};
     try {
       await new Promise<void>((resolve) => {
-        w.on('delete', () => resolve());
-        w.on('error', () => resolve()); // cancelled (e.g. compacted): campaign again, the txn decides
-        signal.addEventListener('abort', () => resolve(), { once: true });
+        wake = () => resolve();
+        w.on('delete', wake);
+        w.on('error', wake); // cancelled (e.g. compacted): campaign again, the txn decides
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', wake, { once: true });
       });
     } finally {
-      await w.cancel().catch(() => undefined);
+      signal.removeEventListener('abort', wake); // w's own listeners go with w (an 'error' needs one)
+      await withDeadline(w.cancel(), WATCH_CALL_MS, 'etcd.unavailable', 'watch cancel').catch(() => undefined);
     }
   }
 
@@ -87,10 +110,5 @@ export class EtcdElector {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-  });
-}
+/** Deadline of creating or cancelling the leader-key watch, ms. */
+const WATCH_CALL_MS = 5000;

@@ -5,6 +5,7 @@
  */
 import { UnavailableError } from '../errors';
 import { Range, type Etcd3, type IRequestOp } from 'etcd3';
+import { silentLogger, type Logger } from '../log';
 import type { TargetState } from '../units/types';
 import { createEtcdClient, etcdCall, MAX_TXN_OPS, type EtcdConnection } from './client';
 import { decodeCount, decodeDeployment, decodeDesired, decodeHistory, decodeMachine, decodeState, decodeUnit } from './codec';
@@ -42,6 +43,8 @@ export interface RequestStats {
 /** Options of EtcdRegistry. */
 export interface EtcdRegistryOptions extends EtcdConnection {
   prefix?: string;
+  /** Where retried etcd trouble inside watches and the election is reported (default: nowhere). */
+  log?: Logger;
 }
 
 /** Every registry interface, on one etcd3 client. `close()` closes the client. */
@@ -51,11 +54,13 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
   private readonly client: Etcd3;
   private readonly elector: EtcdElector;
   private readonly batch: EtcdUnitBatch;
+  private readonly log: Logger;
 
   constructor(opts: EtcdRegistryOptions) {
     this.keys = new KeyLayout(opts.prefix);
     this.client = createEtcdClient(opts);
-    this.elector = new EtcdElector(this.client, this.keys, this.stats);
+    this.log = opts.log ?? silentLogger;
+    this.elector = new EtcdElector(this.client, this.keys, this.stats, this.log.child({ component: 'election' }));
     this.batch = new EtcdUnitBatch(this.client, this.keys, this.stats, {
       beforeReplace: (old, next) => this.keepVersions(old, next), afterDestroy: (names) => this.forgetUnits(names),
     });
@@ -411,7 +416,7 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
 
   /** @inheritdoc */
   watch(scopes: WatchScope[], opts: { fromRevision?: number; signal?: AbortSignal } = {}): AsyncIterable<WatchBatch> {
-    return watchScopes(this.client, this.keys, scopes, opts);
+    return watchScopes(this.client, this.keys, scopes, { ...opts, log: this.log });
   }
 
   /** @inheritdoc */

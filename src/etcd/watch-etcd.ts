@@ -5,6 +5,9 @@
  * seen, or — when that revision is gone — from now, after yielding a `reset` batch.
  */
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import { sleep, withDeadline } from '../abort';
+import { Backoff } from '../backoff';
+import { silentLogger, type Logger } from '../log';
 import { decodeCount, decodeDeployment, decodeDesired, decodeMachine, decodeState, decodeUnit } from './codec';
 import type { KeyLayout } from './keys';
 import type { RegistryEvent, WatchBatch, WatchScope } from './registry';
@@ -43,6 +46,9 @@ export function toEvent(keys: KeyLayout, kv: IKeyValue, deleted: boolean): Regis
   }
 }
 
+/** Deadline of creating or cancelling one watcher, ms (etcd3's stream calls have none of their own). */
+const WATCH_CALL_MS = 5000;
+
 /** A small async queue: producers push, one consumer iterates. */
 class BatchQueue {
   private items: WatchBatch[] = [];
@@ -55,13 +61,14 @@ class BatchQueue {
 
 /** Follows `scopes` until `signal` aborts; see RegistryWatcher.watch. */
 export async function* watchScopes(
-  client: Etcd3, keys: KeyLayout, scopes: WatchScope[], opts: { fromRevision?: number; signal?: AbortSignal },
+  client: Etcd3, keys: KeyLayout, scopes: WatchScope[], opts: { fromRevision?: number; signal?: AbortSignal; log?: Logger },
 ): AsyncGenerator<WatchBatch> {
+  const log = opts.log ?? silentLogger;
   const signal = opts.signal ?? new AbortController().signal;
   const queue = new BatchQueue();
   const onAbort = () => queue.notify();
   signal.addEventListener('abort', onAbort);
-  const followers = scopes.map((s) => new ScopeFollower(client, keys, scopePrefix(keys, s), opts.fromRevision, queue, signal));
+  const followers = scopes.map((s) => new ScopeFollower(client, keys, scopePrefix(keys, s), opts.fromRevision, queue, signal, log));
   try {
     await Promise.all(followers.map((f) => f.start()));
     while (!signal.aborted) {
@@ -83,26 +90,35 @@ class ScopeFollower {
   constructor(
     private readonly client: Etcd3, private readonly keys: KeyLayout, private readonly prefix: string,
     from: number | undefined, private readonly queue: BatchQueue, private readonly signal: AbortSignal,
+    private readonly log: Logger,
   ) {
     this.last = from;
   }
 
-  /** Creates the watcher; retries until it is attached or the signal aborts. */
+  /**
+   * Creates the watcher; retries (jittered backoff, logged) until it is attached or the signal aborts.
+   * Each attempt has a deadline and ends at once on abort: a create sent to an unreachable etcd never
+   * resolves, and must not hold up a shutdown.
+   */
   async start(): Promise<void> {
-    let delay = 100;
+    const backoff = new Backoff({ initialMs: 100, maxMs: 2000 });
+    let failures = 0;
     while (!this.stopped && !this.signal.aborted) {
+      const b = this.client.watch().prefix(this.prefix);
+      if (this.last !== undefined) b.startRevision(String(this.last + 1));
+      const creating = b.create();
       try {
-        const b = this.client.watch().prefix(this.prefix);
-        if (this.last !== undefined) b.startRevision(String(this.last + 1));
-        const w = await b.create();
-        if (this.stopped || this.signal.aborted) { await w.cancel().catch(() => undefined); return; }
+        const w = await withDeadline(raceAbort(creating, this.signal), WATCH_CALL_MS, 'etcd.unavailable', `etcd watch ${this.prefix}`);
+        if (!w || this.stopped || this.signal.aborted) { void cancelLater(creating); return; }
         this.watcher = w;
         w.on('data', (res: IWatchResponse) => this.onData(res));
         w.on('error', () => void this.onError(w));
+        if (failures) this.log.info('etcd watch attached again', { prefix: this.prefix, failures });
         return;
-      } catch {
-        await sleep(delay, this.signal);
-        delay = Math.min(delay * 2, 2000);
+      } catch (err) {
+        void cancelLater(creating);
+        if (failures++ % 10 === 0) this.log.warn('cannot watch etcd; retrying', { prefix: this.prefix, failures, err: String(err) });
+        await sleep(backoff.next(), this.signal);
       }
     }
   }
@@ -135,7 +151,8 @@ class ScopeFollower {
 
   /** The current revision, and whether the revision after the last one seen was compacted; null when stopped. */
   private async probe(): Promise<{ revision: number; compacted: boolean } | null> {
-    let delay = 100;
+    const backoff = new Backoff({ initialMs: 100, maxMs: 2000 });
+    let failures = 0;
     while (!this.stopped && !this.signal.aborted) {
       try {
         const now = Number((await this.client.get(this.prefix).exec()).header.revision);
@@ -147,27 +164,36 @@ class ScopeFollower {
           if (/compact/i.test(err instanceof Error ? err.message : String(err))) return { revision: now, compacted: true };
           throw err;
         }
-      } catch {
-        await sleep(delay, this.signal);
-        delay = Math.min(delay * 2, 2000);
+      } catch (err) {
+        if (failures++ % 10 === 0) this.log.warn('cannot probe etcd after a cancelled watch; retrying', { prefix: this.prefix, failures, err: String(err) });
+        await sleep(backoff.next(), this.signal);
       }
     }
     return null;
   }
 
+  /** Cancels the watcher; bounded (a cancel sent to an unreachable etcd is never answered). */
   async stop(): Promise<void> {
     this.stopped = true;
     const w = this.watcher;
     this.watcher = null;
-    await w?.cancel().catch(() => undefined);
+    if (w) await withDeadline(w.cancel(), WATCH_CALL_MS, 'etcd.unavailable', 'etcd watch cancel').catch(() => undefined);
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(() => { signal.removeEventListener('abort', done); resolve(); }, ms);
-    const done = () => { clearTimeout(t); resolve(); };
-    signal.addEventListener('abort', done, { once: true });
+/** `p`, or undefined as soon as `signal` aborts (the listener is removed either way). */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then((v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (err) => { signal.removeEventListener('abort', onAbort); reject(err); });
   });
+}
+
+/** A watcher created after we stopped waiting for it: cancel it whenever it arrives (bounded). */
+async function cancelLater(creating: Promise<Watcher>): Promise<void> {
+  const w = await creating.catch(() => undefined);
+  if (w) await withDeadline(w.cancel(), WATCH_CALL_MS, 'etcd.unavailable', 'etcd watch cancel').catch(() => undefined);
 }

@@ -1,6 +1,14 @@
 /** The filter plugins: each says whether a machine may run a unit, or why not. Pure. */
 import type { ClusterView, FilterPlugin, MachineView, SchedUnit } from './view';
 
+/** A held machine (absent, maybe only cut off from etcd for a while) takes no new units. */
+export const heldFilter: FilterPlugin = {
+  name: 'held',
+  filter(_unit, machine) {
+    return machine.spec.held ? `machine ${machine.id} is not registered; waiting for its agent to re-register before moving its units` : null;
+  },
+};
+
 /** `MachineID=`: the machine id equals the value or starts with it (a prefix). */
 export const machineIdFilter: FilterPlugin = {
   name: 'machine-id',
@@ -103,7 +111,7 @@ export const resourcesFilter: FilterPlugin = {
 
 /** Every filter, in the order they run (the first refusal is the reported one). */
 export const FILTERS: readonly FilterPlugin[] = [
-  machineIdFilter, metadataFilter, machineOfFilter, replacesFilter, conflictsFilter, resourcesFilter,
+  heldFilter, machineIdFilter, metadataFilter, machineOfFilter, replacesFilter, conflictsFilter, resourcesFilter,
 ];
 
 /** null when `have` satisfies `want` (AND across keys, OR within a key); otherwise the first mismatch. */

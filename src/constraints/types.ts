@@ -11,4 +11,9 @@ export interface MachineSpec {
   metadata: Record<string, string>;
   /** What the machine can give to units. 0 means unknown/unlimited for that resource. */
   capacity: ResourceRequest;
+  /**
+   * The machine's record is gone but the engine has not seen it die (etcd or the engine's view was away):
+   * the units placed on it stay there and it gets no new ones until its agent had time to re-register.
+   */
+  held?: boolean;
 }

@@ -120,8 +120,21 @@ export class ClusterModel {
   /** Number of live machines. */
   get machineCount(): number { return this.machines.size; }
 
-  /** The planner's input. Units whose text does not parse are left out, and so are their placements. */
-  snapshot(strategy?: PlacementStrategy): Snapshot {
+  /** Live machine records (leaving ones included). */
+  liveMachines(): IterableIterator<MachineRecord> { return this.machines.values(); }
+
+  /** Machines the schedule names that have no live record (dead, or only cut off from etcd). */
+  absentScheduled(): Set<string> {
+    const out = new Set<string>();
+    for (const m of this.schedule.values()) if (!this.machines.has(m)) out.add(m);
+    return out;
+  }
+
+  /**
+   * The planner's input. Units whose text does not parse are left out, and so are their placements.
+   * Leaving machines are left out (their units move); `held` machines are added as held (their units stay).
+   */
+  snapshot(strategy?: PlacementStrategy, held: readonly MachineSpec[] = []): Snapshot {
     const units: Snapshot['units'] = [];
     const schedule: Record<string, string> = {};
     const bad = new Set<string>();
@@ -135,12 +148,14 @@ export class ClusterModel {
     for (const [name, m] of this.schedule) if (!bad.has(name)) schedule[name] = m;
     const machines: MachineSpec[] = [];
     for (const rec of this.machines.values()) {
+      if (rec.leaving) continue;
       const dyn = this.metadata.get(rec.id);
       machines.push({
         id: rec.id, address: rec.address, capacity: rec.capacity,
         metadata: dyn ? { ...rec.metadata, ...Object.fromEntries(dyn) } : { ...rec.metadata },
       });
     }
+    for (const h of held) if (!this.machines.has(h.id)) machines.push({ ...h, held: true });
     return { units, machines, schedule, strategy };
   }
 

@@ -3,12 +3,18 @@
  * reconciles (snapshot → plan → guarded, batched schedule writes) on changes (debounced) and on a slow
  * safety timer. Losing the lease aborts the term at once; etcd trouble means backoff, never a destructive
  * write: a pass with no live machines writes nothing, and a failed read is never taken as an empty cluster.
+ * Leader or not, every engine follows machine records and its own contact with etcd (LivenessWitness), so
+ * an etcd outage, a reconnect or a new leader's fresh view is never taken for the death of machines.
  */
+import { childController } from '../abort';
+import { Backoff } from '../backoff';
+import type { MachineSpec } from '../constraints/types';
 import { isRetryable } from '../errors';
-import type { EngineRegistry, LeaderElector, Leadership, ScheduleChange, WatchScope } from '../etcd/registry';
+import type { EngineRegistry, LeaderElector, MachineRecord, Leadership, ScheduleChange, WatchScope } from '../etcd/registry';
 import type { Logger } from '../log';
 import type { PlacementStrategy } from '../units/types';
 import { ClusterModel } from './cluster-model';
+import { LivenessWitness } from './liveness';
 import { plan } from './plan';
 import { Deployer } from './deployer';
 import type { Decision } from './types';
@@ -44,8 +50,19 @@ export interface EngineOptions {
   /** Plan at least this often even without events (default 30 s; in-memory, no etcd reads). */
   safetyIntervalMs?: number;
   strategy?: PlacementStrategy;
+  /**
+   * How long a machine whose record vanished while the engine's view was stale (etcd outage, reconnect,
+   * new leader) keeps its units, waiting for its agent to re-register, in ms. Default: one machine TTL
+   * (5 s) plus 3 s; shoald passes its machine TTL + 3 s.
+   */
+  machineGraceMs?: number;
+  /** How often every engine checks that etcd answers, in ms (default 1000). */
+  contactIntervalMs?: number;
   clock?: Clock;
 }
+
+/** No answer from etcd for this long (ms) = the engine's view is stale. */
+const STALE_MS = 3000;
 
 /** Counters for tests and benches. */
 export interface EngineStats {
@@ -69,9 +86,15 @@ export class Engine {
   readonly stats: EngineStats = { terms: 0, passes: 0, decisions: 0, refused: 0, fullReads: 0 };
   private readonly clock: Clock;
   private leading = false;
+  /** What this engine has seen of machine liveness (kept across terms). */
+  readonly witness: LivenessWitness;
+  /** Earliest end of a hold found by the last pass (ms; Infinity when nothing is held). */
+  private holdEnds = Infinity;
+  private heldKey = '';
 
   constructor(private readonly opts: EngineOptions) {
     this.clock = opts.clock ?? realClock;
+    this.witness = new LivenessWitness({ graceMs: opts.machineGraceMs ?? 8000, staleMs: STALE_MS });
   }
 
   /** True while this engine holds leadership. */
@@ -84,8 +107,20 @@ export class Engine {
 
   /** Campaigns, leads, campaigns again after losing, until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
+    const value = JSON.stringify({ id: this.opts.id, pid: process.pid, since: new Date().toISOString() });
+    const life = childController(signal);
+    const following = this.followLiveness(life.signal);
+    try {
+      await this.campaignLoop(value, signal);
+    } finally {
+      life.controller.abort();
+      life.dispose();
+      await following;
+    }
+  }
+
+  private async campaignLoop(value: string, signal: AbortSignal): Promise<void> {
     const { registry, id, log } = this.opts;
-    const value = JSON.stringify({ id, pid: process.pid, since: new Date().toISOString() });
     while (!signal.aborted) {
       const term = await registry.campaign(value, this.opts.ttlSeconds ?? 5, signal);
       if (!term) return;
@@ -116,22 +151,27 @@ export class Engine {
     const model = new ClusterModel(this.opts.log);
     const deployer = new Deployer(this.opts.registry, this.opts.log);
     if (!(await this.fullRead(model, term))) return;
+    this.sawRead(model);
     let dirty = true;
     let wake: (() => void) | null = null;
     const poke = () => { dirty = true; const w = wake; wake = null; w?.(); };
     const watching = this.follow(model, term, poke);
     const safety = this.opts.safetyIntervalMs ?? 30_000;
-    let backoff = 100;
+    const backoff = new Backoff({ initialMs: 100, maxMs: 5000 });
     try {
       while (!term.aborted) {
         if (!dirty) {
           const woken = new Promise<void>((r) => { wake = r; });
-          const timer = new AbortController();
-          const wait = model.deploymentActive ? Math.min(safety, DEPLOY_TICK_MS) : safety;
-          await Promise.race([woken, this.clock.sleep(wait, AbortSignal.any([term, timer.signal]))]);
-          timer.abort();
+          // a held machine's grace ends: plan again then (re-checked each second while any is held)
+          const holdIn = this.holdEnds === Infinity && this.heldKey === '' ? safety : Math.max(0, Math.min(this.holdEnds - this.clock.now(), 1000));
+          const wait = Math.min(model.deploymentActive ? Math.min(safety, DEPLOY_TICK_MS) : safety, holdIn);
+          const timer = childController(term);
+          await Promise.race([woken, this.clock.sleep(wait, timer.signal)]);
+          timer.controller.abort();
+          timer.dispose();
           wake = null;
           if (term.aborted) break;
+          dirty = true;
         }
         await this.clock.sleep(this.opts.debounceMs ?? 50, term); // let a burst of events settle
         dirty = false;
@@ -140,13 +180,13 @@ export class Engine {
           const deployed = model.machineCount > 0 ? await deployer.pass(model, leadership.guard, this.clock.now()) : { leader: true };
           if (!deployed.leader) return; // refused: not leader any more
           if (!(await this.pass(model, leadership))) return; // refused: not leader any more
-          backoff = 100;
+          backoff.reset();
         } catch (err) {
           if (!isRetryable(err)) throw err;
-          this.opts.log.warn('etcd unavailable during a pass; retrying', { reason: (err as Error).message, backoffMs: backoff });
+          const ms = backoff.next();
+          this.opts.log.warn('etcd unavailable during a pass; retrying', { reason: (err as Error).message, backoffMs: ms });
           dirty = true;
-          await this.clock.sleep(backoff, term);
-          backoff = Math.min(backoff * 2, 5000);
+          await this.clock.sleep(ms, term);
         }
       }
     } finally {
@@ -156,20 +196,69 @@ export class Engine {
 
   /** Loads the model from a full read, retrying etcd trouble; false when the term ended first. */
   private async fullRead(model: ClusterModel, term: AbortSignal): Promise<boolean> {
-    let backoff = 100;
+    const backoff = new Backoff({ initialMs: 100, maxMs: 5000 });
     while (!term.aborted) {
       try {
         this.stats.fullReads++;
         model.load(await this.opts.registry.readCluster());
+        this.witness.contact(this.clock.now());
         return true;
       } catch (err) {
         if (!isRetryable(err)) throw err;
         this.opts.log.warn('cannot read the cluster; retrying', { reason: (err as Error).message });
-        await this.clock.sleep(backoff, term);
-        backoff = Math.min(backoff * 2, 5000);
+        await this.clock.sleep(backoff.next(), term);
       }
     }
     return false;
+  }
+
+  /** Tells the witness what a full read found: live records, and machines it thought alive that are gone. */
+  private sawRead(model: ClusterModel): void {
+    const now = this.clock.now();
+    const live = new Set<string>();
+    for (const rec of model.liveMachines()) { live.add(rec.id); this.witness.sawAlive(rec, now); }
+    for (const id of model.absentScheduled()) if (!live.has(id)) this.witness.sawAbsent(id, now);
+  }
+
+  /**
+   * For the engine's whole life (leader or not): checks every `contactIntervalMs` that etcd answers, and
+   * follows machine records, so the witness knows which deaths it saw with a fresh view.
+   */
+  private async followLiveness(signal: AbortSignal): Promise<void> {
+    const { registry, log } = this.opts;
+    const pinging = (async () => {
+      let downSince: number | undefined;
+      while (!signal.aborted) {
+        try {
+          await registry.currentLeader();
+          const now = this.clock.now();
+          if (downSince !== undefined) {
+            log.info('etcd answers again; machines that went away meanwhile get time to re-register',
+              { downMs: now - downSince, graceMs: this.witness.options.graceMs });
+          }
+          downSince = undefined;
+          this.witness.contact(now);
+        } catch (err) {
+          if (downSince === undefined) {
+            downSince = this.clock.now();
+            log.warn('etcd does not answer; absent machines will not be taken for dead', { reason: (err as Error).message });
+          }
+        }
+        await this.clock.sleep(this.opts.contactIntervalMs ?? 1000, signal);
+      }
+    })();
+    for await (const batch of registry.watch([{ kind: 'machines' }], { signal })) {
+      const now = this.clock.now();
+      if (batch.reset) { this.witness.rebuilt(now); continue; }
+      this.witness.contact(now);
+      for (const e of batch.events) if (e.type === 'machine') this.sawMachine(e.machine, e.value, now);
+    }
+    await pinging;
+  }
+
+  private sawMachine(id: string, value: MachineRecord | null, now: number): void {
+    if (value) this.witness.sawAlive(value, now);
+    else this.witness.sawGone(id, now);
   }
 
   /** Applies watch batches to the model until the term ends; a reset means a full re-read. */
@@ -177,15 +266,47 @@ export class Engine {
     for await (const batch of this.opts.registry.watch(SCOPES, { fromRevision: model.revision, signal: term })) {
       if (batch.reset) {
         this.opts.log.warn('watch history compacted; re-reading the cluster', { revision: batch.revision });
+        this.witness.rebuilt(this.clock.now()); // deaths in the gap were not seen
         if (!(await this.fullRead(model, term))) return;
+        this.sawRead(model);
         poke();
         continue;
       }
       if (batch.revision <= model.revision) continue; // already in the full read
+      const now = this.clock.now();
+      this.witness.contact(now);
       let changed = false;
-      for (const e of batch.events) changed = model.apply(e) || changed;
+      for (const e of batch.events) {
+        if (e.type === 'machine') this.sawMachine(e.machine, e.value, now);
+        changed = model.apply(e) || changed;
+      }
       if (changed) poke();
     }
+  }
+
+  /** Absent machines whose units must stay where they are (see LivenessWitness); sets holdEnds, logs changes. */
+  private heldMachines(model: ClusterModel): MachineSpec[] {
+    const now = this.clock.now();
+    const held: MachineSpec[] = [];
+    let ends = Infinity;
+    const absent = model.absentScheduled();
+    for (const id of [...absent].sort()) {
+      if (!this.witness.held(id, now)) continue;
+      const rec = this.witness.lastRecord(id);
+      held.push({ id, address: rec?.address, metadata: rec?.metadata ?? {}, capacity: rec?.capacity ?? { cpuMillis: 0, memoryBytes: 0 } });
+      ends = Math.min(ends, this.witness.heldUntil(id));
+    }
+    this.holdEnds = ends;
+    const key = held.map((m) => m.id).join(',');
+    if (key !== this.heldKey) {
+      if (key) this.opts.log.info('absent machines keep their units until they re-register or their grace ends', { machines: key, graceMs: this.witness.options.graceMs });
+      else if (this.heldKey) this.opts.log.info('no machine held any more', { were: this.heldKey });
+      this.heldKey = key;
+    }
+    const keep = new Set(absent);
+    for (const rec of model.liveMachines()) keep.add(rec.id);
+    this.witness.prune(keep);
+    return held;
   }
 
   /** One reconcile pass; false when etcd refused our writes because we are no longer leader. */
@@ -196,7 +317,7 @@ export class Engine {
       this.opts.log.warn('no live machines; not changing the schedule');
       return true;
     }
-    const result = plan(model.snapshot(this.opts.strategy));
+    const result = plan(model.snapshot(this.opts.strategy, this.heldMachines(model)));
     model.pruneSpecs();
     for (const u of result.unplaceable) {
       this.opts.log.debug('unit cannot be placed', { unit: u.unit, reason: u.reason ?? u.rejections.map((r) => `${r.machine}:${r.plugin}`).join(',') });

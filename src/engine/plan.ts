@@ -6,7 +6,8 @@
  *  2. Current placements are re-checked group by group (MachineOf groups, by first name) against a working
  *     state built up in that order: a group that still passes every filter on its machine stays there
  *     (no rebalancing). Machine gone / group split → it must move; a member that fails leaves alone (with
- *     its followers), a follower never takes its target along.
+ *     its followers), a follower never takes its target along. A group with a member on a held machine
+ *     (gone, but maybe only cut off from etcd) stays exactly as it is.
  *  3. Groups to place: moves first, then new ones, each by group name; groups displaced by a Replaces are
  *     appended (each group is displaced at most once per plan, so this always ends). A group is placed
  *     together when some machine takes it all, else unit by unit as fleet did (targets first; a follower
@@ -98,6 +99,11 @@ function validate(snapshot: Snapshot, ctx: Ctx): Work[] {
     const placed = group.filter((u) => sched[u.name] !== undefined);
     if (placed.length === 0) { fresh.push({ group }); continue; }
     const on = new Set(placed.map((u) => sched[u.name]));
+    if ([...on].some((id) => state.machine(id)?.spec.held)) {
+      // a held machine may only be cut off from etcd: nothing of its group moves, nothing joins it
+      for (const u of placed) { const pm = state.machine(sched[u.name]); if (pm) state.add(u, pm); }
+      continue;
+    }
     const m = on.size === 1 ? state.machine(sched[placed[0].name]) : undefined;
     let reason: string | undefined;
     if (on.size > 1) reason = `MachineOf group split across machines ${[...on].sort().join(', ')}`;

@@ -37,6 +37,12 @@ export interface MachineRecord {
    * refused as a duplicate, so a restarted agent never lets its record (and its units' placement) lapse.
    */
   session?: string;
+  /**
+   * Set by an agent stopping for good (`systemctl stop shoald`) while its machine stays up: the engine
+   * moves every unit off it and places nothing new there; the agent then stops its local copies and
+   * revokes its lease. (A later `shoalctl drain` can set the same state.)
+   */
+  leaving?: boolean;
 }
 
 /** The systemd state an agent reports for one unit at `states/<name>/<machine>` (on its lease). */

@@ -46,7 +46,7 @@ export interface DaemonRoles {
 
 /** Runs the configured roles until `signal` aborts; resolves when every role has stopped. */
 export async function runDaemon(config: DaemonConfig, log: Logger, signal: AbortSignal, running: DaemonRoles = {}): Promise<void> {
-  const registry = new EtcdRegistry({ endpoints: config.etcd.endpoints, prefix: config.etcd.prefix });
+  const registry = new EtcdRegistry({ endpoints: config.etcd.endpoints, prefix: config.etcd.prefix, log: log.child({ component: 'etcd' }) });
   const roles: Promise<void>[] = [];
   const failed = new AbortController();
   const both = AbortSignal.any([signal, failed.signal]);
@@ -59,7 +59,9 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined });
     if (config.roles.includes('engine')) {
       const id = config.engine.id ?? config.machine.id ?? `${hostname()}-${process.pid}`;
-      const engine = new Engine({ registry, id, log: log.child({ component: 'engine' }), ttlSeconds: config.engine.ttlSeconds, strategy: config.engine.strategy });
+      // a machine the engine has not seen die gets its own TTL plus a margin to re-register (issue 9)
+      const machineGraceMs = (config.machine.ttlSeconds + 3) * 1000;
+      const engine = new Engine({ registry, id, log: log.child({ component: 'engine' }), ttlSeconds: config.engine.ttlSeconds, strategy: config.engine.strategy, machineGraceMs });
       running.engine = engine;
       roles.push(guard('engine', engine.run(both)));
     }

@@ -1,6 +1,6 @@
 /**
  * Scale bench: a real etcd, one shoald engine (own process, roles=engine), 1,000 simulated machines
- * (in-process: each registers on a lease, watches its assigned/ prefix, and acknowledges every unit
+ * (in a child process: each registers on a lease, watches its assigned/ prefix, and acknowledges every unit
  * placed on it with a state on its lease), 10,000 units submitted as launched in one batch (the API's batch path).
  * Prints: phases (write, place, report), time to converge (every unit scheduled and acknowledged), etcd requests
  * per unit, engine peak RSS.
@@ -14,7 +14,7 @@ import { EtcdRegistry } from '../src/etcd/registry-etcd';
 import type { MachineSession } from '../src/etcd/registry';
 import { applyBatch } from '../src/api/batch-ops';
 
-const MACHINES = Number(process.argv[2] ?? 1000);
+const MACHINES = Number(process.argv[2] === '--agents' ? 0 : process.argv[2] ?? 1000);
 const UNITS = Number(process.argv[3] ?? 10_000);
 const CLIENTS = 10; // sim agents share 10 etcd clients (one process cannot afford 1,000 gRPC channels)
 const PREFIX = '/bench/';
@@ -26,24 +26,27 @@ async function pool<T>(items: T[], width: number, fn: (x: T) => Promise<unknown>
 
 async function main(): Promise<void> {
   const etcd = await startEtcd();
-  const regs = Array.from({ length: CLIENTS }, () => new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: PREFIX, callTimeoutMs: 30_000 }));
   const api = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: PREFIX, callTimeoutMs: 30_000 });
   const ac = new AbortController();
-  setMaxListeners(0, ac.signal); // one signal shared by 1,000 simulated agents' watches
-  const sessions: MachineSession[] = [];
-  const hashes = new Map<string, string>();
+  let stopSim = async (): Promise<number> => NaN;
   let engineLog = '';
   try {
-    // machines
+    // machines: simulated in a child process (as real agents run elsewhere), so they never starve the submitter
     const t0 = Date.now();
-    const ids = Array.from({ length: MACHINES }, (_, i) => `m${String(i).padStart(4, '0')}`);
-    await pool(ids, 64, async (id) => {
-      const reg = regs[sessions.length % CLIENTS];
-      const s = await reg.register({ id, metadata: { rack: `r${Number(id.slice(1)) % 10}` }, capacity: { cpuMillis: 64_000, memoryBytes: 256 << 30 }, version: 'bench', startedAt: new Date().toISOString() }, 30);
-      sessions.push(s);
-      void simulateAgent(reg, s, hashes, ac.signal);
+    const sim = spawn(process.execPath, [__filename, '--agents', etcd.endpoint, String(MACHINES)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let simOut = '';
+    const simReady = new Promise<void>((resolve, reject) => {
+      sim.stdout!.on('data', (b) => { simOut += b.toString(); if (simOut.includes('ready\n')) resolve(); });
+      sim.once('exit', (code) => reject(new Error(`simulated agents exited (${code})`)));
     });
-    console.log(`registered ${MACHINES} machines in ${Date.now() - t0} ms`);
+    await simReady;
+    console.log(`registered ${MACHINES} machines in ${Date.now() - t0} ms (in a child process)`);
+    stopSim = async () => {
+      const exited = new Promise((r) => sim.once('exit', r));
+      sim.kill('SIGTERM');
+      await exited;
+      return Number(/requests=(\d+)/.exec(simOut)?.[1] ?? NaN);
+    };
 
     // acknowledgements, counted by watching states/
     const acked = new Set<string>();
@@ -78,9 +81,7 @@ async function main(): Promise<void> {
       return { name, text: `[Unit]\nDescription=${name}\n[Service]\nExecStart=/bin/sleep infinity\n` };
     });
     const submitReq0 = api.stats.requests;
-    const results = await applyBatch(api, { action: 'submit', units, state: 'launched' }, (p) => {
-      for (const r of p.results) hashes.set(r.name, r.hash);
-    });
+    const results = await applyBatch(api, { action: 'submit', units, state: 'launched' });
     const submitted = Date.now();
     const submitReq = api.stats.requests - submitReq0;
     if (results.some((r) => r.outcome !== 'created')) throw new Error('a unit was not created');
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
     const usage = /msg="etcd usage" .*requests=(\d+) maxRssMb=(\d+)/.exec(engineLog);
     const engineReq = usage ? Number(usage[1]) : NaN;
     const rss = usage ? Number(usage[2]) : NaN;
-    const agentReq = regs.reduce((n, r) => n + r.stats.requests, 0);
+    const agentReq = await stopSim();
     console.log(`scheduled: ${scheduled}/${UNITS}, acknowledged: ${acked.size}/${UNITS}`);
     console.log('phases (ms from the first submit):');
     console.log(`  write   ${submitted - tSubmit}  (${Math.ceil(UNITS / 64)} chunks of 64 units)`);
@@ -105,27 +106,48 @@ async function main(): Promise<void> {
     console.log(`engine peak RSS: ${rss} MB  [target ≤ 200]`);
   } finally {
     ac.abort();
-    await Promise.all(sessions.map((s) => s.close()));
-    for (const r of regs) r.close();
+    await stopSim().catch(() => undefined);
     api.close();
     await etcd.close();
   }
 }
 
-/** A simulated agent: acknowledges every unit assigned to it with a state on its lease. */
-async function simulateAgent(reg: EtcdRegistry, s: MachineSession, hashes: Map<string, string>, signal: AbortSignal): Promise<void> {
+/** Simulated machines (child process): register MACHINES on CLIENTS etcd clients, acknowledge every placed unit. */
+async function simulateMachines(endpoint: string, machines: number): Promise<void> {
+  const regs = Array.from({ length: CLIENTS }, () => new EtcdRegistry({ endpoints: [endpoint], prefix: PREFIX, callTimeoutMs: 30_000 }));
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal); // one signal shared by 1,000 simulated agents' watches
+  const sessions: MachineSession[] = [];
+  const ids = Array.from({ length: machines }, (_, i) => `m${String(i).padStart(4, '0')}`);
+  await pool(ids, 64, async (id) => {
+    const reg = regs[sessions.length % CLIENTS];
+    const s = await reg.register({ id, metadata: { rack: `r${Number(id.slice(1)) % 10}` }, capacity: { cpuMillis: 64_000, memoryBytes: 256 << 30 }, version: 'bench', startedAt: new Date().toISOString() }, 30);
+    sessions.push(s);
+    void simulateAgent(reg, s, ac.signal);
+  });
+  process.stdout.write('ready\n');
+  await new Promise((r) => process.once('SIGTERM', r));
+  process.stdout.write(`requests=${regs.reduce((n, r) => n + r.stats.requests, 0)}\n`);
+  ac.abort();
+  await Promise.all(sessions.map((s) => s.close()));
+  for (const r of regs) r.close();
+}
+
+/** A simulated agent: acknowledges the units of each watch batch assigned to it, at once, with states on its lease. */
+async function simulateAgent(reg: EtcdRegistry, s: MachineSession, signal: AbortSignal): Promise<void> {
   try {
     for await (const b of reg.watch([{ kind: 'assigned', machine: s.machineId }], { signal })) {
-      for (const e of b.events) {
-        if (e.type !== 'assigned' || !e.value) continue;
-        await s.reportState(e.unit, {
-          loadState: 'loaded', activeState: 'active', subState: 'running', hash: hashes.get(e.unit) ?? '', since: new Date().toISOString(),
-        });
-      }
+      await Promise.all(b.events.map((e) => (e.type !== 'assigned' || !e.value ? undefined : s.reportState(e.unit, {
+        loadState: 'loaded', activeState: 'active', subState: 'running', hash: '', since: new Date().toISOString(),
+      }))));
     }
   } catch (err) {
     if (!signal.aborted) console.error(`agent ${s.machineId}: ${(err as Error).message}`);
   }
 }
 
-main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
+if (process.argv[2] === '--agents') {
+  simulateMachines(process.argv[3], Number(process.argv[4])).then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
+} else {
+  main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
+}

@@ -2,7 +2,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import si from 'systeminformation';
 import { ValidationError } from '../errors';
 import type { MachineRecord } from '../etcd/registry';
 import type { DaemonConfig } from './config';
@@ -23,8 +22,11 @@ export function machineId(cfg: DaemonConfig, path = '/etc/machine-id'): string {
 export async function machineCapacity(cfg: DaemonConfig): Promise<MachineRecord['capacity']> {
   let cpuMillis = cfg.machine.cpuMillis;
   let memoryBytes = cfg.machine.memoryBytes;
-  if (cpuMillis === undefined) cpuMillis = (await si.cpu()).cores * 1000;
-  if (memoryBytes === undefined) memoryBytes = (await si.mem()).total;
+  // systeminformation loads only when a capacity is not configured (it is a few MiB of modules)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const si = () => require('systeminformation') as typeof import('systeminformation');
+  if (cpuMillis === undefined) cpuMillis = (await si().cpu()).cores * 1000;
+  if (memoryBytes === undefined) memoryBytes = (await si().mem()).total;
   return { cpuMillis: Math.round(cpuMillis), memoryBytes: Math.round(memoryBytes) };
 }
 

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { ShoalError, ValidationError } from '../errors';
 import { EtcdRegistry } from '../etcd/registry-etcd';
 import { createLogger, type Logger } from '../log';
-import { Engine } from '../engine/engine';
+import type { Engine } from '../engine/engine';
 import { runAgentRole } from './agent-hook';
 import type { Agent } from '../agent/agent';
 import { reloadConfig } from './reload';
@@ -58,6 +58,9 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     // the API first: a refused listener (e.g. non-loopback without TLS client certs or a token) stops shoald here
     api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined });
     if (config.roles.includes('engine')) {
+      // loaded only for the engine role: an agent-only shoald never loads the scheduler
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { Engine } = require('../engine/engine') as typeof import('../engine/engine');
       const id = config.engine.id ?? config.machine.id ?? `${hostname()}-${process.pid}`;
       // a machine the engine has not seen die gets its own TTL plus a margin to re-register (issue 9)
       const machineGraceMs = (config.machine.ttlSeconds + 3) * 1000;

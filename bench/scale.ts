@@ -41,10 +41,10 @@ async function main(): Promise<void> {
     });
     await simReady;
     console.log(`registered ${MACHINES} machines in ${Date.now() - t0} ms (in a child process)`);
+    const simExited = new Promise((r) => sim.once('exit', r));
     stopSim = async () => {
-      const exited = new Promise((r) => sim.once('exit', r));
-      sim.kill('SIGTERM');
-      await exited;
+      if (sim.exitCode === null && sim.signalCode === null) sim.kill('SIGTERM');
+      await simExited;
       return Number(/requests=(\d+)/.exec(simOut)?.[1] ?? NaN);
     };
 

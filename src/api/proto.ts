@@ -4,9 +4,12 @@ import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-/** Where shoal.proto lives: next to this file in src/, or back in src/api when this runs from dist/src/api. */
+/**
+ * Where shoal.proto lives: next to this file in src/, back in src/api when this runs from dist/src/api,
+ * or from dist/ itself (the bundled shoalctl, dist/shoalctl.js).
+ */
 function protoPath(): string {
-  const candidates = [join(__dirname, 'shoal.proto'), resolve(__dirname, '..', '..', '..', 'src', 'api', 'shoal.proto')];
+  const candidates = [join(__dirname, 'shoal.proto'), resolve(__dirname, '..', '..', '..', 'src', 'api', 'shoal.proto'), resolve(__dirname, '..', 'src', 'api', 'shoal.proto')];
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`shoal.proto not found (looked in ${candidates.join(', ')})`);
   return found;

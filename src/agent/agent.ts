@@ -14,6 +14,7 @@ import { systemClock } from './clock';
 import { wantedUnits } from './desired';
 import { computeTasks, executeTasks, type DesiredUnit, type Task } from './reconcile';
 import { StateReporter } from './state-reporter';
+import { HealthMonitor } from '../health/monitor';
 import { isRunningState, type Systemd } from './systemd';
 import { fileHash, hashHeader, UnitManager, type ManagedUnit } from './unit-manager';
 
@@ -28,6 +29,8 @@ export interface AgentOptions {
   parseUnit: UnitParser;
   /** systemd text of a container unit (the container generator); required to run container units. */
   renderContainerUnit?: (spec: UnitSpec) => string;
+  /** A container unit's Docker health (its image's HEALTHCHECK): healthy | unhealthy | starting; null when none. */
+  containerHealth?: (unit: string) => Promise<string | null>;
   /** Removes this machine's containers whose unit is not running (called once, after adoption). */
   removeOrphans?: (isActive: (unit: string) => Promise<boolean>) => Promise<void>;
   unitDir?: string;
@@ -55,6 +58,7 @@ export class Agent {
   private readonly view: AgentViewState;
   private readonly units: UnitManager;
   private readonly reporter: StateReporter;
+  private readonly health: HealthMonitor;
   private viewReady = false;
   private running = false;
   private again = false;
@@ -72,13 +76,23 @@ export class Agent {
     this.view = new AgentViewState(opts.machine.id, opts.machine.metadata, opts.parseUnit, this.log);
     this.units = new UnitManager({ systemd: opts.systemd, dir: opts.unitDir, fsRoot: opts.fsRoot, log: this.log });
     this.reporter = new StateReporter(this.clock, this.log);
+    this.health = new HealthMonitor({
+      clock: this.clock, log: this.log, containerHealth: opts.containerHealth,
+      restart: async (unit) => { await this.units.stop(unit); await this.units.start(unit); },
+      onChange: (unit) => { const u = this.units.get(unit); if (u) this.reporter.update(unit, this.stateOf(u)); },
+    });
+  }
+
+  /** A unit's reported state: systemd's, with its health when it is launched here. */
+  private stateOf(u: ManagedUnit) {
+    return { ...reported(u), ...this.health.of(u.name) };
   }
 
   /** Runs until `signal` aborts. Throws only when systemd cannot be used at start. */
   async run(signal: AbortSignal): Promise<void> {
-    this.units.onState((u) => this.reporter.update(u.name, reported(u)));
+    this.units.onState((u) => { this.health.observe(observed(u)); this.reporter.update(u.name, this.stateOf(u)); });
     const adopted = await this.units.adopt();
-    for (const u of adopted) this.reporter.update(u.name, reported(u));
+    for (const u of adopted) this.reporter.update(u.name, this.stateOf(u));
     this.log.info('adopted units from the runtime dir', { count: adopted.length, running: adopted.filter((u) => u.started).length });
     if (this.o.removeOrphans) {
       const isActive = async (unit: string) => isRunningState(this.units.get(unit)?.state.activeState ?? '');
@@ -92,6 +106,7 @@ export class Agent {
       signal.removeEventListener('abort', onAbort);
       if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
       while (this.running) await sleep(this.clock, 10);
+      this.health.close();
       this.reporter.close();
       this.units.close();
     }
@@ -253,6 +268,8 @@ export class Agent {
       texts.set(w.spec.name, text);
       desired.push({ name: w.spec.name, fileHash: fileHash(text), target: w.target });
     }
+    this.health.sync(wanted.filter((w) => w.target === 'launched' && texts.has(w.spec.name)).map((w) => w.spec));
+    for (const u of this.units.list()) this.health.observe(observed(u));
     const tasks = computeTasks(desired, this.units.list());
     if (tasks.length === 0) return false;
     this.log.info('reconciling', { tasks: tasks.length });
@@ -284,6 +301,10 @@ export class Agent {
     }
     return hashHeader(spec.hash) + this.o.renderContainerUnit(spec);
   }
+}
+
+function observed(u: ManagedUnit) {
+  return { name: u.name, activeState: u.state.activeState, mainPid: u.state.mainPid, unitHash: u.unitHash };
 }
 
 function reported(u: ManagedUnit) {

@@ -136,6 +136,20 @@ export class ContainerDriver {
     }
   }
 
+  /**
+   * The Docker health of one unit's running container (its image's HEALTHCHECK, from `docker ps`'s
+   * status): healthy | unhealthy | starting; null when the image has none or no container runs.
+   */
+  async health(machineId: string, unit: string): Promise<string | null> {
+    const running = (await this.list(machineId, unit)).filter((c) => c.state === 'running');
+    if (running.length === 0) return null;
+    const status = (await this.docker.listContainers({ filters: { id: [running[0].id] } }))[0]?.Status ?? '';
+    if (/\(healthy\)/.test(status)) return 'healthy';
+    if (/\(unhealthy\)/.test(status)) return 'unhealthy';
+    if (/health: starting/.test(status)) return 'starting';
+    return null;
+  }
+
   /** Removes every container of one unit on this machine (a leftover of a killed runner). */
   async removeUnit(machineId: string, unit: string): Promise<string[]> {
     const found = await this.list(machineId, unit);

@@ -46,6 +46,7 @@ export async function runAgent(opts: RunAgentOptions, signal: AbortSignal): Prom
     ttlSeconds: opts.ttlSeconds,
     parseUnit: (r) => parseUnit(r.name, r.text),
     renderContainerUnit: driver ? (spec) => containerUnitText(spec) : undefined,
+    containerHealth: driver ? (unit) => driver.health(opts.machine.id, unit) : undefined,
     removeOrphans: driver ? async (isActive) => { await driver.removeOrphans(opts.machine.id, isActive); } : undefined,
     unitDir: opts.unitDir,
     debounceMs: opts.debounceMs,

@@ -1,0 +1,106 @@
+/**
+ * The health monitor's verdicts on a driven clock with scripted check results (the checks themselves run
+ * for real in checks.test.ts): MinHealthyTime, a restart resetting it, HealthRetries failures → a recorded
+ * restart, and a hung check of one unit never delaying another's verdict.
+ */
+import t from 'tap';
+import { HealthMonitor, type UnitHealth } from '../../src/health/monitor';
+import { parseUnit } from '../../src/units';
+import { silentLogger } from '../../src/log';
+import type { Clock } from '../../src/agent/clock';
+
+/** A clock whose timers fire when `advance` passes them. */
+class TestClock implements Clock {
+  t = 1_000_000;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private next = 1;
+  now() { return this.t; }
+  setTimeout(fn: () => void, ms: number) { const id = this.next++; this.timers.set(id, { at: this.t + ms, fn }); return id; }
+  clearTimeout(h: unknown) { this.timers.delete(h as number); }
+  async advance(ms: number) {
+    const end = this.t + ms;
+    for (;;) {
+      const due = [...this.timers].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = Math.max(this.t, due[1].at);
+      due[1].fn();
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    }
+    this.t = end;
+  }
+}
+
+function setup(checkResults: Record<string, () => Promise<{ ok: boolean; output: string }>>) {
+  const clock = new TestClock();
+  const restarts: string[] = [];
+  const changes: string[] = [];
+  const m = new HealthMonitor({
+    clock, log: silentLogger, onChange: (u) => changes.push(u),
+    restart: async (u) => { restarts.push(u); },
+    checks: {
+      command: (cmd) => checkResults[cmd](),
+      http: async () => ({ ok: true, output: '' }),
+      tcp: async () => ({ ok: true, output: '' }),
+    },
+  });
+  return { clock, m, restarts, changes };
+}
+
+const unit = (name: string, shoal: string) => parseUnit(name, `[Service]\nExecStart=/bin/sleep 100\n[X-Shoal]\n${shoal}\n`);
+const h = (m: HealthMonitor, u: string) => (m.of(u) as UnitHealth).health;
+
+t.test('no check: healthy after MinHealthyTime of being active; a new main PID starts the time again', async (t) => {
+  const { clock, m } = setup({});
+  m.sync([unit('a.service', 'MinHealthyTime=1s')]);
+  m.observe({ name: 'a.service', activeState: 'activating', unitHash: 'h1' });
+  await clock.advance(5000);
+  t.equal(h(m, 'a.service'), 'starting', 'not active: starting');
+  m.observe({ name: 'a.service', activeState: 'active', mainPid: 10, unitHash: 'h1' });
+  await clock.advance(900);
+  t.equal(h(m, 'a.service'), 'starting');
+  await clock.advance(200);
+  t.equal(h(m, 'a.service'), 'healthy', 'healthy once MinHealthyTime passed');
+  m.observe({ name: 'a.service', activeState: 'active', mainPid: 11, unitHash: 'h1' });
+  t.equal(h(m, 'a.service'), 'starting', 'restarted (new PID): MinHealthyTime again');
+  await clock.advance(1100);
+  t.equal(h(m, 'a.service'), 'healthy');
+  m.observe({ name: 'a.service', activeState: 'active', mainPid: 11, unitHash: 'h2' });
+  t.equal(h(m, 'a.service'), 'starting', 'a new body counts as a restart');
+  m.observe({ name: 'a.service', activeState: 'failed', unitHash: 'h2' });
+  t.equal(h(m, 'a.service'), 'unhealthy', 'failed: unhealthy');
+});
+
+t.test('HealthRetries failed checks in a row: unhealthy, restarted once, the restart counted', async (t) => {
+  let ok = true;
+  const { clock, m, restarts } = setup({ probe: async () => ({ ok, output: ok ? 'fine' : 'down' }) });
+  m.sync([unit('b.service', 'HealthCheck=probe\nHealthInterval=1s\nHealthRetries=3\nMinHealthyTime=0')]);
+  m.observe({ name: 'b.service', activeState: 'active', mainPid: 5, unitHash: 'h' });
+  await clock.advance(10);
+  t.equal(h(m, 'b.service'), 'healthy', 'the first passing check');
+  ok = false;
+  await clock.advance(2100);
+  t.equal(h(m, 'b.service'), 'healthy', 'two failures: still healthy (retries not reached)');
+  t.same(restarts, []);
+  await clock.advance(1000);
+  t.same(restarts, ['b.service'], 'the third failure restarts it');
+  t.match(m.of('b.service'), { health: 'unhealthy', healthRestarts: 1, healthOutput: 'down' });
+  m.observe({ name: 'b.service', activeState: 'active', mainPid: 6, unitHash: 'h' });
+  t.equal(h(m, 'b.service'), 'unhealthy', 'stays unhealthy until a check passes');
+  ok = true;
+  await clock.advance(1000);
+  t.match(m.of('b.service'), { health: 'healthy', healthRestarts: 1 }, 'healthy again; the restart stays recorded');
+});
+
+t.test('a check that never returns delays no other unit', async (t) => {
+  const { clock, m } = setup({ hang: () => new Promise(() => undefined), fine: async () => ({ ok: true, output: '' }) });
+  m.sync([unit('slow.service', 'HealthCheck=hang\nMinHealthyTime=0'), unit('fast.service', 'HealthCheck=fine\nMinHealthyTime=0\nHealthInterval=1s')]);
+  m.observe({ name: 'slow.service', activeState: 'active', mainPid: 1, unitHash: 'h' });
+  m.observe({ name: 'fast.service', activeState: 'active', mainPid: 2, unitHash: 'h' });
+  await clock.advance(3000);
+  t.equal(h(m, 'fast.service'), 'healthy');
+  t.equal(h(m, 'slow.service'), 'starting', 'the hung one has no verdict yet (its real runner ends it at HealthTimeout)');
+  m.sync([unit('fast.service', 'HealthCheck=fine')]);
+  t.equal(m.of('slow.service'), undefined, 'a unit no longer launched here is forgotten');
+  m.close();
+});

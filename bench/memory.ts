@@ -2,7 +2,8 @@
  * shoald memory on the testbed: 3 nodes running shoald as deployed (engine + agent + API), UNITS_PER_NODE
  * units per node (default 100) submitted in one batch and reported active, then shoald's RSS per node
  * (max of 5 samples over 5 s after a 5 s settle) and its heap as V8 reports it in the log.
- * Run as root: `npm run bench:memory [-- UNITS_PER_NODE]`. Extra node settings: SHOAL_ENV (testbed/node).
+ * Run as root: `npm run bench:memory [-- UNITS_PER_NODE]`. BENCH_NODE_FLAGS='--flag ...' runs shoald with other
+ * node flags (a drop-in in each node) instead of those of testbed/nodecfg/system/shoald.service.
  * Target: ≤ 60 MiB per node at 100 units.
  */
 import { execFile } from 'node:child_process';
@@ -22,6 +23,20 @@ export function tbScript(args: string[], env: NodeJS.ProcessEnv = {}): Promise<s
 const PER_NODE = Number(process.argv[2] ?? 100);
 const NODES = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** shoald's memory as it logs it on SIGUSR2 (see memoryFigures in src/daemon/main.ts). */
+async function shoaldMemoryLog(node: string): Promise<string> {
+  await tbScript(['node', 'exec', node, 'systemctl', 'kill', '-s', 'USR2', '--kill-who=main', 'shoald']);
+  await sleep(500);
+  const out = await tbScript(['node', 'exec', node, 'sh', '-c', 'journalctl -u shoald -o cat --no-pager | grep \'"memory"\\|msg=memory\' | tail -1']);
+  return out.trim();
+}
+
+/** RssAnon and RssFile of shoald, KiB. */
+async function shoaldRssSplit(node: string): Promise<string> {
+  const out = await tbScript(['node', 'exec', node, 'sh', '-c', 'grep -E "RssAnon|RssFile" /proc/$(systemctl show -p MainPID --value shoald)/status']);
+  return out.replace(/\s+/g, ' ').trim();
+}
 
 /** shoald's VmRSS in a node, KiB. */
 export async function shoaldRssKib(node: string, service = 'shoald'): Promise<number> {
@@ -48,6 +63,14 @@ async function main(): Promise<void> {
   const reg = new EtcdRegistry({ endpoints: ['http://127.0.0.1:2379'], callTimeoutMs: 10_000 });
   try {
     await tbScript(['up', String(NODES)], env);
+    const flags = process.env.BENCH_NODE_FLAGS;
+    if (flags !== undefined) {
+      // try other node flags: a runtime drop-in replaces shoald's ExecStart in every node
+      const dropIn = `[Service]\nExecStart=\nExecStart=/usr/bin/node ${flags} /opt/shoal/bin/shoald\n`;
+      await Promise.all(nodes.map((n) => tbScript(['node', 'exec', n, 'sh', '-c',
+        `mkdir -p /run/systemd/system/shoald.service.d && printf '${dropIn}' > /run/systemd/system/shoald.service.d/flags.conf && systemctl daemon-reload && systemctl restart shoald`])));
+      await sleep(3000);
+    }
     const idle = await Promise.all(nodes.map((n) => shoaldRssKib(n)));
     const total = PER_NODE * NODES;
     const units = Array.from({ length: total }, (_, i) => ({ name: `mem-${i}.service`, text: '[Service]\nExecStart=/bin/sleep infinity\n' }));
@@ -63,8 +86,12 @@ async function main(): Promise<void> {
       await sleep(1000);
     }
     const mib = (k: number) => (k / 1024).toFixed(1);
-    console.log(`shoald RSS per node (engine + agent + API), ${total} units active (${[...perNode.values()].join('/')} per node)${process.env.SHOAL_ENV ? `, SHOAL_ENV=${process.env.SHOAL_ENV}` : ''}:`);
+    console.log(`shoald RSS per node (engine + agent + API), ${total} units active (${[...perNode.values()].join('/')} per node)${flags !== undefined ? `, node flags: ${flags || '(none)'}` : ''}:`);
     nodes.forEach((n, i) => console.log(`  ${n}: idle ${mib(idle[i])} MiB, with units ${mib(max[i])} MiB`));
+    for (const n of nodes.slice(0, 1)) {
+      console.log(`  ${n}: ${await shoaldRssSplit(n)}`);
+      console.log(`  ${n}: ${await shoaldMemoryLog(n)}`);
+    }
     const worst = Math.max(...max) / 1024;
     console.log(`max ${worst.toFixed(1)} MiB  [target ≤ 60: ${worst <= 60 ? 'met' : 'MISSED'}]`);
   } finally {

@@ -83,6 +83,16 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
   }
 }
 
+/** Where shoald's memory is, in MiB (logged on SIGUSR2; bench/memory.ts reads it): RSS, V8 heap by space, off-heap. */
+export function memoryFigures(): Record<string, number> {
+  const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
+  const m = process.memoryUsage();
+  const out: Record<string, number> = { rss: mib(m.rss), heapTotal: mib(m.heapTotal), heapUsed: mib(m.heapUsed), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers) };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  for (const s of (require('node:v8') as typeof import('node:v8')).getHeapSpaceStatistics()) out[s.space_name] = mib(s.space_size);
+  return out;
+}
+
 /** Entry point used by bin/shoald. */
 export async function main(argv = process.argv.slice(2)): Promise<number> {
   const log = createLogger({ fields: { component: 'shoald' } });
@@ -103,6 +113,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const running: DaemonRoles = {};
   const onHup = () => { void reloadConfig(args.config, config, running, log).then((next) => { config = next; }); };
   process.on('SIGHUP', onHup);
+  const onUsr2 = () => log.info('memory', memoryFigures());
+  process.on('SIGUSR2', onUsr2);
   log.info('starting', { roles: config.roles.join(','), etcd: config.etcd.endpoints.join(','), prefix: config.etcd.prefix });
   try {
     await runDaemon(config, log, ac.signal, running);
@@ -113,6 +125,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     return 1;
   } finally {
     process.off('SIGHUP', onHup);
+    process.off('SIGUSR2', onUsr2);
   }
 }
 

@@ -4,7 +4,8 @@
  * through etcd, writing what `shoalctl start` writes (desired state) and watching agent-reported states:
  *  - start latency: desired `launched` written → the agent's reported state `active` seen by watch,
  *    one unit at a time, for units already loaded (warm) and for units submitted+placed+launched at once (cold);
- *  - throughput: 1,000 units submitted, placed and launched at once → all reported active.
+ *  - throughput: 1,000 units submitted in one batch (the API's batch path), placed and launched → all reported
+ *    active, with the phases: write, place, agent load, systemd start, report.
  * Run as root: `npm run bench:e2e` (builds first). Tears the testbed down at the end.
  */
 import { execFile } from 'node:child_process';
@@ -13,6 +14,7 @@ import type { UnitStateRecord } from '../src/etcd/registry';
 import { EtcdRegistry } from '../src/etcd/registry-etcd';
 import { parseUnit } from '../src/units/unit';
 import { lockTestbed, unlockTestbed } from '../src/testbed/lock';
+import { applyBatch } from '../src/api/batch-ops';
 
 const ROOT = resolve(__dirname, '..', '..');
 const TB = join(ROOT, 'testbed');
@@ -49,10 +51,22 @@ async function main(): Promise<void> {
     // follow reported states by watch: unit → machine → state
     const waiters = new Map<string, { want: (s: UnitStateRecord) => boolean; resolve: () => void }>();
     const active = new Set<string>();
+    // bulk phases: unit → wall-clock ms
+    const bulkPlaced = new Map<string, number>();
+    const bulkLoaded = new Map<string, number>();
+    const bulkActiveSince = new Map<string, number>();
+    const bulkActiveSeen = new Map<string, number>();
+    let trackBulk = new Set<string>();
     void (async () => {
-      for await (const b of reg.watch([{ kind: 'states' }], { signal: lead.signal })) {
+      for await (const b of reg.watch([{ kind: 'states' }, { kind: 'schedule' }], { signal: lead.signal })) {
+        const now = Date.now();
         for (const e of b.events) {
+          if (e.type === 'schedule' && e.value && trackBulk.has(e.unit) && !bulkPlaced.has(e.unit)) bulkPlaced.set(e.unit, now);
           if (e.type !== 'state' || !e.value) continue;
+          if (trackBulk.has(e.unit)) {
+            if (!bulkLoaded.has(e.unit)) bulkLoaded.set(e.unit, Date.parse(e.value.since));
+            if (e.value.activeState === 'active' && !bulkActiveSeen.has(e.unit)) { bulkActiveSince.set(e.unit, Date.parse(e.value.since)); bulkActiveSeen.set(e.unit, now); }
+          }
           if (e.value.activeState === 'active') active.add(e.unit);
           const w = waiters.get(e.unit);
           if (w && w.want(e.value)) { waiters.delete(e.unit); w.resolve(); }
@@ -83,15 +97,23 @@ async function main(): Promise<void> {
       await ok;
       coldMs.push(performance.now() - t0);
     }
-    // bulk
+    // bulk: one batch through the API's batch path; phases from etcd: written, placed (schedule/), loaded by the
+    // agent (first state's `since`), active in systemd (active state's `since`), reported (seen by watch)
     const bulk = Array.from({ length: BULK_UNITS }, (_, i) => `bulk-${i}.service`);
+    const bulkSet = new Set(bulk);
+    bulkLoaded.clear(); bulkActiveSince.clear(); bulkActiveSeen.clear(); bulkPlaced.clear(); trackBulk = bulkSet;
     const t0 = performance.now();
+    const wall0 = Date.now();
     const all = Promise.all(bulk.map((u) => (active.has(u) ? undefined : seen(u, (s) => s.activeState === 'active'))));
-    await pool(bulk, 64, (u) => reg.submitUnit({ name: u, text: TEXT, hash }, { desired: 'launched' }));
+    await applyBatch(reg, { action: 'submit', units: bulk.map((name) => ({ name, text: TEXT })), state: 'launched' });
     const written = performance.now() - t0;
     await all;
     const bulkMs = performance.now() - t0;
-
+    const lastOf = (m: Map<string, number>) => Math.max(...m.values()) - wall0;
+    const medianDelta = (a: Map<string, number>, b: Map<string, number>) => {
+      const d = bulk.filter((u) => a.has(u) && b.has(u)).map((u) => b.get(u)! - a.get(u)!).sort((x, y) => x - y);
+      return d.length ? d[Math.floor(d.length / 2)] : NaN;
+    };
     const report = (name: string, xs: number[]) => {
       const s = [...xs].sort((a, b) => a - b);
       console.log(`${name}: n=${s.length} p50=${pct(s, 50).toFixed(1)} ms p90=${pct(s, 90).toFixed(1)} ms p99=${pct(s, 99).toFixed(1)} ms max=${s[s.length - 1].toFixed(1)} ms`);
@@ -99,9 +121,13 @@ async function main(): Promise<void> {
     };
     const w = report('start→active, loaded units (warm)', warmMs);
     report('submit+place+launch→active (cold)', coldMs);
-    console.log(`${BULK_UNITS} units submitted+placed+launched → all active: ${(bulkMs / 1000).toFixed(2)} s (writes took ${(written / 1000).toFixed(2)} s)`);
-    console.log(`targets: p50 ≤ 300 ms: ${pct(w, 50) <= 300 ? 'met' : 'MISSED'}; p99 ≤ 1 s: ${pct(w, 99) <= 1000 ? 'met' : 'MISSED'}; ` +
-      `1,000 units ≤ 20 s: ${bulkMs <= 20_000 ? 'met' : 'MISSED'}`);
+    console.log(`${BULK_UNITS} units submitted+placed+launched → all active: ${(bulkMs / 1000).toFixed(2)} s (one batch; writes took ${(written / 1000).toFixed(2)} s)`);
+    console.log(`  phases, last unit (ms from the submit): write ${written.toFixed(0)}, place ${lastOf(bulkPlaced)}, agent load ${lastOf(bulkLoaded)}, ` +
+      `systemd active ${lastOf(bulkActiveSince)}, report seen ${lastOf(bulkActiveSeen)}`);
+    console.log(`  per unit, medians (ms): placed→agent load ${medianDelta(bulkPlaced, bulkLoaded)}, load→active ${medianDelta(bulkLoaded, bulkActiveSince)}, ` +
+      `active→seen ${medianDelta(bulkActiveSince, bulkActiveSeen)}`);
+    console.log(`targets: p99 start→active of a loaded unit ≤ 50 ms: ${pct(w, 99) <= 50 ? 'met' : 'MISSED'}; ` +
+      `1,000 units ≤ 4 s: ${bulkMs <= 4000 ? 'met' : 'MISSED'}`);
   } finally {
     lead.abort();
     reg.close();

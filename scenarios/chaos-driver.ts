@@ -9,7 +9,7 @@
 import { destroyUnit, setDesiredStates, submitUnit } from '../src/api/unit-ops';
 import { checkAfterFault, duringFaultProblems, type RegistryView } from './chaos-check';
 import {
-  ETCD_FAULTS, nextFault, touchedNodes, unobservableDuring, type Fault, type FaultKind,
+  ETCD_FAULTS, nextCompound, nextFault, touchedNodes, unobservableDuring, type Fault, type FaultKind,
 } from './chaos-nemesis';
 import {
   applyOp, campaignRandom, expectedUnits, initialOps, newWorkload, nextOp, opUnits, type WorkloadOp, type WorkloadState,
@@ -38,9 +38,10 @@ export interface CampaignOptions {
 /** One round of the table. */
 export interface RoundResult {
   round: number;
-  fault: Fault;
-  /** The node the fault hit, resolved (the leader's node), or null. */
-  node: string | null;
+  /** The fault, and sometimes a second one overlapping it. */
+  faults: Fault[];
+  /** The node each fault hit, resolved ('leader' → the leader's node), or null. */
+  nodes: (string | null)[];
   ops: number;
   /** From the injection to the heal as it happened, in ms. */
   lastedMs: number;
@@ -88,22 +89,30 @@ export async function runCampaign(platform: Platform, cluster: Cluster, opts: Ca
     // every random draw of the round, in a fixed order, before any I/O
     const before = draw(state, rnd, 1 + Math.floor(rnd() * 3));
     const fault = nextFault({ nodes: members, spare, kinds, ttlMs }, rnd);
-    const during = ETCD_FAULTS.includes(fault.kind) ? [] : draw(state, rnd, Math.floor(rnd() * 3));
-    const row: RoundResult = { round, fault, node: null, ops: before.length + during.length, lastedMs: 0, settleMs: null, violations: [] };
+    const second = nextCompound({ nodes: members, spare, kinds, ttlMs }, fault, rnd);
+    const faults = second ? [fault, second] : [fault];
+    const etcdAway = faults.some((f) => ETCD_FAULTS.includes(f.kind));
+    const during = etcdAway ? [] : draw(state, rnd, Math.floor(rnd() * 3));
+    const row: RoundResult = { round, faults, nodes: [], ops: before.length + during.length, lastedMs: 0, settleMs: null, violations: [] };
     rounds.push(row);
-    log(`round ${round}: ${before.length} ops, ${fault.kind}${fault.target ? ` ${fault.target}` : ''} for ${fault.durationMs} ms, ${during.length} ops during`);
+    log(`round ${round}: ${before.length} ops, ${faults.map((f) => `${f.kind}${f.target ? ` ${f.target}` : ''} for ${f.durationMs} ms`).join(' + ')}, ${during.length} ops during`);
     try {
       for (const op of before) await sendOp(cluster, op);
-      row.node = fault.target === 'leader' ? await leaderNode(cluster) : fault.target;
+      for (const f of faults) row.nodes.push(f.target === 'leader' ? await leaderNode(cluster) : f.target);
+      if (row.nodes.length === 2 && row.nodes[0] !== null && row.nodes[0] === row.nodes[1]) {
+        log(`  ${second!.kind} left out: the leader is on ${row.nodes[0]}, which ${fault.kind} hits`);
+        faults.pop();
+        row.nodes.pop();
+      }
       const injectAt = Date.now();
-      const healAt = await inject(platform, cluster, fault, row.node, members, state, during, row.violations, log);
+      const healAt = await inject(platform, cluster, faults, row.nodes, members, state, during, row.violations, log);
       row.lastedMs = healAt - injectAt;
       if (fault.kind === 'node-join') { members.push(spare!); spare = null; }
       const s = await settle(cluster, state, members, healAt, ttlMs + slackMs, ttlMs + 1000);
       row.settleMs = s.settled ? s.ms : null;
       row.violations.push(...checkAfterFault({
         units: expectedUnits(state), obs: s.obs, settled: s.settled, waitedMs: s.ms, registry: await readRegistry(cluster),
-        pidsBefore: pids, touched: touchedNodes(fault.kind, row.node),
+        pidsBefore: pids, touched: faults.flatMap((f, i) => touchedNodes(f.kind, row.nodes[i])),
         changed: new Set([...before, ...during].flatMap(opUnits)),
       }));
       // after a violation, give the cluster time to recover so one fault is not counted many times
@@ -113,8 +122,8 @@ export async function runCampaign(platform: Platform, cluster: Cluster, opts: Ca
       row.violations.push(`driver: ${(err as Error).message}`);
       if (/not started by testbed/.test((err as Error).message)) {
         row.violations.pop();
-        kinds = kinds.filter((k) => k !== fault.kind);
-        log(`  ${fault.kind} dropped from the menu: ${(err as Error).message}`);
+        kinds = kinds.filter((k) => k !== 'dockerd-pause');
+        log(`  dockerd-pause dropped from the menu: ${(err as Error).message}`);
       }
       pids = mainPids((await settle(cluster, state, members, Date.now(), 60_000, 0)).obs);
     }
@@ -123,7 +132,7 @@ export async function runCampaign(platform: Platform, cluster: Cluster, opts: Ca
     if (row.violations.length && opts.saveLog) {
       for (const m of members) {
         const text = await platform.shoaldLog(m).catch((err) => `(no log: ${(err as Error).message})`);
-        opts.saveLog(`seed${opts.seed}-round${round}-${fault.kind}-${m}.log`, text);
+        opts.saveLog(`seed${opts.seed}-round${round}-${faults.map((f) => f.kind).join('+')}-${m}.log`, text);
       }
     }
   }
@@ -172,46 +181,57 @@ async function leaderNode(cluster: Cluster): Promise<string> {
   return l.node;
 }
 
-/**
- * Injects `fault`, sends `during` while it lasts, looks at the nodes that can still act just
- * before healing (violations into `out`), heals; resolves with the time of the heal.
- */
-async function inject(
-  platform: Platform, cluster: Cluster, fault: Fault, node: string | null, members: string[],
-  state: WorkloadState, during: WorkloadOp[], out: string[], log: (l: string) => void,
-): Promise<number> {
+/** How to inject and heal one fault on `node` (one-shot faults heal by themselves). */
+function actions(platform: Platform, kind: FaultKind, node: string | null): [() => Promise<void>, () => Promise<void>] {
   const n = node ?? '';
-  const systemctl = async (verb: string) => {
+  const none = async () => undefined;
+  const systemctl = (verb: string) => async () => {
     const r = await platform.exec(n, ['systemctl', verb, 'shoald.service']);
     if (r.code !== 0) throw new Error(`${n}: systemctl ${verb} shoald exited ${r.code}: ${r.stderr.trim()}`);
   };
-  const faults: Record<FaultKind, [() => Promise<void>, () => Promise<void>]> = {
-    'node-kill': [() => platform.killNode(n), () => platform.startNode(n)],
-    'node-poweroff': [() => platform.poweroffNode(n), () => platform.startNode(n)],
-    'node-cut': [() => platform.cutNode(n), () => platform.healNode(n)],
-    'node-freeze': [() => platform.freezeNode(n), () => platform.thawNode(n)],
-    'shoald-restart': [() => platform.restartShoald(n), async () => undefined],
-    'shoald-stop': [() => systemctl('stop'), () => systemctl('start')],
-    'leader-kill': [() => platform.killShoald(n), async () => undefined],
-    'leader-pause': [() => platform.pauseShoald(n), () => platform.resumeShoald(n)],
-    'etcd-pause': [() => platform.pauseEtcd(), () => platform.resumeEtcd()],
-    'etcd-restart': [() => platform.restartEtcd(), async () => undefined],
-    'dockerd-pause': [() => platform.pauseDockerd!(), () => platform.resumeDockerd!()],
-    'node-join': [() => platform.startNode(n), async () => undefined],
-  };
-  const [start, heal] = faults[fault.kind];
+  switch (kind) {
+    case 'node-kill': return [() => platform.killNode(n), () => platform.startNode(n)];
+    case 'node-poweroff': return [() => platform.poweroffNode(n), () => platform.startNode(n)];
+    case 'node-cut': return [() => platform.cutNode(n), () => platform.healNode(n)];
+    case 'node-freeze': return [() => platform.freezeNode(n), () => platform.thawNode(n)];
+    case 'shoald-restart': return [() => platform.restartShoald(n), none];
+    case 'shoald-stop': return [systemctl('stop'), systemctl('start')];
+    case 'leader-kill': return [() => platform.killShoald(n), none];
+    case 'leader-pause': return [() => platform.pauseShoald(n), () => platform.resumeShoald(n)];
+    case 'etcd-pause': return [() => platform.pauseEtcd(), () => platform.resumeEtcd()];
+    case 'etcd-restart': return [() => platform.restartEtcd(), none];
+    case 'dockerd-pause': return [() => platform.pauseDockerd!(), () => platform.resumeDockerd!()];
+    case 'node-join': return [() => platform.startNode(n), none];
+  }
+}
+
+/**
+ * Injects `faults` in order, sends `during` while they last, looks at the nodes that can still act
+ * once the longest has lasted its time (violations into `out`), heals them in reverse order;
+ * resolves with the time of the last heal.
+ */
+async function inject(
+  platform: Platform, cluster: Cluster, faults: Fault[], nodes: (string | null)[], members: string[],
+  state: WorkloadState, during: WorkloadOp[], out: string[], log: (l: string) => void,
+): Promise<number> {
   const t = Date.now();
-  await start();
+  const heals: (() => Promise<void>)[] = [];
   try {
+    for (const [i, f] of faults.entries()) {
+      const [start, heal] = actions(platform, f.kind, nodes[i]);
+      await start();
+      heals.unshift(heal);
+    }
     for (const op of during) await sendOp(cluster, op);
-    await sleep(Math.max(0, fault.durationMs - (Date.now() - t)));
-    if (fault.durationMs > 0) {
-      const gone = unobservableDuring(fault.kind, node);
+    const lasts = Math.max(...faults.map((f) => f.durationMs));
+    await sleep(Math.max(0, lasts - (Date.now() - t)));
+    if (lasts > 0) {
+      const gone = faults.flatMap((f, i) => unobservableDuring(f.kind, nodes[i]));
       const views = await observeNodes(cluster, members.filter((m) => !gone.includes(m)), state);
       out.push(...duringFaultProblems(expectedUnits(state), views));
     }
   } finally {
-    await heal().catch((err) => { log(`  heal failed: ${(err as Error).message}`); throw err; });
+    for (const heal of heals) await heal().catch((err) => { log(`  heal failed: ${(err as Error).message}`); throw err; });
   }
   return Date.now();
 }

@@ -75,7 +75,8 @@ export function nextFault(view: NemesisView, rnd: () => number): Fault {
     case 'leader-pause':
       return { kind, target: 'leader', durationMs: between(rnd, 1000, 2 * ttl + 2000) };
     case 'etcd-pause':
-      return { kind, target: null, durationMs: between(rnd, 1000, 3 * ttl) };
+      // up to 6 TTLs: the outages of issue 9 (28-37 s at a 5 s TTL) moved healthy units
+      return { kind, target: null, durationMs: between(rnd, 1000, 6 * ttl) };
     case 'etcd-restart':
       return { kind, target: null, durationMs: 0 };
     case 'dockerd-pause':
@@ -83,6 +84,25 @@ export function nextFault(view: NemesisView, rnd: () => number): Fault {
     case 'node-join':
       return { kind, target: view.spare, durationMs: 0 };
   }
+}
+
+/** Kinds that may overlap another fault (a join is a one-off, not a fault to combine). */
+const COMBINABLE = (k: FaultKind) => k !== 'node-join';
+
+/**
+ * A second fault to overlap `first` with (about one round in four), or null: Jepsen-style composed
+ * faults such as etcd paused while a node is cut off. Never the same kind twice (nor two etcd
+ * faults), never the node `first` hits, never two 'leader' targets. The driver injects it right
+ * after `first` and heals both, it first, once the longer of the two durations has passed.
+ */
+export function nextCompound(view: NemesisView, first: Fault, rnd: () => number): Fault | null {
+  if (rnd() >= 0.25 || !COMBINABLE(first.kind)) return null;
+  const clash = (k: FaultKind) => k === first.kind
+    || (ETCD_FAULTS.includes(k) && ETCD_FAULTS.includes(first.kind));
+  const kinds = view.kinds.filter((k) => COMBINABLE(k) && !clash(k));
+  if (kinds.length === 0) return null;
+  const second = nextFault({ ...view, kinds, nodes: view.nodes.filter((n) => n !== first.target) }, rnd);
+  return second.target === 'leader' && first.target === 'leader' ? null : second;
 }
 
 /** The nodes whose units may restart or move because of `fault` hitting `node` (the resolved target). */

@@ -47,14 +47,14 @@ export function parseChaosArgs(argv: string[]): ChaosArgs {
 export function formatCampaign(r: CampaignResult): string {
   const head = ['SEED', 'ROUND', 'FAULT', 'NODE', 'LASTED', 'OPS', 'SETTLED', 'VIOLATIONS'];
   const body = r.rounds.map((x) => [
-    String(r.seed), String(x.round), x.fault.kind, x.node ?? '-', `${(x.lastedMs / 1000).toFixed(1)} s`, String(x.ops),
+    String(r.seed), String(x.round), x.faults.map((f) => f.kind).join('+'), x.nodes.map((n) => n ?? '-').join(','), `${(x.lastedMs / 1000).toFixed(1)} s`, String(x.ops),
     x.settleMs === null ? 'never' : `${(x.settleMs / 1000).toFixed(2)} s`, String(x.violations.length),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   const out = [line(head), ...body.map(line)];
   for (const v of r.initial) out.push(`seed ${r.seed} initial: ${v}`);
-  for (const x of r.rounds) for (const v of x.violations) out.push(`seed ${r.seed} round ${x.round} (${x.fault.kind}): ${v}`);
+  for (const x of r.rounds) for (const v of x.violations) out.push(`seed ${r.seed} round ${x.round} (${x.faults.map((f) => f.kind).join('+')}): ${v}`);
   return out.join('\n');
 }
 
@@ -63,11 +63,14 @@ export function summarize(results: CampaignResult[]): string {
   const per = new Map<string, { faults: number; violations: number; settle: number[] }>();
   for (const r of results) {
     for (const x of r.rounds) {
-      const s = per.get(x.fault.kind) ?? { faults: 0, violations: 0, settle: [] };
-      s.faults++;
-      s.violations += x.violations.length;
-      if (x.settleMs !== null) s.settle.push(x.settleMs);
-      per.set(x.fault.kind, s);
+      // a compound round counts for each of its kinds
+      for (const f of x.faults) {
+        const s = per.get(f.kind) ?? { faults: 0, violations: 0, settle: [] };
+        s.faults++;
+        s.violations += x.violations.length;
+        if (x.settleMs !== null) s.settle.push(x.settleMs);
+        per.set(f.kind, s);
+      }
     }
   }
   const rows = [...per].sort(([a], [b]) => a.localeCompare(b)).map(([k, s]) => {

@@ -10,7 +10,7 @@ import { seededRandom } from '../../src/seeded-random';
 import {
   applyOp, campaignRandom, CONFLICT_GLOB, expectedUnits, initialOps, newWorkload, nextOp, TEMPLATE, UNIT_KINDS, type WorkloadOp, type WorkloadState,
 } from '../../scenarios/chaos-workload';
-import { FAULT_KINDS, nextFault, parseFaultKinds, touchedNodes, unobservableDuring, type Fault } from '../../scenarios/chaos-nemesis';
+import { ETCD_FAULTS, FAULT_KINDS, nextCompound, nextFault, parseFaultKinds, touchedNodes, unobservableDuring, type Fault } from '../../scenarios/chaos-nemesis';
 import { checkAfterFault, duringFaultProblems, registryProblems, restartProblems, staleProblems, type AfterFault } from '../../scenarios/chaos-check';
 import { parseChaosArgs } from '../../scenarios/chaos-report';
 import type { NodeView, Observation, SystemdUnitState } from '../../scenarios/checks';
@@ -112,7 +112,7 @@ t.test('the nemesis: same seed, same faults; every kind drawn; targets and durat
     else if (f.kind.startsWith('leader')) t.equal(f.target, 'leader');
     else if (f.kind.startsWith('etcd') || f.kind === 'dockerd-pause') t.equal(f.target, null);
     else t.ok(NODES.includes(f.target!), `${f.kind} on a member`);
-    if (f.durationMs < 0 || f.durationMs > 3 * 5000) t.fail(`${f.kind} lasts ${f.durationMs} ms`);
+    if (f.durationMs < 0 || f.durationMs > 6 * 5000) t.fail(`${f.kind} lasts ${f.durationMs} ms`);
   }
   const r = seededRandom(1);
   for (let i = 0; i < 100; i++) t.not(nextFault({ ...view, spare: null }, r).kind, 'node-join', 'no join without a spare');
@@ -122,6 +122,24 @@ t.test('the nemesis: same seed, same faults; every kind drawn; targets and durat
   t.same(touchedNodes('etcd-pause', null), []);
   t.same(unobservableDuring('node-cut', 'node1'), ['node1']);
   t.same(unobservableDuring('shoald-stop', 'node1'), [], 'a stopped shoald must not leave copies: its node is checked');
+});
+
+t.test('compound faults: about one round in four; never the same kind, node or two etcd faults', async (t) => {
+  const view = { nodes: NODES, spare: 'node4', kinds: FAULT_KINDS, ttlMs: 5000 };
+  const r = campaignRandom(5);
+  let pairs = 0;
+  const n = 2000;
+  for (let i = 0; i < n; i++) {
+    const first = nextFault(view, r);
+    const second = nextCompound(view, first, r);
+    if (!second) continue;
+    pairs++;
+    const bad = second.kind === first.kind || second.kind === 'node-join' || first.kind === 'node-join'
+      || (ETCD_FAULTS.includes(first.kind) && ETCD_FAULTS.includes(second.kind))
+      || (first.target !== null && first.target === second.target);
+    if (bad) t.fail(`bad pair ${JSON.stringify(first)} + ${JSON.stringify(second)}`);
+  }
+  t.ok(pairs > n * 0.12 && pairs < n * 0.3, `${pairs} compound rounds of ${n}`);
 });
 
 t.test('--faults and the command line', async (t) => {

@@ -30,6 +30,8 @@ t.test(`chaos campaign on the testbed, seeds ${seeds.join(' ')}`, { timeout: 900
     t.comment(`\n${formatCampaign(r)}`);
     t.ok(r.rounds.length >= 2, `seed ${seed}: ${r.rounds.length} faults injected`);
     t.same(r.initial, [], `seed ${seed}: the initial workload settled without violations`);
-    for (const x of r.rounds) t.same(x.violations, [], `seed ${seed} round ${x.round}: ${x.fault.kind}${x.node ? ` on ${x.node}` : ''}`);
+    for (const x of r.rounds) {
+      t.same(x.violations, [], `seed ${seed} round ${x.round}: ${x.faults.map((f, i) => `${f.kind}${x.nodes[i] ? ` on ${x.nodes[i]}` : ''}`).join(' + ')}`);
+    }
   }
 });

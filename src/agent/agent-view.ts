@@ -3,7 +3,7 @@
  * machine, and its dynamic metadata. Filled by a full read, kept current by watch batches.
  * Never emptied because etcd is unreachable: a failed read leaves the previous view in place.
  */
-import type { AgentRegistry, RegistryEvent, UnitRecord, WatchScope } from '../etcd/registry';
+import type { AgentRegistry, BadValue, RegistryEvent, UnitRecord, WatchScope } from '../etcd/registry';
 import type { Logger } from '../log';
 import type { TargetState, UnitSpec } from '../units/types';
 import type { AgentView } from './desired';
@@ -23,6 +23,10 @@ export class AgentViewState {
   private readonly desired = new Map<string, TargetState>();
   private readonly assigned = new Set<string>();
   private readonly dynamic = new Map<string, string>();
+  /** Units whose units/ or desired/ value in etcd is bad, or whose text does not parse: left as they are here. */
+  private readonly badUnit = new Set<string>();
+  private readonly badDesired = new Set<string>();
+  private readonly unparsed = new Set<string>();
 
   constructor(
     private readonly machineId: string,
@@ -38,9 +42,13 @@ export class AgentViewState {
     ]);
     this.records.clear();
     this.specs.clear();
+    this.unparsed.clear();
     for (const r of units.value) this.setUnit(r.name, r);
     this.desired.clear();
     for (const [k, v] of desired.value) this.desired.set(k, v);
+    this.badUnit.clear();
+    this.badDesired.clear();
+    this.markBad([...(units.bad ?? []), ...(desired.bad ?? [])]);
     this.assigned.clear();
     for (const u of assigned.value) this.assigned.add(u);
     this.dynamic.clear();
@@ -49,13 +57,29 @@ export class AgentViewState {
     return Math.min(units.revision, desired.revision, assigned.revision);
   }
 
+  /** Notes keys whose value is bad (logged with the key); the units they name are left as they are until a good value comes. */
+  markBad(bad: readonly BadValue[]): void {
+    for (const b of bad) {
+      this.log.warn('bad value in etcd; skipping the key', { key: b.key, reason: b.reason, ...(b.unit ? { unit: b.unit } : {}) });
+      if (!b.unit) continue;
+      if (b.key.includes('/desired/')) this.badDesired.add(b.unit);
+      else this.badUnit.add(b.unit);
+    }
+  }
+
+  /** Units the agent must neither start, stop, load nor unload: their stored value is bad or does not parse. */
+  frozen(): Set<string> {
+    return new Set([...this.badUnit, ...this.badDesired, ...this.unparsed]);
+  }
+
   /** Applies watch events; returns true when something the agent acts on changed. */
   apply(events: RegistryEvent[]): boolean {
     let changed = false;
     for (const e of events) {
       switch (e.type) {
-        case 'unit': changed = this.setUnit(e.unit, e.value) || changed; break;
+        case 'unit': changed = this.badUnit.delete(e.unit) || changed; changed = this.setUnit(e.unit, e.value) || changed; break;
         case 'desired':
+          changed = this.badDesired.delete(e.unit) || changed;
           if (e.value === null) changed = this.desired.delete(e.unit) || changed;
           else if (this.desired.get(e.unit) !== e.value) { this.desired.set(e.unit, e.value); changed = true; }
           break;
@@ -97,16 +121,19 @@ export class AgentViewState {
     const old = this.records.get(name);
     if (record === null) {
       this.specs.delete(name);
+      this.unparsed.delete(name);
       return this.records.delete(name);
     }
-    if (old && old.hash === record.hash && this.specs.has(name)) return false;
+    if (old && old.hash === record.hash && (this.specs.has(name) || this.unparsed.has(name))) return false;
     this.records.set(name, record);
     try {
       this.specs.set(name, this.parse(record));
+      this.unparsed.delete(name);
     } catch (err) {
-      // a unit the agent cannot parse is not run here; the API validates, so this is a bug or an old agent
+      // the API validates, so this is a bug or an old agent: leave the unit as it is here (never stop it for our failure)
       this.specs.delete(name);
-      this.log.error('cannot parse unit; not running it', { unit: name, err: String(err) });
+      this.unparsed.add(name);
+      this.log.error('cannot parse unit; leaving it as it is here', { unit: name, err: String(err) });
     }
     return true;
   }

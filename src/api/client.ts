@@ -8,7 +8,7 @@ import type { TargetState } from '../units/types';
 import { shoalService } from './proto';
 import { fromServiceError } from './grpc-errors';
 import { UnavailableError } from '../errors';
-import { toWireState, type BatchProgressMsg, type DeploymentMsg, type UnitVersionMsg, type BatchUnitResultMsg, type WireBatchAction, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type UnitStateEventMsg, type UnitStateMsg } from './messages';
+import { toWireState, type BadKeyMsg, type BatchProgressMsg, type DeploymentMsg, type UnitVersionMsg, type BatchUnitResultMsg, type WireBatchAction, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type UnitStateEventMsg, type UnitStateMsg } from './messages';
 
 import { DEFAULT_ENDPOINT } from './endpoint';
 
@@ -99,9 +99,11 @@ export class ApiClient {
     return this.unary('getUnit', { name });
   }
 
-  /** Every unit file, sorted by name. */
-  async listUnitFiles(): Promise<UnitFileInfo[]> {
-    return (await this.unary<{ units: UnitFileInfo[] }>('listUnitFiles', {})).units;
+  /** Every unit file, sorted by name; `onBad` gets the keys the server skipped for a bad value. */
+  async listUnitFiles(onBad?: (bad: BadKeyMsg[]) => void): Promise<UnitFileInfo[]> {
+    const r = await this.unary<{ units: UnitFileInfo[]; badKeys?: BadKeyMsg[] }>('listUnitFiles', {});
+    if (r.badKeys?.length) onBad?.(r.badKeys);
+    return r.units;
   }
 
   /** Deletes a unit; false when it did not exist. */
@@ -114,14 +116,18 @@ export class ApiClient {
     return (await this.unary<{ created: string[] }>('setDesiredState', { names, state: toWireState(state) })).created;
   }
 
-  /** Reported states (of `names` when given). */
-  async listUnits(names: string[] = []): Promise<UnitStateMsg[]> {
-    return (await this.unary<{ states: UnitStateMsg[] }>('listUnits', { names })).states;
+  /** Reported states (of `names` when given); `onBad` gets the keys the server skipped for a bad value. */
+  async listUnits(names: string[] = [], onBad?: (bad: BadKeyMsg[]) => void): Promise<UnitStateMsg[]> {
+    const r = await this.unary<{ states: UnitStateMsg[]; badKeys?: BadKeyMsg[] }>('listUnits', { names });
+    if (r.badKeys?.length) onBad?.(r.badKeys);
+    return r.states;
   }
 
-  /** Live machines with merged metadata. */
-  async listMachines(): Promise<MachineMsg[]> {
-    return (await this.unary<{ machines: MachineMsg[] }>('listMachines', {})).machines;
+  /** Live machines with merged metadata; `onBad` gets the keys the server skipped for a bad value. */
+  async listMachines(onBad?: (bad: BadKeyMsg[]) => void): Promise<MachineMsg[]> {
+    const r = await this.unary<{ machines: MachineMsg[]; badKeys?: BadKeyMsg[] }>('listMachines', {});
+    if (r.badKeys?.length) onBad?.(r.badKeys);
+    return r.machines;
   }
 
   /** Sets dynamic metadata; returns the full machine id. */

@@ -31,6 +31,12 @@ export interface UnitFileInfo {
   instancesRunning?: number;
 }
 
+/** A key a listing skipped because its value is bad. */
+export interface BadKeyMsg {
+  key: string;
+  reason: string;
+}
+
 /** One agent-reported state. */
 export interface UnitStateMsg {
   unit: string;
@@ -45,6 +51,8 @@ export interface UnitStateMsg {
   health?: string;
   healthRestarts?: number;
   healthOutput?: string;
+  /** Why the unit is not in its desired state on that machine, from its agent; '' when fine. */
+  reason: string;
 }
 
 /** A live machine. */

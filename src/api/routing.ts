@@ -30,12 +30,12 @@ function localInspector(d: RoutingDeps): LocalUnitInspector {
 }
 
 /** Live machines that run (or were placed to run) `unit`, or the one `machine` names. */
-async function machinesOf(d: RoutingDeps, unit: string, machine: string): Promise<MachineRecord[]> {
+async function machinesOf(d: RoutingDeps, unit: string, machine: string, reasons?: Map<string, string>): Promise<MachineRecord[]> {
   parseUnitName(unit);
+  const states = await d.registry.listStates(unit);
+  for (const s of states.value) if (s.unit === unit && s.state.reason) reasons?.set(s.machine, s.state.reason);
   if (machine) return [await resolveMachine(d.registry, machine)];
-  const [states, schedule, live] = await Promise.all([
-    d.registry.listStates(unit), d.registry.listSchedule(), d.registry.listMachines(),
-  ]);
+  const [schedule, live] = await Promise.all([d.registry.listSchedule(), d.registry.listMachines()]);
   const ids = new Set(states.value.filter((s) => s.unit === unit).map((s) => s.machine));
   const placed = schedule.value.get(unit);
   if (ids.size === 0 && placed) ids.add(placed);
@@ -64,7 +64,8 @@ export async function unitStatus(d: RoutingDeps, unit: string, machine: string, 
     return [{ machine: d.machineId!, text: r.text, exitCode: r.exitCode }];
   }
   const out: MachineStatusMsg[] = [];
-  for (const m of await machinesOf(d, unit, machine)) {
+  const reasons = new Map<string, string>();
+  for (const m of await machinesOf(d, unit, machine, reasons)) {
     if (m.id === d.machineId && d.inspector) {
       const r = await d.inspector.status(unit);
       out.push({ machine: m.id, text: r.text, exitCode: r.exitCode });
@@ -72,7 +73,8 @@ export async function unitStatus(d: RoutingDeps, unit: string, machine: string, 
       out.push(...(await withClient(d, m, (c) => c.unitStatus(unit, { local: true }))));
     }
   }
-  return out;
+  // what the agent says first: why the unit cannot get to its desired state there (systemctl may not know it at all)
+  return out.map((s) => (reasons.has(s.machine) ? { ...s, text: `shoal: ${reasons.get(s.machine)}\n${s.text}`, exitCode: s.exitCode || 3 } : s));
 }
 
 /** Journal chunks of `unit` from the one machine that runs it (or `machine`). */

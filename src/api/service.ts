@@ -11,7 +11,7 @@ import { fromWireState } from './messages';
 import { toServiceError } from './grpc-errors';
 import { destroyUnit, setDesiredStates, submitUnit } from './unit-ops';
 import { applyBatch, type BatchAction } from './batch-ops';
-import { getUnitFile, listMachines, listUnitFiles, listUnitStates, resolveMachine, stateMsg } from './views';
+import { getUnitFile, listMachines, listUnitFiles, listUnitStates, resolveMachine, stateMsg, type BadCollector } from './views';
 import { explainUnit } from './explain';
 import { listDeployments, promote, rollback, scaleGroup, unitHistory } from './group-ops';
 import { unitJournal, unitStatus, type RoutingDeps } from './routing';
@@ -123,11 +123,11 @@ export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedSer
   return {
     SubmitUnit: u('SubmitUnit', (r) => submitUnit(reg, str(r, 'name'), str(r, 'text'), { replace: !!r.replace, desired: desired(r, 'desired', false) })),
     GetUnit: u('GetUnit', (r) => getUnitFile(reg, str(r, 'name'))),
-    ListUnitFiles: u('ListUnitFiles', async () => ({ units: await listUnitFiles(reg) })),
+    ListUnitFiles: u('ListUnitFiles', async () => { const bad: BadCollector = []; return { units: await listUnitFiles(reg, undefined, bad), badKeys: bad }; }),
     DestroyUnit: u('DestroyUnit', async (r) => ({ existed: await destroyUnit(reg, str(r, 'name')) })),
     SetDesiredState: u('SetDesiredState', async (r) => ({ created: await setDesiredStates(reg, (r.names as string[]) ?? [], desired(r, 'state', true)!) })),
-    ListUnits: u('ListUnits', async (r) => ({ states: await listUnitStates(reg, (r.names as string[]) ?? []) })),
-    ListMachines: u('ListMachines', async () => ({ machines: await listMachines(reg) })),
+    ListUnits: u('ListUnits', async (r) => { const bad: BadCollector = []; return { states: await listUnitStates(reg, (r.names as string[]) ?? [], bad), badKeys: bad }; }),
+    ListMachines: u('ListMachines', async () => { const bad: BadCollector = []; return { machines: await listMachines(reg, bad), badKeys: bad }; }),
     SetMetadata: u('SetMetadata', async (r) => {
       const key = str(r, 'key');
       const value = str(r, 'value');

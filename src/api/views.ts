@@ -1,6 +1,6 @@
 /** The API's read models: unit files with their states, reported states, machines with merged metadata. */
 import { parseUnit, parseUnitName, templateOf } from '../units';
-import type { MachineRecord, UnitRecord, UnitStateEntry } from '../etcd/registry';
+import type { BadValue, MachineRecord, Revisioned, UnitRecord, UnitStateEntry } from '../etcd/registry';
 import type { ApiRegistry } from './api-registry';
 import type { MachineMsg, UnitFileInfo, UnitStateMsg } from './messages';
 import { NotFoundError } from './grpc-errors';
@@ -29,18 +29,27 @@ export function stateMsg(e: UnitStateEntry, machines: ReadonlyMap<string, Machin
     unit: e.unit, machine: e.machine, machineAddress: machines.get(e.machine)?.address ?? '',
     loadState: s.loadState, activeState: s.activeState, subState: s.subState, hash: s.hash, mainPid: s.mainPid ?? 0, since: s.since,
     health: s.health ?? '', healthRestarts: s.healthRestarts ?? 0, healthOutput: s.healthOutput ?? '',
+    reason: s.reason ?? '',
   };
 }
 
-async function machineMap(reg: ApiRegistry): Promise<Map<string, MachineRecord>> {
-  return new Map((await reg.listMachines()).value.map((m) => [m.id, m]));
+/** Keys of bad values a listing skipped, collected across its reads (shoalctl prints them as warnings). */
+export type BadCollector = BadValue[];
+
+function collect<T>(r: Revisioned<T>, bad?: BadCollector): Revisioned<T> {
+  if (bad && r.bad) for (const b of r.bad) if (!bad.some((x) => x.key === b.key)) bad.push(b);
+  return r;
+}
+
+async function machineMap(reg: ApiRegistry, bad?: BadCollector): Promise<Map<string, MachineRecord>> {
+  return new Map(collect(await reg.listMachines(), bad).value.map((m) => [m.id, m]));
 }
 
 /** Every unit file with desired state, current state and target machine; `only` limits it to one name. Sorted by name. */
-export async function listUnitFiles(reg: ApiRegistry, only?: string): Promise<UnitFileInfo[]> {
+export async function listUnitFiles(reg: ApiRegistry, only?: string, bad?: BadCollector): Promise<UnitFileInfo[]> {
   const [units, desired, schedule, states, machines] = await Promise.all([
-    only === undefined ? reg.listUnits().then((r) => r.value) : reg.getUnit(only).then((u) => (u ? [u] : [])),
-    reg.listDesired(), reg.listSchedule(), reg.listStates(only), machineMap(reg),
+    only === undefined ? reg.listUnits().then((r) => collect(r, bad).value) : reg.getUnit(only).then((u) => (u ? [u] : [])),
+    reg.listDesired().then((r) => collect(r, bad)), reg.listSchedule(), reg.listStates(only).then((r) => collect(r, bad)), machineMap(reg, bad),
   ]);
   const byUnit = new Map<string, UnitStateEntry[]>();
   for (const e of states.value) byUnit.set(e.unit, [...(byUnit.get(e.unit) ?? []), e]);
@@ -93,9 +102,11 @@ export async function getUnitFile(reg: ApiRegistry, name: string): Promise<UnitF
 }
 
 /** Reported states, of `names` only when not empty, sorted by unit then machine. */
-export async function listUnitStates(reg: ApiRegistry, names: string[]): Promise<UnitStateMsg[]> {
+export async function listUnitStates(reg: ApiRegistry, names: string[], bad?: BadCollector): Promise<UnitStateMsg[]> {
   for (const n of names) parseUnitName(n);
-  const [states, machines] = await Promise.all([reg.listStates(names.length === 1 && !parseUnitName(names[0]).isTemplate ? names[0] : undefined), machineMap(reg)]);
+  const [states, machines] = await Promise.all([
+    reg.listStates(names.length === 1 && !parseUnitName(names[0]).isTemplate ? names[0] : undefined).then((r) => collect(r, bad)), machineMap(reg, bad),
+  ]);
   const want = new Set(names);
   // a group's template stands for its instances
   for (const n of names) if (parseUnitName(n).isTemplate) for (const e of states.value) if (templateOf(e.unit) === n) want.add(e.unit);
@@ -106,8 +117,8 @@ export async function listUnitStates(reg: ApiRegistry, names: string[]): Promise
 }
 
 /** Live machines, static metadata merged with dynamic (dynamic wins), sorted by id. */
-export async function listMachines(reg: ApiRegistry): Promise<MachineMsg[]> {
-  const machines = (await reg.listMachines()).value;
+export async function listMachines(reg: ApiRegistry, bad?: BadCollector): Promise<MachineMsg[]> {
+  const machines = collect(await reg.listMachines(), bad).value;
   const dyn = await Promise.all(machines.map((m) => reg.getMetadata(m.id)));
   return machines
     .map((m, i) => {

@@ -52,3 +52,10 @@ export function printListing<T>(io: CliIO, flags: ListingFlags, columns: Columns
   const body = rows.map((r) => fields.map((f) => columns[f](r, full)));
   io.stdout.write(renderTable(header, body, { noLegend: flags.legend === false || !!flags.noLegend }));
 }
+
+/** Prints a warning per key the server skipped because its value in etcd is bad (stderr; the listing goes on). */
+export function warnBadKeys(io: CliIO): (bad: { key: string; reason: string }[]) => void {
+  return (bad) => {
+    for (const b of bad) io.stderr.write(`warning: skipped etcd key ${b.key}: ${b.reason} (fix or delete that key)\n`);
+  };
+}

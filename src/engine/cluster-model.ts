@@ -4,7 +4,7 @@
  * UnitSpec through a cache keyed by name and hash.
  */
 import type { MachineSpec } from '../constraints/types';
-import type { ClusterState, MachineRecord, RegistryEvent, UnitRecord, UnitStateRecord } from '../etcd/registry';
+import type { BadValue, ClusterState, MachineRecord, RegistryEvent, UnitRecord, UnitStateRecord } from '../etcd/registry';
 import type { Deployment } from '../deploy/types';
 import { isFinished } from '../deploy/types';
 import { groupCount, type GroupsInput } from '../deploy/groups';
@@ -32,6 +32,9 @@ export class ClusterModel {
   private readonly replaced = new Set<string>();
   /** Templates whose desired state changed while this model watched (cleared once the pass wrote it). */
   readonly retarget = new Set<string>();
+  /** Units whose units/ or desired/ value is bad in etcd: left exactly as they are (placement kept, never re-planned). */
+  private readonly badUnit = new Set<string>();
+  private readonly badDesired = new Set<string>();
 
   constructor(private readonly log: Logger) {}
 
@@ -48,20 +51,34 @@ export class ClusterModel {
     this.deployments = new Map(state.deployments ?? []);
     this.promotions = new Map(state.promotions ?? []);
     this.states = new Map([...(state.states ?? [])].map(([u, m]) => [u, new Map(m)]));
+    this.badUnit.clear();
+    this.badDesired.clear();
+    this.markBad(state.bad ?? []);
+  }
+
+  /** Notes keys whose value is bad (from a read or a watch); the units they name are frozen until a good value comes. */
+  markBad(bad: readonly BadValue[]): void {
+    for (const b of bad) {
+      if (!b.unit) continue;
+      if (b.key.includes('/desired/')) this.badDesired.add(b.unit);
+      else this.badUnit.add(b.unit);
+    }
   }
 
   /** Applies one watch event; true when it changed anything the plan depends on. */
   apply(e: RegistryEvent): boolean {
     switch (e.type) {
       case 'unit': {
+        const was = this.badUnit.delete(e.unit);
         const old = this.units.get(e.unit);
         if (old && e.value && old.hash !== e.value.hash) this.replaced.add(e.unit); else if (!e.value) this.replaced.delete(e.unit);
-        return setOrDelete(this.units, e.unit, e.value, (a, b) => a.hash === b.hash && a.text === b.text);
+        return setOrDelete(this.units, e.unit, e.value, (a, b) => a.hash === b.hash && a.text === b.text) || was;
       }
       case 'desired': {
+        const was = this.badDesired.delete(e.unit);
         const changed = setOrDelete(this.desired, e.unit, e.value);
         if (changed && e.unit.includes('@.')) this.retarget.add(e.unit); // a group's instances follow its template's new state
-        return changed;
+        return changed || was;
       }
       case 'schedule': return setOrDelete(this.schedule, e.unit, e.value);
       case 'machine': return setOrDelete(this.machines, e.machine, e.value, (a, b) => JSON.stringify(a) === JSON.stringify(b));
@@ -138,13 +155,15 @@ export class ClusterModel {
     const units: Snapshot['units'] = [];
     const schedule: Record<string, string> = {};
     const bad = new Set<string>();
+    for (const name of [...this.badUnit, ...this.badDesired]) bad.add(name);
     for (const [name, rec] of this.units) {
+      if (bad.has(name)) continue;
       let spec = this.spec(rec);
       if (!spec) { bad.add(name); continue; }
       if (spec.strategy === undefined && this.inGroup(name)) spec = spreadOf(spec); // a group spreads by default
       units.push({ spec, desired: this.desired.get(name) ?? 'inactive' });
     }
-    // a unit we cannot parse keeps its placement: never unschedule because of our own parse failure
+    // a unit we cannot parse, or whose stored value is bad, keeps its placement: never unschedule because we cannot read it
     for (const [name, m] of this.schedule) if (!bad.has(name)) schedule[name] = m;
     const machines: MachineSpec[] = [];
     for (const rec of this.machines.values()) {

@@ -10,7 +10,7 @@ import { childController } from '../abort';
 import { Backoff } from '../backoff';
 import type { MachineSpec } from '../constraints/types';
 import { isRetryable } from '../errors';
-import type { EngineRegistry, LeaderElector, MachineRecord, Leadership, ScheduleChange, WatchScope } from '../etcd/registry';
+import type { BadValue, EngineRegistry, LeaderElector, MachineRecord, Leadership, ScheduleChange, WatchScope } from '../etcd/registry';
 import type { Logger } from '../log';
 import type { PlacementStrategy } from '../units/types';
 import { ClusterModel } from './cluster-model';
@@ -200,7 +200,9 @@ export class Engine {
     while (!term.aborted) {
       try {
         this.stats.fullReads++;
-        model.load(await this.opts.registry.readCluster());
+        const state = await this.opts.registry.readCluster();
+        this.reportBad(state.bad ?? []);
+        model.load(state);
         this.witness.contact(this.clock.now());
         return true;
       } catch (err) {
@@ -275,6 +277,7 @@ export class Engine {
       if (batch.revision <= model.revision) continue; // already in the full read
       const now = this.clock.now();
       this.witness.contact(now);
+      if (batch.bad) { this.reportBad(batch.bad); model.markBad(batch.bad); }
       let changed = false;
       for (const e of batch.events) {
         if (e.type === 'machine') this.sawMachine(e.machine, e.value, now);
@@ -307,6 +310,11 @@ export class Engine {
     for (const rec of model.liveMachines()) keep.add(rec.id);
     this.witness.prune(keep);
     return held;
+  }
+
+  /** Logs keys skipped for a bad value (shoalctl's listings show them too): the rest of the cluster goes on. */
+  private reportBad(bad: readonly BadValue[]): void {
+    for (const b of bad) this.opts.log.warn('bad value in etcd; skipping the key', { key: b.key, reason: b.reason, ...(b.unit ? { unit: b.unit } : {}) });
   }
 
   /** One reconcile pass; false when etcd refused our writes because we are no longer leader. */

@@ -1,8 +1,9 @@
 /** Decoding of stored values into typed records; a value shoal did not write fails with `etcd.bad-value`. */
 import { ShoalError } from '../errors';
 import { TARGET_STATES, type TargetState } from '../units/types';
-import type { MachineRecord, UnitRecord, UnitStateRecord } from './registry';
+import type { BadValue, MachineRecord, UnitRecord, UnitStateRecord } from './registry';
 import type { Deployment, UnitVersion } from '../deploy/types';
+import { parseUnitName } from '../units/unit-name';
 
 function bad(key: string, why: string): ShoalError {
   return new ShoalError('etcd.bad-value', `${key}: ${why}`, { details: { key } });
@@ -21,10 +22,42 @@ function str(key: string, o: Record<string, unknown>, field: string): string {
   return v;
 }
 
-/** units/<name> */
+/** units/<name>: the record's name must be the key's and a valid unit name (the API's validator). */
 export function decodeUnit(key: string, raw: string): UnitRecord {
   const o = parseJson(key, raw);
-  return { name: str(key, o, 'name'), text: str(key, o, 'text'), hash: str(key, o, 'hash') };
+  const name = str(key, o, 'name');
+  if (!key.endsWith(`/${name}`)) throw bad(key, `holds unit ${JSON.stringify(name)}, not the unit its key names`);
+  try { parseUnitName(name); } catch (err) { throw bad(key, (err as Error).message); }
+  return { name, text: str(key, o, 'text'), hash: str(key, o, 'hash') };
+}
+
+/**
+ * A stored unit as a writer sees it before overwriting: a bad value counts as a unit with another hash
+ * (hash '': `--replace` overwrites it, a plain submit says it exists), never as an error for the batch.
+ */
+export function decodeUnitForWrite(key: string, raw: string): UnitRecord {
+  try {
+    return decodeUnit(key, raw);
+  } catch (err) {
+    badValue(err, key); // rethrows anything but a bad value
+    return { name: key.slice(key.lastIndexOf('/') + 1), text: '', hash: '' };
+  }
+}
+
+/** desired/<name> for a writer: a bad value counts as unset. */
+export function decodeDesiredForWrite(key: string, raw: string): TargetState | null {
+  try {
+    return decodeDesired(key, raw);
+  } catch (err) {
+    badValue(err, key);
+    return null;
+  }
+}
+
+/** A decode failure as a BadValue (other errors are rethrown). */
+export function badValue(err: unknown, key: string, unit?: string): BadValue {
+  if (!(err instanceof ShoalError) || err.code !== 'etcd.bad-value') throw err;
+  return { key, reason: err.message.startsWith(`${key}: `) ? err.message.slice(key.length + 2) : err.message, ...(unit ? { unit } : {}) };
 }
 
 /** desired/<name> */
@@ -64,6 +97,7 @@ export function decodeState(key: string, raw: string): UnitStateRecord {
     ...(typeof o.health === 'string' ? { health: o.health as UnitStateRecord['health'] } : {}),
     ...(typeof o.healthRestarts === 'number' ? { healthRestarts: o.healthRestarts } : {}),
     ...(typeof o.healthOutput === 'string' ? { healthOutput: o.healthOutput } : {}),
+    ...(typeof o.reason === 'string' && o.reason ? { reason: o.reason } : {}),
   };
 }
 

@@ -8,12 +8,12 @@ import { Range, type Etcd3, type IRequestOp } from 'etcd3';
 import { silentLogger, type Logger } from '../log';
 import type { TargetState } from '../units/types';
 import { createEtcdClient, etcdCall, MAX_TXN_OPS, type EtcdConnection } from './client';
-import { decodeCount, decodeDeployment, decodeDesired, decodeHistory, decodeMachine, decodeState, decodeUnit } from './codec';
+import { badValue, decodeCount, decodeDeployment, decodeDesired, decodeHistory, decodeMachine, decodeState, decodeUnit, decodeUnitForWrite } from './codec';
 import { VERSIONS_KEPT, type Deployment, type UnitVersion } from '../deploy/types';
 import { EtcdElector } from './election-etcd';
 import { KeyLayout } from './keys';
 import type {
-  AgentRegistry, ApplyResult, ClusterState, EngineRegistry, GroupStore, GroupWriter, UnitChange, LeaderElector, LeaderGuard, Leadership, MachineRecord,
+  AgentRegistry, ApplyResult, BadValue, ClusterState, EngineRegistry, GroupStore, GroupWriter, UnitChange, LeaderElector, LeaderGuard, Leadership, MachineRecord,
   MachineSession, MetadataWriter, Revisioned, ScheduleChange, StateReader, StoredUnit, SubmitOutcome, UnitBatchOp,
   UnitBatchResult, UnitBatchWriter, UnitRecord, UnitStateEntry, UnitWriter, WatchBatch, WatchScope,
 } from './registry';
@@ -84,6 +84,21 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
     }
   }
 
+  /** Decodes each key's value; a bad one goes to `bad` (with the unit it names) instead of failing the read. */
+  private decodeAll<T>(kvs: [string, string][], decode: (key: string, v: string) => T | undefined, bad: BadValue[]): T[] {
+    const out: T[] = [];
+    for (const [key, v] of kvs) {
+      try {
+        const x = decode(key, v);
+        if (x !== undefined) out.push(x);
+      } catch (err) {
+        const p = this.keys.parse(key);
+        bad.push(badValue(err, key, p && (p.kind === 'units' || p.kind === 'desired') ? p.unit : undefined));
+      }
+    }
+    return out;
+  }
+
   private async getOne(key: string): Promise<string | null> {
     this.stats.requests++;
     return etcdCall('get', () => this.client.get(key).string());
@@ -102,21 +117,28 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
     ]);
     const state: ClusterState = {
       revision: rev, units: new Map(), desired: new Map(), schedule: new Map(), machines: new Map(), metadata: new Map(),
-      groups: new Map(), deployments: new Map(), promotions: new Map(), states: new Map(),
+      groups: new Map(), deployments: new Map(), promotions: new Map(), states: new Map(), bad: [],
     };
-    for (const [key, v] of groups.kvs) { const p = k.parse(key); if (p?.kind === 'groups') state.groups!.set(p.unit, decodeCount(key, v)); }
-    for (const [key, v] of deployments.kvs) { const p = k.parse(key); if (p?.kind === 'deployments') state.deployments!.set(p.unit, decodeDeployment(key, v)); }
-    for (const [key, v] of promote.kvs) { const p = k.parse(key); if (p?.kind === 'promote') state.promotions!.set(p.unit, v); }
-    for (const [key, v] of states.kvs) {
+    const bad = state.bad!;
+    const entry = <T>(kind: string, decode: (key: string, v: string) => T) => (key: string, v: string): [string, T] | undefined => {
       const p = k.parse(key);
-      if (p?.kind !== 'states') continue;
-      if (!state.states!.has(p.unit)) state.states!.set(p.unit, new Map());
-      state.states!.get(p.unit)!.set(p.machine, decodeState(key, v));
+      return p?.kind === kind && 'unit' in p ? [p.unit, decode(key, v)] : undefined;
+    };
+    for (const [unit, n] of this.decodeAll(groups.kvs, entry('groups', decodeCount), bad)) state.groups!.set(unit, n);
+    for (const [unit, d] of this.decodeAll(deployments.kvs, entry('deployments', decodeDeployment), bad)) state.deployments!.set(unit, d);
+    for (const [key, v] of promote.kvs) { const p = k.parse(key); if (p?.kind === 'promote') state.promotions!.set(p.unit, v); }
+    const stateEntry = (key: string, v: string) => {
+      const p = k.parse(key);
+      return p?.kind === 'states' ? { unit: p.unit, machine: p.machine, state: decodeState(key, v) } : undefined;
+    };
+    for (const e of this.decodeAll(states.kvs, stateEntry, bad)) {
+      if (!state.states!.has(e.unit)) state.states!.set(e.unit, new Map());
+      state.states!.get(e.unit)!.set(e.machine, e.state);
     }
-    for (const [key, v] of units.kvs) { const u = decodeUnit(key, v); state.units.set(u.name, u); }
-    for (const [key, v] of desired.kvs) { const p = k.parse(key); if (p?.kind === 'desired') state.desired.set(p.unit, decodeDesired(key, v)); }
+    for (const u of this.decodeAll(units.kvs, decodeUnit, bad)) state.units.set(u.name, u);
+    for (const [unit, d] of this.decodeAll(desired.kvs, (key, v) => this.desiredEntry(key, v), bad)) state.desired.set(unit, d);
     for (const [key, v] of schedule.kvs) { const p = k.parse(key); if (p?.kind === 'schedule') state.schedule.set(p.unit, v); }
-    for (const [key, v] of machines.kvs) { const m = decodeMachine(key, v); state.machines.set(m.id, m); }
+    for (const m of this.decodeAll(machines.kvs, decodeMachine, bad)) state.machines.set(m.id, m);
     for (const [key, v] of metadata.kvs) {
       const p = k.parse(key);
       if (p?.kind !== 'metadata') continue;
@@ -172,10 +194,18 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
     return v === null ? null : decodeUnit(key, v);
   }
 
+  /** [unit, state] of a desired/ key; undefined for a key that is not one. */
+  private desiredEntry(key: string, v: string): [string, TargetState] | undefined {
+    const p = this.keys.parse(key);
+    return p?.kind === 'desired' ? [p.unit, decodeDesired(key, v)] : undefined;
+  }
+
   /** @inheritdoc */
   async listUnits(): Promise<Revisioned<UnitRecord[]>> {
     const r = await this.range(this.keys.kindPrefix('units'));
-    return { revision: r.revision, value: r.kvs.map(([k, v]) => decodeUnit(k, v)) };
+    const bad: BadValue[] = [];
+    const value = this.decodeAll(r.kvs, decodeUnit, bad);
+    return { revision: r.revision, value, ...(bad.length ? { bad } : {}) };
   }
 
   /** @inheritdoc */
@@ -188,9 +218,9 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
   /** @inheritdoc */
   async listDesired(): Promise<Revisioned<Map<string, TargetState>>> {
     const r = await this.range(this.keys.kindPrefix('desired'));
-    const m = new Map<string, TargetState>();
-    for (const [k, v] of r.kvs) { const p = this.keys.parse(k); if (p?.kind === 'desired') m.set(p.unit, decodeDesired(k, v)); }
-    return { revision: r.revision, value: m };
+    const bad: BadValue[] = [];
+    const m = new Map(this.decodeAll(r.kvs, (key, v) => this.desiredEntry(key, v), bad));
+    return { revision: r.revision, value: m, ...(bad.length ? { bad } : {}) };
   }
 
   /** @inheritdoc */
@@ -212,7 +242,9 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
   /** @inheritdoc */
   async listMachines(): Promise<Revisioned<MachineRecord[]>> {
     const r = await this.range(this.keys.kindPrefix('machines'));
-    return { revision: r.revision, value: r.kvs.map(([k, v]) => decodeMachine(k, v)) };
+    const bad: BadValue[] = [];
+    const value = this.decodeAll(r.kvs, decodeMachine, bad);
+    return { revision: r.revision, value, ...(bad.length ? { bad } : {}) };
   }
 
   /** @inheritdoc */
@@ -226,12 +258,12 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
   /** @inheritdoc */
   async listStates(unit?: string): Promise<Revisioned<UnitStateEntry[]>> {
     const r = await this.range(unit ? this.keys.statesPrefix(unit) : this.keys.kindPrefix('states'));
-    const out: UnitStateEntry[] = [];
-    for (const [k, v] of r.kvs) {
+    const bad: BadValue[] = [];
+    const out = this.decodeAll(r.kvs, (k, v): UnitStateEntry | undefined => {
       const p = this.keys.parse(k);
-      if (p?.kind === 'states') out.push({ unit: p.unit, machine: p.machine, state: decodeState(k, v) });
-    }
-    return { revision: r.revision, value: out };
+      return p?.kind === 'states' ? { unit: p.unit, machine: p.machine, state: decodeState(k, v) } : undefined;
+    }, bad);
+    return { revision: r.revision, value: out, ...(bad.length ? { bad } : {}) };
   }
 
   /** @inheritdoc */
@@ -243,7 +275,7 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
       this.stats.requests++;
       const [cur, hist] = await etcdCall('submit read', () => Promise.all([this.client.get(key).exec(), this.client.get(hkey).exec()]));
       const current = cur.kvs.length ? cur.kvs[0].value.toString() : null;
-      const old = current === null ? null : decodeUnit(key, current);
+      const old = current === null ? null : decodeUnitForWrite(key, current);
       if (old) {
         if (old.hash === unit.hash) return 'unchanged';
         if (!opts.replace) return 'exists';

@@ -4,7 +4,8 @@
  *
  * Errors, for every method below unless it says otherwise:
  * - etcd unreachable / timed out → UnavailableError (`etcd.unavailable`, retryable: retry with backoff);
- * - a stored value that is not what shoal writes → ShoalError `etcd.bad-value` (the key is named).
+ * - a stored value that is not what shoal writes: lists and watches skip it and name it in `bad`
+ *   (one bad key never stops a read); a read of that one key throws ShoalError `etcd.bad-value`.
  * Expected outcomes (not leader, already exists, not found) are return values, not exceptions.
  */
 import type { ResourceRequest, TargetState } from '../units/types';
@@ -61,6 +62,8 @@ export interface UnitStateRecord {
   healthRestarts?: number;
   /** The last failing check's output or reason (short). */
   healthOutput?: string;
+  /** Why the unit is not in its desired state here, from the agent (a refused load or start, a late job); absent when fine. */
+  reason?: string;
 }
 
 /** One reported state with its unit and machine. */
@@ -70,10 +73,25 @@ export interface UnitStateEntry {
   state: UnitStateRecord;
 }
 
+/**
+ * A key under the prefix whose value is not what shoal writes (garbage, truncated JSON, a unit record
+ * whose name is invalid or differs from its key). Reads and watches skip it and say so here.
+ */
+export interface BadValue {
+  /** The full etcd key. */
+  key: string;
+  /** What is wrong with its value. */
+  reason: string;
+  /** The unit the key belongs to (units/<name>, desired/<name>), when it names one: that unit is left as it is. */
+  unit?: string;
+}
+
 /** A value together with the etcd revision it was read at (pass it to `watch` as `fromRevision`). */
 export interface Revisioned<T> {
   revision: number;
   value: T;
+  /** Keys skipped because their value is bad (absent when none). */
+  bad?: BadValue[];
 }
 
 /** Everything the engine plans from, read atomically at one revision. */
@@ -95,6 +113,8 @@ export interface ClusterState {
   promotions?: Map<string, string>;
   /** unit → machine → reported state (states/), for health gates. */
   states?: Map<string, Map<string, UnitStateRecord>>;
+  /** Keys skipped because their value is bad (absent: none). */
+  bad?: BadValue[];
 }
 
 /** Reads for the engine. */
@@ -333,6 +353,8 @@ export interface WatchBatch {
   revision: number;
   events: RegistryEvent[];
   reset?: boolean;
+  /** Changed keys skipped because their new value is bad (absent when none). */
+  bad?: BadValue[];
 }
 
 /** Watches for the engine and the agent. */

@@ -6,7 +6,7 @@
  */
 import type { Etcd3, IKeyValue, IRequestOp, IResponseOp, ICompare } from 'etcd3';
 import { UnavailableError } from '../errors';
-import { decodeDesired, decodeUnit } from './codec';
+import { decodeDesiredForWrite, decodeUnitForWrite } from './codec';
 import type { KeyLayout } from './keys';
 import type { StoredUnit, UnitBatchOp, UnitBatchResult, UnitRecord } from './registry';
 import { decideUnitOp, opName, type UnitOpWrites } from './unit-batch';
@@ -60,8 +60,9 @@ export class EtcdUnitBatch {
 
   private decode(unitKv: IKeyValue | undefined, desiredKv: IKeyValue | undefined): Seen {
     return {
-      unit: unitKv ? decodeUnit(unitKv.key.toString(), unitKv.value.toString()) : null,
-      desired: desiredKv ? decodeDesired(desiredKv.key.toString(), desiredKv.value.toString()) : null,
+      // a bad stored value never fails the batch: it is overwritten like any other (see decodeUnitForWrite)
+      unit: unitKv ? decodeUnitForWrite(unitKv.key.toString(), unitKv.value.toString()) : null,
+      desired: desiredKv ? decodeDesiredForWrite(desiredKv.key.toString(), desiredKv.value.toString()) : null,
       unitMod: unitKv?.mod_revision ?? '0',
       desiredMod: desiredKv?.mod_revision ?? '0',
     };

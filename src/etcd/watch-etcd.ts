@@ -8,9 +8,9 @@ import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { sleep, withDeadline } from '../abort';
 import { Backoff } from '../backoff';
 import { silentLogger, type Logger } from '../log';
-import { decodeCount, decodeDeployment, decodeDesired, decodeMachine, decodeState, decodeUnit } from './codec';
+import { badValue, decodeCount, decodeDeployment, decodeDesired, decodeMachine, decodeState, decodeUnit } from './codec';
 import type { KeyLayout } from './keys';
-import type { RegistryEvent, WatchBatch, WatchScope } from './registry';
+import type { BadValue, RegistryEvent, WatchBatch, WatchScope } from './registry';
 
 /** The key prefix one scope follows. */
 export function scopePrefix(keys: KeyLayout, scope: WatchScope): string {
@@ -21,8 +21,8 @@ export function scopePrefix(keys: KeyLayout, scope: WatchScope): string {
   }
 }
 
-/** Turns one etcd event into a registry event; null for keys that are not ours or values that do not decode. */
-export function toEvent(keys: KeyLayout, kv: IKeyValue, deleted: boolean): RegistryEvent | null {
+/** Turns one etcd event into a registry event; null for keys that are not ours; a BadValue for a value shoal did not write. */
+export function toEvent(keys: KeyLayout, kv: IKeyValue, deleted: boolean): RegistryEvent | BadValue | null {
   const key = kv.key.toString();
   const p = keys.parse(key);
   if (!p) return null;
@@ -41,8 +41,9 @@ export function toEvent(keys: KeyLayout, kv: IKeyValue, deleted: boolean): Regis
       case 'promote': return { type: 'promote', unit: p.unit, value: deleted ? null : raw };
       default: return null;
     }
-  } catch {
-    return null; // a value shoal did not write: skip it rather than kill the watch
+  } catch (err) {
+    // a value shoal did not write: report it and skip it rather than kill the watch
+    return badValue(err, key, p.kind === 'units' || p.kind === 'desired' ? p.unit : undefined);
   }
 }
 
@@ -126,12 +127,14 @@ class ScopeFollower {
   private onData(res: IWatchResponse): void {
     const revision = Number(res.header.revision);
     const events: RegistryEvent[] = [];
+    const bad: BadValue[] = [];
     for (const ev of res.events) {
       const e = toEvent(this.keys, ev.kv, ev.type === 'Delete');
-      if (e) events.push(e);
+      if (e && 'reason' in e) bad.push(e);
+      else if (e) events.push(e);
     }
     if (res.events.length) this.last = Math.max(this.last ?? 0, ...res.events.map((e) => Number(e.kv.mod_revision)));
-    if (events.length) this.queue.push({ revision, events });
+    if (events.length || bad.length) this.queue.push({ revision, events, ...(bad.length ? { bad } : {}) });
   }
 
   /** etcd cancelled the watcher: recreate it; a compaction means changes were missed, so say reset. */

@@ -1,6 +1,7 @@
 /**
  * Unit names, validated like systemd's unit_name_is_valid() plus fleet's rules: a name is also a
- * file name on every machine, so it is checked strictly before anything is written. Pure.
+ * file name on every machine, so it is checked strictly before anything is written. Pure. The one
+ * validator of the API, the registry's reader and the agent's loader: they agree on what a name is.
  */
 import { ValidationError } from '../errors';
 import { UNIT_TYPES, type UnitName, type UnitType } from './types';
@@ -52,6 +53,8 @@ export function parseUnitName(name: string): UnitName {
   if (at !== stem.lastIndexOf('@')) throw bad(name, "contains more than one '@'");
   const prefix = at < 0 ? stem : stem.slice(0, at);
   if (prefix === '') throw bad(name, at < 0 ? 'the name before the type suffix is empty' : "nothing before '@'");
+  // systemd skips hidden files in unit directories, and so does the agent's runtime dir (its temp files)
+  if (name.startsWith('.')) throw bad(name, "starts with '.' (a hidden file: systemd and the agent skip it)");
   if (at < 0) return { name, prefix, type, isTemplate: false };
   const instance = stem.slice(at + 1);
   const template = `${prefix}@.${type}`;

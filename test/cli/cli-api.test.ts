@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
-import { dump } from '../etcd/etcdctl';
+import { dump, etcdctl } from '../etcd/etcdctl';
 import { EtcdRegistry } from '../../src/etcd/registry-etcd';
 import type { MachineSession } from '../../src/etcd/registry';
 import { ApiServer } from '../../src/api/server';
@@ -212,4 +212,19 @@ t.test('explain and completion', async (t) => {
   t.match(r.out, /^#compdef shoalctl\n.*bashcompinit/s);
   r = await ctl('completion', 'fish');
   t.equal(r.code, 2);
+});
+
+t.test('a bad value in etcd is named on stderr and skipped; an agent-reported reason shows in list-units', async (t) => {
+  const s = sessions[0];
+  await s.reportState('b.service', { loadState: 'error', activeState: 'inactive', subState: 'dead', hash: '', since: 'now', reason: 'start failed: bad unit file setting' });
+  let r = await ctl('list-units', 'b.service');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^UNIT +MACHINE +ACTIVE +SUB +HEALTH +REASON\nb\.service +aaaaaaaa\.\.\.\/10\.1\.1\.1 +inactive +dead +- +start failed: bad unit file setting\n$/, 'REASON joins the default columns');
+  await s.reportState('b.service', null);
+  etcdctl(etcd.endpoint, 'put', `${P}units/junk.service`, '{"name":"junk.ser');
+  r = await ctl('list-unit-files', '--no-legend', '--fields', 'unit');
+  t.equal(r.code, 0, r.err);
+  t.equal(r.out, 'b.service\nweb.service\n', 'the listing goes on without the bad key');
+  t.equal(r.err, `warning: skipped etcd key ${P}units/junk.service: not JSON (fix or delete that key)\n`);
+  etcdctl(etcd.endpoint, 'del', `${P}units/junk.service`);
 });

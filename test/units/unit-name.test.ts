@@ -30,6 +30,8 @@ const bad: Array<{ name: string; why: RegExp }> = [
   { name: 'hello.exe', why: /unknown unit type "\.exe"/ },
   { name: 'hello.Service', why: /unknown unit type/ },
   { name: '.service', why: /before the type suffix is empty/ },
+  { name: '.hidden.service', why: /starts with '\.'/ },
+  { name: '.web@1.service', why: /starts with '\.'/ },
   { name: '@.service', why: /nothing before '@'/ },
   { name: '@1.service', why: /nothing before '@'/ },
   { name: 'a@b@c.service', why: /more than one '@'/ },

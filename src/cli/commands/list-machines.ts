@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { MachineMsg } from '../../api/messages';
 import type { CliIO } from '../io';
 import { withClient } from '../client';
-import { addListingOptions, printListing, shortMachine, type Columns, type ListingFlags } from '../client-output';
+import { addListingOptions, printListing, shortMachine, type Columns, type ListingFlags, warnBadKeys } from '../client-output';
 
 function metadata(m: Record<string, string>): string {
   const keys = Object.keys(m).sort();
@@ -33,7 +33,7 @@ Examples:
   shoalctl list-machines --full --fields machine,ip,cpu,memory,version
   shoalctl list-machines -o json`)
     .action(async (flags: ListingFlags, c: Command) => {
-      const rows = await withClient(c, io, (client) => client.listMachines());
+      const rows = await withClient(c, io, (client) => client.listMachines(warnBadKeys(io)));
       printListing(io, flags, COLUMNS, DEFAULTS, rows, (m) => m);
     });
 }

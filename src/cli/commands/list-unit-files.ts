@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { UnitFileInfo } from '../../api/messages';
 import type { CliIO } from '../io';
 import { withClient } from '../client';
-import { addListingOptions, machineCell, printListing, type Columns, type ListingFlags } from '../client-output';
+import { addListingOptions, machineCell, printListing, type Columns, type ListingFlags, warnBadKeys } from '../client-output';
 
 /** The Description= of a unit's [Unit] section, '-' when none. */
 function description(text: string): string {
@@ -44,7 +44,7 @@ Examples:
   shoalctl list-unit-files --fields unit,dstate,desc --no-legend
   shoalctl list-unit-files -o json`)
     .action(async (flags: ListingFlags, c: Command) => {
-      const rows = await withClient(c, io, (client) => client.listUnitFiles());
+      const rows = await withClient(c, io, (client) => client.listUnitFiles(warnBadKeys(io)));
       printListing(io, flags, COLUMNS, DEFAULTS, rows, (u) => ({ ...u, text: undefined }));
     });
 }

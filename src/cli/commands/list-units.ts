@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { UnitStateMsg } from '../../api/messages';
 import type { CliIO } from '../io';
 import { withClient } from '../client';
-import { addListingOptions, machineCell, printListing, type Columns, type ListingFlags } from '../client-output';
+import { addListingOptions, machineCell, printListing, type Columns, type ListingFlags, warnBadKeys } from '../client-output';
 
 const COLUMNS: Columns<UnitStateMsg> = {
   unit: (s) => s.unit,
@@ -16,8 +16,11 @@ const COLUMNS: Columns<UnitStateMsg> = {
   since: (s) => s.since || '-',
   health: (s) => s.health || '-',
   restarts: (s) => String(s.healthRestarts ?? 0),
+  reason: (s) => s.reason || '-',
 };
 const DEFAULTS = ['unit', 'machine', 'active', 'sub', 'health'];
+/** The default columns plus REASON when an agent reported one: a unit that cannot run says why. */
+const DEFAULTS_WITH_REASON = [...DEFAULTS, 'reason'];
 
 /** Adds `list-units` to the program. */
 export function registerListUnits(program: Command, io: CliIO): void {
@@ -32,7 +35,7 @@ Examples:
   shoalctl list-units --fields unit,load,active,sub,hash --full
   shoalctl list-units -o json web.service`)
     .action(async (units: string[], flags: ListingFlags, c: Command) => {
-      const rows = await withClient(c, io, (client) => client.listUnits(units));
-      printListing(io, flags, COLUMNS, DEFAULTS, rows, (s) => s);
+      const rows = await withClient(c, io, (client) => client.listUnits(units, warnBadKeys(io)));
+      printListing(io, flags, COLUMNS, rows.some((s) => s.reason) ? DEFAULTS_WITH_REASON : DEFAULTS, rows, (s) => s);
     });
 }

@@ -19,7 +19,10 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const ttl = process.env.SHOAL_TTL ? Number(process.env.SHOAL_TTL) : undefined;
-  const platform = new TestbedPlatform({ nodes: args.nodes, ttlSeconds: ttl, env: ttl ? { SHOAL_TTL: String(ttl) } : undefined });
+  // a long campaign may queue behind other testbed users for a while
+  const platform = new TestbedPlatform({
+    nodes: args.nodes, ttlSeconds: ttl, env: ttl ? { SHOAL_TTL: String(ttl) } : undefined, lockTimeoutMs: 45 * 60_000,
+  });
   const t0 = Date.now();
   const log = (l: string) => console.error(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${l}`);
   const stop = () => { void platform.down().finally(() => process.exit(130)); };

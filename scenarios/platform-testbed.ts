@@ -49,6 +49,8 @@ export interface TestbedPlatformOptions {
   ttlSeconds?: number;
   /** Nodes of the base cluster (default 3): node1..nodeN; node(N+1) is the spare. */
   nodes?: number;
+  /** How long `up` waits for another process's testbed to go away, in ms (default 10 min). */
+  lockTimeoutMs?: number;
 }
 
 /** The testbed: node1..node3 (or ..nodeN) form the cluster, the next node is the spare. */
@@ -79,7 +81,7 @@ export class TestbedPlatform implements Platform {
 
   async up(): Promise<void> {
     if (process.getuid?.() !== 0) throw new Error('the testbed needs root (nspawn, bridges, cgroups)');
-    await lockTestbed(TB, 600_000);
+    await lockTestbed(TB, this.opts.lockTimeoutMs ?? 600_000);
     process.once('exit', this.onExit);
     this.isUp = true;
     try {

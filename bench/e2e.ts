@@ -6,7 +6,8 @@
  *    one unit at a time, for units already loaded (warm) and for units submitted+placed+launched at once (cold);
  *  - throughput: 1,000 units submitted in one batch (the API's batch path), placed and launched → all reported
  *    active, with the phases: write, place, agent load, systemd start, report.
- * Run as root: `npm run bench:e2e` (builds first). Tears the testbed down at the end.
+ * Run as root: `npm run bench:e2e` (builds first). Tears the testbed down at the end. BENCH_NODE_FLAGS='...' runs
+ * shoald with other node flags (see bench/memory.ts).
  */
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -15,6 +16,7 @@ import { EtcdRegistry } from '../src/etcd/registry-etcd';
 import { parseUnit } from '../src/units/unit';
 import { lockTestbed, unlockTestbed } from '../src/testbed/lock';
 import { applyBatch } from '../src/api/batch-ops';
+import { useNodeFlags } from './memory';
 
 const ROOT = resolve(__dirname, '..', '..');
 const TB = join(ROOT, 'testbed');
@@ -46,6 +48,10 @@ async function main(): Promise<void> {
   const lead = new AbortController();
   try {
     await sh(join(TB, 'up'), [String(NODES.length)], env);
+    if (process.env.BENCH_NODE_FLAGS !== undefined) {
+      await useNodeFlags(NODES, process.env.BENCH_NODE_FLAGS);
+      console.log(`shoald node flags: ${process.env.BENCH_NODE_FLAGS || '(none)'}`);
+    }
     const hash = parseUnit('x.service', TEXT).hash;
 
     // follow reported states by watch: unit → machine → state

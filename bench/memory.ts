@@ -24,6 +24,14 @@ const PER_NODE = Number(process.argv[2] ?? 100);
 const NODES = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Restarts shoald in every node with other node flags (a runtime drop-in replacing its ExecStart). */
+export async function useNodeFlags(nodes: string[], flags: string): Promise<void> {
+  const dropIn = `[Service]\nExecStart=\nExecStart=/usr/bin/node ${flags} /opt/shoal/bin/shoald\n`;
+  await Promise.all(nodes.map((n) => tbScript(['node', 'exec', n, 'sh', '-c',
+    `mkdir -p /run/systemd/system/shoald.service.d && printf '${dropIn}' > /run/systemd/system/shoald.service.d/flags.conf && systemctl daemon-reload && systemctl restart shoald`])));
+  await sleep(3000);
+}
+
 /** shoald's memory as it logs it on SIGUSR2 (see memoryFigures in src/daemon/main.ts). */
 async function shoaldMemoryLog(node: string): Promise<string> {
   await tbScript(['node', 'exec', node, 'systemctl', 'kill', '-s', 'USR2', '--kill-who=main', 'shoald']);
@@ -64,13 +72,7 @@ async function main(): Promise<void> {
   try {
     await tbScript(['up', String(NODES)], env);
     const flags = process.env.BENCH_NODE_FLAGS;
-    if (flags !== undefined) {
-      // try other node flags: a runtime drop-in replaces shoald's ExecStart in every node
-      const dropIn = `[Service]\nExecStart=\nExecStart=/usr/bin/node ${flags} /opt/shoal/bin/shoald\n`;
-      await Promise.all(nodes.map((n) => tbScript(['node', 'exec', n, 'sh', '-c',
-        `mkdir -p /run/systemd/system/shoald.service.d && printf '${dropIn}' > /run/systemd/system/shoald.service.d/flags.conf && systemctl daemon-reload && systemctl restart shoald`])));
-      await sleep(3000);
-    }
+    if (flags !== undefined) await useNodeFlags(nodes, flags);
     const idle = await Promise.all(nodes.map((n) => shoaldRssKib(n)));
     const total = PER_NODE * NODES;
     const units = Array.from({ length: total }, (_, i) => ({ name: `mem-${i}.service`, text: '[Service]\nExecStart=/bin/sleep infinity\n' }));

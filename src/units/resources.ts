@@ -9,6 +9,7 @@ import { entryError, unknownKey, type EntryContext } from './option-errors';
 import { GROUP_KEYS } from './group-options';
 
 const SHOAL_KEYS = ['CPU', 'Memory', 'Strategy', ...GROUP_KEYS];
+import { parsePermyriad, parseSystemdSize } from './systemd-values';
 
 /** The section shoal's own scheduling options live in. */
 export const SHOAL_SECTION = 'X-Shoal';
@@ -46,14 +47,51 @@ export function parseMemory(v: string): number {
   return bytes;
 }
 
-/** systemd CPUQuota= (`150%`, `12.5%`) in millicores, rounded up; 1% = 10m. Throws Error(message). */
+/**
+ * systemd CPUQuota= as systemd 252 reads it (`150%`, `12.34%`, `5.5‰`, `50‱`; more than 100% allowed) in
+ * millicores, rounded up; 1% = 10m. Throws Error(message) where systemd refuses it.
+ */
 export function parseCpuQuota(v: string): number {
-  const m = /^(\d{1,9})(?:\.(\d{1,9}))?%$/.exec(v);
-  if (!m) throw new Error(`CPUQuota ${JSON.stringify(v)} is not a percentage (e.g. 150%)`);
-  const millis = Math.ceil(Number(`${m[1]}.${m[2] ?? '0'}`) * 10);
-  if (millis <= 0) throw new Error(`CPUQuota ${JSON.stringify(v)} must be more than 0%`);
-  return Math.min(millis, MAX_CPU_MILLIS);
+  let r: number | undefined;
+  try {
+    r = parsePermyriad(v, false);
+  } catch {
+    r = undefined;
+  }
+  if (r === undefined || r <= 0) throw new Error(`CPUQuota ${JSON.stringify(v)} is not a percentage systemd accepts (more than 0, e.g. 150%, 12.5%, 5.5‰)`);
+  return Math.min(Math.ceil(r / 10), MAX_CPU_MILLIS);
 }
+
+/**
+ * systemd MemoryMax=/MemoryLimit= as systemd 252 reads them (config_parse_memory_limit): `infinity` and
+ * a share of the machine's RAM (`50%`, `5‰`, at most 100%) reserve nothing definite (0); otherwise a size
+ * (`512M`, `10.M`, `1G 512M`, `1.5G`; 1024-based K M G T P E). Bytes; throws Error(message) where
+ * systemd refuses the value (including 0).
+ */
+export function parseMemoryLimit(v: string): number {
+  if (v === 'infinity') return 0;
+  let share: number | undefined;
+  try {
+    share = parsePermyriad(v, true);
+  } catch {
+    share = undefined; // systemd then tries it as a size, which fails for any `%`
+  }
+  if (share !== undefined) {
+    if (share <= 0) throw new Error(`memory limit ${JSON.stringify(v)} is out of range (systemd refuses 0)`);
+    return 0;
+  }
+  let bytes: bigint;
+  try {
+    bytes = parseSystemdSize(v);
+  } catch (e) {
+    throw new Error(`memory limit ${JSON.stringify(v)} is not a size systemd accepts (${(e as Error).message}; e.g. 512M, 1.5G, 1G 512M, infinity, 50%)`);
+  }
+  if (bytes <= 0n || bytes >= 2n ** 64n - 1n) throw new Error(`memory limit ${JSON.stringify(v)} is out of range (systemd refuses it)`);
+  return Number(bytes);
+}
+
+/** The [Service] keys shoal reads. */
+const SERVICE_KEYS = ['CPUQuota', 'MemoryMax', 'MemoryLimit'];
 
 /** Resources and strategy read from a unit file. */
 export interface ShoalOptions {
@@ -86,6 +124,11 @@ export function parseShoalOptions(file: UnitFile, opts: { file?: string } = {}):
   for (const e of shoal) if (!SHOAL_KEYS.includes(e.key)) throw unknownKey(sctx, e, SHOAL_KEYS);
   const svcCtx: EntryContext = { file: opts.file, section: 'Service' };
   const svc = sectionEntries(file, 'Service');
+  // systemd ignores a mis-cased key (`memorymax=`): the reservation shoal reads from it would silently vanish.
+  for (const e of svc) {
+    const meant = SERVICE_KEYS.find((k) => k !== e.key && k.toLowerCase() === e.key.toLowerCase());
+    if (meant) throw entryError('unit.unknown-key', `systemd ignores ${JSON.stringify(e.key)} (keys are case-sensitive); did you mean ${meant}?`, svcCtx, e);
+  }
 
   const cpuE = last(shoal, 'CPU');
   const quotaE = last(svc, 'CPUQuota');
@@ -98,10 +141,7 @@ export function parseShoalOptions(file: UnitFile, opts: { file?: string } = {}):
   const capE = last(svc, 'MemoryMax') ?? last(svc, 'MemoryLimit');
   let memoryBytes = 0;
   if (memE) memoryBytes = parseAt(sctx, memE, 'unit.bad-memory', parseMemory);
-  else if (capE && capE.value !== 'infinity' && !capE.value.endsWith('%')) {
-    // `infinity` and `N%` (of the machine's RAM) reserve nothing definite.
-    memoryBytes = parseAt(svcCtx, capE, 'unit.bad-memory', parseMemory);
-  }
+  else if (capE) memoryBytes = parseAt(svcCtx, capE, 'unit.bad-memory', parseMemoryLimit);
 
   const out: ShoalOptions = { resources: { cpuMillis, memoryBytes } };
   const stratE = last(shoal, 'Strategy');

@@ -12,9 +12,10 @@ export type CommandTest =
   /**
    * Runs in order in test/docs/docs-cluster.test.ts, against a 3-node testbed running the example units
    * (as scripts/demo sets it up); must exit 0. `as`: the command run instead, for a placeholder the doc
-   * shows (NODE_IP); `followMs`: it follows output (journal -f): it must still run and have printed after this.
+   * shows (NODE_IP); `followMs`: it follows output (journal -f): it must still run and have printed after this;
+   * `expect`: what its output must show (what the doc says it shows).
    */
-  | { run: 'cluster'; as?: string; followMs?: number }
+  | { run: 'cluster'; as?: string; followMs?: number; expect?: RegExp }
   /** Not run; why. */
   | { notRun: string };
 
@@ -26,8 +27,9 @@ export const COMMANDS: Record<string, CommandTest> = {
   'bin/shoalctl list-machines': { run: 'cluster' },
   'bin/shoalctl list-units': { run: 'cluster' },
   'bin/shoalctl list-unit-files': { run: 'cluster' },
-  'bin/shoalctl list-units hello.service discovery.service': { run: 'cluster' },
-  'bin/shoalctl status hello.service': { run: 'cluster' },
+  'bin/shoalctl list-units hello.service discovery.service': { run: 'cluster', expect: /^discovery\.service +(\S+) +active +running\nhello\.service +\1 +active/m },
+  'bin/shoalctl status hello.service': { run: 'cluster', expect: /Active: active \(running\)/ },
+  'bin/shoalctl status monitor.service': { run: 'cluster', expect: /^# monitor\.service on [0-9a-f]{8}\.\.\.(.|\n)*^# monitor\.service on (.|\n)*^# monitor\.service on /m },
   'bin/shoalctl journal -f hello.service': { run: 'cluster', followMs: 3000 },
   'bin/shoalctl explain lb@3.service': { run: 'cluster' },
   'bin/shoalctl start worker@{3..5}.service': { run: 'cluster' },

@@ -61,6 +61,7 @@ t.test('README and docs commands against a running cluster', async (t) => {
       t.ok(r.out.trim().length > 0, `${c.file}:${c.line} \`${c.command}\` printed: ${r.err.slice(-300)}`);
     } else {
       t.equal(r.code, 0, `${c.file}:${c.line} \`${c.command}\`: ${(r.err || r.out).slice(-500)}`);
+      if (how.expect) t.match(r.out, how.expect, `${c.file}:${c.line} \`${c.command}\` shows what the doc says`);
     }
   }
   t.ok(seen.size >= 5, `${seen.size} cluster commands ran`);

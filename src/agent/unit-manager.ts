@@ -66,8 +66,6 @@ export class UnitManager {
   private readonly toUnlink = new Set<string>();
   /** Units whose file has an [Install] section: enabled (runtime) after linking. */
   private readonly installs = new Set<string>();
-  /** Units enabled in systemd now: a relinked one is disabled first, so no stale .wants/ link stays. */
-  private readonly enabled = new Set<string>();
   private readonly listeners = new Set<StateListener>();
   private readonly unsubscribe: () => void;
 
@@ -87,7 +85,7 @@ export class UnitManager {
       const text = await readFile(join(this.fsDir, file), 'utf8');
       const state = await this.systemd.unitState(file);
       this.units.set(file, { name: file, fileHash: fileHash(text), unitHash: headerHash(text), started: isRunningState(state.activeState), activeState: state.activeState, state });
-      if (hasInstall(text)) { this.installs.add(file); this.enabled.add(file); }
+      if (hasInstall(text)) this.installs.add(file);
       // an agent that died between writing and reloading left the link undone
       if (state.loadState !== 'loaded') this.toLink.add(file);
     }
@@ -124,7 +122,7 @@ export class UnitManager {
     this.toUnlink.delete(name);
     this.toLink.add(name);
     if (hasInstall(text)) this.installs.add(name);
-    else this.installs.delete(name);
+    else if (this.installs.delete(name)) this.toUnlink.add(name); // a new text without [Install]: drop the old enable links first
     const state: SystemdUnitState = { name, loadState: 'stub', activeState: 'inactive', subState: 'dead', mainPid: 0, fragmentPath: '' };
     this.units.set(name, { name, fileHash: fileHash(text), unitHash: headerHash(text), started: false, activeState: 'inactive', state });
   }
@@ -148,10 +146,7 @@ export class UnitManager {
   async reload(): Promise<void> {
     const link = [...this.toLink];
     const unlink = [...this.toUnlink];
-    // a relinked unit that was enabled loses its old [Install] links first (its new text may want others)
-    const disable = [...new Set([...unlink, ...link.filter((n) => this.enabled.has(n))])];
-    await this.systemd.disableUnitFiles(disable, true);
-    for (const n of disable) this.enabled.delete(n);
+    await this.systemd.disableUnitFiles(unlink, true);
     await this.systemd.linkUnitFiles(link.map((n) => `${this.dir}/${n}`), true);
     await this.enable(link.filter((n) => this.installs.has(n)));
     await this.systemd.reload();
@@ -167,15 +162,12 @@ export class UnitManager {
    */
   private async enable(names: string[]): Promise<void> {
     if (names.length === 0) return;
-    try {
-      await this.systemd.enableUnitFiles(names, true);
-      for (const n of names) this.enabled.add(n);
-    } catch {
+    await this.systemd.enableUnitFiles(names, true).catch(async () => {
       for (const n of names) {
-        await this.systemd.enableUnitFiles([n], true).then(() => { this.enabled.add(n); })
+        await this.systemd.enableUnitFiles([n], true)
           .catch((err) => this.log.warn('cannot enable unit ([Install] ignored on this machine)', { unit: n, err: String(err) }));
       }
-    }
+    });
   }
 
   /**

@@ -27,7 +27,7 @@ export const COMMANDS: Record<string, CommandTest> = {
   'bin/shoalctl list-machines': { run: 'cluster' },
   'bin/shoalctl list-units': { run: 'cluster' },
   'bin/shoalctl list-unit-files': { run: 'cluster' },
-  'bin/shoalctl list-units hello.service discovery.service': { run: 'cluster', expect: /^discovery\.service +(\S+) +active +running\nhello\.service +\1 +active/m },
+  'bin/shoalctl list-units hello.service discovery.service': { run: 'cluster', expect: /^discovery\.service +(\S+) +active +running\b.*\nhello\.service +\1 +active/m },
   'bin/shoalctl status hello.service': { run: 'cluster', expect: /Active: active \(running\)/ },
   'bin/shoalctl status monitor.service': { run: 'cluster', expect: /^# monitor\.service on [0-9a-f]{8}\.\.\.(.|\n)*^# monitor\.service on (.|\n)*^# monitor\.service on /m },
   'bin/shoalctl journal -f hello.service': { run: 'cluster', followMs: 3000 },

@@ -13,7 +13,7 @@ import type { Clock } from './clock';
 import { systemClock } from './clock';
 import { wantedUnits } from './desired';
 import { computeTasks, executeTasks, type DesiredUnit, type Task } from './reconcile';
-import { StateReporter } from './state-reporter';
+import { StateReporter, type ReportedState } from './state-reporter';
 import { HealthMonitor } from '../health/monitor';
 import { isRunningState, type Systemd } from './systemd';
 import { fileHash, hashHeader, UnitManager, type ManagedUnit } from './unit-manager';
@@ -40,6 +40,8 @@ export interface AgentOptions {
   debounceMs?: number;
   /** Reconcile at least this often even without events (default 60 s). */
   safetyIntervalMs?: number;
+  /** A start/stop job running longer than this (ms) is reported late (default 90 s, systemd's own start timeout). */
+  jobTimeoutMs?: number;
   log: Logger;
 }
 
@@ -49,6 +51,21 @@ const BACKOFF_MAX_MS = 5000;
 const REFUSED_BACKOFF_MAX_MS = 30_000;
 /** Repeats of the same registration error between two reminders in the log. */
 const REGISTER_REMINDER_EVERY = 20;
+/** Retry delays of one failing unit (ms): first, and at most. */
+const UNIT_RETRY_MIN_MS = 1000;
+const UNIT_RETRY_MAX_MS = 60_000;
+/** Orphan container cleanup gives up after this long (ms): a hung dockerd must not hold the agent. */
+const ORPHAN_CLEANUP_TIMEOUT_MS = 30_000;
+
+/** Why a unit cannot get to its desired state here, and when the agent tries it again. */
+interface UnitFailure {
+  attempts: number;
+  /** ms since the epoch (the agent's clock). */
+  retryAt: number;
+  reason: string;
+  /** The user's unit hash (reported with the error when the unit has no file here). */
+  hash: string;
+}
 
 /** One agent. `run(signal)` until aborted; units keep running after it returns. */
 export class Agent {
@@ -66,6 +83,7 @@ export class Agent {
   private resyncWatch: (() => void) | undefined;
   private session: MachineSession | null = null;
   private due = Infinity;
+  private readonly failures = new Map<string, UnitFailure>();
   /** Reconcile passes run so far (tests read it). */
   passes = 0;
 
@@ -74,12 +92,16 @@ export class Agent {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log.child({ component: 'agent', machine: opts.machine.id });
     this.view = new AgentViewState(opts.machine.id, opts.machine.metadata, opts.parseUnit, this.log);
-    this.units = new UnitManager({ systemd: opts.systemd, dir: opts.unitDir, fsRoot: opts.fsRoot, log: this.log });
+    this.units = new UnitManager({
+      systemd: opts.systemd, dir: opts.unitDir, fsRoot: opts.fsRoot, log: this.log, jobTimeoutMs: opts.jobTimeoutMs,
+      // a job ended or turned late, or an unload finished: report it; a finished unload needs a pass (unlink, reload)
+      onSettled: (name, unit) => { this.reportUnit(name); if (!unit || !unit.busy) this.kick(this.o.debounceMs); },
+    });
     this.reporter = new StateReporter(this.clock, this.log);
     this.health = new HealthMonitor({
       clock: this.clock, log: this.log, containerHealth: opts.containerHealth,
-      restart: async (unit) => { await this.units.stop(unit); await this.units.start(unit); },
-      onChange: (unit) => { const u = this.units.get(unit); if (u) this.reporter.update(unit, this.stateOf(u)); },
+      restart: async (unit) => { await this.units.restart(unit); },
+      onChange: (unit) => { if (this.units.get(unit)) this.reportUnit(unit); },
     });
   }
 
@@ -90,13 +112,15 @@ export class Agent {
 
   /** Runs until `signal` aborts. Throws only when systemd cannot be used at start. */
   async run(signal: AbortSignal): Promise<void> {
-    this.units.onState((u) => { this.health.observe(observed(u)); this.reporter.update(u.name, this.stateOf(u)); });
+    this.units.onState((u) => { this.health.observe(observed(u)); this.reportUnit(u.name); });
     const adopted = await this.units.adopt();
-    for (const u of adopted) this.reporter.update(u.name, this.stateOf(u));
+    for (const u of adopted) this.reportUnit(u.name);
     this.log.info('adopted units from the runtime dir', { count: adopted.length, running: adopted.filter((u) => u.started).length });
     if (this.o.removeOrphans) {
+      // in the background, with a deadline: registration never waits on Docker (a hung dockerd would let the lease lapse)
       const isActive = async (unit: string) => isRunningState(this.units.get(unit)?.state.activeState ?? '');
-      await this.o.removeOrphans(isActive).catch((err) => this.log.warn('orphan cleanup failed', { err: String(err) }));
+      void within(this.o.removeOrphans(isActive), ORPHAN_CLEANUP_TIMEOUT_MS, 'orphan container cleanup')
+        .catch((err) => this.log.warn('orphan cleanup failed', { err: String(err) }));
     }
     const onAbort = () => { this.resyncWatch?.(); };
     signal.addEventListener('abort', onAbort, { once: true });
@@ -204,7 +228,8 @@ export class Agent {
       const stop = AbortSignal.any([signal, ac.signal]);
       for await (const batch of this.o.registry.watch(agentScopes(this.o.machine.id), { fromRevision: from, signal: stop })) {
         if (batch.reset) break;
-        if (this.view.apply(batch.events)) this.kick(this.o.debounceMs);
+        if (batch.bad) this.view.markBad(batch.bad);
+        if (this.view.apply(batch.events) || batch.bad) this.kick(this.o.debounceMs);
       }
       this.resyncWatch = undefined;
     }
@@ -244,8 +269,7 @@ export class Agent {
     this.again = false;
     let retryIn = this.o.safetyIntervalMs;
     try {
-      const failed = await this.reconcileOnce();
-      if (failed) retryIn = 1000;
+      retryIn = Math.min(retryIn, await this.reconcileOnce());
     } catch (err) {
       this.log.error('reconcile pass failed', { err: String(err) });
       retryIn = 1000;
@@ -256,36 +280,88 @@ export class Agent {
     this.kick(this.again ? 0 : retryIn);
   }
 
-  /** One diff + execute; returns true when a task failed. */
-  private async reconcileOnce(): Promise<boolean> {
+  /**
+   * One diff + execute. A unit that fails keeps its failure as its reported state and is retried with
+   * its own backoff; its tasks are held back until then, and nobody else's are. Returns ms until the
+   * next pass is due for a retry (Infinity when none).
+   */
+  private async reconcileOnce(): Promise<number> {
     const { wanted, skipped } = wantedUnits(this.view.snapshot());
     for (const s of skipped) this.log.debug('global unit not run here', { unit: s.unit, reason: s.reason });
     const texts = new Map<string, string>();
     const desired: DesiredUnit[] = [];
+    const now = this.clock.now();
+    const frozen = this.view.frozen(); // bad or unparsable in etcd: left exactly as they are
     for (const w of wanted) {
+      if (frozen.has(w.spec.name)) continue;
       const text = this.installText(w.spec);
-      if (text === undefined) continue;
+      if (text === undefined) {
+        this.fail(w.spec.name, w.spec.hash, 'container unit, but this agent has no container support', now, Infinity);
+        continue;
+      }
       texts.set(w.spec.name, text);
       desired.push({ name: w.spec.name, fileHash: fileHash(text), target: w.target });
     }
     this.health.sync(wanted.filter((w) => w.target === 'launched' && texts.has(w.spec.name)).map((w) => w.spec));
     for (const u of this.units.list()) this.health.observe(observed(u));
-    const tasks = computeTasks(desired, this.units.list());
-    if (tasks.length === 0) return false;
-    this.log.info('reconciling', { tasks: tasks.length });
-    const res = await executeTasks(tasks, (t) => this.runTask(t, texts));
-    if (res.failed) {
-      const { task, error } = res.failed;
-      this.log.error('task failed; stopping this pass', { task: task.kind, unit: task.unit, reason: task.reason, err: String(error) });
-      return true;
+    // failures of units no longer wanted here are over
+    for (const name of [...this.failures.keys()]) {
+      if (!texts.has(name) && !wanted.some((w) => w.spec.name === name)) { this.failures.delete(name); this.reportUnit(name); }
     }
-    return false;
+    const actual = this.units.list().map((u) => (frozen.has(u.name) ? { ...u, busy: true } : u));
+    const all = computeTasks(desired, actual, { linksPending: this.units.linksPending() });
+    const held = new Set([...this.failures].filter(([, f]) => f.retryAt > now).map(([name]) => name));
+    const tasks = all.filter((t) => t.unit === '' || !held.has(t.unit));
+    if (tasks.length > 0 && !(tasks.length === 1 && tasks[0].kind === 'reload' && !this.units.linksPending())) {
+      this.log.info('reconciling', { tasks: tasks.length, held: held.size });
+      const res = await executeTasks(tasks, (t) => this.runTask(t, texts));
+      const failedNow = new Set<string>();
+      for (const { task, error } of res.failed) {
+        failedNow.add(task.unit);
+        const hash = this.view.record(task.unit)?.hash ?? '';
+        this.fail(task.unit, hash, `${task.kind} failed: ${error instanceof Error ? error.message : String(error)}`, this.clock.now());
+      }
+      for (const t of tasks) {
+        if (t.unit === '' || failedNow.has(t.unit) || !this.failures.has(t.unit)) continue;
+        this.failures.delete(t.unit);
+        this.log.info('unit recovered', { unit: t.unit });
+        this.reportUnit(t.unit);
+      }
+    }
+    let next = Infinity;
+    for (const f of this.failures.values()) next = Math.min(next, f.retryAt - this.clock.now());
+    return Math.max(0, next);
+  }
+
+  /** Records a unit's failure (its reported state says why) and when to try it again. */
+  private fail(unit: string, hash: string, reason: string, now: number, retryIn?: number): void {
+    const prev = this.failures.get(unit);
+    const attempts = (prev?.attempts ?? 0) + 1;
+    if (prev && prev.reason === reason && retryIn === Infinity) return;
+    const delay = retryIn ?? Math.min(UNIT_RETRY_MAX_MS, UNIT_RETRY_MIN_MS * 2 ** Math.min(attempts - 1, 16)) * (0.5 + Math.random() / 2);
+    this.failures.set(unit, { attempts, retryAt: now + delay, reason, hash });
+    this.log.error('unit failed; retrying it alone', { unit, reason, attempt: attempts, retryInMs: Math.round(delay) });
+    this.reportUnit(unit);
+  }
+
+  /** Reports one unit's state: systemd's, with the agent's reason when it failed or its job is late; null when gone. */
+  private reportUnit(name: string): void {
+    const u = this.units.get(name);
+    const f = this.failures.get(name);
+    if (!u) {
+      this.reporter.update(name, f ? { loadState: 'error', activeState: 'inactive', subState: 'dead', hash: f.hash, reason: f.reason } : null);
+      return;
+    }
+    const state: ReportedState = this.stateOf(u);
+    const reason = f?.reason ?? (u.job?.late ? `${u.job.kind} job still running after ${Math.round((this.clock.now() - u.job.since) / 1000)} s` : undefined);
+    if (reason) state.reason = reason;
+    this.reporter.update(name, state);
   }
 
   private async runTask(task: Task, texts: Map<string, string>): Promise<void> {
     this.log.debug('task', { task: task.kind, unit: task.unit, reason: task.reason });
     switch (task.kind) {
-      case 'unload': await this.units.unload(task.unit); this.reporter.update(task.unit, null); return;
+      case 'unload': await this.units.unload(task.unit); return; // reported gone once its stop job ended
       case 'load': await this.units.load(task.unit, texts.get(task.unit)!); return;
       case 'reload': await this.units.reload(); return;
       case 'stop': await this.units.stop(task.unit); return;
@@ -307,7 +383,7 @@ function observed(u: ManagedUnit) {
   return { name: u.name, activeState: u.state.activeState, mainPid: u.state.mainPid, unitHash: u.unitHash };
 }
 
-function reported(u: ManagedUnit) {
+function reported(u: ManagedUnit): ReportedState {
   return { loadState: u.state.loadState, activeState: u.state.activeState, subState: u.state.subState, hash: u.unitHash, mainPid: u.state.mainPid };
 }
 
@@ -317,6 +393,14 @@ function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
     const h = clock.setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
     const onAbort = () => { clock.clearTimeout(h); resolve(); };
     signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** `p`, or a rejection after `ms` (the operation may go on in the background; nothing waits for it). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (err) => { clearTimeout(t); reject(err); });
   });
 }
 

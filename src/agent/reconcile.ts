@@ -1,6 +1,7 @@
 /**
  * The agent's reconcile diff: desired units (from etcd) against actual units (from systemd and the
- * runtime dir) → ordered tasks. Pure: no I/O, no clock. The executor is `executeTasks`.
+ * runtime dir) → ordered tasks. Pure: no I/O, no clock. The executor is `executeTasks`: it isolates
+ * units, so one unit's failure or slowness never holds another unit back.
  */
 
 /** A unit this machine should have, with the exact file text the agent installs. */
@@ -20,6 +21,8 @@ export interface ActualUnit {
   started: boolean;
   /** systemd's ActiveState. */
   activeState: string;
+  /** True while an operation on the unit is still in flight (an unload waiting for its stop job): no task touches it. */
+  busy?: boolean;
 }
 
 /** Task kinds, in the order they run. */
@@ -36,9 +39,11 @@ export interface Task {
 /**
  * Tasks that take `actual` to `desired`, in fixed order: unload, load, reload, stop, start; units by
  * name within a kind. A changed file is unload + load (+ start when launched): the new text takes effect.
- * A launched unit that failed after the agent started it is left to systemd's `Restart=`.
+ * A launched unit that failed after the agent started it is left to systemd's `Restart=`. A `busy` unit
+ * gets no task. `linksPending` (links or unlinks queued by earlier passes, e.g. an unload that finished
+ * after its pass) asks for a reload even when this pass loads nothing.
  */
-export function computeTasks(desired: readonly DesiredUnit[], actual: readonly ActualUnit[]): Task[] {
+export function computeTasks(desired: readonly DesiredUnit[], actual: readonly ActualUnit[], opts: { linksPending?: boolean } = {}): Task[] {
   const want = new Map(desired.map((d) => [d.name, d]));
   const have = new Map(actual.map((a) => [a.name, a]));
   const names = [...new Set([...want.keys(), ...have.keys()])].sort();
@@ -47,6 +52,7 @@ export function computeTasks(desired: readonly DesiredUnit[], actual: readonly A
   for (const name of names) {
     const d = want.get(name);
     const a = have.get(name);
+    if (a?.busy) continue; // its own operation is in flight; the next pass after it ends takes it from there
     if (!d) {
       by.unload.push({ kind: 'unload', unit: name, reason: 'no longer desired on this machine' });
       continue;
@@ -70,34 +76,92 @@ export function computeTasks(desired: readonly DesiredUnit[], actual: readonly A
       by.stop.push({ kind: 'stop', unit: name, reason: 'desired loaded, but running' });
     }
   }
-  if (by.unload.length > 0 || by.load.length > 0) {
-    by.reload.push({ kind: 'reload', unit: '', reason: `${by.unload.length} unloaded, ${by.load.length} loaded` });
+  if (by.unload.length > 0 || by.load.length > 0 || opts.linksPending) {
+    by.reload.push({ kind: 'reload', unit: '', reason: `${by.unload.length} unloaded, ${by.load.length} loaded${opts.linksPending ? ', links pending' : ''}` });
   }
   return TASK_ORDER.flatMap((k) => by[k]);
 }
 
-/** Runs one task. Throws to stop the pass. */
+/** Runs one task. Throws to fail the task's unit (or, for `reload`, see UnitFailures). */
 export type TaskRunner = (task: Task) => Promise<void>;
 
-/** What an executor pass did: how many tasks ran, and the failure that stopped it (if any). */
-export interface ExecuteResult {
-  done: number;
-  failed?: { task: Task; error: unknown };
+/**
+ * Thrown by a task shared by many units (`reload`) when only some of them failed (e.g. one unit file
+ * systemd refuses to link): those units fail, every other unit goes on.
+ */
+export class UnitFailures extends Error {
+  constructor(readonly failures: ReadonlyMap<string, unknown>) {
+    super(`${failures.size} unit(s) failed: ${[...failures.keys()].join(', ')}`);
+  }
 }
 
-/** Runs tasks in order and stops at the first failure (the next pass starts again from a fresh diff). */
-export async function executeTasks(tasks: readonly Task[], run: TaskRunner, signal?: AbortSignal): Promise<ExecuteResult> {
-  let done = 0;
-  for (const task of tasks) {
-    if (signal?.aborted) break;
-    try {
-      await run(task);
-    } catch (error) {
-      return { done, failed: { task, error } };
-    }
-    done++;
+/** One unit that failed in a pass, with the task that failed and why. */
+export interface FailedTask {
+  task: Task;
+  error: unknown;
+}
+
+/** What an executor pass did. */
+export interface ExecuteResult {
+  /** Tasks that ran to completion. */
+  done: number;
+  /** One entry per unit that failed (its later tasks were skipped). */
+  failed: FailedTask[];
+  /** Tasks not run because their unit failed earlier in the pass. */
+  skipped: Task[];
+}
+
+/** Options of `executeTasks`. */
+export interface ExecuteOptions {
+  /** Tasks of one kind run at once, at most this many (default 64). */
+  concurrency?: number;
+  /** Stops starting new tasks when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs tasks kind by kind in TASK_ORDER; the tasks of one kind (one per unit) run concurrently. A failed
+ * task fails its unit only: that unit's later tasks are skipped, every other unit goes on (the caller
+ * records the failure as the unit's state and retries it with backoff). A `reload` that fails as a whole
+ * fails the units loaded or unloaded in this pass; the stops and starts of other units still run.
+ */
+export async function executeTasks(tasks: readonly Task[], run: TaskRunner, opts: ExecuteOptions = {}): Promise<ExecuteResult> {
+  const res: ExecuteResult = { done: 0, failed: [], skipped: [] };
+  const failedUnits = new Set<string>();
+  const fail = (task: Task, error: unknown) => {
+    failedUnits.add(task.unit);
+    res.failed.push({ task, error });
+  };
+  for (const kind of TASK_ORDER) {
+    if (opts.signal?.aborted) break;
+    const batch = tasks.filter((t) => t.kind === kind);
+    const runnable = batch.filter((t) => t.unit === '' || !failedUnits.has(t.unit));
+    res.skipped.push(...batch.filter((t) => !runnable.includes(t)));
+    await pool(runnable, opts.concurrency ?? 64, async (task) => {
+      if (opts.signal?.aborted) return;
+      try {
+        await run(task);
+        res.done++;
+      } catch (error) {
+        if (error instanceof UnitFailures) {
+          for (const [unit, e] of error.failures) if (!failedUnits.has(unit)) fail({ ...task, unit }, e);
+          res.done++;
+        } else if (task.unit === '') {
+          // a shared step failed as a whole: every unit that needed it fails with its error
+          for (const t of tasks) if ((t.kind === 'load' || t.kind === 'unload') && !failedUnits.has(t.unit)) fail({ ...task, unit: t.unit }, error);
+        } else fail(task, error);
+      }
+    });
   }
-  return { done };
+  return res;
+}
+
+/** Runs `fn` over `items`, at most `n` at a time. */
+async function pool<T>(items: readonly T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (i < items.length) await fn(items[i++]);
+  }));
 }
 
 function short(hash: string): string {

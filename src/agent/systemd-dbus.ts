@@ -6,7 +6,7 @@ import * as dbus from 'dbus-next';
 import { ShoalError, UnavailableError } from '../errors';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
-import type { JobResult, Systemd, SystemdUnitState, UnitChangeListener, UnitFileChange } from './systemd';
+import type { JobResult, QueuedJob, Systemd, SystemdUnitState, UnitChangeListener, UnitFileChange } from './systemd';
 
 const DEST = 'org.freedesktop.systemd1';
 const ROOT = '/org/freedesktop/systemd1';
@@ -17,6 +17,8 @@ const PROPS = 'org.freedesktop.DBus.Properties';
 const UNIT_PREFIX = `${ROOT}/unit/`;
 /** Job results kept for jobs nobody waits for yet (JobRemoved can beat the StartUnit reply). */
 const MAX_KEPT_RESULTS = 4096;
+/** Deadline of one D-Bus method call (ms): D-Bus's own default reply timeout. A job's wait is not a call. */
+const CALL_TIMEOUT_MS = 25_000;
 
 /** Options of `connectSystemd`. */
 export interface SystemdDbusOptions {
@@ -106,16 +108,21 @@ class SystemdDbus implements Systemd {
     await this.manager('Reload');
   }
 
-  startUnit(name: string, mode = 'replace'): Promise<JobResult> {
-    return this.job('StartUnit', name, mode);
+  queueJob(kind: 'start' | 'stop' | 'restart', name: string, mode = 'replace'): Promise<QueuedJob> {
+    const method = kind === 'start' ? 'StartUnit' : kind === 'stop' ? 'StopUnit' : 'RestartUnit';
+    return this.job(method, name, mode);
   }
 
-  stopUnit(name: string, mode = 'replace'): Promise<JobResult> {
-    return this.job('StopUnit', name, mode);
+  async startUnit(name: string, mode = 'replace'): Promise<JobResult> {
+    return (await this.job('StartUnit', name, mode)).done;
   }
 
-  restartUnit(name: string, mode = 'replace'): Promise<JobResult> {
-    return this.job('RestartUnit', name, mode);
+  async stopUnit(name: string, mode = 'replace'): Promise<JobResult> {
+    return (await this.job('StopUnit', name, mode)).done;
+  }
+
+  async restartUnit(name: string, mode = 'replace'): Promise<JobResult> {
+    return (await this.job('RestartUnit', name, mode)).done;
   }
 
   async resetFailedUnit(name: string): Promise<void> {
@@ -175,16 +182,16 @@ class SystemdDbus implements Systemd {
     this.bus.disconnect();
   }
 
-  /** Calls a job method and waits for its JobRemoved, whichever of reply and signal comes first. */
-  private async job(method: string, name: string, mode: string): Promise<JobResult> {
+  /** Calls a job method; `done` follows its JobRemoved, whichever of reply and signal comes first. */
+  private async job(method: string, name: string, mode: string): Promise<QueuedJob> {
     const [path] = (await this.manager(method, 'ss', [name, mode])) as [string];
     const done = this.results.get(path);
     if (done !== undefined) {
       this.results.delete(path);
-      return done;
+      return { path, done: Promise.resolve(done) };
     }
     if (this.failure) throw this.failure;
-    return new Promise<JobResult>((resolve) => this.waiters.set(path, resolve));
+    return { path, done: new Promise<JobResult>((resolve) => this.waiters.set(path, resolve)) };
   }
 
   private onMessage(msg: dbus.Message): void {
@@ -237,12 +244,20 @@ class SystemdDbus implements Systemd {
   private async raw(destination: string, path: string, iface: string, member: string, signature: string, body: unknown[]): Promise<unknown[]> {
     if (this.failure) throw this.failure;
     try {
-      const reply = await this.bus.call(new dbus.Message({ destination, path, interface: iface, member, signature, body }));
+      const reply = await callWithin(this.bus.call(new dbus.Message({ destination, path, interface: iface, member, signature, body })), member);
       return reply?.body ?? [];
     } catch (err) {
       throw convertError(err, member, body);
     }
   }
+}
+
+/** `p`, or UnavailableError `systemd.timeout` when systemd has not answered within CALL_TIMEOUT_MS. */
+function callWithin<T>(p: Promise<T>, member: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new UnavailableError('systemd.timeout', `systemd ${member}: no reply within ${CALL_TIMEOUT_MS} ms`)), CALL_TIMEOUT_MS);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (err) => { clearTimeout(t); reject(err); });
+  });
 }
 
 /** D-Bus error → ShoalError: `systemd.<kebab of the error name>` (e.g. `systemd.no-such-unit`). */

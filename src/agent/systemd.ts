@@ -18,6 +18,12 @@ export interface SystemdUnitState {
 /** How a job ended: systemd's JobRemoved result (`done`, `failed`, `canceled`, `timeout`, `dependency`, `skipped`). */
 export type JobResult = string;
 
+/** A job systemd accepted: its object path, and its result once it ends (never rejects). */
+export interface QueuedJob {
+  path: string;
+  done: Promise<JobResult>;
+}
+
 /** A change systemd made to unit file links (LinkUnitFiles / DisableUnitFiles). */
 export interface UnitFileChange {
   type: string;
@@ -44,6 +50,11 @@ export interface Systemd {
   disableUnitFiles(names: string[], runtime: boolean): Promise<UnitFileChange[]>;
   /** `daemon-reload`: ~100 ms, so callers batch file changes into one. */
   reload(): Promise<void>;
+  /**
+   * Queues a start, stop or restart job and resolves once systemd accepted it (fast: it does not wait for
+   * the job). Throws (ShoalError `systemd.*`) when systemd refuses the job, e.g. a unit it cannot load.
+   */
+  queueJob(kind: 'start' | 'stop' | 'restart', name: string, mode?: string): Promise<QueuedJob>;
   /** Starts a unit and resolves with the job's result once the job is done. */
   startUnit(name: string, mode?: string): Promise<JobResult>;
   /** Stops a unit and resolves with the job's result once the job is done. */

@@ -7,20 +7,32 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ShoalError, ValidationError } from '../errors';
+import { ShoalError } from '../errors';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
-import type { ActualUnit } from './reconcile';
+import { parseUnitName } from '../units/unit-name';
+import { UnitFailures, type ActualUnit } from './reconcile';
 import { isRunningState, type Systemd, type SystemdUnitState } from './systemd';
 
 /** The runtime dir fleet-style agents use by default (under /run: gone at reboot, like the links). */
 export const DEFAULT_UNIT_DIR = '/run/shoal/units';
+
+/** A start/stop job the agent queued and still follows. */
+export interface PendingJob {
+  kind: 'start' | 'stop' | 'restart';
+  /** When it was queued (ms since the epoch). */
+  since: number;
+  /** True once it outlived the job deadline (the agent reports that; systemd goes on with it). */
+  late: boolean;
+}
 
 /** A managed unit: its file's hash, whether the agent started it, and systemd's state of it. */
 export interface ManagedUnit extends ActualUnit {
   /** The user's unit hash, from the file's `# shoal-hash=` first line ('' when absent). */
   unitHash: string;
   state: SystemdUnitState;
+  /** The job the agent queued for it and still follows, if any. */
+  job?: PendingJob;
 }
 
 /** The first line the agent writes into every unit file: which submitted unit (hash) it came from. */
@@ -32,8 +44,19 @@ function headerHash(text: string): string {
   return /^# shoal-hash=([0-9a-f]+)\n/.exec(text)?.[1] ?? '';
 }
 
+/** True when the unit text has an `[Install]` section (what `systemctl enable` acts on). */
+function hasInstall(text: string): boolean {
+  return /^[ \t]*\[Install\][ \t]*\r?$/m.test(text);
+}
+
 /** Called when a managed unit's systemd state changes (after the change is applied to `states()`). */
 export type StateListener = (unit: ManagedUnit) => void;
+
+/** Called when a queued job ends or turns late, or an unload finishes (`unit` undefined: it is gone). */
+export type SettledListener = (name: string, unit: ManagedUnit | undefined) => void;
+
+/** How long the agent follows a job before calling it late (ms); systemd's own default start timeout is 90 s. */
+export const DEFAULT_JOB_TIMEOUT_MS = 90_000;
 
 /** Options of the UnitManager. */
 export interface UnitManagerOptions {
@@ -42,12 +65,11 @@ export interface UnitManagerOptions {
   dir?: string;
   /** Prefix for this process's own file I/O (e.g. `/proc/PID/root` to drive a container's systemd from outside); default ''. */
   fsRoot?: string;
+  /** A job running longer than this (ms) is reported late; default DEFAULT_JOB_TIMEOUT_MS. */
+  jobTimeoutMs?: number;
+  /** Told when a job ends or turns late and when an unload finishes. */
+  onSettled?: SettledListener;
   log?: Logger;
-}
-
-/** True when the unit text has an `[Install]` section (what `systemctl enable` acts on). */
-function hasInstall(text: string): boolean {
-  return /^[ \t]*\[Install\][ \t]*\r?$/m.test(text);
 }
 
 /** sha1 hex of a file text: how loaded and desired files are compared. */
@@ -55,12 +77,19 @@ export function fileHash(text: string): string {
   return createHash('sha1').update(text).digest('hex');
 }
 
-/** Load, unload, start and stop units; batches links into one daemon-reload per `reload()`. */
+/**
+ * Load, unload, start and stop units; batches links into one daemon-reload per `reload()`. Jobs are
+ * queued, not waited for: systemd runs them in parallel, and a slow one holds back only its own unit.
+ */
 export class UnitManager {
   private readonly systemd: Systemd;
   private readonly dir: string;
   private readonly fsDir: string;
   private readonly log: Logger;
+  private readonly jobTimeoutMs: number;
+  private readonly onSettled: SettledListener;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
   private readonly units = new Map<string, ManagedUnit>();
   private readonly toLink = new Set<string>();
   private readonly toUnlink = new Set<string>();
@@ -74,6 +103,8 @@ export class UnitManager {
     this.dir = opts.dir ?? DEFAULT_UNIT_DIR;
     this.fsDir = (opts.fsRoot ?? '') + this.dir;
     this.log = opts.log ?? silentLogger;
+    this.jobTimeoutMs = opts.jobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS;
+    this.onSettled = opts.onSettled ?? (() => {});
     this.unsubscribe = this.systemd.onUnitChange((name, change) => this.onChange(name, change));
   }
 
@@ -92,15 +123,20 @@ export class UnitManager {
     return this.list();
   }
 
+  /** True when links or unlinks wait for the next `reload()`. */
+  linksPending(): boolean {
+    return this.toLink.size > 0 || this.toUnlink.size > 0;
+  }
+
   /** Managed units, sorted by name. */
   list(): ManagedUnit[] {
-    return [...this.units.values()].sort((a, b) => a.name.localeCompare(b.name)).map((u) => ({ ...u, state: { ...u.state } }));
+    return [...this.units.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(copyUnit);
   }
 
   /** One managed unit; undefined when not managed. */
   get(name: string): ManagedUnit | undefined {
     const u = this.units.get(name);
-    return u && { ...u, state: { ...u.state } };
+    return u && copyUnit(u);
   }
 
   /** Calls `listener` on every state change of a managed unit; returns the unsubscribe function. */
@@ -111,10 +147,7 @@ export class UnitManager {
 
   /** Writes the unit file (atomically) and queues its link; takes effect at the next `reload()`. */
   async load(name: string, text: string): Promise<void> {
-    // names are validated upstream; this guards the file system against anything that slipped through
-    if (name.includes('/') || name.startsWith('.') || name.length === 0) {
-      throw new ValidationError('unit.bad-name', `refusing to write unit file ${JSON.stringify(name)}`, { key: 'name' });
-    }
+    parseUnitName(name); // the API's own validator: what it accepts is a file name the agent can write
     await mkdir(this.fsDir, { recursive: true });
     const tmp = join(this.fsDir, `.${name}.tmp`);
     await writeFile(tmp, text);
@@ -127,32 +160,65 @@ export class UnitManager {
     this.units.set(name, { name, fileHash: fileHash(text), unitHash: headerHash(text), started: false, activeState: 'inactive', state });
   }
 
-  /** Stops the unit, removes its file and queues its unlink (effective at the next `reload()`). */
+  /**
+   * Queues the unit's stop; once the stop job ends (or turns late) removes its file and queues its
+   * unlink (effective at the next `reload()`), then tells `onSettled`. Until then the unit is `busy`.
+   * Throws when systemd refuses the stop (the unit stays managed).
+   */
   async unload(name: string): Promise<void> {
-    const result = await this.systemd.stopUnit(name).catch((err) => {
-      if (err instanceof ShoalError && err.code === 'systemd.no-such-unit') return 'done';
+    const job = await this.systemd.queueJob('stop', name).catch((err) => {
+      if (err instanceof ShoalError && err.code === 'systemd.no-such-unit') return undefined;
       throw err;
     });
-    if (result !== 'done') this.log.warn('stop before unload did not finish cleanly', { unit: name, result });
-    await rm(join(this.fsDir, name), { force: true });
-    this.units.delete(name);
-    this.toLink.delete(name);
-    this.toUnlink.add(name);
-    this.installs.delete(name);
-    await this.systemd.resetFailedUnit(name);
+    const u = this.units.get(name);
+    if (u) { u.busy = true; u.started = false; }
+    const finish = async (result: string) => {
+      if (result !== 'done') this.log.warn('stop before unload did not finish cleanly', { unit: name, result });
+      await rm(join(this.fsDir, name), { force: true });
+      if (this.units.get(name) === u) this.units.delete(name);
+      this.toLink.delete(name);
+      this.toUnlink.add(name);
+      this.installs.delete(name);
+      await this.systemd.resetFailedUnit(name).catch((err) => this.log.warn('reset-failed after unload failed', { unit: name, err: String(err) }));
+      this.onSettled(name, undefined);
+    };
+    if (!job) return finish('done');
+    void this.within(job.done, name).then(finish).catch((err) => {
+      if (u) u.busy = false;
+      this.log.error('unload failed', { unit: name, err: String(err) });
+      this.onSettled(name, this.get(name));
+    });
   }
 
-  /** Applies queued links/unlinks with one daemon-reload, then refreshes the states of newly linked units. */
+  /**
+   * Applies queued links/unlinks with one daemon-reload, then refreshes the states of newly linked units.
+   * When systemd refuses the batch of links, links unit by unit: the units it refuses are rolled back
+   * (file removed, no longer managed, so the next pass loads them afresh) and thrown as UnitFailures
+   * after the daemon-reload of the others.
+   */
   async reload(): Promise<void> {
     const link = [...this.toLink];
     const unlink = [...this.toUnlink];
-    await this.systemd.disableUnitFiles(unlink, true);
-    await this.systemd.linkUnitFiles(link.map((n) => `${this.dir}/${n}`), true);
-    await this.enable(link.filter((n) => this.installs.has(n)));
+    const failures = new Map<string, unknown>();
+    await this.systemd.disableUnitFiles(unlink, true).catch(async (err) => {
+      this.log.warn('unlinking a batch failed; unlinking one by one', { err: String(err) });
+      for (const n of unlink) await this.systemd.disableUnitFiles([n], true).catch((e) => this.log.warn('unlink failed', { unit: n, err: String(e) }));
+    });
+    await this.systemd.linkUnitFiles(link.map((n) => `${this.dir}/${n}`), true).catch(async (err) => {
+      this.log.warn('linking a batch failed; linking one by one', { err: String(err) });
+      for (const n of link) await this.systemd.linkUnitFiles([`${this.dir}/${n}`], true).catch((e) => failures.set(n, e));
+    });
+    await this.enable(link.filter((n) => this.installs.has(n) && !failures.has(n)));
     await this.systemd.reload();
     this.toLink.clear();
     this.toUnlink.clear();
-    for (const name of link) await this.refresh(name);
+    for (const name of failures.keys()) {
+      this.installs.delete(name);
+      await rm(join(this.fsDir, name), { force: true });
+      this.units.delete(name);
+    }
+    await Promise.all(link.filter((n) => !failures.has(n)).map((n) => this.refresh(n).catch((err) => this.log.warn('state refresh failed', { unit: n, err: String(err) }))));
+    if (failures.size > 0) throw new UnitFailures(failures);
   }
 
   /**
@@ -171,25 +237,61 @@ export class UnitManager {
   }
 
   /**
-   * Starts a unit and waits for the job. A job that ends `failed` is not thrown: the unit counts as
-   * started, its state says `failed`, and systemd's Restart= decides what next. Returns the job result.
+   * Queues a start job and returns once systemd accepted it; the unit counts as started from then on.
+   * The job's end is followed in the background: a job that ends `failed` is not an error (systemd's
+   * Restart= decides what next); a job still running after the job deadline is marked late. Throws when
+   * systemd refuses the job (e.g. a unit file it cannot load).
    */
-  async start(name: string): Promise<string> {
-    const result = await this.systemd.startUnit(name);
-    const u = this.units.get(name);
-    if (u) u.started = true;
-    if (result !== 'done') this.log.warn('start job did not succeed', { unit: name, result });
-    await this.refresh(name);
-    return result;
+  async start(name: string): Promise<void> {
+    await this.queue('start', name);
   }
 
-  /** Stops a unit and waits for the job; returns the job result. */
-  async stop(name: string): Promise<string> {
-    const result = await this.systemd.stopUnit(name);
+  /** Queues a restart job (health checks); returns once systemd accepted it (the unit counts as started). */
+  async restart(name: string): Promise<void> {
+    await this.queue('restart', name);
+  }
+
+  /** Queues a stop job; returns once systemd accepted it (the unit no longer counts as started). */
+  async stop(name: string): Promise<void> {
+    await this.queue('stop', name);
+  }
+
+  private async queue(kind: 'start' | 'stop' | 'restart', name: string): Promise<void> {
+    const job = await this.systemd.queueJob(kind, name);
     const u = this.units.get(name);
-    if (u) u.started = false;
-    await this.refresh(name);
-    return result;
+    if (!u) return;
+    u.started = kind !== 'stop';
+    const pending: PendingJob = { kind, since: Date.now(), late: false };
+    u.job = pending;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (u.job !== pending) return;
+      pending.late = true;
+      this.log.warn(`${kind} job still running after the job deadline`, { unit: name, deadlineMs: this.jobTimeoutMs });
+      this.onSettled(name, this.get(name));
+    }, this.jobTimeoutMs);
+    this.timers.add(timer);
+    void job.done.then(async (result) => {
+      clearTimeout(timer);
+      this.timers.delete(timer);
+      if (u.job === pending) u.job = undefined;
+      if (result !== 'done') this.log.warn(`${kind} job did not succeed`, { unit: name, result });
+      await this.refresh(name).catch((err) => this.log.warn('state refresh failed', { unit: name, err: String(err) }));
+      if (!this.closed) this.onSettled(name, this.get(name));
+    });
+  }
+
+  /** `done`, or 'late' once the job deadline passed (the job itself goes on in systemd). */
+  private within(done: Promise<string>, name: string): Promise<string> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.log.warn('stop job still running after the job deadline; unloading anyway', { unit: name, deadlineMs: this.jobTimeoutMs });
+        resolve('late');
+      }, this.jobTimeoutMs);
+      this.timers.add(timer);
+      void done.then((r) => { clearTimeout(timer); this.timers.delete(timer); resolve(r); });
+    });
   }
 
   /** Re-reads one managed unit's state from systemd (and tells listeners when it changed). */
@@ -201,6 +303,9 @@ export class UnitManager {
 
   /** Stops following signals. Units keep running: closing the agent never stops them. */
   close(): void {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     this.unsubscribe();
     this.listeners.clear();
   }
@@ -222,9 +327,13 @@ export class UnitManager {
     Object.assign(u.state, change, { name });
     u.activeState = u.state.activeState;
     if (JSON.stringify(u.state) === before) return;
-    const copy = { ...u, state: { ...u.state } };
+    const copy = copyUnit(u);
     for (const l of this.listeners) {
       try { l(copy); } catch (err) { this.log.error('state listener threw', { unit: name, err: String(err) }); }
     }
   }
+}
+
+function copyUnit(u: ManagedUnit): ManagedUnit {
+  return { ...u, state: { ...u.state }, job: u.job && { ...u.job } };
 }

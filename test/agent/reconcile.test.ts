@@ -1,5 +1,5 @@
 import t from 'tap';
-import { computeTasks, executeTasks, type ActualUnit, type DesiredUnit, type Task } from '../../src/agent/reconcile';
+import { computeTasks, executeTasks, UnitFailures, type ActualUnit, type DesiredUnit, type Task } from '../../src/agent/reconcile';
 
 const d = (name: string, target: DesiredUnit['target'], fileHash = 'h1'): DesiredUnit => ({ name, target, fileHash });
 const a = (name: string, started: boolean, activeState = started ? 'active' : 'inactive', fileHash = 'h1'): ActualUnit =>
@@ -50,23 +50,69 @@ t.test('every task carries a reason', async (t) => {
   for (const task of tasks) t.match(task.reason, /\w/, `${task.kind} ${task.unit}`);
 });
 
-t.test('executor runs in order and stops at the first failure', async (t) => {
-  const tasks = computeTasks([d('a.service', 'launched'), d('b.service', 'launched')], []);
+t.test('a busy unit gets no task; pending links alone ask for a reload', async (t) => {
+  const busy = { ...a('a.service', true), busy: true };
+  t.same(kinds(computeTasks([], [busy])), []);
+  t.same(kinds(computeTasks([d('a.service', 'launched', 'h2')], [busy])), []);
+  t.same(kinds(computeTasks([], [], { linksPending: true })), ['reload']);
+});
+
+t.test('a failed task fails only its own unit: its later tasks are skipped, every other unit goes on', async (t) => {
+  const tasks = computeTasks([d('a.service', 'launched'), d('b.service', 'launched'), d('c.service', 'launched')], []);
+  const ran: string[] = [];
+  const res = await executeTasks(tasks, async (task) => {
+    ran.push(`${task.kind} ${task.unit}`.trim());
+    if (task.kind === 'load' && task.unit === 'a.service') throw new Error('refused');
+    if (task.kind === 'start' && task.unit === 'b.service') throw new Error('no such unit');
+  });
+  t.same(ran.sort(), ['load a.service', 'load b.service', 'load c.service', 'reload', 'start b.service', 'start c.service'].sort());
+  t.same(res.failed.map((f) => `${f.task.kind} ${f.task.unit}`), ['load a.service', 'start b.service']);
+  t.same(res.skipped.map((x) => `${x.kind} ${x.unit}`), ['start a.service']);
+  t.equal(res.done, 4);
+});
+
+t.test('a reload failing as a whole fails the units it was for; starts of loaded units still run', async (t) => {
+  const tasks = computeTasks([d('a.service', 'launched'), d('b.service', 'launched')], [a('b.service', false)]);
   const ran: string[] = [];
   const res = await executeTasks(tasks, async (task) => {
     ran.push(`${task.kind} ${task.unit}`.trim());
     if (task.kind === 'reload') throw new Error('reload failed');
   });
-  t.same(ran, ['load a.service', 'load b.service', 'reload']);
-  t.equal(res.done, 2);
-  t.equal(res.failed?.task.kind, 'reload');
-  t.match(String(res.failed?.error), /reload failed/);
+  t.same(ran, ['load a.service', 'reload', 'start b.service']);
+  t.same(res.failed.map((f) => `${f.task.kind} ${f.task.unit}`), ['reload a.service']);
+  t.match(String(res.failed[0].error), /reload failed/);
+});
+
+t.test('UnitFailures from a reload fail only the units it names', async (t) => {
+  const tasks = computeTasks([d('a.service', 'launched'), d('b.service', 'launched')], []);
+  const ran: string[] = [];
+  const res = await executeTasks(tasks, async (task) => {
+    ran.push(`${task.kind} ${task.unit}`.trim());
+    if (task.kind === 'reload') throw new UnitFailures(new Map([['a.service', new Error('link refused')]]));
+  });
+  t.same(ran, ['load a.service', 'load b.service', 'reload', 'start b.service']);
+  t.same(res.failed.map((f) => `${f.task.kind} ${f.task.unit}`), ['reload a.service']);
+});
+
+t.test('tasks of one kind run at once: a slow start does not hold back another', async (t) => {
+  const tasks = computeTasks([d('a.service', 'launched'), d('b.service', 'launched')], [a('a.service', false), a('b.service', false)]);
+  let release!: () => void;
+  const slow = new Promise<void>((r) => { release = r; });
+  const started: string[] = [];
+  const run = executeTasks(tasks, async (task) => {
+    started.push(task.unit);
+    if (task.unit === 'a.service') await slow;
+  });
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(started, ['a.service', 'b.service'], 'b started while a is still starting');
+  release();
+  t.equal((await run).done, 2);
 });
 
 t.test('executor runs everything when nothing fails, and stops when aborted', async (t) => {
   const tasks = computeTasks([d('a.service', 'launched')], []);
-  t.same(await executeTasks(tasks, async () => {}), { done: 3 });
+  t.same(await executeTasks(tasks, async () => {}), { done: 3, failed: [], skipped: [] });
   const ac = new AbortController();
-  const res = await executeTasks(tasks, async () => { ac.abort(); }, ac.signal);
+  const res = await executeTasks(tasks, async () => { ac.abort(); }, { signal: ac.signal });
   t.equal(res.done, 1);
 });

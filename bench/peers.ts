@@ -168,7 +168,15 @@ async function main(): Promise<void> {
       agentService: 'shoald',
     };
     const s = await measure(shoal, dir);
-    await shoal.ctl(['destroy', 'u*.service']).catch(() => undefined);
+    // the killed node's shoald may still be starting: destroy through any node that answers
+    await until('shoal units destroyed', 120_000, async () => {
+      for (const n of NODES) {
+        const ok = await run(process.execPath, [join(ROOT, 'bin', 'shoalctl'), 'destroy', 'u*.service'],
+          { env: { SHOAL_ENDPOINT: `${victimIps.get(n)}:7411`, SHOAL_TOKEN: TOKEN }, cwd: dir }).then(() => true, () => false);
+        if (ok) return true;
+      }
+      return false;
+    }, 2000);
     await until('shoal units gone', 120_000, async () => (await shoal.active('u')).count === 0, 500);
     await Promise.all(NODES.map((n) => inNode(n, 'systemctl stop shoald; systemctl mask --runtime shoald')));
 

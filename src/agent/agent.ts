@@ -4,6 +4,8 @@
  * It never stops units because it restarted or lost etcd: it adopts what runs, and keeps its last
  * view of etcd until it can read a new one.
  */
+import { anyAborted, childController, withDeadline } from '../abort';
+import { Backoff } from '../backoff';
 import type { AgentRegistry, MachineRecord, MachineSession } from '../etcd/registry';
 import { isRetryable } from '../errors';
 import type { Logger } from '../log';
@@ -13,6 +15,7 @@ import type { Clock } from './clock';
 import { systemClock } from './clock';
 import { wantedUnits } from './desired';
 import { computeTasks, executeTasks, type DesiredUnit, type Task } from './reconcile';
+import { shutdownKind, type ShutdownKind } from './shutdown';
 import { StateReporter, type ReportedState } from './state-reporter';
 import { HealthMonitor } from '../health/monitor';
 import { isRunningState, type Systemd } from './systemd';
@@ -36,6 +39,8 @@ export interface AgentOptions {
   unitDir?: string;
   fsRoot?: string;
   clock?: Clock;
+  /** How long a machine leaving for good waits for its units to be placed elsewhere (default 10 s). */
+  leaveWaitMs?: number;
   /** Wait after a watch event before reconciling, to batch bursts (default 10 ms). */
   debounceMs?: number;
   /** Reconcile at least this often even without events (default 60 s). */
@@ -46,7 +51,7 @@ export interface AgentOptions {
 }
 
 const BACKOFF_MIN_MS = 200;
-const BACKOFF_MAX_MS = 5000;
+const BACKOFF_MAX_MS = 2000;
 /** A refusal (duplicate machine id) lasts until an operator acts: retry slower than an outage. */
 const REFUSED_BACKOFF_MAX_MS = 30_000;
 /** Repeats of the same registration error between two reminders in the log. */
@@ -84,6 +89,9 @@ export class Agent {
   private session: MachineSession | null = null;
   private due = Infinity;
   private readonly failures = new Map<string, UnitFailure>();
+  /** Set once shoald is stopped for good and the machine left: no more reconcile passes. */
+  private halted = false;
+  private shutdown: ShutdownKind = 'restart';
   /** Reconcile passes run so far (tests read it). */
   passes = 0;
 
@@ -122,14 +130,22 @@ export class Agent {
       void within(this.o.removeOrphans(isActive), ORPHAN_CLEANUP_TIMEOUT_MS, 'orphan container cleanup')
         .catch((err) => this.log.warn('orphan cleanup failed', { err: String(err) }));
     }
-    const onAbort = () => { this.resyncWatch?.(); };
-    signal.addEventListener('abort', onAbort, { once: true });
+    // the loops end after the shutdown is worked out (and, for a stop for good, after the machine left)
+    const loops = new AbortController();
+    const onAbort = () => {
+      void this.onShutdown().catch((err) => this.log.error('shutdown step failed', { err: String(err) }))
+        .finally(() => { loops.abort(); this.resyncWatch?.(); });
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     try {
-      await Promise.all([this.sessionLoop(signal), this.viewLoop(signal)]);
+      await Promise.all([this.sessionLoop(loops.signal), this.viewLoop(loops.signal)]);
     } finally {
       signal.removeEventListener('abort', onAbort);
+      this.halted = true;
       if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-      while (this.running) await sleep(this.clock, 10);
+      // a pass in progress gets a bounded while to finish (its systemd calls have deadlines of their own)
+      for (const until = this.clock.now() + 5000; this.running && this.clock.now() < until;) await sleep(this.clock, 10);
       this.health.close();
       this.reporter.close();
       this.units.close();
@@ -158,9 +174,69 @@ export class Agent {
     return this.reporter.idle();
   }
 
+  /**
+   * What a SIGTERM means (asked of systemd, bounded): a restart keeps everything; a stop for good makes
+   * the machine leave (see leave); a poweroff gives the lease up at once (in sessionLoop).
+   */
+  private async onShutdown(): Promise<void> {
+    this.shutdown = await shutdownKind(this.o.systemd, this.log);
+    if (this.shutdown === 'stop') await this.leave();
+  }
+
+  /**
+   * shoald stopped for good on a machine that stays up (issue 9, fault 2): no copy of a unit may stay
+   * behind. With etcd reachable the record is marked `leaving`: the engine places the units elsewhere
+   * and this agent's own reconcile stops each one as it goes (bounded wait, `leaveWaitMs`). Then, etcd
+   * reachable or not, every unit still managed here is stopped and unloaded (bounded), and the lease is
+   * revoked by sessionLoop (or, unreachable, lapses with nothing left running). Reusable by a drain.
+   */
+  private async leave(): Promise<void> {
+    const session = this.session;
+    const waitMs = this.o.leaveWaitMs ?? 10_000;
+    if (session) {
+      try {
+        await withDeadline(session.update({ ...this.o.machine, leaving: true, startedAt: new Date(this.clock.now()).toISOString() }),
+          2000, 'etcd.unavailable', 'marking the machine leaving');
+        this.log.info('stopping for good: machine marked leaving; waiting for its units to be placed elsewhere', { waitMs });
+        const until = this.clock.now() + waitMs;
+        while (this.view.snapshot().assigned.size > 0 && this.clock.now() < until && !session.lost.aborted) await sleep(this.clock, 100);
+        const left = this.view.snapshot().assigned.size;
+        if (left) this.log.warn('units still assigned here after the wait; stopping them anyway', { units: left });
+      } catch (err) {
+        this.log.warn('cannot mark the machine leaving (etcd unreachable?); stopping its units so none survives the lease', { err: String(err) });
+      }
+    } else {
+      this.log.warn('stopping for good without a registration (etcd unreachable?); stopping the units here');
+    }
+    this.halted = true;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    for (const until = this.clock.now() + 5000; this.running && this.clock.now() < until;) await sleep(this.clock, 10);
+    await this.unloadAll(5000);
+  }
+
+  /**
+   * Stops and unloads every managed unit within `ms`: the stop jobs are queued at once (systemd carries
+   * them out even if shoald exits first), then the files go and one daemon-reload unlinks them.
+   */
+  private async unloadAll(ms: number): Promise<void> {
+    const until = this.clock.now() + ms;
+    const names = this.units.list().map((u) => u.name);
+    const queued = await withDeadline(Promise.allSettled(names.map((n) => this.units.unload(n))), ms, 'systemd.timeout', 'queueing stop jobs')
+      .catch((err) => { this.log.warn('not every stop job was queued in time', { err: String(err) }); return []; });
+    const refused = queued.filter((r) => r.status === 'rejected').length;
+    if (refused) this.log.warn('systemd refused some stops', { units: refused });
+    while (this.units.list().length > 0 && this.clock.now() < until) await sleep(this.clock, 50);
+    for (const n of names) this.reporter.update(n, null);
+    await withDeadline(this.units.reload(), Math.max(500, until - this.clock.now()), 'systemd.timeout', 'daemon-reload after unloading')
+      .catch((err) => this.log.warn('daemon-reload after unloading failed', { err: String(err) }));
+    this.log.info('units stopped and unloaded', { units: names.length, left: this.units.list().length });
+  }
+
   /** Keeps the machine registered: registers, waits for the lease to be lost, registers again. */
   private async sessionLoop(signal: AbortSignal): Promise<void> {
-    let backoff = BACKOFF_MIN_MS;
+    // jittered (cockatiel), 200 ms to 2 s: after an etcd outage the agent must be back within the engine's grace
+    const backoff = new Backoff({ initialMs: BACKOFF_MIN_MS, maxMs: BACKOFF_MAX_MS });
+    const refusedBackoff = new Backoff({ initialMs: BACKOFF_MIN_MS, maxMs: REFUSED_BACKOFF_MAX_MS });
     let first = true;
     let lastError = '';
     let repeats = 0;
@@ -179,11 +255,11 @@ export class Agent {
         } else if (++repeats % REGISTER_REMINDER_EVERY === 0) {
           this.log.warn('still cannot register machine', { attempts: repeats + 1, err: lastError });
         }
-        await sleep(this.clock, backoff, signal);
-        backoff = Math.min(backoff * 2, retryable ? BACKOFF_MAX_MS : REFUSED_BACKOFF_MAX_MS);
+        await sleep(this.clock, (retryable ? backoff : refusedBackoff).next(), signal);
         continue;
       }
-      backoff = BACKOFF_MIN_MS;
+      backoff.reset();
+      refusedBackoff.reset();
       lastError = '';
       this.log.info('machine registered', { ttl: this.o.ttlSeconds });
       this.reporter.setSession(session);
@@ -192,14 +268,17 @@ export class Agent {
       // reconnected: re-read everything (units may have moved away while we were cut off)
       if (!first) this.resyncWatch?.();
       first = false;
-      await waitAbort([session.lost, signal]);
+      const ended = anyAborted([session.lost, signal]);
+      await ended.done;
+      ended.dispose();
       this.session = null;
       this.reporter.setSession(null);
       if (signal.aborted) {
         // A shoald restart must not let the record lapse (the engine would move every unit away):
-        // leave the lease to the next agent, which takes it over. Only a machine going down gives it up now.
-        if (await this.machineStopping()) await session.close();
-        else session.detach();
+        // leave the lease to the next agent, which takes it over. A machine going down, or one that left
+        // for good (its units are stopped), gives it up now (bounded: the revoke has the call deadline).
+        if (this.shutdown === 'restart') session.detach();
+        else await withDeadline(session.close(), 1500, 'etcd.unavailable', 'lease revoke').catch(() => session.detach());
         return;
       }
       this.log.warn('machine lease lost; units keep running, registering again', { reason: String(session.lost.reason ?? '') });
@@ -208,7 +287,7 @@ export class Agent {
 
   /** Reads the view, then follows it by watch; re-reads on a compaction reset or a reconnect. */
   private async viewLoop(signal: AbortSignal): Promise<void> {
-    let backoff = BACKOFF_MIN_MS;
+    const backoff = new Backoff({ initialMs: BACKOFF_MIN_MS, maxMs: BACKOFF_MAX_MS });
     while (!signal.aborted) {
       let from: number;
       try {
@@ -216,31 +295,24 @@ export class Agent {
       } catch (err) {
         // never "desired = nothing": the previous view (or none yet, and then no reconcile) stays
         this.log.warn('cannot read desired units; keeping the last view', { err: String(err) });
-        await sleep(this.clock, backoff, signal);
-        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+        await sleep(this.clock, backoff.next(), signal);
         continue;
       }
-      backoff = BACKOFF_MIN_MS;
+      backoff.reset();
       this.viewReady = true;
       this.kick(0);
-      const ac = new AbortController();
-      this.resyncWatch = () => ac.abort();
-      const stop = AbortSignal.any([signal, ac.signal]);
-      for await (const batch of this.o.registry.watch(agentScopes(this.o.machine.id), { fromRevision: from, signal: stop })) {
-        if (batch.reset) break;
-        if (batch.bad) this.view.markBad(batch.bad);
-        if (this.view.apply(batch.events) || batch.bad) this.kick(this.o.debounceMs);
+      const stop = childController(signal); // not AbortSignal.any: that keeps a dependant on `signal` per resync
+      this.resyncWatch = () => stop.controller.abort();
+      try {
+        for await (const batch of this.o.registry.watch(agentScopes(this.o.machine.id), { fromRevision: from, signal: stop.signal })) {
+          if (batch.reset) break;
+          if (batch.bad) this.view.markBad(batch.bad);
+          if (this.view.apply(batch.events) || batch.bad) this.kick(this.o.debounceMs);
+        }
+      } finally {
+        stop.dispose();
+        this.resyncWatch = undefined;
       }
-      this.resyncWatch = undefined;
-    }
-  }
-
-  /** True when systemd is shutting the machine down (then the agent gives its lease up at once). */
-  private async machineStopping(): Promise<boolean> {
-    try {
-      return (await this.o.systemd.systemState()) === 'stopping';
-    } catch {
-      return false;
     }
   }
 
@@ -250,7 +322,7 @@ export class Agent {
    * changes nothing on its machine (what runs keeps running).
    */
   private kick(delayMs: number): void {
-    if (!this.viewReady || !this.session) return;
+    if (!this.viewReady || !this.session || this.halted) return;
     if (this.running) {
       this.again = true;
       return;
@@ -404,10 +476,3 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   });
 }
 
-function waitAbort(signals: AbortSignal[]): Promise<void> {
-  return new Promise((resolve) => {
-    const any = AbortSignal.any(signals);
-    if (any.aborted) return resolve();
-    any.addEventListener('abort', () => resolve(), { once: true });
-  });
-}

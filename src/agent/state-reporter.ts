@@ -73,6 +73,8 @@ export class StateReporter {
     this.flush().finally(() => {
       this.flushing = false;
       if (this.dirty.size === 0) this.wakeIdle();
+      // an update that came after the flush loop ended (it only kicked a flush then ending) is not stranded
+      else if (this.retry === undefined) this.kick();
     });
   }
 
@@ -89,11 +91,15 @@ export class StateReporter {
         try {
           await session.reportState(unit, state);
           this.writes++;
+          // written under a session that was replaced meanwhile: it went with the old lease, so it is
+          // not written under the new one (setSession marked it dirty again; do not record it as written)
+          if (this.session !== session) return;
           if (state === null) {
             this.written.delete(unit);
             if (this.current.get(unit) === null) this.current.delete(unit);
           } else this.written.set(unit, key);
         } catch (err) {
+          if (this.session !== session) return; // setSession already queued it again
           failed = true;
           this.dirty.add(unit);
           this.log.debug('state report failed; will retry', { unit, err: String(err) });

@@ -168,6 +168,15 @@ class SystemdDbus implements Systemd {
     return String((v as dbus.Variant).value);
   }
 
+  async jobOfUnitByPid(pid: number): Promise<string | undefined> {
+    const [unitPath] = (await this.manager('GetUnitByPID', 'u', [pid])) as [string];
+    const [job] = await this.raw(DEST, unitPath, PROPS, 'Get', 'ss', [UNIT_IFACE, 'Job']);
+    const [id, jobPath] = (job as dbus.Variant).value as [number, string];
+    if (!id) return undefined;
+    const [type] = await this.raw(DEST, jobPath, PROPS, 'Get', 'ss', ['org.freedesktop.systemd1.Job', 'JobType']);
+    return String((type as dbus.Variant).value);
+  }
+
   onUnitChange(listener: UnitChangeListener): () => void {
     this.listeners.add(listener);
     return () => { this.listeners.delete(listener); };

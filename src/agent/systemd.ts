@@ -69,6 +69,11 @@ export interface Systemd {
   unitState(name: string): Promise<SystemdUnitState>;
   /** Calls `listener` on every unit state change (PropertiesChanged); returns the unsubscribe function. */
   onUnitChange(listener: UnitChangeListener): () => void;
+  /**
+   * The type of the job queued or running on the unit that contains process `pid` (`stop`, `restart`,
+   * `start`, ...), or undefined when it has none. How shoald tells `systemctl stop` from a restart.
+   */
+  jobOfUnitByPid(pid: number): Promise<string | undefined>;
   /** systemd's SystemState: `running`, `degraded`, `starting`, `stopping` (the machine is shutting down) ... */
   systemState(): Promise<string>;
   /** Disconnects. Idempotent. */

@@ -59,7 +59,9 @@ function streaming(fn: (req: Req, signal: AbortSignal) => AsyncIterable<unknown>
       guard(call.metadata);
       for await (const msg of fn(call.request, ctl.signal)) {
         if (ctl.signal.aborted) break;
-        if (!call.write(msg)) await new Promise((r) => call.once('drain', r));
+        // a cancelled call never drains: wait for the drain or the cancel, so the generator (and its etcd
+        // watchers) is closed by the break below instead of waiting forever
+        if (!call.write(msg)) await drainOrAbort(call, ctl.signal);
       }
       call.end();
     })().catch((err) => {
@@ -67,6 +69,15 @@ function streaming(fn: (req: Req, signal: AbortSignal) => AsyncIterable<unknown>
       if (!ctl.signal.aborted) call.emit('error', toServiceError(err));
     }).finally(() => ctl.abort());
   };
+}
+
+function drainOrAbort(call: grpc.ServerWritableStream<Req, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { call.off('drain', done); signal.removeEventListener('abort', done); resolve(); };
+    if (signal.aborted) return resolve();
+    call.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 async function* watchStates(d: ServiceDeps, req: Req, signal: AbortSignal): AsyncIterable<unknown> {

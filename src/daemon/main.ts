@@ -93,6 +93,9 @@ export function memoryFigures(): Record<string, number> {
   return out;
 }
 
+/** Longest a stop may take, ms: a leaving machine waits ≤ 10 s for its units to move, then ≤ 5 s to stop them. */
+const SHUTDOWN_MS = 25_000;
+
 /** Entry point used by bin/shoald. */
 export async function main(argv = process.argv.slice(2)): Promise<number> {
   const log = createLogger({ fields: { component: 'shoald' } });
@@ -107,7 +110,12 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     return 2;
   }
   const ac = new AbortController();
-  const stop = (sig: string) => { log.info('stopping', { signal: sig }); ac.abort(); };
+  const stop = (sig: string) => {
+    log.info('stopping', { signal: sig });
+    ac.abort();
+    // every step of a stop has its own deadline; this one is the last word (systemd would wait 90 s, then SIGKILL)
+    setTimeout(() => { log.error('stop took too long; exiting', { afterMs: SHUTDOWN_MS }); process.exit(1); }, SHUTDOWN_MS).unref();
+  };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   const running: DaemonRoles = {};

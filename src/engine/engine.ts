@@ -6,7 +6,7 @@
  * Leader or not, every engine follows machine records and its own contact with etcd (LivenessWitness), so
  * an etcd outage, a reconnect or a new leader's fresh view is never taken for the death of machines.
  */
-import { childController } from '../abort';
+import { anyAborted, childController, withDeadline } from '../abort';
 import { Backoff } from '../backoff';
 import type { MachineSpec } from '../constraints/types';
 import { isRetryable } from '../errors';
@@ -140,7 +140,8 @@ export class Engine {
         signal.removeEventListener('abort', stop);
         const why = term.lost.aborted ? String((term.lost.reason as Error)?.message ?? term.lost.reason) : 'stopping';
         log.info('leadership ended', { engine: id, reason: why });
-        await term.resign();
+        // bounded: with etcd unreachable the revoke would wait for its call deadline (the lease lapses anyway)
+        await withDeadline(term.resign(), 1500, 'etcd.unavailable', 'resign').catch(() => undefined);
       }
       if (!signal.aborted) await this.clock.sleep(100, signal);
     }
@@ -232,7 +233,10 @@ export class Engine {
       let downSince: number | undefined;
       while (!signal.aborted) {
         try {
-          await registry.currentLeader();
+          // ends at once on abort: an unanswered ping must not hold up a stop
+          const ended = anyAborted([signal]);
+          const answered = await Promise.race([registry.currentLeader().then(() => true), ended.done.then(() => false)]).finally(() => ended.dispose());
+          if (!answered) break;
           const now = this.clock.now();
           if (downSince !== undefined) {
             log.info('etcd answers again; machines that went away meanwhile get time to re-register',

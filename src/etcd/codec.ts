@@ -81,6 +81,7 @@ export function decodeMachine(key: string, raw: string): MachineRecord {
     version: typeof o.version === 'string' ? o.version : '',
     startedAt: typeof o.startedAt === 'string' ? o.startedAt : '',
     session: typeof o.session === 'string' ? o.session : undefined,
+    leaving: o.leaving === true ? true : undefined,
   };
 }
 

@@ -156,3 +156,24 @@ t.test('a new leader holds machines it never saw alive until the grace ends', as
   await e2.stop();
   for (const s of sessions.values()) await s.close();
 });
+
+t.test('a machine marked leaving loses its units at once and gets no new ones; its revoke moves nothing more', async (t) => {
+  const P = '/o4/';
+  const api = reg(P);
+  const sessions = new Map<string, MachineSession>();
+  for (const id of ['l1', 'l2']) sessions.set(id, await api.register(rec(id), 2));
+  const e = startEngine(P, 'e1');
+  t.teardown(() => e.stop());
+  await placeSix(api);
+  await sessions.get('l2')!.update({ ...rec('l2'), leaving: true });
+  const ms = await until(async () => [...(await api.listSchedule()).value.values()].every((m) => m === 'l1'), 5000, 'units off the leaving machine');
+  t.ok(ms < 2000, `units left l2 ${ms} ms after it was marked leaving`);
+  await api.submitUnit(unit('late.service'), { desired: 'launched' });
+  await until(async () => (await api.listSchedule()).value.get('late.service') === 'l1', 5000, 'late.service placed');
+  t.pass('a new unit is not placed on the leaving machine');
+  await sessions.get('l2')!.close();
+  await sleep(500);
+  t.equal((await api.listSchedule()).value.size, 7, 'nothing lost when the leaving machine revoked its lease');
+  await e.stop();
+  for (const s of sessions.values()) await s.close();
+});

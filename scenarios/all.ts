@@ -3,10 +3,11 @@ import type { Scenario } from './scenario';
 import { controlScenarios } from './scenarios-control';
 import { nodeScenarios } from './scenarios-node';
 import { placementScenarios } from './scenarios-placement';
+import { shoaldScenarios } from './scenarios-shoald';
 import { unitScenarios } from './scenarios-units';
 
 /** The whole suite. */
-export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios];
+export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios, ...shoaldScenarios];
 
 /** The scenarios named in `names` (all when empty); throws naming the unknown ones and the known ones. */
 export function selectScenarios(names: string[]): Scenario[] {

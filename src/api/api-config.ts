@@ -17,6 +17,7 @@ import { DEFAULT_API_PORT, DEFAULT_LISTEN, type ApiConfig } from './listeners';
 import { SystemctlInspector } from './local-units';
 import { ApiServer } from './server';
 import { EtcdRegistry } from '../etcd/registry-etcd';
+import type { PlacementStrategy } from '../units/types';
 
 const KEYS = ['listen', 'port', 'token', 'token_file', 'tls_cert', 'tls_key', 'tls_ca'];
 
@@ -81,13 +82,15 @@ export interface StartApiDeps {
   log: Logger;
   /** This machine's id when shoald runs the agent role: status/journal of its units are served here. */
   machineId?: string;
+  /** The cluster's default placement strategy (engine config), for explain. */
+  strategy?: () => PlacementStrategy | undefined;
 }
 
 /** Starts the API for shoald (systemctl/journalctl as the local inspector on agent machines). Close it on shutdown. */
 export async function startApi(cfg: ApiConfig, deps: StartApiDeps): Promise<ApiServer> {
   const server = new ApiServer(cfg, {
     registry: deps.registry, log: deps.log.child({ component: 'api' }),
-    machineId: deps.machineId, inspector: deps.machineId ? new SystemctlInspector() : undefined,
+    machineId: deps.machineId, inspector: deps.machineId ? new SystemctlInspector() : undefined, strategy: deps.strategy,
   });
   await server.start();
   return server;

@@ -4,9 +4,9 @@
  * filter's verdict and the score breakdown.
  */
 import { parseUnit, parseUnitName } from '../units';
-import { metadataMismatch } from '../constraints/filters';
 import type { MachineSpec } from '../constraints/types';
-import { explain } from '../engine/plan-explain';
+import { explain, globalPlacement } from '../engine/plan-explain';
+import type { PlacementStrategy } from '../units/types';
 import type { Snapshot, SnapshotUnit } from '../engine/types';
 import type { ClusterState } from '../etcd/registry';
 import type { ApiRegistry } from './api-registry';
@@ -38,11 +38,14 @@ function summaryOf(status: string, machine: string, reason: string | undefined, 
   }
 }
 
-/** Explains the placement of `name`; NotFoundError when the unit does not exist. */
-export async function explainUnit(reg: ApiRegistry, name: string): Promise<ExplainMsg> {
+/**
+ * Explains the placement of `name` under the cluster's placement strategy (`strategy`: the engine's
+ * configured default; least-loaded when unset); NotFoundError when the unit does not exist.
+ */
+export async function explainUnit(reg: ApiRegistry, name: string, strategy?: PlacementStrategy): Promise<ExplainMsg> {
   parseUnitName(name);
   const cluster = await reg.readCluster();
-  const snap = snapshotOf(cluster);
+  const snap = { ...snapshotOf(cluster), strategy };
   const unit = snap.units.find((u) => u.spec.name === name);
   const out: ExplainMsg = { unit: name, machine: '', summary: '', rejections: [], machines: [], status: 'unknown', strategy: '', details: [] };
   if (!unit) {
@@ -61,9 +64,11 @@ export async function explainUnit(reg: ApiRegistry, name: string): Promise<Expla
   }).sort((a, b) => (a.machine < b.machine ? -1 : 1));
   const base = { ...out, status: ex.status, strategy: ex.strategy ?? '', details, machine: ex.machine ?? '', rejections };
   if (ex.status === 'global') {
-    const want = unit.spec.options.machineMetadata;
-    const fit = snap.machines.filter((m) => metadataMismatch(want, m.metadata) === null).map((m) => m.id).sort();
-    return { ...base, machines: fit, summary: `global unit (desired ${unit.desired}): runs on ${fit.length} of ${snap.machines.length} live machine(s) whose metadata matches` };
+    // The same model the engine reserves with and the agent starts from (conflicts included).
+    const g = globalPlacement(snap, name);
+    const where = g.runs.length ? `: ${g.runs.join(', ')}` : '';
+    const off = g.keptOff.length ? `; kept off ${g.keptOff.map((k) => `${k.machine} (${k.reason})`).join(', ')}` : '';
+    return { ...base, machines: g.runs, summary: `global unit (desired ${unit.desired}): ${unit.desired === 'inactive' ? 'would run' : 'runs'} on ${g.runs.length} of ${snap.machines.length} live machine(s)${where}${off}` };
   }
   return { ...base, summary: summaryOf(ex.status, ex.machine ?? '', ex.reason, unit.desired) };
 }

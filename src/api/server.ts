@@ -14,6 +14,7 @@ import { ApiClient } from './client';
 import type { LocalUnitInspector } from './local-units';
 import { shoalService } from './proto';
 import { shoalHandlers } from './service';
+import type { PlacementStrategy } from '../units/types';
 import { DEFAULT_API_PORT, DEFAULT_LISTEN, callGuard, checkPolicy, classifyListener, serverCredentials, type ApiConfig, type Listener } from './listeners';
 
 /** What the server needs besides its config. */
@@ -24,6 +25,8 @@ export interface ApiServerDeps {
   machineId?: string;
   /** Reads local status/journal; required with `machineId`. */
   inspector?: LocalUnitInspector;
+  /** The cluster's default placement strategy (engine config), for explain. */
+  strategy?: () => PlacementStrategy | undefined;
 }
 
 /** `host:port` of another machine's API from its record's address. */
@@ -83,7 +86,7 @@ export class ApiServer {
   private async bind(l: Listener): Promise<void> {
     const port = this.cfg.port ?? DEFAULT_API_PORT;
     const handlers = shoalHandlers({
-      registry: this.deps.registry, log: this.deps.log, machineId: this.deps.machineId, inspector: this.deps.inspector,
+      registry: this.deps.registry, log: this.deps.log, machineId: this.deps.machineId, inspector: this.deps.inspector, strategy: this.deps.strategy,
       connect: (m) => new ApiClient({
         endpoint: forwardEndpoint(m, port), token: this.cfg.token,
         caFile: this.cfg.tls?.caFile, certFile: this.cfg.tls?.caFile ? this.cfg.tls.certFile : undefined,

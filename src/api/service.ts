@@ -13,12 +13,15 @@ import { destroyUnit, setDesiredStates, submitUnit } from './unit-ops';
 import { applyBatch, type BatchAction } from './batch-ops';
 import { getUnitFile, listMachines, listUnitFiles, listUnitStates, resolveMachine, stateMsg, type BadCollector } from './views';
 import { explainUnit } from './explain';
+import type { PlacementStrategy } from '../units/types';
 import { listDeployments, promote, rollback, scaleGroup, unitHistory } from './group-ops';
 import { unitJournal, unitStatus, type RoutingDeps } from './routing';
 
 /** Everything the handlers use. */
 export interface ServiceDeps extends RoutingDeps {
   log: Logger;
+  /** The cluster's default placement strategy (this shoald's engine config), for explain. */
+  strategy?: () => PlacementStrategy | undefined;
 }
 
 /** Checks a call's credentials; throws AuthError when refused. */
@@ -152,7 +155,7 @@ export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedSer
       const m = await resolveMachine(reg, str(r, 'machine'));
       return { machine: m.id, existed: await reg.deleteMetadata(m.id, str(r, 'key')) };
     }),
-    Explain: u('Explain', (r) => explainUnit(reg, str(r, 'name'))),
+    Explain: u('Explain', (r) => explainUnit(reg, str(r, 'name'), d.strategy?.())),
     UnitStatus: u('UnitStatus', async (r) => ({ statuses: await unitStatus(d, str(r, 'name'), str(r, 'machine'), !!r.local) })),
     WatchUnitStates: streaming((r, signal) => watchStates(d, r, signal), guard),
     ApplyBatch: streaming((r, signal) => batchStream(d, r, signal), guard),

@@ -44,9 +44,20 @@ export function reached(goal: Goal, states: UnitStateMsg[], hash: string): boole
   }
 }
 
-function describe(states: UnitStateMsg[]): string {
-  if (states.length === 0) return 'no machine reports it';
+function describe(states: UnitStateMsg[], why?: string): string {
+  if (states.length === 0) return why ? `no machine reports it: ${why}` : 'no machine reports it';
   return states.map((s) => `${s.loadState}/${s.activeState}/${s.subState} on ${machineCell(s.machine, s.machineAddress, false)}`).join(', ');
+}
+
+/** explain's summary for a unit that is not placed (nothing when it is placed or explain fails). */
+async function explainWhy(c: ApiClient, name: string, why: Map<string, string>): Promise<void> {
+  try {
+    const ex = await c.explain(name);
+    if (ex.status === 'unplaceable') why.set(name, ex.summary);
+    else why.delete(name);
+  } catch {
+    // explain is a hint here; the wait itself goes on
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -62,6 +73,7 @@ export async function waitFor(
   const tty = !!io.stderr.isTTY;
   let pending = [...names];
   const done = new Map<string, UnitStateMsg[]>();
+  const why = new Map<string, string>();
   for (let attempt = 1; ; attempt++) {
     const states = await c.listUnits(pending);
     const by = new Map<string, UnitStateMsg[]>(pending.map((n) => [n, []]));
@@ -69,10 +81,14 @@ export async function waitFor(
     for (const [n, ss] of by) if (reached(goal, ss, hashes.get(n) ?? '')) done.set(n, ss);
     pending = pending.filter((n) => !done.has(n));
     if (pending.length === 0) break;
-    if (tty) io.stderr.write(`\rwaiting for ${pending.length} unit(s) to be ${goal}: ${pending[0]} ${describe(by.get(pending[0])!)} `);
+    // A unit no machine reports: say why inline, as explain would (asked again every 20 polls).
+    if (attempt % 20 === 1 || (limit > 0 && attempt >= limit)) {
+      for (const n of pending) if (by.get(n)!.length === 0) await explainWhy(c, n, why);
+    }
+    if (tty) io.stderr.write(`\rwaiting for ${pending.length} unit(s) to be ${goal}: ${pending[0]} ${describe(by.get(pending[0])!, why.get(pending[0]))} `);
     if (limit > 0 && attempt >= limit) {
       if (tty) io.stderr.write('\n');
-      const now = pending.map((n) => `${n}: ${describe(by.get(n)!)}`).join('; ');
+      const now = pending.map((n) => `${n}: ${describe(by.get(n)!, why.get(n))}`).join('; ');
       throw new CliError(`gave up after ${limit} attempts waiting for ${pending.join(', ')} to be ${goal} (now ${now}); ` +
         `see shoalctl status/journal/explain UNIT, or raise --block-attempts`);
     }

@@ -1,5 +1,6 @@
 /** The filter plugins: each says whether a machine may run a unit, or why not. Pure. */
 import type { ClusterView, FilterPlugin, MachineView, SchedUnit } from './view';
+import { formatBytes } from '../units/resources';
 
 /** A held machine (absent, maybe only cut off from etcd for a while) takes no new units. */
 export const heldFilter: FilterPlugin = {
@@ -103,7 +104,7 @@ export const resourcesFilter: FilterPlugin = {
       return `cpu: ${cpu}m reserved + ${unit.cpu}m requested > ${cap.cpuMillis}m capacity`;
     }
     if (cap.memoryBytes > 0 && mem + unit.mem > cap.memoryBytes) {
-      return `memory: ${mem} reserved + ${unit.mem} requested > ${cap.memoryBytes} bytes capacity`;
+      return `memory: ${formatBytes(mem)} reserved + ${formatBytes(unit.mem)} requested > ${formatBytes(cap.memoryBytes)} capacity`;
     }
     return null;
   },

@@ -56,7 +56,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
   const apiReg = apiRegistry(config.etcd);
   try {
     // the API first: a refused listener (e.g. non-loopback without TLS client certs or a token) stops shoald here
-    api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined });
+    api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined, strategy: () => config.engine.strategy });
     if (config.roles.includes('engine')) {
       // loaded only for the engine role: an agent-only shoald never loads the scheduler
       // eslint-disable-next-line @typescript-eslint/no-require-imports

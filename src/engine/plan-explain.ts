@@ -3,6 +3,7 @@ import { FILTERS } from '../constraints/filters';
 import { strategyScorers } from '../constraints/scorers';
 import type { PlacementStrategy } from '../units/types';
 import { runPlan } from './plan';
+import { globalsOn } from '../constraints/globals';
 import type { Snapshot } from './types';
 
 /** One filter's verdict on one machine. */
@@ -78,4 +79,29 @@ export function explain(snapshot: Snapshot, unitName: string): Explanation {
   for (const [g, id] of taken) if (id) state.add(g, state.machine(id)!);
   machines.sort((a, b) => (a.passes !== b.passes ? (a.passes ? -1 : 1) : (b.total ?? 0) - (a.total ?? 0) || (a.machine < b.machine ? -1 : 1)));
   return { unit: unitName, status, strategy: u.strategy, machine: where, reason: decision?.reason ?? unplaced?.reason, machines };
+}
+
+/** Where a global unit runs, machine by machine (src/constraints/globals.ts's model), and where it is kept off. */
+export interface GlobalPlacement {
+  runs: string[];
+  keptOff: { machine: string; reason: string }[];
+}
+
+/**
+ * The machines the active global `name` runs on, given the non-global placements `schedule` (unit → machine
+ * id; the snapshot's own by default): the same model the engine reserves with and the agent starts from.
+ */
+export function globalPlacement(snapshot: Snapshot, name: string, schedule: Readonly<Record<string, string>> = snapshot.schedule): GlobalPlacement {
+  // The unit itself counts as active: for an inactive global this is where it would run.
+  const active = snapshot.units.filter((u) => (u.desired !== 'inactive' || u.spec.name === name) && !u.spec.name.includes('@.'));
+  const globals = active.filter((u) => u.spec.options.global).map((u) => u.spec);
+  const out: GlobalPlacement = { runs: [], keptOff: [] };
+  for (const m of [...snapshot.machines].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    const assigned = active.filter((u) => !u.spec.options.global && schedule[u.spec.name] === m.id).map((u) => u.spec);
+    const { runs, keptOff } = globalsOn(m.metadata, globals, assigned);
+    if (runs.some((g) => g.name === name)) out.runs.push(m.id);
+    const off = keptOff.find((k) => k.unit === name);
+    if (off) out.keptOff.push({ machine: m.id, reason: off.reason });
+  }
+  return out;
 }

@@ -90,6 +90,16 @@ export function parseMemoryLimit(v: string): number {
   return Number(bytes);
 }
 
+/** Bytes for people: `512 B`, `1.5 KiB`, `600 MiB`, `8 GiB` (1024-based, at most one decimal). */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let v = n;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  const text = i === 0 ? String(v) : (Math.round(v * 10) / 10).toString();
+  return `${text} ${units[i]}`;
+}
+
 /** The [Service] keys shoal reads. */
 const SERVICE_KEYS = ['CPUQuota', 'MemoryMax', 'MemoryLimit'];
 

@@ -34,7 +34,7 @@ t.before(async () => {
   etcd = await startEtcd();
   reg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: P, callTimeoutMs: 3000 });
   dir = mkdtempSync(join(tmpdir(), 'shoal-api-'));
-  server = new ApiServer({ listen: [`unix://${dir}/shoal.sock`, '127.0.0.1:0'] }, { registry: reg, log: silentLogger });
+  server = new ApiServer({ listen: [`unix://${dir}/shoal.sock`, '127.0.0.1:0'] }, { registry: reg, log: silentLogger, strategy: () => 'binpack' });
   await server.start();
   unixClient = new ApiClient({ endpoint: `${dir}/shoal.sock` });
   tcpClient = new ApiClient({ endpoint: server.addresses()[1] });
@@ -163,6 +163,7 @@ t.test('machines, metadata, reported states, unit files with targets', async (t)
   t.equal(ex.machine, M2);
   t.match(ex.summary, new RegExp(`on ${M2}`));
   t.equal(ex.status, 'placed');
+  t.equal(ex.strategy, 'binpack', "explain scores with the cluster's strategy (the engine's config), not least-loaded");
   t.same(ex.details.filter((d) => d.chosen).map((d) => d.machine), [M2], 'per-machine details mark the chosen one');
   t.ok(ex.details.every((d) => d.filters.length > 0), 'every filter verdict is listed');
   await unixClient.submitUnit('c.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineMetadata=role=cache\n', { desired: 'launched' });
@@ -172,9 +173,14 @@ t.test('machines, metadata, reported states, unit files with targets', async (t)
   t.same(no.rejections.map((r) => [r.machine, r.plugin]), [[M1, 'metadata'], [M2, 'metadata']]);
   t.equal(no.status, 'unplaceable');
   t.match(no.rejections[0].reason, /role=web not in \{cache\}/);
-  await unixClient.submitUnit('g.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\nMachineMetadata=role=db\n');
+  await unixClient.submitUnit('g.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\nMachineMetadata=role=db\n', { desired: 'launched' });
   const g = await unixClient.explain('g.service');
   t.same(g.machines, [M2]);
+  // A global that loses a conflict to g.service on M2 runs only on M1, and explain says so.
+  await unixClient.submitUnit('gx.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\nConflicts=g.service\n', { desired: 'launched' });
+  const gx = await unixClient.explain('gx.service');
+  t.same(gx.machines, [M1]);
+  t.match(gx.summary, new RegExp(`runs on 1 of 2 live machine\\(s\\): ${M1}; kept off ${M2} \\(conflicts with global g\\.service`));
   await t.rejects(unixClient.explain('zzz.service'), NotFoundError);
   await lead!.resign();
 });

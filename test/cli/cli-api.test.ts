@@ -152,6 +152,12 @@ t.test('start/stop/unload block until agents report; templates; --no-block', asy
   r = await ctl('start', '--block-attempts', '3', 'b.service');
   t.equal(r.code, 1, 'nothing reports it: gives up');
   t.match(r.err, /gave up after 3 attempts waiting for b\.service to be launched \(now b\.service: no machine reports it\)/);
+  // An unplaceable unit says why inline, as explain would (issue 10 item 5).
+  writeFileSync(join(dir, 'picky.service'), '[Service]\nExecStart=/bin/sleep 1\n[X-Fleet]\nMachineMetadata=role=nonexistent\n');
+  r = await ctl('start', '--block-attempts', '3', join(dir, 'picky.service'));
+  t.equal(r.code, 1);
+  t.match(r.err, /picky\.service: no machine reports it: not placed: none of 1 machine\(s\) passes the filters: metadata on 1/);
+  t.equal((await ctl('destroy', 'picky.service')).code, 0);
   setTimeout(() => { void s.reportState('web.service', null); }, 300);
   r = await ctl('unload', '--block-attempts', '50', 'web.service');
   t.equal(r.code, 0, r.err);

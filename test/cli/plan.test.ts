@@ -33,13 +33,19 @@ t.test('places units, explains the ones that fit nowhere, lists templates and gl
     write('east.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineMetadata=region=east\n'),
     write('side.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineOf=east.service\n'),
     write('everywhere.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\n'),
+    write('nowhere.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\nMachineMetadata=region=north\n'),
+    write('picky.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineOf=east.service\nMachineMetadata=region=west\n'),
+    write('hungry.service', '[Service]\nExecStart=/bin/true\nMemoryMax=6G\n'),
   ];
   const run = await shoalctl(['plan', '--machines', machines, ...files]);
   t.equal(run.code, 0, run.stderr);
   t.match(run.stdout, /^UNIT\s+MACHINE\s+REASON/);
   t.match(run.stdout, /east\.service\s+node1/, 'metadata picks node1');
   t.match(run.stdout, /side\.service\s+node1/, 'MachineOf follows its target');
-  t.match(run.stdout, /everywhere\.service\s+\(global\)/);
+  t.match(run.stdout, /everywhere\.service\s+\(global\)\s+runs on 3 of 3 machine\(s\): node1, node2, node3/, 'a global lists its machines');
+  t.match(run.stdout, /nowhere\.service\s+\(global\)\s+runs on no machine: MachineMetadata does not match/, 'and says when none matches');
+  t.match(run.stdout, /picky\.service: not placed: MachineOf east\.service runs on node1, which refuses it: metadata/, 'a sidekick that fits nowhere never takes its target down');
+  t.match(run.stdout, /hungry\.service\s+node[23]/, 'memory reservations fit where they can');
   t.match(run.stdout, /lb@\.service\s+-\s+template/);
   const placedLb = [1, 2, 3, 4].filter((i) => new RegExp(`lb@${i}\\.service\\s+node\\d`).test(run.stdout));
   t.equal(placedLb.length, 3, 'three conflicting units on three machines');

@@ -71,7 +71,7 @@ t.test('resources: reserved + request ≤ capacity, 0 capacity = unlimited, glob
     ['g.service', { global: true, mem: 500 }]],
   [machine('m1', {}, 1000, 1000), machine('m2', {}, 0, 0)], { 'a.service': 'm1' });
   t.match(run(resourcesFilter, 'b.service', 'm1'), /cpu: 500m reserved \+ 600m requested > 1000m capacity/);
-  t.match(run(resourcesFilter, 'c.service', 'm1'), /memory: 600 reserved \+ 2000 requested > 1000 bytes capacity/);
+  t.match(run(resourcesFilter, 'c.service', 'm1'), /memory: 600 B reserved \+ 2 KiB requested > 1000 B capacity/);
   t.equal(run(resourcesFilter, 'b.service', 'm2'), null);
   t.equal(run(resourcesFilter, 'c.service', 'm2'), null);
 });

@@ -6,7 +6,8 @@ import { readUnitFileArg } from '../unit-files';
 import { renderTable } from '../table';
 import { ShoalError } from '../../errors';
 import { instanceName, isTemplate } from '../../units/unit-name';
-import type { Rejection, SnapshotUnit } from '../../engine/types';
+import type { Rejection, Snapshot, SnapshotUnit } from '../../engine/types';
+import type { GlobalPlacement } from '../../engine/plan-explain';
 import { PLACEMENT_STRATEGIES, type PlacementStrategy } from '../../units/types';
 
 /** Adds `plan` to the program. */
@@ -38,6 +39,7 @@ machines.toml:
       const { plan } = require('../../engine/plan') as typeof import('../../engine/plan');
       const { parseUnit } = require('../../units/unit') as typeof import('../../units/unit');
       const { readMachinesFile } = require('../machines-file') as typeof import('../machines-file');
+      const { globalPlacement } = require('../../engine/plan-explain') as typeof import('../../engine/plan-explain');
       /* eslint-enable @typescript-eslint/no-require-imports */
       const machines = readMachinesFile(opts.machines, io.cwd);
       const units: SnapshotUnit[] = files.map((path) => {
@@ -49,11 +51,14 @@ machines.toml:
           throw err;
         }
       });
-      const result = plan({ units, machines, schedule: {}, strategy: opts.strategy as PlacementStrategy });
+      const snap: Snapshot = { units, machines, schedule: {}, strategy: opts.strategy as PlacementStrategy };
+      const result = plan(snap);
       const placed = new Map<string, { machine: string; reason: string }>();
+      const final: Record<string, string> = {};
       for (const d of result.decisions) {
         if (d.kind === 'place') placed.set(d.unit, d);
         else if (d.kind === 'move') placed.set(d.unit, { machine: d.to, reason: d.reason });
+        if (d.kind !== 'unschedule') final[d.unit] = d.kind === 'place' ? d.machine : d.to;
       }
       const rows: string[][] = [];
       for (const u of [...units].sort((a, b) => a.spec.name.localeCompare(b.spec.name))) {
@@ -61,13 +66,22 @@ machines.toml:
         const d = placed.get(name);
         if (d) rows.push([name, d.machine, d.reason]);
         else if (isTemplate(name)) rows.push([name, '-', `template: not placed itself; start instances such as ${instanceName(name, '1')}`]);
-        else if (u.spec.options.global) rows.push([name, '(global)', 'runs on every machine whose metadata matches']);
+        else if (u.spec.options.global) rows.push([name, '(global)', globalRow(globalPlacement(snap, name, final), machines.length)]);
       }
       io.stdout.write(renderTable(['UNIT', 'MACHINE', 'REASON'], rows, { noLegend: !opts.legend }));
-      for (const { unit, rejections } of result.unplaceable) {
-        io.stdout.write(`${unit}: fits nowhere: ${summarize(rejections)}\n`);
+      for (const { unit, rejections, reason } of result.unplaceable) {
+        // A follower refused by its target's machine has its own reason (it does not "fit nowhere").
+        if (rejections.length === 0 || rejections.length < machines.length) io.stdout.write(`${unit}: not placed: ${reason ?? summarize(rejections)}\n`);
+        else io.stdout.write(`${unit}: fits nowhere: ${summarize(rejections)}\n`);
       }
     });
+}
+
+/** A global's row: the machines it runs on (the engine's and agents' model), or why it runs on none. */
+function globalRow(g: GlobalPlacement, machines: number): string {
+  if (g.runs.length) return `runs on ${g.runs.length} of ${machines} machine(s): ${g.runs.join(', ')}`;
+  const why = [...new Set(g.keptOff.map((k) => k.reason))].join('; ');
+  return `runs on no machine${why ? `: ${why}` : ''}`;
 }
 
 /** "conflicts on 2 machines (conflicts with lb@1.service), resources on 1 machine (...)". */

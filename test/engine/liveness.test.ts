@@ -1,0 +1,66 @@
+/** LivenessWitness (pure): which absent machines the engine may take for dead, and for how long it holds the others. */
+import t from 'tap';
+import { LivenessWitness } from '../../src/engine/liveness';
+import type { MachineRecord } from '../../src/etcd/registry';
+
+const rec = (id: string, leaving = false): MachineRecord => ({ id, metadata: {}, capacity: { cpuMillis: 0, memoryBytes: 0 }, version: 't', startedAt: '', leaving: leaving || undefined });
+const G = 8000;
+const witness = () => new LivenessWitness({ graceMs: G, staleMs: 3000 });
+
+t.test('a death seen with a fresh view is trusted at once, even right after the engine started', async (t) => {
+  const w = witness();
+  w.contact(0);
+  w.sawAlive(rec('a'), 0);
+  w.contact(1000);
+  w.sawGone('a', 1500);
+  t.notOk(w.held('a', 1500));
+});
+
+t.test('deaths seen when etcd comes back after a gap are held for the grace from its return', async (t) => {
+  const w = witness();
+  w.contact(0);
+  w.sawAlive(rec('a'), 0);
+  w.contact(1000);
+  // etcd paused from 1 s to 29 s: no contact; on resume the lease expiry is delivered with the first contact
+  w.contact(29_000);
+  w.sawGone('a', 29_000);
+  t.ok(w.held('a', 29_000 + G - 1), 'held within the grace');
+  t.notOk(w.held('a', 29_000 + G), 'released when the grace ends');
+  t.equal(w.heldUntil('a'), 29_000 + G);
+});
+
+t.test('a death delivered before the engine heard from etcd again is held until the grace after its return', async (t) => {
+  const w = witness();
+  w.contact(0);
+  w.sawAlive(rec('a'), 0);
+  w.sawGone('a', 20_000); // stale view: no contact for 20 s
+  t.ok(w.held('a', 1_000_000), 'held while etcd has not answered since');
+  w.contact(21_000);
+  t.ok(w.held('a', 21_000 + G - 1));
+  t.notOk(w.held('a', 21_000 + G));
+});
+
+t.test('a leaving machine is never held; a machine never seen is held from the view start', async (t) => {
+  const w = witness();
+  w.contact(0);
+  w.sawAlive(rec('l', true), 0);
+  w.contact(30_000);
+  w.sawGone('l', 30_000); // even right after a recovery
+  t.notOk(w.held('l', 30_000));
+  t.ok(w.held('never', G - 1));
+  t.notOk(w.held('never', G));
+  w.rebuilt(50_000);
+  t.ok(w.held('never', 50_000 + G - 1), 'a watch reset starts the view again');
+});
+
+t.test('an absent machine the witness last saw alive counts as seen gone at the read; one it never saw does not', async (t) => {
+  const w = witness();
+  w.contact(0);
+  w.sawAlive(rec('a'), 0);
+  for (let at = 1000; at <= 20_000; at += 1000) w.contact(at); // answered every second: no gap
+  w.sawAbsent('a', 20_000);
+  w.sawAbsent('b', 20_000);
+  t.notOk(w.held('a', 20_000), 'a: gone, seen with a fresh view');
+  t.notOk(w.held('b', 20_000), 'b: never seen, view older than the grace');
+  t.equal(w.heldUntil('b'), G);
+});

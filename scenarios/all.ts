@@ -5,9 +5,10 @@ import { nodeScenarios } from './scenarios-node';
 import { placementScenarios } from './scenarios-placement';
 import { shoaldScenarios } from './scenarios-shoald';
 import { unitScenarios } from './scenarios-units';
+import { groupScenarios } from './scenarios-groups';
 
 /** The whole suite. */
-export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios, ...shoaldScenarios];
+export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios, ...shoaldScenarios, ...groupScenarios];
 
 /** The scenarios named in `names` (all when empty); throws naming the unknown ones and the known ones. */
 export function selectScenarios(names: string[]): Scenario[] {

@@ -452,7 +452,7 @@ export class Agent {
 }
 
 function observed(u: ManagedUnit) {
-  return { name: u.name, activeState: u.state.activeState, mainPid: u.state.mainPid, unitHash: u.unitHash };
+  return { name: u.name, activeState: u.state.activeState, mainPid: u.state.mainPid, unitHash: u.unitHash, activeEnterMs: u.state.activeEnterMs };
 }
 
 function reported(u: ManagedUnit): ReportedState {

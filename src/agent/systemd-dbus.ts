@@ -160,6 +160,8 @@ class SystemdDbus implements Systemd {
       subState: String(props.SubState?.value ?? ''),
       mainPid,
       fragmentPath: String(props.FragmentPath?.value ?? ''),
+      // µs since the epoch (0 = never): lets a restarted agent's health checks keep a unit's MinHealthyTime
+      ...(Number(props.ActiveEnterTimestamp?.value ?? 0) > 0 ? { activeEnterMs: Math.floor(Number(props.ActiveEnterTimestamp.value) / 1000) } : {}),
     };
   }
 

@@ -13,6 +13,8 @@ export interface SystemdUnitState {
   mainPid: number;
   /** The file systemd loaded the unit from; '' when none. */
   fragmentPath: string;
+  /** When the unit last became active, ms since the epoch (systemd's ActiveEnterTimestamp); absent when unknown. */
+  activeEnterMs?: number;
 }
 
 /** How a job ended: systemd's JobRemoved result (`done`, `failed`, `canceled`, `timeout`, `dependency`, `skipped`). */

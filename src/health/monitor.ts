@@ -25,6 +25,8 @@ export interface ObservedUnit {
   mainPid?: number;
   /** Hash of the submitted body loaded (a new body counts as a restart). */
   unitHash: string;
+  /** When systemd says it became active (ms since the epoch), if known. */
+  activeEnterMs?: number;
 }
 
 /** What the monitor needs from the agent. */
@@ -90,6 +92,16 @@ export class HealthMonitor {
     const w = this.units.get(u.name);
     if (!w) return;
     const wasActive = w.activeState === 'active';
+    if (w.activeState === '' && u.activeState === 'active' && u.activeEnterMs) {
+      // first sight of a unit that already runs (this agent restarted): it has been active since then
+      w.activeState = u.activeState;
+      w.pid = u.mainPid;
+      w.hash = u.unitHash;
+      w.activeSince = Math.min(u.activeEnterMs, this.d.clock.now());
+      this.judge(u.name);
+      this.schedule(u.name, 0);
+      return;
+    }
     const restarted = (u.activeState === 'active' && !wasActive) || (u.mainPid && w.pid && u.mainPid !== w.pid) || (w.hash && u.unitHash !== w.hash);
     w.activeState = u.activeState;
     w.pid = u.mainPid || w.pid;

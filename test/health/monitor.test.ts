@@ -71,6 +71,18 @@ t.test('no check: healthy after MinHealthyTime of being active; a new main PID s
   t.equal(h(m, 'a.service'), 'unhealthy', 'failed: unhealthy');
 });
 
+t.test('a restarted agent: a unit active since before keeps its MinHealthyTime (systemd ActiveEnterTimestamp)', async (t) => {
+  const { clock, m } = setup({});
+  m.sync([unit('c.service', 'MinHealthyTime=10s'), unit('d.service', 'MinHealthyTime=10s')]);
+  m.observe({ name: 'c.service', activeState: 'active', mainPid: 7, unitHash: 'h', activeEnterMs: clock.now() - 60_000 });
+  m.observe({ name: 'd.service', activeState: 'active', mainPid: 8, unitHash: 'h', activeEnterMs: clock.now() - 2_000 });
+  await clock.advance(10);
+  t.equal(h(m, 'c.service'), 'healthy', 'active for a minute already: healthy at once');
+  t.equal(h(m, 'd.service'), 'starting', 'active for 2 s: 8 s to go');
+  await clock.advance(8100);
+  t.equal(h(m, 'd.service'), 'healthy');
+});
+
 t.test('HealthRetries failed checks in a row: unhealthy, restarted once, the restart counted', async (t) => {
   let ok = true;
   const { clock, m, restarts } = setup({ probe: async () => ({ ok, output: ok ? 'fine' : 'down' }) });

@@ -1,7 +1,8 @@
 /**
  * Publishes this machine's unit states to etcd (states/<unit>/<machine>, on the machine's lease),
- * only when they change. Bursts are coalesced per unit (latest wins) and written with bounded
- * concurrency; failed writes are retried, and everything is re-reported under a new session.
+ * only when they change. Bursts are coalesced per unit (latest wins) and written in transactions of
+ * up to 128 states, a few in flight; failed writes are retried, and everything is re-reported under a
+ * new session.
  */
 import type { MachineSession, UnitStateRecord } from '../etcd/registry';
 import type { Logger } from '../log';
@@ -11,7 +12,10 @@ import type { Clock } from './clock';
 export type ReportedState = Omit<UnitStateRecord, 'since'>;
 
 
-const CONCURRENCY = 32;
+/** States per etcd transaction (etcd's --max-txn-ops default). */
+const BATCH = 128;
+/** Transactions in flight at once. */
+const IN_FLIGHT = 4;
 const RETRY_MS = 1000;
 
 /** Coalescing, change-only state publisher. */
@@ -25,8 +29,10 @@ export class StateReporter {
   private flushing = false;
   private retry: unknown;
   private idleWaiters: (() => void)[] = [];
-  /** Writes done since start (tests and benches read it). */
+  /** States written since start (tests and benches read it). */
   writes = 0;
+  /** etcd transactions used for them. */
+  txns = 0;
 
   constructor(private readonly clock: Clock, private readonly log: Logger) {}
 
@@ -81,28 +87,37 @@ export class StateReporter {
   private async flush(): Promise<void> {
     let failed = false;
     while (this.dirty.size > 0 && this.session && !failed) {
-      const batch = [...this.dirty].slice(0, CONCURRENCY);
       const session = this.session;
-      await Promise.all(batch.map(async (unit) => {
-        this.dirty.delete(unit);
-        const state = this.current.get(unit) ?? null;
-        const key = state === null ? 'null' : JSON.stringify(state);
-        if (this.written.get(unit) === key) return;
+      const units = [...this.dirty].slice(0, BATCH * IN_FLIGHT);
+      const chunks: string[][] = [];
+      for (let i = 0; i < units.length; i += BATCH) chunks.push(units.slice(i, i + BATCH));
+      await Promise.all(chunks.map(async (chunk) => {
+        const writes: { unit: string; state: UnitStateRecord | null; key: string }[] = [];
+        for (const unit of chunk) {
+          this.dirty.delete(unit);
+          const state = this.current.get(unit) ?? null;
+          const key = state === null ? 'null' : JSON.stringify(state);
+          if (this.written.get(unit) !== key) writes.push({ unit, state, key });
+        }
+        if (writes.length === 0) return;
         try {
-          await session.reportState(unit, state);
-          this.writes++;
+          await session.reportStates(writes.map((w) => [w.unit, w.state] as const));
+          this.txns++;
+          this.writes += writes.length;
           // written under a session that was replaced meanwhile: it went with the old lease, so it is
           // not written under the new one (setSession marked it dirty again; do not record it as written)
           if (this.session !== session) return;
-          if (state === null) {
-            this.written.delete(unit);
-            if (this.current.get(unit) === null) this.current.delete(unit);
-          } else this.written.set(unit, key);
+          for (const { unit, state, key } of writes) {
+            if (state === null) {
+              this.written.delete(unit);
+              if (this.current.get(unit) === null) this.current.delete(unit);
+            } else this.written.set(unit, key);
+          }
         } catch (err) {
-          if (this.session !== session) return; // setSession already queued it again
+          if (this.session !== session) return; // setSession already queued them again
           failed = true;
-          this.dirty.add(unit);
-          this.log.debug('state report failed; will retry', { unit, err: String(err) });
+          for (const w of writes) this.dirty.add(w.unit);
+          this.log.debug('state report failed; will retry', { units: writes.length, err: String(err) });
         }
       }));
     }

@@ -305,6 +305,11 @@ export interface MachineSession {
   update(record: MachineRecord): Promise<void>;
   /** Writes (or, with null, deletes) this machine's state of one unit, on the lease. */
   reportState(unit: string, state: UnitStateRecord | null): Promise<void>;
+  /**
+   * Writes (or, with null, deletes) the states of many units in one etcd transaction, on the lease.
+   * At most MAX_TXN_OPS (128) entries; all or nothing.
+   */
+  reportStates(states: ReadonlyArray<readonly [unit: string, state: UnitStateRecord | null]>): Promise<void>;
   /** Revokes the lease (record and states vanish at once). Idempotent; never throws. */
   close(): Promise<void>;
   /**

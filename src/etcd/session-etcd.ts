@@ -2,7 +2,7 @@
  * Machine sessions: an agent's record on its own lease, kept alive while the process lives.
  * Creation is a transaction "create only if absent", so a second live agent with the same id is refused.
  */
-import type { Etcd3, Lease } from 'etcd3';
+import type { Etcd3, IRequestOp, Lease } from 'etcd3';
 import { decodeMachine } from './codec';
 import { ValidationError } from '../errors';
 import { etcdCall } from './client';
@@ -61,6 +61,18 @@ export async function registerMachine(
       const k = keys.state(unit, record.id);
       if (state === null) await etcdCall('state delete', () => client.delete().key(k).exec());
       else await etcdCall('state put', () => client.put(k).value(JSON.stringify(state)).lease(leaseId).exec());
+    },
+    async reportStates(states: ReadonlyArray<readonly [string, UnitStateRecord | null]>) {
+      if (states.length === 0) return;
+      if (states.length > 128) throw new RangeError(`reportStates: ${states.length} states, at most 128 per transaction`);
+      stats.requests++;
+      const success: IRequestOp[] = states.map(([unit, state]) => {
+        const k = Buffer.from(keys.state(unit, record.id));
+        return state === null
+          ? { request_delete_range: { key: k } }
+          : { request_put: { key: k, value: Buffer.from(JSON.stringify(state)), lease: leaseId } };
+      });
+      await etcdCall('states txn', () => client.kv.txn({ compare: [], success, failure: [] }));
     },
     detach() {
       if (closed) return;

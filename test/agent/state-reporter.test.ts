@@ -27,6 +27,7 @@ t.test('a write that completes under the old session is rewritten under the new 
     ...old, machineId: old.machineId, lost: old.lost,
     update: (r) => old.update(r), close: () => old.close(), detach: () => old.detach(),
     reportState: async (unit, state) => { await old.reportState(unit, state); reached(); await held; },
+    reportStates: async (states) => { await old.reportStates(states); reached(); await held; },
   };
   const reporter = new StateReporter(systemClock, silentLogger);
   t.teardown(() => reporter.close());

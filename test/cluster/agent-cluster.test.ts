@@ -77,7 +77,10 @@ t.test('agents on a 3-node testbed', async (t) => {
     await tb.start('node4');
     await startAgent(tb, 'node4');
     await until('active on node4', async () => (await show('node4', 'everywhere.service', 'ActiveState')) === 'active');
-    t.equal((await reg.listStates('everywhere.service')).value.filter((s) => s.state.activeState === 'active').length, 4);
+    // systemd says active before the agent's report reaches etcd: wait for the report, then count
+    const active = async () => (await reg.listStates('everywhere.service')).value.filter((s) => s.state.activeState === 'active').length;
+    await until('4 reported active', async () => (await active()) === 4);
+    t.equal(await active(), 4);
     await reg.destroyUnit('everywhere.service');
     for (const n of [...tb.nodes, 'node4']) {
       await until(`gone from ${n}`, async () => (await show(n, 'everywhere.service', 'LoadState')) === 'not-found');

@@ -189,3 +189,20 @@ t.test('etcd unreachable gives a retryable UnavailableError', async (t) => {
   t.equal(err.code, 'etcd.unavailable');
   t.equal(err.retryable, true);
 });
+
+t.test('reportStates writes many states in one transaction, on the lease', async (t) => {
+  const reg = newReg('/t-states/');
+  const s = await reg.register(machine('m1'), 5);
+  const st = (active: string) => ({ loadState: 'loaded', activeState: active, subState: 'running', hash: 'h', since: 'now' });
+  const before = reg.stats.requests;
+  await s.reportStates(Array.from({ length: 128 }, (_, i) => [`u${i}.service`, st('active')] as const));
+  t.equal(reg.stats.requests - before, 1, 'one etcd request for 128 states');
+  t.equal((await reg.listStates()).value.length, 128);
+  await s.reportStates([['u0.service', null], ['u1.service', { ...st('failed'), reason: 'start failed: x' }]]);
+  const states = (await reg.listStates()).value;
+  t.equal(states.length, 127);
+  t.match(states.find((e) => e.unit === 'u1.service')!.state, { activeState: 'failed', reason: 'start failed: x' });
+  await t.rejects(s.reportStates(Array.from({ length: 129 }, (_, i) => [`v${i}.service`, null] as const)), RangeError);
+  await s.close();
+  t.equal((await reg.listStates()).value.length, 0, 'states go with the lease');
+});

@@ -65,6 +65,8 @@ const ORPHAN_CLEANUP_TIMEOUT_MS = 30_000;
 /** Why a unit cannot get to its desired state here, and when the agent tries it again. */
 interface UnitFailure {
   attempts: number;
+  /** This unit's own retry schedule (shoal's one jittered backoff). */
+  backoff: Backoff;
   /** ms since the epoch (the agent's clock). */
   retryAt: number;
   reason: string;
@@ -410,8 +412,9 @@ export class Agent {
     const prev = this.failures.get(unit);
     const attempts = (prev?.attempts ?? 0) + 1;
     if (prev && prev.reason === reason && retryIn === Infinity) return;
-    const delay = retryIn ?? Math.min(UNIT_RETRY_MAX_MS, UNIT_RETRY_MIN_MS * 2 ** Math.min(attempts - 1, 16)) * (0.5 + Math.random() / 2);
-    this.failures.set(unit, { attempts, retryAt: now + delay, reason, hash });
+    const backoff = prev?.backoff ?? new Backoff({ initialMs: UNIT_RETRY_MIN_MS, maxMs: UNIT_RETRY_MAX_MS });
+    const delay = retryIn ?? backoff.next();
+    this.failures.set(unit, { attempts, backoff, retryAt: now + delay, reason, hash });
     this.log.error('unit failed; retrying it alone', { unit, reason, attempt: attempts, retryInMs: Math.round(delay) });
     this.reportUnit(unit);
   }

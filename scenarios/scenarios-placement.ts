@@ -6,7 +6,7 @@ import { mainPids, pidChanges, scheduleChanges } from './checks';
 import { ScenarioFailure } from './cluster';
 import { sleep, type Scenario, type ScenarioContext } from './scenario';
 import { finalCheck } from './scenarios-node';
-import { overflowUnits, UNIT_PREFIX } from './units';
+import { overflowUnits, replacesCycleUnits, UNIT_PREFIX } from './units';
 
 /** What a clear refusal says (besides naming the id): fleet said "duplicate"; shoal's agent says "already registered". */
 const DUPLICATE = /duplicate|already registered|in use by/i;
@@ -132,5 +132,36 @@ const globalJoin: Scenario = {
   },
 };
 
+const replacesCycle: Scenario = {
+  name: 'replaces-cycle',
+  title: 'two units that replace each other, both started: exactly one runs (fleet), on any machine count',
+  async run(ctx) {
+    const { cluster, platform } = ctx;
+    const pair = replacesCycleUnits();
+    const names = pair.map((u) => u.name);
+    const t0 = Date.now();
+    await cluster.submit(pair);
+    const running = async () => {
+      const obs = await cluster.observe(platform.nodes, [...ctx.units, ...pair]);
+      const active = obs.nodes.flatMap((n) => names.filter((u) => n.units.get(u)?.active === 'active').map((u) => `${u}@${n.node}`));
+      return { active, scheduled: names.filter((u) => obs.schedule.has(u)) };
+    };
+    await cluster.waitFor('one of the pair running', 20_000, async () => {
+      const r = await running();
+      return r.active.length >= 1 ? r : undefined;
+    });
+    const ms = Date.now() - t0;
+    await sleep(3000); // and it stays that way: the other is never launched
+    const r = await running();
+    if (r.active.length !== 1 || r.scheduled.length !== 1 || !r.active[0].startsWith(names[0])) {
+      throw new ScenarioFailure(`expected only ${names[0]} to run, got running=${r.active.join(' ')} scheduled=${r.scheduled.join(' ')}`);
+    }
+    ctx.note(`${r.active[0]} runs, ${names[1]} is unplaceable (Replaces cycle) with ${platform.nodes.length} nodes`);
+    for (const u of names) await cluster.reg.destroyUnit(u);
+    const s = await finalCheck(ctx);
+    return { recoveryMs: ms, verdict: s.verdict };
+  },
+};
+
 /** The membership and placement scenarios. */
-export const placementScenarios: Scenario[] = [duplicateId, conflictsOverflow, globalJoin];
+export const placementScenarios: Scenario[] = [duplicateId, conflictsOverflow, globalJoin, replacesCycle];

@@ -60,6 +60,13 @@ export function overflowUnits(count: number): ScenarioUnit[] {
     unit(`${UNIT_PREFIX}over-${i + 1}.service`, { conflicts: glob, fleet: [`Conflicts=${glob}`] }));
 }
 
+/** Two units that replace each other (fleet's functional test TestScheduleCircularReplace): exactly one may run. */
+export function replacesCycleUnits(): ScenarioUnit[] {
+  const a = `${UNIT_PREFIX}rep-a.service`;
+  const b = `${UNIT_PREFIX}rep-b.service`;
+  return [unit(a, { fleet: [`Replaces=${b}`] }), unit(b, { fleet: [`Replaces=${a}`] })];
+}
+
 /** True when `name` matches `glob`, where `*` is the only wildcard. */
 export function matchesGlob(glob: string, name: string): boolean {
   const re = new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);

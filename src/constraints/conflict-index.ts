@@ -36,7 +36,11 @@ export function resolveConflicts(units: readonly ConflictSource[]): Map<string, 
   return out;
 }
 
-function matchAll(pattern: string, sorted: readonly string[], known: Set<string>): readonly string[] {
+/**
+ * The names in `sorted` (ascending) that `pattern` matches: an exact name by lookup in `known`, a glob by
+ * scanning only the names sharing its literal prefix. A bad glob (refused at submit) matches nothing.
+ */
+export function matchAll(pattern: string, sorted: readonly string[], known: ReadonlySet<string>): readonly string[] {
   if (!isGlob(pattern)) return known.has(pattern) ? [pattern] : [];
   let tokens;
   try {

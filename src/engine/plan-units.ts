@@ -1,5 +1,5 @@
 /** Compiles a snapshot's units for the planner: conflicts, effective Replaces, MachineOf groups. Pure. */
-import { resolveConflicts } from '../constraints/conflict-index';
+import { matchAll, resolveConflicts } from '../constraints/conflict-index';
 import type { SchedUnit } from '../constraints/view';
 import type { PlacementStrategy } from '../units/types';
 import type { SnapshotUnit } from './types';
@@ -61,14 +61,18 @@ function linkConflicts(active: SchedUnit[], all: Map<string, SchedUnit>): void {
   }
 }
 
+// Replaces= items are globs (fleet matched them with path.Match, like Conflicts=), resolved to names here.
 // Replaces cycles (a replaces b, b replaces a; or longer): of each cycle only the first name runs, the
 // others are blocked, so exactly one is launched whatever the machine count (fleet's functional test).
 function linkReplaces(placeable: SchedUnit[]): void {
   const byName = new Map(placeable.map((u) => [u.name, u]));
+  const sorted = [...byName.keys()].sort();
+  const known = new Set(sorted);
   const edges = new Map<string, string[]>();
   for (const x of placeable) {
-    const to = x.spec.options.replaces.filter((y) => y !== x.name && byName.has(y));
-    if (to.length) edges.set(x.name, to);
+    const to = new Set<string>();
+    for (const p of x.spec.options.replaces) for (const y of matchAll(p, sorted, known)) if (y !== x.name) to.add(y);
+    if (to.size) edges.set(x.name, [...to].sort());
   }
   if (edges.size === 0) return;
   for (const cycle of cycles(edges)) {

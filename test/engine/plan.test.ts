@@ -207,6 +207,26 @@ const cases: Case[] = [
     decisions: ['place a.service m1'],
     unplaceable: ['b.service', 'c.service'],
   },
+  // Replaces= items are globs (docs/units.md, fleet): a glob must displace like an exact name, and close cycles.
+  {
+    name: 'Replaces glob: the replacing unit takes the machine, every unit the glob matches moves away',
+    snap: snapshot([unit('new.service', { replaces: ['ol?.service', 'web@*.service'], machineMetadata: { r: ['a'] } }), unit('old.service'), unit('web@1.service')],
+      [machine('m1', { r: 'a' }), machine('m2')], { 'old.service': 'm1', 'web@1.service': 'm1' }),
+    decisions: ['move old.service m1>m2', 'move web@1.service m1>m2', 'place new.service m1'],
+    reasons: { 'old.service': 'displaced from m1 by new.service', 'web@1.service': 'displaced from m1 by new.service' },
+  },
+  {
+    name: 'Replaces cycle through a glob: exactly one runs',
+    snap: snapshot([unit('a.service', { replaces: ['b@*.service'] }), unit('b@1.service', { replaces: ['a.service'] })], m3),
+    decisions: ['place a.service m1'],
+    unplaceable: ['b@1.service'],
+    reasons: { 'b@1.service': 'Replaces cycle a.service ↔ b@1.service' },
+  },
+  {
+    name: 'Replaces glob matching the unit itself is not a cycle',
+    snap: snapshot([unit('a@1.service', { replaces: ['a@*.service'] })], m3),
+    decisions: ['place a@1.service m1'],
+  },
   // Issue 10 item 1: a sidekick that fits nowhere never takes its target down, whatever way it fails.
   {
     name: 'sidekick with metadata no machine has: the target is placed, only the sidekick is unplaceable',

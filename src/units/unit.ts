@@ -33,16 +33,38 @@ const OWN_SECTIONS = ['X-Fleet', 'X-Shoal', 'X-Container'];
 
 function checkSectionNames(file: UnitSpec['file'], opts: ParseUnitOptions): void {
   for (const s of file.sections) {
-    // Case, spaces inside the brackets and a missing X- are near misses: systemd reads [X-Fleet ] as another section.
-    const l = s.name.replace(/\s+/g, '').toLowerCase();
-    const meant = OWN_SECTIONS.find((o) => o !== s.name && (o.toLowerCase() === l || o.slice(2).toLowerCase() === l));
+    const meant = OWN_SECTIONS.find((o) => o !== s.name && nearMiss(s.name, o));
     if (meant) {
-      const why = /\s/.test(s.name) ? 'spaces inside the brackets are part of the name' : 'section names are case-sensitive';
+      const why = /\s/.test(s.name) ? 'spaces inside the brackets are part of the name'
+        : s.name.toLowerCase() === meant.toLowerCase() ? 'section names are case-sensitive'
+        : 'systemd ignores a section of another name, so its options would be dropped';
       throw new ValidationError('unit.bad-section', `section [${s.name}] is not read by shoal; did you mean [${meant}]? (${why})`, {
         file: opts.file, line: s.line, section: s.name,
       });
     }
   }
+}
+
+// Case, spaces or punctuation inside the brackets ([X_Fleet], [X Fleet], [X-Fleet]]), a missing X- and one
+// letter added, dropped, changed or swapped ([X-Flee], [X-Fleets], [X-Shaol]): systemd reads another section.
+function nearMiss(name: string, own: string): boolean {
+  const n = name.toLowerCase().replace(/[^a-z0-9]/g, '');
+  const o = own.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return n === o || n === o.slice(1) || editDistance(n, o) <= 1 || editDistance(n, o.slice(1)) <= 1;
+}
+
+// Levenshtein distance with adjacent transpositions counted as one edit (optimal string alignment).
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 1) return 2;
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }
 
 function build(unitName: UnitName, text: string, file: UnitSpec['file'], opts: ParseUnitOptions): UnitSpec {

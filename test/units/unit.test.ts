@@ -56,12 +56,18 @@ t.test('parseUnit errors carry file, line, section and key', async (t) => {
 });
 
 t.test('near-miss spellings of shoal sections are refused', async (t) => {
-  for (const [sec, meant] of [['x-fleet', 'X-Fleet'], ['Fleet', 'X-Fleet'], ['X-SHOAL', 'X-Shoal'], ['container', 'X-Container'], ['X-Fleet ', 'X-Fleet'], [' X-Fleet', 'X-Fleet'], ['X- Shoal', 'X-Shoal']]) {
+  for (const [sec, meant] of [['x-fleet', 'X-Fleet'], ['Fleet', 'X-Fleet'], ['X-SHOAL', 'X-Shoal'], ['container', 'X-Container'], ['X-Fleet ', 'X-Fleet'], [' X-Fleet', 'X-Fleet'], ['X- Shoal', 'X-Shoal'],
+    // punctuation and one-letter slips: systemd reads another section and the constraints would vanish
+    ['X_Fleet', 'X-Fleet'], ['XFleet', 'X-Fleet'], ['X Fleet', 'X-Fleet'], ['X-Fleet]', 'X-Fleet'], ['X-Flee', 'X-Fleet'],
+    ['X-Fleets', 'X-Fleet'], ['Xshoal', 'X-Shoal'], ['X-Shaol', 'X-Shoal'], ['X-Contaner', 'X-Container'], ['Fleets', 'X-Fleet']]) {
     t.throws(() => parseUnit('s.service', `[Unit]\nDescription=d\n[${sec}]\nGlobal=true\n`, { file: 's.service' }), {
       code: 'unit.bad-section', location: { file: 's.service', line: 3, section: sec }, message: new RegExp(`did you mean \\[${meant}\\]`),
     }, sec);
   }
   t.equal(parseUnit('s.service', '[X-Other]\nA=1\n[Install]\nWantedBy=multi-user.target\n').name, 's.service', 'other sections are fine');
+  for (const sec of ['Unit', 'Service', 'Socket', 'Install', 'Mount', 'Timer', 'Path', 'Slice', 'Scope', 'Swap', 'Automount', 'X-Flow', 'X-Shell', 'X-Sleep']) {
+    t.doesNotThrow(() => parseUnit('s.service', `[${sec}]\nA=1\n`), `[${sec}] is not a near miss`);
+  }
 });
 
 t.test('UnitSpec fields', async (t) => {

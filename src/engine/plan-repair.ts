@@ -2,7 +2,8 @@
  * Repair search: the greedy pass may leave a group unplaced although a complete placement exists (fleet,
  * Kubernetes and Nomad are greedy too; issue 10's amq-master/slave example). For each group left (partly)
  * unplaced, a depth-first search re-places it together with the groups around it that are not yet running
- * (placed in this plan, never where the schedule had them): a unit that runs never moves for it.
+ * (placed in this plan, never where the schedule had them): a unit that runs never moves for it. A group
+ * with members that run (a new sidekick of a running unit) is completed only on their machine.
  *
  * Bounded and deterministic: at most REPAIR_GROUPS groups per search, REPAIR_BUDGET filter evaluations per
  * plan (a count, not a clock), machines tried in a fixed order (a moved group's own machine first, then by
@@ -43,9 +44,13 @@ export function repairPlan(ctx: Ctx, schedule: Readonly<Record<string, string>>)
   for (const id of [...todo.keys()].sort()) {
     if (stats.steps >= REPAIR_BUDGET) break;
     const group = todo.get(id)!;
-    if (!movable(ctx, group, schedule, true)) continue;
+    // Members that run stay where they run: the rest of the group may only join them there.
+    const running = group.filter((u) => { const at = state.placementOf(u.name); return at !== undefined && schedule[u.name] === at; });
+    const pinned = state.machine(running.length ? state.placementOf(running[0].name)! : '');
+    if (running.some((u) => state.placementOf(u.name) !== pinned?.id)) continue;
+    if (!movable(ctx, group.filter((u) => !running.includes(u)), schedule, true) || running.some((u) => u.replaces.size > 0 || u.replacedBy.length > 0)) continue;
     try {
-      repairGroup(ctx, group, schedule, stats);
+      repairGroup(ctx, group, schedule, stats, pinned);
     } catch (e) {
       if (!(e instanceof OutOfBudget)) throw e;
       break;
@@ -73,7 +78,8 @@ interface Item {
   candidates: MachineView[];
 }
 
-function repairGroup(ctx: Ctx, group: SchedUnit[], schedule: Readonly<Record<string, string>>, stats: RepairStats): void {
+/** `pinned`: the machine where members of `group` run; only the others are re-placed, and only there. */
+function repairGroup(ctx: Ctx, group: SchedUnit[], schedule: Readonly<Record<string, string>>, stats: RepairStats, pinned?: MachineView): void {
   const { state } = ctx;
   const spend = (n: number) => {
     stats.steps += n;
@@ -81,15 +87,17 @@ function repairGroup(ctx: Ctx, group: SchedUnit[], schedule: Readonly<Record<str
   };
   const items: Item[] = [];
   const seen = new Set<string>();
-  const addItem = (g: SchedUnit[]) => {
+  const addItem = (g: SchedUnit[], only?: MachineView) => {
     seen.add(g[0].group[0]);
-    const was = g.map((u) => state.machine(state.placementOf(u.name) ?? ''));
+    const free = only ? g.filter((u) => !(state.placementOf(u.name) === only.id && schedule[u.name] === only.id)) : g;
+    const was = free.map((u) => state.machine(state.placementOf(u.name) ?? ''));
     const home = was.find((m) => m !== undefined);
-    const candidates = staticCandidates(ctx, g, spend);
+    let candidates = staticCandidates(ctx, free, spend);
+    if (only) candidates = candidates.filter((m) => m === only);
     if (home && candidates.includes(home)) candidates.splice(candidates.indexOf(home), 1), candidates.unshift(home);
-    items.push({ group: g, names: g.map((u) => u.name), was, candidates });
+    items.push({ group: free, names: g.map((u) => u.name), was, candidates });
   };
-  addItem(group);
+  addItem(group, pinned);
   if (items[0].candidates.length === 0) return;
   // Breadth-first neighbourhood: movable groups in conflict with an item, then movable groups sharing an item's machines.
   for (let i = 0; i < items.length && items.length < REPAIR_GROUPS; i++) {
@@ -120,7 +128,7 @@ function repairGroup(ctx: Ctx, group: SchedUnit[], schedule: Readonly<Record<str
     }
   }
   if (!ok) return;
-  const lead = group[0].name;
+  const lead = (items[0].group.find((_, j) => items[0].was[j] === undefined) ?? group[0]).name;
   items.forEach((it, i) => {
     const m = chosen[i]!;
     it.group.forEach((u, j) => {

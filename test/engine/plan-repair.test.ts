@@ -97,3 +97,48 @@ t.test('whenever a complete placement exists the plan finds it; deterministic; i
   t.ok(complete > 100, `${complete} instances have a complete placement`);
   t.ok(only.length === 1 || repaired > 5, `the repair search was needed in ${repaired} of them (greedy alone left units unplaced)`);
 });
+
+// A new sidekick of a running unit can only join it there; the search must still move units that are not
+// yet running out of its way (greedy put one in conflict with it on that machine).
+function sidekickInstance(seed: number): Snapshot {
+  const r = rng(seed * 7919 + 13);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
+  const machines = Array.from({ length: 2 + Math.floor(r() * 2) }, (_, i) => machine(`m${i}`, {}, pick([0, 1000])));
+  const running = Array.from({ length: 1 + Math.floor(r() * 3) }, (_, i) => `run${i}.service`);
+  const schedule: Record<string, string> = {};
+  for (const n of running) schedule[n] = pick(machines).id;
+  const side = running.map((t, i) => unit(`side${i}.service`, { machineOf: [t], cpu: pick([0, 0, 400]) }));
+  const free = Array.from({ length: 1 + Math.floor(r() * 4) }, (_, i) => unit(`a${i}.service`, {
+    conflicts: r() < 0.7 ? [pick(side.map((s) => s.spec.name).concat('side*.service'))] : [],
+    cpu: pick([0, 400, 700]),
+  }));
+  return snapshot([...running.map((n) => unit(n)), ...side, ...free], machines, schedule);
+}
+
+t.test('a new sidekick of a running unit: units not yet running move out of its way (never a running one)', async (t) => {
+  const only = process.env.SEED ? [Number(process.env.SEED)] : Array.from({ length: 300 }, (_, i) => i + 1);
+  let repaired = 0;
+  for (const seed of only) {
+    const s = sidekickInstance(seed);
+    const r = plan(s);
+    const sched = applied(s, r);
+    if (!valid(s, sched)) t.fail(`seed ${seed}: plan breaks a constraint: ${JSON.stringify(sched)}`);
+    for (const [n, m] of Object.entries(s.schedule)) if (sched[n] !== m) t.fail(`seed ${seed}: running ${n} moved off ${m}`);
+    if (completeExists(s)) {
+      if (r.unplaceable.length) t.fail(`seed ${seed}: a complete placement exists, plan left ${r.unplaceable.map((u) => u.unit).join(', ')}`);
+      if (plan(s, { repair: false }).unplaceable.length) repaired++;
+    }
+    if (JSON.stringify(plan(s)) !== JSON.stringify(r)) t.fail(`seed ${seed}: not deterministic`);
+  }
+  t.ok(only.length === 1 || repaired > 5, `the repair search was needed in ${repaired} instances`);
+});
+
+t.test('example: a conflicting unit greedy put beside a running target moves so its new sidekick fits', async (t) => {
+  const s = snapshot([unit('db.service'), unit('r1.service'), unit('r2.service'), unit('aaa.service', { conflicts: ['side.service'] }), unit('side.service', { machineOf: ['db.service'] })],
+    [machine('node1'), machine('node2')], { 'db.service': 'node1', 'r1.service': 'node2', 'r2.service': 'node2' });
+  t.same(plan(s, { repair: false }).unplaceable.map((u) => u.unit), ['side.service'], 'greedy alone leaves the sidekick out');
+  const r = plan(s);
+  t.same(r.decisions.map((d) => `${d.kind} ${d.unit} ${d.kind === 'place' ? d.machine : ''}`), ['place aaa.service node2', 'place side.service node1']);
+  t.same(r.unplaceable, []);
+  t.match(r.decisions[0].reason, 'to make room for side.service');
+});

@@ -6,7 +6,7 @@ import { ValidationError } from '../errors';
 import type { FleetOptions, UnitEntry, UnitFile, UnitName } from './types';
 import { sectionEntries } from './unit-file';
 import { GlobError, compileGlob, isGlob, matchUnitGlob } from './unit-glob';
-import { parseUnitName } from './unit-name';
+import { instanceName, parseUnitName } from './unit-name';
 import { expandSpecifiers } from './specifiers';
 import { WordsError, splitFleetValues } from './words';
 import { entryError, unknownKey, type EntryContext } from './option-errors';
@@ -110,6 +110,7 @@ function applyEntry(c: Collected, key: FleetKey, entry: UnitEntry, items: string
   switch (key) {
     case 'MachineID':
       for (const v of items) {
+        if (deferred(unit, v)) neverMachineId(v, unit, fail);
         const id = deferred(unit, v) ? v : v.toLowerCase();
         if (!deferred(unit, v) && !/^[0-9a-f]{8,32}$/.test(id)) {
           throw fail(`MachineID ${JSON.stringify(v)} is not a machine id (32 hex characters, or a prefix of at least 8)`);
@@ -158,7 +159,13 @@ export function parseFleetBool(v: string, fail: (msg: string) => Error): boolean
 }
 
 function checkUnitRef(key: FleetKey, v: string, unit: UnitName, fail: (msg: string) => Error): void {
-  if (deferred(unit, v)) return;
+  if (deferred(unit, v)) {
+    // `MachineOf=%n` (or `%p@%i.service`) names every instance itself: no instance could ever be placed.
+    if (key === 'MachineOf' && ['x', 'yy2'].every((i) => { const n = parseUnitName(instanceName(unit.name, i)); return expandSpecifiers(v, n) === n.name; })) {
+      throw fail(`MachineOf=${v} names each instance itself, so no instance of ${unit.name} could be placed`);
+    }
+    return;
+  }
   if (key === 'Replaces') return checkGlob(v, fail, key); // fleet matches Replaces as globs too
   try {
     const n = parseUnitName(v);
@@ -187,6 +194,23 @@ function checkGlob(v: string, fail: (msg: string) => Error, key: FleetKey): void
       throw fail(`${key}=${v} can never match a unit: ${v} is not a unit name${hint}`);
     }
     throw e;
+  }
+}
+
+// A template's MachineID= no instance can make a machine id: %n %N hold '@' and '.', %% is '%', and the
+// text around %i (with %p expanded) must be hex digits leaving room for at least one instance character.
+function neverMachineId(v: string, unit: UnitName, fail: (msg: string) => Error): void {
+  let fixed = '';
+  let inst = false;
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] !== '%') { fixed += v[i]; continue; }
+    const c = v[++i];
+    if (c === 'i') inst = true;
+    else if (c === 'p') fixed += unit.prefix;
+    else fixed += '%'; // %n %N %% (and anything refused earlier) can never be hex
+  }
+  if (!/^[0-9a-fA-F]*$/.test(fixed) || fixed.length >= 32 || !inst) {
+    throw fail(`MachineID=${v} can never be a machine id (32 hex characters, or a prefix of at least 8) for any instance of ${unit.name}`);
   }
 }
 

@@ -17,6 +17,8 @@ const good: Array<{ name: string; unit?: string; body: string; want: Partial<Fle
   { name: 'MachineID prefix of 8, upper case normalised', body: 'MachineID=0123ABCD', want: { machineId: '0123abcd' } },
   { name: 'MachineID repeated with the same value', body: `MachineID=${MID}\nMachineID=${MID}`, want: { machineId: MID } },
   { name: 'MachineOf list and repeated lines', body: 'MachineOf=a.service b.service\nMachineOf=c.service', want: { machineOf: ['a.service', 'b.service', 'c.service'] } },
+  { name: 'template MachineID some instance makes valid is kept', unit: 'ab@.service', body: 'MachineID=%p%i', want: { machineId: '%p%i' } },
+  { name: 'template MachineOf some instance makes valid is kept', unit: 'ab@.service', body: 'MachineOf=%N.socket %i', want: { machineOf: ['%N.socket', '%i'] } },
   { name: 'MachineOf duplicates collapse', body: 'MachineOf=a.service a.service', want: { machineOf: ['a.service'] } },
   { name: 'MachineMetadata single', body: 'MachineMetadata=region=us-east', want: { machineMetadata: { region: ['us-east'] } } },
   {
@@ -94,6 +96,14 @@ const bad: Array<{ name: string; unit?: string; body: string; code: string; why:
   { name: 'Conflicts= an exact name without a type suffix', body: 'Conflicts=db', code: 'unit.bad-option', why: /Conflicts=db can never match a unit.*db\.service\?/ },
   { name: 'Replaces= an exact name without a type suffix', body: 'Replaces=db', code: 'unit.bad-option', why: /Replaces=db can never match a unit/ },
   { name: 'template MachineID=%m: no instance can be valid', unit: 'w@.service', body: 'MachineID=%m', code: 'unit.bad-option', why: /%m in "%m" is never expanded: only %n %N %p %i %%/ },
+  // Neighbours of MachineID=%m: template values no instance can make valid.
+  { name: 'template MachineOf=%n: every instance names itself', unit: 'w@.service', body: 'MachineOf=%n', code: 'unit.bad-option', why: /MachineOf=%n names each instance itself/ },
+  { name: 'template MachineOf=%p@%i.service: every instance names itself', unit: 'w@.service', body: 'MachineOf=%p@%i.service', code: 'unit.bad-option', why: /names each instance itself/ },
+  { name: 'template MachineOf=%N.service: every instance names itself', unit: 'w@.service', body: 'MachineOf=%N.service', code: 'unit.bad-option', why: /names each instance itself/ },
+  { name: 'template MachineID=%n: never hex', unit: 'w@.service', body: 'MachineID=%n', code: 'unit.bad-option', why: /MachineID=%n can never be a machine id/ },
+  { name: 'template MachineID=%%: never hex', unit: 'w@.service', body: 'MachineID=%%', code: 'unit.bad-option', why: /can never be a machine id/ },
+  { name: 'template MachineID=%p%i with a non-hex prefix', unit: 'w@.service', body: 'MachineID=%p%i', code: 'unit.bad-option', why: /can never be a machine id/ },
+  { name: 'template MachineID=%ig', unit: 'w@.service', body: 'MachineID=%ig', code: 'unit.bad-option', why: /can never be a machine id/ },
   { name: 'unknown specifier in a plain unit', unit: 'a@1.service', body: 'MachineMetadata=host=%H', code: 'unit.bad-option', why: /%H .* never expanded/ },
   { name: 'a lone % at the end', body: 'MachineMetadata=a=b%', code: 'unit.bad-option', why: /never expanded/ },
   // fleet's forbidden combinations.

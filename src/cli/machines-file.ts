@@ -13,6 +13,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import type { MachineSpec } from '../constraints/types';
 import { parseCpu, parseMemory } from '../units/resources';
 import { CliError } from './cli-error';
+import { metadataProblem } from '../units/metadata';
 
 const KEYS = ['id', 'metadata', 'cpu', 'memory', 'address'];
 
@@ -48,6 +49,9 @@ export function readMachinesFile(path: string, cwd: string): MachineSpec[] {
       if (typeof table.metadata !== 'object' || table.metadata === null || Array.isArray(table.metadata)) throw new CliError(`${where}: metadata must be a table of strings`);
       for (const [k, v] of Object.entries(table.metadata)) {
         if (typeof v !== 'string') throw new CliError(`${where}: metadata.${k} must be a string`);
+        // the rule shoald and set-metadata apply: metadata no unit could match is refused
+        const problem = metadataProblem(k, v);
+        if (problem) throw new CliError(`${where}: ${problem}`);
         metadata[k] = v;
       }
     }

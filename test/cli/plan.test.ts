@@ -58,6 +58,9 @@ t.test('bad machines file: clear errors naming the file and key', async (t) => {
     ['syntax', 'machine = [\n', /syntax\.toml:\d+/],
     ['unknown-key', '[[machine]]\nid = "a"\ncores = 2\n', /machine #1: unknown key "cores"/],
     ['bad-cpu', '[[machine]]\nid = "a"\ncpu = "lots"\n', /machine #1: cpu: /],
+    ['md-eq', '[[machine]]\nid = "a"\nmetadata = { role = "a=b" }\n', /machine #1: metadata role=a=b: the value holds '='/],
+    ['md-key', '[[machine]]\nid = "a"\nmetadata = { "bad key" = "x" }\n', /machine #1: metadata key "bad key"/],
+    ['md-empty', '[[machine]]\nid = "a"\nmetadata = { role = "" }\n', /machine #1: metadata role: the value is empty/],
     ['dup', '[[machine]]\nid = "a"\n[[machine]]\nid = "a"\n', /duplicate id "a"/],
     ['empty', '', /no \[\[machine\]\]/],
   ];

@@ -147,8 +147,10 @@ export function parseShoalOptions(file: UnitFile, opts: { file?: string } = {}):
   else if (quotaE) cpuMillis = parseAt(svcCtx, quotaE, 'unit.bad-cpu', parseCpuQuota);
 
   const memE = last(shoal, 'Memory');
-  // systemd prefers MemoryMax= over the deprecated MemoryLimit= when both are set.
-  const capE = last(svc, 'MemoryMax') ?? last(svc, 'MemoryLimit');
+  // systemd prefers MemoryMax= over the deprecated MemoryLimit= when both are set, unless MemoryMax= is
+  // infinity (cgroup.c: no unified memory config, so MemoryLimit= applies).
+  const maxE = last(svc, 'MemoryMax');
+  const capE = (maxE?.value === 'infinity' ? undefined : maxE) ?? last(svc, 'MemoryLimit') ?? maxE;
   let memoryBytes = 0;
   if (memE) memoryBytes = parseAt(sctx, memE, 'unit.bad-memory', parseMemory);
   else if (capE) memoryBytes = parseAt(svcCtx, capE, 'unit.bad-memory', parseMemoryLimit);

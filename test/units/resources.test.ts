@@ -29,6 +29,8 @@ const cases: Array<{ name: string; text: string; want: ShoalOptions }> = [
   { name: 'Service limits only', text: '[Service]\nCPUQuota=150%\nMemoryMax=1G\n', want: { resources: { cpuMillis: 1500, memoryBytes: 2 ** 30 } } },
   { name: 'X-Shoal wins over Service, per resource', text: '[Service]\nCPUQuota=400%\nMemoryMax=4G\n[X-Shoal]\nCPU=1\n', want: { resources: { cpuMillis: 1000, memoryBytes: 4 * 2 ** 30 } } },
   { name: 'MemoryMax wins over MemoryLimit', text: '[Service]\nMemoryLimit=2G\nMemoryMax=1G\n', want: { resources: { cpuMillis: 0, memoryBytes: 2 ** 30 } } },
+  { name: 'MemoryMax=infinity leaves MemoryLimit in force (systemd 252 cgroup.c)', text: '[Service]\nMemoryLimit=2G\nMemoryMax=infinity\n', want: { resources: { cpuMillis: 0, memoryBytes: 2 * 2 ** 30 } } },
+  { name: 'MemoryMax= (reset) leaves MemoryLimit in force', text: '[Service]\nMemoryLimit=2G\nMemoryMax=1G\nMemoryMax=\n', want: { resources: { cpuMillis: 0, memoryBytes: 2 * 2 ** 30 } } },
   { name: 'MemoryLimit alone', text: '[Service]\nMemoryLimit=64M\n', want: { resources: { cpuMillis: 0, memoryBytes: 64 * 2 ** 20 } } },
   { name: 'MemoryMax=infinity reserves nothing', text: '[Service]\nMemoryMax=infinity\n', want: { resources: { cpuMillis: 0, memoryBytes: 0 } } },
   { name: 'MemoryMax=50% reserves nothing', text: '[Service]\nMemoryMax=50%\n', want: { resources: { cpuMillis: 0, memoryBytes: 0 } } },

@@ -34,6 +34,7 @@ t.test('places units, explains the ones that fit nowhere, lists templates and gl
     write('side.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineOf=east.service\n'),
     write('everywhere.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\n'),
     write('nowhere.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\nMachineMetadata=region=north\n'),
+    write('westish.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\nMachineMetadata=region=west\n'),
     write('picky.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineOf=east.service\nMachineMetadata=region=west\n'),
     write('hungry.service', '[Service]\nExecStart=/bin/true\nMemoryMax=6G\n'),
   ];
@@ -43,7 +44,8 @@ t.test('places units, explains the ones that fit nowhere, lists templates and gl
   t.match(run.stdout, /east\.service\s+node1/, 'metadata picks node1');
   t.match(run.stdout, /side\.service\s+node1/, 'MachineOf follows its target');
   t.match(run.stdout, /everywhere\.service\s+\(global\)\s+runs on 3 of 3 machine\(s\): node1, node2, node3/, 'a global lists its machines');
-  t.match(run.stdout, /nowhere\.service\s+\(global\)\s+runs on no machine: MachineMetadata does not match/, 'and says when none matches');
+  t.match(run.stdout, /nowhere\.service\s+\(global\)\s+runs on no machine: MachineMetadata does not match: metadata region=east not in \{north\} \(node1\); .*region=west not in \{north\} \(node2\); .*region=\(unset\) not in \{north\} \(node3\)/, 'and says when none matches, naming each machine');
+  t.match(run.stdout, /westish\.service\s+\(global\)\s+runs on 1 of 3 machine\(s\): node2; kept off: MachineMetadata does not match: metadata region=east not in \{west\} \(node1\)/, 'a global on some machines says why not the others');
   t.match(run.stdout, /picky\.service: not placed: MachineOf east\.service runs on node1, which refuses it: metadata/, 'a sidekick that fits nowhere never takes its target down');
   t.match(run.stdout, /hungry\.service\s+node[23]/, 'memory reservations fit where they can');
   t.match(run.stdout, /lb@\.service\s+-\s+template/);

@@ -79,8 +79,11 @@ machines.toml:
 
 /** A global's row: the machines it runs on (the engine's and agents' model), or why it runs on none. */
 function globalRow(g: GlobalPlacement, machines: number): string {
-  if (g.runs.length) return `runs on ${g.runs.length} of ${machines} machine(s): ${g.runs.join(', ')}`;
-  const why = [...new Set(g.keptOff.map((k) => k.reason))].join('; ');
+  // Machines kept off, grouped by reason and named (a reason alone does not say which machine it is about).
+  const by = new Map<string, string[]>();
+  for (const k of g.keptOff) by.set(k.reason, [...(by.get(k.reason) ?? []), k.machine]);
+  const why = [...by].map(([reason, ms]) => `${reason} (${ms.join(', ')})`).join('; ');
+  if (g.runs.length) return `runs on ${g.runs.length} of ${machines} machine(s): ${g.runs.join(', ')}${why ? `; kept off: ${why}` : ''}`;
   return `runs on no machine${why ? `: ${why}` : ''}`;
 }
 

@@ -69,9 +69,14 @@ function linkReplaces(placeable: SchedUnit[]): void {
   const sorted = [...byName.keys()].sort();
   const known = new Set(sorted);
   const edges = new Map<string, string[]>();
+  const byPattern = new Map<string, readonly string[]>(); // each distinct pattern resolved once
   for (const x of placeable) {
     const to = new Set<string>();
-    for (const p of x.spec.options.replaces) for (const y of matchAll(p, sorted, known)) if (y !== x.name) to.add(y);
+    for (const p of x.spec.options.replaces) {
+      let hits = byPattern.get(p);
+      if (!hits) byPattern.set(p, (hits = matchAll(p, sorted, known)));
+      for (const y of hits) if (y !== x.name) to.add(y);
+    }
     if (to.size) edges.set(x.name, [...to].sort());
   }
   if (edges.size === 0) return;

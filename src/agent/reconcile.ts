@@ -38,7 +38,8 @@ export interface Task {
 
 /**
  * Tasks that take `actual` to `desired`, in fixed order: unload, load, reload, stop, start; units by
- * name within a kind. A changed file is unload + load (+ start when launched): the new text takes effect.
+ * name within a kind. A changed file is an unload only: the unit is busy until its stop job ended, and
+ * the pass after that finds it absent and loads (and starts) the new text.
  * A launched unit that failed after the agent started it is left to systemd's `Restart=`. A `busy` unit
  * gets no task. `linksPending` (links or unlinks queued by earlier passes, e.g. an unload that finished
  * after its pass) asks for a reload even when this pass loads nothing.
@@ -62,9 +63,11 @@ export function computeTasks(desired: readonly DesiredUnit[], actual: readonly A
       by.load.push({ kind: 'load', unit: name, reason: 'desired but not loaded' });
       fresh = true;
     } else if (a.fileHash !== d.fileHash) {
+      // Only the unload now: the new text is loaded (and started) by the pass after its stop job ended.
+      // Loaded in this pass, its start would replace the running stop job (the old process keeps
+      // running, or the unload's cleanup removes the new file under the start job).
       by.unload.push({ kind: 'unload', unit: name, reason: `unit file changed (${short(a.fileHash)} → ${short(d.fileHash)})` });
-      by.load.push({ kind: 'load', unit: name, reason: 'unit file changed' });
-      fresh = true;
+      continue;
     }
     if (d.target === 'launched') {
       if (fresh || !a!.started) {

@@ -174,6 +174,12 @@ export class UnitManager {
     if (u) { u.busy = true; u.started = false; }
     const finish = async (result: string) => {
       if (result !== 'done') this.log.warn('stop before unload did not finish cleanly', { unit: name, result });
+      // a newer text was loaded meanwhile: the file, its link and its jobs are that version's, not ours
+      if (this.units.get(name) !== u) {
+        this.log.warn('unit loaded again before its unload ended; the unload leaves the new file alone', { unit: name });
+        this.onSettled(name, this.get(name));
+        return;
+      }
       await rm(join(this.fsDir, name), { force: true });
       if (this.units.get(name) === u) this.units.delete(name);
       this.toLink.delete(name);
@@ -210,8 +216,9 @@ export class UnitManager {
     });
     await this.enable(link.filter((n) => this.installs.has(n) && !failures.has(n)));
     await this.systemd.reload();
-    this.toLink.clear();
-    this.toUnlink.clear();
+    // only what this reload applied: an unload that ended during its awaits queued an unlink for the next one
+    for (const n of link) this.toLink.delete(n);
+    for (const n of unlink) this.toUnlink.delete(n);
     for (const name of failures.keys()) {
       this.installs.delete(name);
       await rm(join(this.fsDir, name), { force: true });

@@ -7,6 +7,7 @@
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { sleep, withDeadline } from '../abort';
 import { Backoff } from '../backoff';
+import { UnavailableError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { badValue, decodeCount, decodeDeployment, decodeDesired, decodeMachine, decodeState, decodeUnit } from './codec';
 import type { KeyLayout } from './keys';
@@ -109,7 +110,7 @@ class ScopeFollower {
       if (this.last !== undefined) b.startRevision(String(this.last + 1));
       const creating = b.create();
       try {
-        const w = await withDeadline(raceAbort(creating, this.signal), WATCH_CALL_MS, 'etcd.unavailable', `etcd watch ${this.prefix}`);
+        const w = await raceAbort(creating, this.signal, WATCH_CALL_MS, `etcd watch ${this.prefix}`);
         if (!w || this.stopped || this.signal.aborted) { void cancelLater(creating); return; }
         this.watcher = w;
         w.on('data', (res: IWatchResponse) => this.onData(res));
@@ -184,14 +185,19 @@ class ScopeFollower {
   }
 }
 
-/** `p`, or undefined as soon as `signal` aborts (the listener is removed either way). */
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+/**
+ * `p`; undefined as soon as `signal` aborts; an UnavailableError `etcd.unavailable` after `ms`. The abort
+ * listener is removed however the wait ends: a create sent to an unreachable etcd never settles, and a
+ * listener left per timed-out attempt piles up on the long-lived signal (MaxListenersExceededWarning).
+ */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal, ms: number, what: string): Promise<T | undefined> {
   if (signal.aborted) return Promise.resolve(undefined);
   return new Promise<T | undefined>((resolve, reject) => {
-    const onAbort = () => resolve(undefined);
+    const end = () => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); };
+    const onAbort = () => { end(); resolve(undefined); };
+    const timer = setTimeout(() => { end(); reject(new UnavailableError('etcd.unavailable', `${what}: no answer within ${ms} ms`)); }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
-    p.then((v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (err) => { signal.removeEventListener('abort', onAbort); reject(err); });
+    p.then((v) => { end(); resolve(v); }, (err) => { end(); reject(err); });
   });
 }
 

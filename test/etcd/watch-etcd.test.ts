@@ -1,5 +1,6 @@
 /** Watches against a real etcd: typed events, resume after a disconnect and an etcd restart, reset after compaction. */
 import t from 'tap';
+import { getEventListeners } from 'node:events';
 import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
 import { EtcdRegistry } from '../../src/etcd/registry-etcd';
 import type { WatchBatch } from '../../src/etcd/registry';
@@ -108,4 +109,25 @@ t.test('a compacted revision yields one reset, then events again', async (t) => 
   await until(() => got.flatMap((b) => b.events).some((e) => e.type === 'desired' && e.unit === 'c9.service'), 5000, 'event after reset');
   t.equal(got.filter((b) => b.reset).length, 1, 'exactly one reset');
   ac.abort();
+});
+
+t.test('retrying a watch against an unreachable etcd leaves no abort listener behind per attempt', async (t) => {
+  // cut from the start: each watch create never settles and times out after 5 s, then is retried
+  const cutOff = await startProxy(etcd.endpoint);
+  t.teardown(() => cutOff.close());
+  await cutOff.cut();
+  const w = reg(cutOff.endpoint, '/w5/');
+  const ac = new AbortController();
+  collect(w.watch([{ kind: 'units' }], { signal: ac.signal }));
+  await new Promise((r) => setTimeout(r, 200));
+  const base = getEventListeners(ac.signal, 'abort').length;
+  await new Promise((r) => setTimeout(r, 11_500)); // at least two timed-out attempts
+  // the watch's own listener and the attempt in flight: a leak adds one per timed-out attempt
+  t.ok(getEventListeners(ac.signal, 'abort').length <= base, `abort listeners: ${getEventListeners(ac.signal, 'abort').length}, at start ${base}`);
+  ac.abort();
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(getEventListeners(ac.signal, 'abort').length, 0, 'none left after the watch ended');
+  // reachable again, so the client's pending create settles and it can close (etcd3 retries it forever)
+  await cutOff.heal();
+  await new Promise((r) => setTimeout(r, 1000));
 });

@@ -13,11 +13,7 @@ import { TestbedPlatform } from '../../scenarios/platform-testbed';
 
 const seeds = (process.env.SHOAL_CHAOS_SEEDS ?? '1 2').split(/\s+/).filter(Boolean).map(Number);
 const durationMs = Number(process.env.SHOAL_CHAOS_DURATION_S ?? 60) * 1000;
-// shoald-stop leaves its units running while the engine starts them elsewhere (issue 9, fault 2,
-// being fixed in the agent): left out of the bounded run until that fix lands; the checker is unchanged
-// and `npm run chaos` still injects it.
-const DEFAULT_KINDS = FAULT_KINDS.filter((k) => k !== 'shoald-stop');
-const kinds = process.env.SHOAL_CHAOS_FAULTS ? parseFaultKinds(process.env.SHOAL_CHAOS_FAULTS) : DEFAULT_KINDS;
+const kinds = process.env.SHOAL_CHAOS_FAULTS ? parseFaultKinds(process.env.SHOAL_CHAOS_FAULTS) : FAULT_KINDS;
 
 t.test(`chaos campaign on the testbed, seeds ${seeds.join(' ')}`, { timeout: 900_000 }, async (t) => {
   const platform = new TestbedPlatform();

@@ -6,12 +6,32 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { connectSystemd, unitNameOfPath, unitObjectPath } from '../../src/agent/systemd-dbus';
-import type { SystemdUnitState } from '../../src/agent/systemd';
+import type { Systemd, SystemdUnitState } from '../../src/agent/systemd';
 import { UnitManager } from '../../src/agent/unit-manager';
 import { ShoalError } from '../../src/errors';
 import { up } from '../helpers/testbed';
 
 const SLEEP = '[Service]\nExecStart=/bin/sleep 1000\n';
+
+/**
+ * A UnitManager whose queued jobs can be awaited: start/stop return once systemd accepted the job,
+ * and the job's end arrives through onSettled (the agent never waits on a job).
+ */
+function managerWithJobs(opts: { systemd: Systemd; fsRoot: string }) {
+  const waiters = new Map<string, Array<() => void>>();
+  const um = new UnitManager({ ...opts, onSettled: (name) => { for (const w of waiters.get(name) ?? []) w(); waiters.delete(name); } });
+  const settled = (name: string) => new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no job end for ${name} within 10 s`)), 10_000);
+    waiters.set(name, [...(waiters.get(name) ?? []), () => { clearTimeout(timer); resolve(); }]);
+  });
+  /** Queues `kind` for `name` and resolves once its job (for an unload: its stop and file removal) ended. */
+  const run = async (kind: 'start' | 'stop' | 'unload', name: string) => {
+    const done = settled(name);
+    await um[kind](name);
+    await done;
+  };
+  return { um, run };
+}
 
 t.test('object paths round-trip', async (t) => {
   for (const n of ['a.service', 'web@3.service', 'x-y_z.service', 'ünï.service']) {
@@ -42,7 +62,7 @@ t.test('on a real node', async (t) => {
   });
 
   await t.test('UnitManager: load three units with one reload, start them, follow states by signals', async (t) => {
-    const um = new UnitManager({ systemd: sd, fsRoot });
+    const { um, run } = managerWithJobs({ systemd: sd, fsRoot });
     t.teardown(() => um.close());
     t.same(await um.adopt(), []);
     const seen: string[] = [];
@@ -53,8 +73,8 @@ t.test('on a real node', async (t) => {
     t.equal(await show('a.service', 'LoadState'), 'loaded');
     t.equal(await show('a.service', 'FragmentPath'), '/run/systemd/system/a.service');
 
-    t.equal(await um.start('a.service'), 'done');
-    t.equal(await um.start('b.service'), 'done');
+    await run('start', 'a.service');
+    await run('start', 'b.service');
     const a = um.get('a.service')!;
     t.equal(a.state.activeState, 'active');
     t.equal(a.state.subState, 'running');
@@ -72,22 +92,23 @@ t.test('on a real node', async (t) => {
     const st = await changed;
     t.match(st.activeState, /^(failed|inactive|deactivating)$/);
 
-    t.equal(await um.stop('a.service'), 'done');
+    await run('stop', 'a.service');
     t.equal(um.get('a.service')!.state.activeState, 'inactive');
     t.notOk(um.get('a.service')!.started);
-    t.equal(await um.start('a.service'), 'done');
+    await run('start', 'a.service');
+    t.equal(um.get('a.service')!.state.activeState, 'active');
   });
 
-  await t.test('a start job that fails resolves with its result and leaves the unit failed', async (t) => {
-    const um = new UnitManager({ systemd: sd, fsRoot });
+  await t.test('a start job that fails leaves the unit failed, and still started', async (t) => {
+    const { um, run } = managerWithJobs({ systemd: sd, fsRoot });
     t.teardown(() => um.close());
     await um.adopt();
     await um.load('bad.service', '[Service]\nType=oneshot\nExecStart=/bin/false\n');
     await um.reload();
-    t.equal(await um.start('bad.service'), 'failed');
+    await run('start', 'bad.service');
     t.equal(um.get('bad.service')!.state.activeState, 'failed');
     t.ok(um.get('bad.service')!.started, 'counts as started: Restart= decides, not the agent');
-    await um.unload('bad.service');
+    await run('unload', 'bad.service');
     await um.reload();
     t.equal(await show('bad.service', 'LoadState'), 'not-found');
   });
@@ -97,7 +118,7 @@ t.test('on a real node', async (t) => {
     t.ok(pid > 0);
     const sd2 = await connectSystemd({ busAddress });
     t.teardown(() => sd2.close());
-    const um = new UnitManager({ systemd: sd2, fsRoot });
+    const { um, run } = managerWithJobs({ systemd: sd2, fsRoot });
     t.teardown(() => um.close());
     const adopted = await um.adopt();
     t.same(adopted.map((u) => u.name), ['a.service', 'b.service', 'c.service']);
@@ -106,7 +127,7 @@ t.test('on a real node', async (t) => {
     t.equal(a.state.mainPid, pid, 'adopted, not restarted');
     t.notOk(adopted[2].started, 'c was never started');
 
-    for (const n of ['a.service', 'b.service', 'c.service']) await um.unload(n);
+    for (const n of ['a.service', 'b.service', 'c.service']) await run('unload', n);
     await um.reload();
     t.same(um.list(), []);
     t.equal(await show('a.service', 'LoadState'), 'not-found');

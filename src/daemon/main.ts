@@ -63,7 +63,8 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
       const { Engine } = require('../engine/engine') as typeof import('../engine/engine');
       const id = config.engine.id ?? config.machine.id ?? `${hostname()}-${process.pid}`;
       // a machine the engine has not seen die gets its own TTL plus a margin to re-register (issue 9)
-      const machineGraceMs = (config.machine.ttlSeconds + 3) * 1000;
+      // two TTLs + 3 s: an agent whose register call was in flight when etcd came back gets a whole retry
+      const machineGraceMs = (2 * config.machine.ttlSeconds + 3) * 1000;
       const engine = new Engine({ registry, id, log: log.child({ component: 'engine' }), ttlSeconds: config.engine.ttlSeconds, strategy: config.engine.strategy, machineGraceMs });
       running.engine = engine;
       roles.push(guard('engine', engine.run(both)));

@@ -53,7 +53,7 @@ export interface EngineOptions {
   /**
    * How long a machine whose record vanished while the engine's view was stale (etcd outage, reconnect,
    * new leader) keeps its units, waiting for its agent to re-register, in ms. Default: one machine TTL
-   * (5 s) plus 3 s; shoald passes its machine TTL + 3 s.
+   * (5 s) plus 3 s; shoald passes two machine TTLs + 3 s.
    */
   machineGraceMs?: number;
   /** How often every engine checks that etcd answers, in ms (default 1000). */

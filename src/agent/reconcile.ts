@@ -42,7 +42,8 @@ export interface Task {
  * the pass after that finds it absent and loads (and starts) the new text.
  * A launched unit that failed after the agent started it is left to systemd's `Restart=`. A `busy` unit
  * gets no task. `linksPending` (links or unlinks queued by earlier passes, e.g. an unload that finished
- * after its pass) asks for a reload even when this pass loads nothing.
+ * after its pass) asks for a reload even when this pass loads nothing; unloads alone never do (their
+ * unlink is queued when their stop job ends, and the pass that follows reloads).
  */
 export function computeTasks(desired: readonly DesiredUnit[], actual: readonly ActualUnit[], opts: { linksPending?: boolean } = {}): Task[] {
   const want = new Map(desired.map((d) => [d.name, d]));
@@ -79,8 +80,10 @@ export function computeTasks(desired: readonly DesiredUnit[], actual: readonly A
       by.stop.push({ kind: 'stop', unit: name, reason: 'desired loaded, but running' });
     }
   }
-  if (by.unload.length > 0 || by.load.length > 0 || opts.linksPending) {
-    by.reload.push({ kind: 'reload', unit: '', reason: `${by.unload.length} unloaded, ${by.load.length} loaded${opts.linksPending ? ', links pending' : ''}` });
+  // Not for unloads: theirs queue an unlink only once their stop job ended, after this pass; a
+  // daemon-reload now would apply nothing and hold the next pass (a changed unit's load) for 0.2-0.4 s.
+  if (by.load.length > 0 || opts.linksPending) {
+    by.reload.push({ kind: 'reload', unit: '', reason: `${by.load.length} loaded${opts.linksPending ? ', links pending' : ''}` });
   }
   return TASK_ORDER.flatMap((k) => by[k]);
 }

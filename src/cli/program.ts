@@ -32,6 +32,7 @@ import { registerRollback } from './commands/rollback';
 import { registerDeployments } from './commands/deployments';
 import { registerPromote } from './commands/promote';
 import { registerRollout } from './commands/rollout';
+import { registerCompose } from './commands/compose';
 
 /** A function that adds one verb to the program. */
 export type RegisterCommand = (program: Command, io: CliIO) => void;
@@ -42,6 +43,7 @@ const COMMANDS: RegisterCommand[] = [
   registerListUnits, registerListUnitFiles, registerListMachines, registerStatus, registerJournal, registerCat,
   registerExplain, registerMetadata, registerCompletion,
   registerScale, registerHistory, registerRollback, registerDeployments, registerPromote, registerRollout,
+  registerCompose,
 ];
 
 /** Builds the program with every verb, writing through `io`. */

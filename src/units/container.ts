@@ -7,11 +7,19 @@ import type { ContainerSpec, UnitEntry, UnitFile, UnitName } from './types';
 import { hasSection, sectionEntries } from './unit-file';
 import { entryError, unknownKey, type EntryContext } from './option-errors';
 import { WordsError, splitShellWords } from './words';
+import { parseDuration } from './group-options';
+import { parseCpu, parseMemory } from './resources';
 
 /** The section a container unit describes its container in. */
 export const CONTAINER_SECTION = 'X-Container';
 
-const KNOWN = ['Image', 'Command', 'Environment', 'Port', 'Volume'];
+const KNOWN = [
+  'Image', 'Command', 'Environment', 'Port', 'Volume', 'Entrypoint', 'User', 'WorkingDir', 'Label', 'Network', 'NetworkAlias',
+  'HealthCmd', 'HealthInterval', 'HealthTimeout', 'HealthRetries', 'HealthStartPeriod', 'CPUs', 'Memory', 'WaitHealthy',
+];
+
+/** A Docker object name (network, named volume): what `docker network/volume create` accepts. */
+const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
 /** Why `ref` is not a Docker image reference `[host[:port]/]path[:tag][@digest]`, or undefined when it is. */
 export function checkImage(ref: string): string | undefined {
@@ -73,7 +81,10 @@ function checkVolume(v: string): string | undefined {
   if (parts.length < 2 || parts.length > 3) return 'is not /host/path:/container/path[:ro|rw]';
   const [host, cont, mode] = parts;
   if (mode !== undefined && mode !== 'ro' && mode !== 'rw') return `has mode ${JSON.stringify(mode)}; use ro or rw`;
-  for (const [what, p] of [['host', host], ['container', cont]]) {
+  // a named volume (Docker creates it on the machine on first use) or an absolute host path
+  const named = !host.startsWith('/') && DOCKER_NAME.test(host);
+  if (!named && !host.startsWith('/') && !/[./]/.test(host)) return `volume name ${JSON.stringify(host)} is not a Docker volume name (letters, digits, '_', '.', '-')`;
+  for (const [what, p] of named ? [['container', cont]] : [['host', host], ['container', cont]]) {
     if (!p.startsWith('/')) return `${what} path ${JSON.stringify(p)} is not absolute`;
     if (p.split('/').includes('..')) return `${what} path ${JSON.stringify(p)} contains '..'`;
   }
@@ -110,7 +121,11 @@ export function parseContainer(file: UnitFile, unit: UnitName, opts: { file?: st
     else if (e.key === 'Environment') e.value === '' ? (spec.env = {}) : addEnv(spec.env, ctx, e);
     else if (e.key === 'Port') e.value === '' ? (spec.ports = []) : addItems(spec.ports, ctx, e, checkPort);
     else if (e.key === 'Volume') e.value === '' ? (spec.volumes = []) : addItems(spec.volumes, ctx, e, checkVolume);
-    else throw unknownKey(ctx, e, KNOWN);
+    else readExtra(spec, ctx, e);
+  }
+  if (spec.health && spec.health.test.length === 0) {
+    const e = sectionEntries(file, CONTAINER_SECTION).find((x) => x.key.startsWith('Health')) as UnitEntry;
+    throw entryError('unit.bad-container', `${e.key}= needs HealthCmd= (the check Docker runs in the container)`, ctx, e);
   }
   if (!imageE) {
     throw entryError('unit.bad-container', `[${CONTAINER_SECTION}] needs Image=`, ctx, { key: 'Image', value: '', line: section?.line ?? 0 });
@@ -119,4 +134,59 @@ export function parseContainer(file: UnitFile, unit: UnitName, opts: { file?: st
   if (why) throw entryError('unit.bad-container', `Image ${JSON.stringify(imageE.value)} ${why}`, ctx, imageE);
   spec.image = imageE.value;
   return spec;
+}
+
+/** Keys beyond the original five: optional container settings, each omitted from the spec when unset. */
+function readExtra(spec: ContainerSpec, ctx: EntryContext, e: UnitEntry): void {
+  const fail = (why: string) => entryError('unit.bad-container', `${e.key}=${e.value} ${why}`, ctx, e);
+  const reset = e.value === '';
+  const parsed = <T>(f: (v: string) => T): T => {
+    try {
+      return f(e.value);
+    } catch (err) {
+      throw entryError('unit.bad-container', `${e.key}: ${(err as Error).message}`, ctx, e);
+    }
+  };
+  const health = () => (spec.health ??= { test: [] });
+  switch (e.key) {
+    case 'Entrypoint': reset ? delete spec.entrypoint : (spec.entrypoint = words(ctx, e)); return;
+    case 'User':
+      if (!reset && !/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/.test(e.value)) throw fail('is not user[:group] (names or ids)');
+      reset ? delete spec.user : (spec.user = e.value); return;
+    case 'WorkingDir':
+      if (!reset && !e.value.startsWith('/')) throw fail('is not an absolute path');
+      reset ? delete spec.workingDir : (spec.workingDir = e.value); return;
+    case 'Label':
+      if (reset) { delete spec.labels; return; }
+      for (const w of words(ctx, e)) {
+        const eq = w.indexOf('=');
+        if (eq <= 0) throw fail(`: item ${JSON.stringify(w)} is not name=value`);
+        if (w.startsWith('shoal.')) throw fail(`: labels shoal.* are shoal's own`);
+        (spec.labels ??= {})[w.slice(0, eq)] = w.slice(eq + 1);
+      }
+      return;
+    case 'Network':
+    case 'NetworkAlias': {
+      const list = e.key === 'Network' ? (spec.networks ??= []) : (spec.aliases ??= []);
+      if (reset) { list.length = 0; return; }
+      addItems(list, ctx, e, (v) => (DOCKER_NAME.test(v) && !['host', 'none', 'bridge'].includes(v) ? undefined : 'is not a network name of this unit\'s own (letters, digits, \'_\', \'.\', \'-\'; not host, none or bridge)'));
+      return;
+    }
+    case 'HealthCmd': reset ? delete spec.health : (health().test = e.value === 'NONE' ? ['NONE'] : ['CMD', ...words(ctx, e)]); return;
+    case 'HealthInterval': health().intervalMs = parsed(parseDuration); return;
+    case 'HealthTimeout': health().timeoutMs = parsed(parseDuration); return;
+    case 'HealthStartPeriod': health().startPeriodMs = parsed(parseDuration); return;
+    case 'HealthRetries':
+      if (!/^\d{1,4}$/.test(e.value)) throw fail('is not a whole number');
+      health().retries = Number(e.value); return;
+    case 'CPUs': reset ? delete spec.cpuLimitMillis : (spec.cpuLimitMillis = parsed(parseCpu)); return;
+    case 'Memory': reset ? delete spec.memoryLimitBytes : (spec.memoryLimitBytes = parsed(parseMemory)); return;
+    case 'WaitHealthy': {
+      if (reset) { delete spec.waitHealthy; return; }
+      const list = (spec.waitHealthy ??= []);
+      addItems(list, ctx, e, (v) => (/^[A-Za-z0-9:_.\\@-]+\.service$/.test(v) && !v.includes('@.') ? undefined : 'is not a service unit name'));
+      return;
+    }
+    default: throw unknownKey(ctx, e, KNOWN);
+  }
 }

@@ -74,8 +74,26 @@ export interface ContainerSpec {
   env: Record<string, string>;
   /** `host:container[/proto]` mappings, as docker's -p. */
   ports: string[];
-  /** `host:container[:ro]` binds, as docker's -v. */
+  /** `host:container[:ro]` binds or `volume:container[:ro]` named volumes, as docker's -v. */
   volumes: string[];
+  /** Replaces the image's ENTRYPOINT (docker run --entrypoint, with arguments). */
+  entrypoint?: string[];
+  /** `user[:group]` the container's process runs as. */
+  user?: string;
+  /** Working directory inside the container. */
+  workingDir?: string;
+  /** Container labels (beside shoal's own). */
+  labels?: Record<string, string>;
+  /** Docker networks (one per name on each machine) the container joins, with DNS aliases in each. */
+  networks?: string[];
+  aliases?: string[];
+  /** A Docker HEALTHCHECK: `test` as Docker's ['CMD', ...] (or ['NONE']), times in ms. */
+  health?: { test: string[]; intervalMs?: number; timeoutMs?: number; retries?: number; startPeriodMs?: number };
+  /** Limits enforced by Docker: CPU in millicores, memory in bytes. */
+  cpuLimitMillis?: number;
+  memoryLimitBytes?: number;
+  /** Units on this machine whose containers must be Docker-healthy before this one is created. */
+  waitHealthy?: string[];
 }
 
 /** A unit as the cluster knows it: validated name, original text, parsed model and scheduling view. */

@@ -120,8 +120,8 @@ export class TestbedPlatform implements Platform {
     return readFileSync(join(RUN, 'nodes', node, 'machine-id'), 'utf8').trim();
   }
 
-  async shoaldLog(node: string): Promise<string> {
-    const r = await this.exec(node, ['journalctl', '--no-pager', '-o', 'cat', '-u', 'shoald.service']);
+  async shoaldLog(node: string, opts: { timestamps?: boolean } = {}): Promise<string> {
+    const r = await this.exec(node, ['journalctl', '--no-pager', '-o', opts.timestamps ? 'short-precise' : 'cat', '-u', 'shoald.service']);
     return r.stdout;
   }
 

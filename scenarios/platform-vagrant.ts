@@ -109,8 +109,8 @@ export class VagrantPlatform implements Platform {
     return (await this.sh(node, 'cat /etc/machine-id')).trim();
   }
 
-  async shoaldLog(node: string): Promise<string> {
-    return (await this.exec(node, ['journalctl', '--no-pager', '-o', 'cat', '-u', 'shoald.service'])).stdout;
+  async shoaldLog(node: string, opts: { timestamps?: boolean } = {}): Promise<string> {
+    return (await this.exec(node, ['journalctl', '--no-pager', '-o', opts.timestamps ? 'short-precise' : 'cat', '-u', 'shoald.service'])).stdout;
   }
 
   async startNode(node: string, opts: StartOptions = {}): Promise<void> {

@@ -42,8 +42,8 @@ export interface Platform {
   isRunning(node: string): Promise<boolean>;
   /** The machine id `node` registers with (its own, not an override). */
   machineId(node: string): Promise<string>;
-  /** The node's shoald log (its journal for shoald.service). */
-  shoaldLog(node: string): Promise<string>;
+  /** The node's shoald log (its journal for shoald.service); `timestamps`: each line with its journal time (µs). */
+  shoaldLog(node: string, opts?: { timestamps?: boolean }): Promise<string>;
 
   /** Boots `node` (again), shoald included; resolves once it has booted (not once registered). */
   startNode(node: string, opts?: StartOptions): Promise<void>;

@@ -3,6 +3,8 @@
  * node back, clear faults, destroy all scenario units and submit the base set afresh, then wait
  * until it settles. Each scenario's outcome becomes a row of the table.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { evaluate } from './checks';
 import { Cluster, ScenarioFailure, type Settled } from './cluster';
 import type { Platform } from './platform';
@@ -111,12 +113,39 @@ export async function runScenarios(platform: Platform, scenarios: Scenario[], op
       const t0 = Date.now();
       const row = await runOne(sc, platform, cluster, log);
       log(`scenario ${sc.name}: ${row.passed ? 'PASS' : `FAIL: ${row.error}`} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      if (!row.passed) await keepLogs(platform, sc.name, t0, log);
       rows.push(row);
     }
   } finally {
     cluster.close();
   }
   return rows;
+}
+
+/** Where a failed scenario's shoald journals are kept (the testbed's nodes, and their journals, go with it). */
+export const SCENARIO_LOG_DIR = resolve(process.env.SHOAL_SCENARIO_LOGS ?? 'testbed/logs') // relative to the repo, where npm and tap run;
+
+/**
+ * Saves every running node's shoald journal (with times) after a failed scenario, and prints its lines
+ * from the scenario's run about registration, leadership and etcd: a flake seen once in CI is read later.
+ */
+async function keepLogs(platform: Platform, name: string, since: number, log: (l: string) => void): Promise<void> {
+  const KEY = /regist|lease|etcd|absent|elected|leadership|grace|unplace|moved|refused/i;
+  for (const node of platform.nodes) {
+    try {
+      if (!(await platform.isRunning(node))) continue;
+      const text = await platform.shoaldLog(node, { timestamps: true });
+      mkdirSync(SCENARIO_LOG_DIR, { recursive: true });
+      const file = join(SCENARIO_LOG_DIR, `scenario-${name}-${node}.log`);
+      writeFileSync(file, text);
+      const from = new Date(since).toTimeString().slice(0, 8); // journal times are local HH:MM:SS
+      const lines = text.split('\n').filter((l) => KEY.test(l) && (l.split(' ')[2] ?? '') >= from);
+      log(`  ${node}'s shoald journal: ${file}; its key lines since the scenario began:`);
+      for (const l of lines.slice(-30)) log(`    ${l}`);
+    } catch (err) {
+      log(`  cannot keep ${node}'s shoald journal: ${(err as Error).message}`);
+    }
+  }
 }
 
 /** The result table: scenario, pass/fail, recovery time, units lost, units doubled. */

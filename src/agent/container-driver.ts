@@ -6,7 +6,7 @@ import Docker from 'dockerode';
 import { ShoalError, UnavailableError } from '../errors';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
-import { LABEL_MACHINE, LABEL_UNIT, type CreateOptions } from './container-options';
+import { LABEL_MACHINE, LABEL_UNIT, type CreateOptions, type NetworkJoin } from './container-options';
 
 /** A shoal container as the engine reports it. */
 export interface ShoalContainer {
@@ -74,7 +74,7 @@ export class ContainerDriver {
    * Creates and starts a container, streaming its output to `out`/`err` from its first byte.
    * The caller owns it afterwards: stop() and remove() it.
    */
-  async run(opts: CreateOptions, out: NodeJS.WritableStream, errOut: NodeJS.WritableStream): Promise<RunningContainer> {
+  async run(opts: CreateOptions, out: NodeJS.WritableStream, errOut: NodeJS.WritableStream, joins: NetworkJoin[] = []): Promise<RunningContainer> {
     let c: Docker.Container;
     try {
       c = await this.docker.createContainer(opts);
@@ -82,6 +82,8 @@ export class ContainerDriver {
       throw wrap(err, `create ${opts.name}`);
     }
     try {
+      // created on the first network; the others are joined before it starts
+      for (const j of joins.slice(1)) await this.docker.getNetwork(j.network).connect({ Container: c.id, EndpointConfig: { Aliases: j.aliases } });
       const stream = await c.attach({ stream: true, stdout: true, stderr: true });
       this.docker.modem.demuxStream(stream, out, errOut);
       await c.start();
@@ -111,11 +113,53 @@ export class ContainerDriver {
   /** Removes a container, killing it if it runs; a gone one is fine. */
   async remove(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).remove({ force: true });
+      await this.docker.getContainer(id).remove({ force: true, v: true }); // v: its anonymous volumes too, never named ones
     } catch (err) {
       const code = (err as { statusCode?: number }).statusCode;
       if (code !== 404 && code !== 409) throw wrap(err, `remove ${id}`); // 409: removal already in progress
     }
+  }
+
+  /** Creates a bridge network unless it exists (another unit may create it at the same moment: fine). */
+  async ensureNetwork(name: string, machineId: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(name).inspect();
+      return;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw wrap(err, `inspect network ${name}`);
+    }
+    try {
+      await this.docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [LABEL_MACHINE]: machineId } });
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 409) throw wrap(err, `create network ${name}`);
+    }
+  }
+
+  /** Removes a network no container uses any more (the last unit to leave it removes it); true when removed. */
+  async removeNetworkIfUnused(name: string): Promise<boolean> {
+    try {
+      const info = (await this.docker.getNetwork(name).inspect()) as { Containers?: Record<string, unknown> };
+      if (Object.keys(info.Containers ?? {}).length > 0) return false;
+      await this.docker.getNetwork(name).remove();
+      return true;
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      if (code === 404 || code === 403 || code === 409) return false; // gone, or a container joined meanwhile
+      throw wrap(err, `remove network ${name}`);
+    }
+  }
+
+  /** Removes every network this machine created that no container uses (after a runner was killed); their names. */
+  async removeUnusedNetworks(machineId: string): Promise<string[]> {
+    let nets: Array<{ Name: string }>;
+    try {
+      nets = await this.docker.listNetworks({ filters: { label: [`${LABEL_MACHINE}=${machineId}`] } });
+    } catch (err) {
+      throw wrap(err, 'list networks');
+    }
+    const removed: string[] = [];
+    for (const n of nets) if (await this.removeNetworkIfUnused(n.Name)) removed.push(n.Name);
+    return removed;
   }
 
   /** Every shoal container of `machineId` (any state); of one unit when `unit` is given. */

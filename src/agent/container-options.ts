@@ -22,6 +22,11 @@ export interface CreateOptions {
   name: string;
   Image: string;
   Cmd?: string[];
+  Entrypoint?: string[];
+  User?: string;
+  WorkingDir?: string;
+  Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number };
+  NetworkingConfig?: { EndpointsConfig: Record<string, { Aliases: string[] }> };
   Env: string[];
   Labels: Record<string, string>;
   AttachStdout: true;
@@ -32,7 +37,32 @@ export interface CreateOptions {
     Init: true;
     Binds: string[];
     PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>>;
+    NetworkMode?: string;
+    /** bytes */
+    Memory?: number;
+    /** CPU in units of 1e-9 CPUs */
+    NanoCpus?: number;
   };
+}
+
+/** A network the container joins after it is created (Docker creates a container on one network only). */
+export interface NetworkJoin {
+  network: string;
+  aliases: string[];
+}
+
+/**
+ * The Docker network a unit's `Network=NAME` means on this machine: NAME on a machine's own engine; on a
+ * shared engine (the testbed) NAME-<machine id 12>, so units on different machines never share a network there
+ * either — as on real machines, where each engine has its own.
+ */
+export function machineNetworkName(name: string, machineId: string, mode: PublishMode = {}): string {
+  return mode.via ? `${name}-${machineId.slice(0, 12)}` : name;
+}
+
+/** The networks of `spec` on this machine, each with the unit's aliases; the first is the one created with. */
+export function networkJoins(spec: ContainerSpec, machineId: string, mode: PublishMode = {}): NetworkJoin[] {
+  return (spec.networks ?? []).map((n) => ({ network: machineNetworkName(n, machineId, mode), aliases: spec.aliases ?? [] }));
 }
 
 /** Where published ports go: on this machine's engine directly, or on a shared engine at `via`. */
@@ -58,13 +88,13 @@ export function parsePort(s: string): PortMapping {
   return { hostPort, containerPort, proto: (m[3] as 'tcp' | 'udp' | undefined) ?? 'tcp' };
 }
 
-/** Checks `host:container[:ro|rw]` with absolute paths; throws ValidationError `container.bad-volume`. */
+/** Checks `host:container[:ro|rw]` (absolute host path or a named volume); throws ValidationError `container.bad-volume`. */
 export function parseVolume(s: string): string {
   const parts = s.split(':');
   const ok = (parts.length === 2 || (parts.length === 3 && ['ro', 'rw'].includes(parts[2])))
-    && parts[0].startsWith('/') && parts[1].startsWith('/');
+    && (parts[0].startsWith('/') || /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(parts[0])) && parts[1].startsWith('/');
   if (!ok) {
-    throw new ValidationError('container.bad-volume', `Volume=${s}: expected /HOST/PATH:/CONTAINER/PATH[:ro]`,
+    throw new ValidationError('container.bad-volume', `Volume=${s}: expected /HOST/PATH:/CONTAINER/PATH[:ro] or VOLUME:/CONTAINER/PATH[:ro]`,
       { section: 'X-Container', key: 'Volume' });
   }
   return s;
@@ -90,17 +120,30 @@ export function createOptions(spec: ContainerSpec, unit: string, machineId: stri
     const b = mode.via ? { HostIp: mode.via, HostPort: '' } : { HostIp: '', HostPort: String(p.hostPort) };
     (bindings[key] ??= []).push(b);
   }
+  const nets = networkJoins(spec, machineId, mode);
+  const ns = (ms: number | undefined) => (ms === undefined ? undefined : ms * 1e6);
+  const h = spec.health;
   return {
     name: containerName(unit, machineId),
     Image: spec.image,
     ...(spec.command.length ? { Cmd: spec.command } : {}),
+    ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
+    ...(spec.user ? { User: spec.user } : {}),
+    ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
+    ...(h ? { Healthcheck: { Test: h.test, Interval: ns(h.intervalMs), Timeout: ns(h.timeoutMs), Retries: h.retries, StartPeriod: ns(h.startPeriodMs) } } : {}),
+    ...(nets.length ? { NetworkingConfig: { EndpointsConfig: { [nets[0].network]: { Aliases: nets[0].aliases } } } } : {}),
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-    Labels: { [LABEL_UNIT]: unit, [LABEL_MACHINE]: machineId },
+    Labels: { ...(spec.labels ?? {}), [LABEL_UNIT]: unit, [LABEL_MACHINE]: machineId },
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,
     ExposedPorts: exposed,
     // Init: a PID 1 that forwards SIGTERM and reaps; without it `docker stop` waits out its timeout
-    HostConfig: { Init: true, Binds: spec.volumes.map(parseVolume), PortBindings: bindings },
+    HostConfig: {
+      Init: true, Binds: spec.volumes.map(parseVolume), PortBindings: bindings,
+      ...(nets.length ? { NetworkMode: nets[0].network } : {}),
+      ...(spec.memoryLimitBytes ? { Memory: spec.memoryLimitBytes } : {}),
+      ...(spec.cpuLimitMillis ? { NanoCpus: spec.cpuLimitMillis * 1e6 } : {}),
+    },
   };
 }

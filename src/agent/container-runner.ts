@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { ShoalError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { ContainerDriver, type RunningContainer } from './container-driver';
-import { createOptions, parsePort } from './container-options';
+import { createOptions, networkJoins, parsePort } from './container-options';
 import { forwardTcp, type TcpForward } from './container-proxy';
 import { decodeContainerSpec } from './container-unit';
 
@@ -40,8 +40,12 @@ export async function runContainer(unit: string, specArg: string, log: Logger, e
   const stale = await driver.removeUnit(machine, unit); // a killed runner's container
   if (stale.length) log.warn('removed leftover containers', { unit, ids: stale.join(',') });
   await driver.ensureImage(spec.image);
+  const joins = networkJoins(spec, machine, { via });
+  for (const dep of spec.waitHealthy ?? []) {
+    if (!(await waitHealthy(driver, machine, dep, () => stopping, log, env))) return 0;
+  }
   if (stopping) return 0;
-  current = await driver.run(opts, process.stdout, process.stderr);
+  current = await runJoined(driver, opts, joins, machine, log);
   log.info('container started', { unit, container: opts.name, id: current.id.slice(0, 12) });
   const forwards: TcpForward[] = [];
   try {
@@ -62,13 +66,54 @@ export async function runContainer(unit: string, specArg: string, log: Logger, e
   } finally {
     await Promise.all(forwards.map((f) => f.close()));
     await driver.remove(current.id);
+    for (const j of joins) if (await driver.removeNetworkIfUnused(j.network).catch(() => false)) log.info('removed network', { network: j.network });
+  }
+}
+
+/**
+ * Creates the unit's networks and runs the container on them. A network can vanish between the two (the last
+ * container of another unit left and removed it): then it is created again, up to 3 times.
+ */
+async function runJoined(driver: ContainerDriver, opts: ReturnType<typeof createOptions>, joins: ReturnType<typeof networkJoins>, machine: string, log: Logger): Promise<RunningContainer> {
+  for (let attempt = 1; ; attempt++) {
+    for (const j of joins) await driver.ensureNetwork(j.network, machine);
+    try {
+      return await driver.run(opts, process.stdout, process.stderr, joins);
+    } catch (err) {
+      if (attempt >= 3 || joins.length === 0 || !/network .*not found/i.test((err as Error).message)) throw err;
+      log.warn('a network went away before the container started; again', { attempt });
+    }
+  }
+}
+
+/**
+ * Waits until `dep`'s container on this machine is Docker-healthy (`WaitHealthy=`, from compose's
+ * `condition: service_healthy`); a running one without a HEALTHCHECK counts as healthy. Polls every second for
+ * at most SHOAL_CONTAINER_WAIT_HEALTHY_TIMEOUT seconds (default 300), then throws (the unit fails; Restart=
+ * applies). False when a stop was asked meanwhile.
+ */
+async function waitHealthy(driver: ContainerDriver, machine: string, dep: string, stopping: () => boolean, log: Logger, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const limitMs = Number(env.SHOAL_CONTAINER_WAIT_HEALTHY_TIMEOUT ?? 300) * 1000;
+  const deadline = Date.now() + limitMs;
+  let said = false;
+  for (;;) {
+    if (stopping()) return false;
+    const running = (await driver.list(machine, dep)).some((c) => c.state === 'running');
+    const health = running ? await driver.health(machine, dep) : undefined;
+    if (running && (health === 'healthy' || health === null)) return true;
+    if (Date.now() > deadline) throw new ShoalError('container.dependency-unhealthy', `${dep} is not healthy on this machine after ${limitMs / 1000} s (${running ? health : 'not running'})`);
+    if (!said) { log.info('waiting for a dependency to be healthy', { dependency: dep, now: running ? health : 'not running' }); said = true; }
+    await new Promise((r) => setTimeout(r, 1000));
   }
 }
 
 /** Removes every container of `unit` on this machine; resolves with their ids. */
 export async function cleanupUnit(unit: string, log: Logger, env = process.env): Promise<string[]> {
-  const ids = await new ContainerDriver({ log }).removeUnit(machineId(env), unit);
+  const driver = new ContainerDriver({ log });
+  const ids = await driver.removeUnit(machineId(env), unit);
   if (ids.length) log.info('removed containers', { unit, ids: ids.join(',') });
+  const nets = await driver.removeUnusedNetworks(machineId(env)); // a killed runner could not remove its networks
+  if (nets.length) log.info('removed networks', { unit, networks: nets.join(',') });
   return ids;
 }
 

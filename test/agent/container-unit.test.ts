@@ -1,7 +1,7 @@
 /** Pure parts of container units: the generated systemd unit, the spec argument, Docker options. */
 import t from 'tap';
 import { ValidationError } from '../../src/errors';
-import { containerName, createOptions, parsePort, parseVolume } from '../../src/agent/container-options';
+import { containerName, createOptions, networkJoins, parsePort, parseVolume } from '../../src/agent/container-options';
 import { containerUnitText, decodeContainerSpec, encodeContainerSpec } from '../../src/agent/container-unit';
 import type { ContainerSpec, UnitSpec } from '../../src/units/types';
 import { parseUnitFile } from '../../src/units/unit-file';
@@ -94,6 +94,35 @@ t.test('ports, volumes and names', async (t) => {
     t.throws(() => parsePort(bad), { code: 'container.bad-port' }, bad);
   }
   t.equal(parseVolume('/a:/b'), '/a:/b');
-  for (const bad of ['a:/b', '/a', '/a:b', '/a:/b:rx']) t.throws(() => parseVolume(bad), { code: 'container.bad-volume' }, bad);
+  t.equal(parseVolume('shop_data:/b:ro'), 'shop_data:/b:ro', 'a named volume');
+  for (const bad of ['../a:/b', 'a b:/b', '/a', '/a:b', '/a:/b:rx']) t.throws(() => parseVolume(bad), { code: 'container.bad-volume' }, bad);
   t.match(containerName('web@a\\x2db.service', MACHINE), /^shoal-0123456789ab-web_a_x2db\.service$/);
+});
+
+t.test('createOptions: the compose-era settings (entrypoint, user, dir, labels, networks, health, limits)', async (t) => {
+  const spec: ContainerSpec = {
+    ...SPEC, entrypoint: ['/bin/sh', '-c'], user: '1000:1000', workingDir: '/srv', labels: { team: 'a', 'shoal.unit': 'forged' },
+    networks: ['shop_default', 'shop_back'], aliases: ['web', 'www'], cpuLimitMillis: 500, memoryLimitBytes: 256 * 1024 * 1024,
+    health: { test: ['CMD', 'true'], intervalMs: 5000, retries: 3 },
+  };
+  const o = createOptions(spec, 'shop-web.service', MACHINE);
+  t.same(o.Entrypoint, ['/bin/sh', '-c']);
+  t.equal(o.User, '1000:1000');
+  t.equal(o.WorkingDir, '/srv');
+  t.equal(o.Labels.team, 'a');
+  t.equal(o.Labels['shoal.unit'], 'shop-web.service', "shoal's own labels win");
+  t.equal(o.HostConfig.NetworkMode, 'shop_default', 'created on the first network');
+  t.same(o.NetworkingConfig, { EndpointsConfig: { shop_default: { Aliases: ['web', 'www'] } } });
+  t.equal(o.HostConfig.NanoCpus, 500_000_000);
+  t.equal(o.HostConfig.Memory, 268435456);
+  t.same(JSON.parse(JSON.stringify(o.Healthcheck)), { Test: ['CMD', 'true'], Interval: 5e9, Retries: 3 });
+  t.same(networkJoins(spec, MACHINE).map((j) => j.network), ['shop_default', 'shop_back']);
+  // a shared engine (testbed): one network per machine, as each real machine has its own engine
+  const shared = createOptions(spec, 'shop-web.service', MACHINE, { via: '10.88.0.1' });
+  t.equal(shared.HostConfig.NetworkMode, 'shop_default-0123456789ab');
+  t.same(networkJoins(spec, MACHINE, { via: '10.88.0.1' }).map((j) => j.network), ['shop_default-0123456789ab', 'shop_back-0123456789ab']);
+  // a spec without them is unchanged: units submitted before keep their Docker options
+  const plain = createOptions(SPEC, 'web.service', MACHINE);
+  for (const k of ['Entrypoint', 'User', 'WorkingDir', 'Healthcheck', 'NetworkingConfig']) t.notOk(k in plain, k);
+  t.notOk('NetworkMode' in plain.HostConfig);
 });

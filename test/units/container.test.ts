@@ -27,6 +27,18 @@ const good: Array<{ name: string; body: string; want: ContainerSpec }> = [
   },
   { name: 'ports', body: 'Image=x\nPort=8080:80\nPort=53:53/udp 9000:9000/tcp', want: { ...base, image: 'x', ports: ['8080:80', '53:53/udp', '9000:9000/tcp'] } },
   { name: 'volumes', body: 'Image=x\nVolume=/srv/www:/www:ro\nVolume=/data:/data /a:/b:rw', want: { ...base, image: 'x', volumes: ['/srv/www:/www:ro', '/data:/data', '/a:/b:rw'] } },
+  {
+    name: 'compose-era keys',
+    body: 'Image=x\nEntrypoint=/bin/sh -c\nUser=1000:1000\nWorkingDir=/srv\nLabel=a=1 "b=two words"\nNetwork=p_default p_back\nNetworkAlias=web\n' +
+      'HealthCmd=/bin/sh -c "exit 0"\nHealthInterval=5s\nHealthTimeout=2s\nHealthRetries=4\nHealthStartPeriod=1min\nCPUs=500m\nMemory=256M\n' +
+      'WaitHealthy=p-db.service p-q@1.service\nVolume=p_data:/data:ro',
+    want: {
+      ...base, image: 'x', entrypoint: ['/bin/sh', '-c'], user: '1000:1000', workingDir: '/srv', labels: { a: '1', b: 'two words' },
+      networks: ['p_default', 'p_back'], aliases: ['web'], health: { test: ['CMD', '/bin/sh', '-c', 'exit 0'], intervalMs: 5000, timeoutMs: 2000, retries: 4, startPeriodMs: 60000 },
+      cpuLimitMillis: 500, memoryLimitBytes: 268435456, waitHealthy: ['p-db.service', 'p-q@1.service'], volumes: ['p_data:/data:ro'],
+    },
+  },
+  { name: 'HealthCmd=NONE disables the image HEALTHCHECK', body: 'Image=x\nHealthCmd=NONE', want: { ...base, image: 'x', health: { test: ['NONE'] } } },
   { name: 'empty Port resets the list', body: 'Image=x\nPort=1:1\nPort=\nPort=2:2', want: { ...base, image: 'x', ports: ['2:2'] } },
 ];
 
@@ -50,7 +62,18 @@ const bad: Array<{ name: string; body: string; unit?: string; code: string; why:
   { name: 'port out of range', body: 'Image=x\nPort=70000:80', code: 'unit.bad-container', why: /70000 outside/ },
   { name: 'port zero', body: 'Image=x\nPort=0:80', code: 'unit.bad-container', why: /port 0 outside/ },
   { name: 'bad protocol', body: 'Image=x\nPort=80:80/icmp', code: 'unit.bad-container', why: /proto/ },
-  { name: 'relative host path', body: 'Image=x\nVolume=data:/data', code: 'unit.bad-container', why: /host path "data" is not absolute/ },
+  { name: 'relative host path', body: 'Image=x\nVolume=./data:/data', code: 'unit.bad-container', why: /host path "\.\/data" is not absolute/ },
+  { name: 'bad volume name', body: 'Image=x\nVolume=_x:/data', code: 'unit.bad-container', why: /not a Docker volume name/ },
+  { name: 'relative WorkingDir', body: 'Image=x\nWorkingDir=srv', code: 'unit.bad-container', why: /not an absolute path/, key: 'WorkingDir' },
+  { name: 'bad User', body: 'Image=x\nUser=a b', code: 'unit.bad-container', why: /user\[:group\]/ },
+  { name: 'Label without =', body: 'Image=x\nLabel=team', code: 'unit.bad-container', why: /not name=value/ },
+  { name: "shoal's own label", body: 'Image=x\nLabel=shoal.unit=x', code: 'unit.bad-container', why: /shoal's own/ },
+  { name: 'Network host', body: 'Image=x\nNetwork=host', code: 'unit.bad-container', why: /not host, none or bridge/ },
+  { name: 'health timing without a command', body: 'Image=x\nHealthInterval=5s', code: 'unit.bad-container', why: /needs HealthCmd=/ },
+  { name: 'bad HealthInterval', body: 'Image=x\nHealthCmd=true\nHealthInterval=soon', code: 'unit.bad-container', why: /not a time span/, line: 6 },
+  { name: 'bad CPUs', body: 'Image=x\nCPUs=lots', code: 'unit.bad-container', why: /not a number of cores/ },
+  { name: 'bad Memory', body: 'Image=x\nMemory=1Q', code: 'unit.bad-container', why: /not bytes/ },
+  { name: 'WaitHealthy of a template', body: 'Image=x\nWaitHealthy=db@.service', code: 'unit.bad-container', why: /not a service unit name/ },
   { name: 'relative container path', body: 'Image=x\nVolume=/data:data', code: 'unit.bad-container', why: /container path "data" is not absolute/ },
   { name: 'dotdot in volume', body: 'Image=x\nVolume=/a/../etc:/x', code: 'unit.bad-container', why: /'\.\.'/ },
   { name: 'bad volume mode', body: 'Image=x\nVolume=/a:/b:rx', code: 'unit.bad-container', why: /mode "rx"/ },

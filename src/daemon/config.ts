@@ -10,6 +10,7 @@ import { parseCpu, parseMemory } from '../units/resources';
 import { metadataProblem } from '../units/metadata';
 import { apiConfig } from '../api/api-config';
 import type { ApiConfig } from '../api/listeners';
+import { httpConfig, type HttpConfig } from '../web/http-config';
 
 /** What shoald runs. */
 export type Role = 'engine' | 'agent';
@@ -31,6 +32,8 @@ export interface DaemonConfig {
   engine: { id?: string; ttlSeconds: number; strategy?: PlacementStrategy };
   /** `[api]`: listeners, token, TLS (src/api/api-config.ts; SHOAL_API_* override). */
   api: ApiConfig;
+  /** `[http]`: the web status page and /metrics (src/web/http-config.ts; SHOAL_HTTP_LISTEN overrides). */
+  http: HttpConfig;
 }
 
 /** The default config file. */
@@ -63,6 +66,7 @@ export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>')
   const machine = table(raw, 'machine', bad);
   const engine = table(raw, 'engine', bad);
   const api = table(raw, 'api', bad);
+  const http = table(raw, 'http', bad);
 
   const roles = env.SHOAL_ROLES !== undefined ? parseRoles(env.SHOAL_ROLES.split(','), (m) => envBad('SHOAL_ROLES', m))
     : raw.roles !== undefined ? parseRoles(strList(raw.roles, 'roles', bad), (m) => bad('roles', m)) : (['engine', 'agent'] as Role[]);
@@ -108,6 +112,7 @@ export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>')
       strategy: strategy(env.SHOAL_STRATEGY ?? optStr(engine.strategy, 'engine.strategy', bad), bad),
     },
     api: apiConfig(api, env, file),
+    http: httpConfig(http, env, file),
   };
 }
 

@@ -14,6 +14,7 @@ import { loadConfig, type DaemonConfig } from './config';
 import { machineId } from './machine';
 import { apiRegistry, startApi } from '../api/api-config';
 import type { ApiServer } from '../api/server';
+import { startWeb, type WebServer } from '../web/server';
 
 /** Parses `--config PATH` / `--config=PATH`; throws ValidationError on anything else. */
 export function parseArgs(argv: string[]): { config?: string; help: boolean } {
@@ -35,7 +36,8 @@ const USAGE = `usage: shoald [--config PATH]
   Config: /etc/shoal/shoal.toml or --config; SHOAL_* environment variables override it
   (SHOAL_ETCD, SHOAL_PREFIX, SHOAL_ROLES, SHOAL_MACHINE_ID, SHOAL_METADATA=k=v,k2=v2, SHOAL_TTL,
   SHOAL_ENGINE_TTL, SHOAL_ENGINE_ID, SHOAL_CAPACITY_CPU (cores or millicores: 2, 1.5, 500m), SHOAL_CAPACITY_MEMORY (bytes or
-  K/M/G/T, 1024-based: 512M, 1G), SHOAL_ADDRESS). Exit status 2 on a bad config or argument.
+  K/M/G/T, 1024-based: 512M, 1G), SHOAL_ADDRESS, SHOAL_HTTP_LISTEN (web page and /metrics,
+  default 127.0.0.1:7412, "" for none)). Exit status 2 on a bad config or argument.
 `;
 
 /** The running roles, kept so a SIGHUP can apply a reloaded config to them. */
@@ -52,11 +54,14 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
   const both = AbortSignal.any([signal, failed.signal]);
   const guard = (name: string, p: Promise<void>) => p.catch((err) => { log.error(`${name} role failed`, { reason: (err as Error).message }); failed.abort(err); throw err; });
   let api: ApiServer | undefined;
+  let web: WebServer | null = null;
   // the API's own client, with a short deadline: a user's read during an etcd outage fails fast
   const apiReg = apiRegistry(config.etcd);
   try {
     // the API first: a refused listener (e.g. non-loopback without TLS client certs or a token) stops shoald here
     api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined, strategy: () => config.engine.strategy });
+    // the page and /metrics: refused like the API beyond loopback without a token or client certificates
+    web = await startWeb(config.http, config.api, { registry: apiReg, log, strategy: () => config.engine.strategy });
     if (config.roles.includes('engine')) {
       // loaded only for the engine role: an agent-only shoald never loads the scheduler
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -76,6 +81,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     const bad = results.find((r) => r.status === 'rejected');
     if (bad) throw (bad as PromiseRejectedResult).reason;
   } finally {
+    await web?.close();
     await api?.close();
     // resource figures for operators and bench/scale.ts (maxRSS is in KiB)
     log.info('etcd usage', { requests: registry.stats.requests, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });

@@ -1,0 +1,186 @@
+/**
+ * StatusHub: the page's live state. While at least one browser follows it, one registry watch runs; each
+ * batch of changes adds feed entries at once and re-reads the cluster (at most every `minIntervalMs`), then
+ * every follower gets the new view. Followers are written to without waiting: one whose socket buffer
+ * passes `maxBufferedBytes` is cut off, so a slow client never holds the others back.
+ */
+import type { Logger } from '../log';
+import type { ClusterReader, RegistryWatcher, WatchScope } from '../etcd/registry';
+import type { PlacementStrategy } from '../units/types';
+import { FeedState, type FeedEntry } from './feed';
+import { buildStatus, type StatusView } from './status';
+
+/** A follower: gets server-sent-event frames, `close` cuts it off. */
+export interface Follower {
+  /** Queues `frame`; returns the bytes still buffered for this follower. */
+  send(frame: string): number;
+  close(): void;
+}
+
+/** What the hub reads from. */
+export type HubRegistry = ClusterReader & RegistryWatcher;
+
+export interface HubOptions {
+  registry: HubRegistry;
+  log: Logger;
+  strategy?: () => PlacementStrategy | undefined;
+  /** Least time between two re-reads of the cluster, ms (default 250). */
+  minIntervalMs?: number;
+  /** A follower with more than this many bytes unsent is cut off (default 4 MiB). */
+  maxBufferedBytes?: number;
+  /** How many feed entries are kept for a new follower (default 200). */
+  feedSize?: number;
+  /** Retry delay after a failed read, ms (default 1000). */
+  retryMs?: number;
+}
+
+const SCOPES: WatchScope[] = ['units', 'desired', 'schedule', 'machines', 'metadata', 'states', 'groups', 'deployments'].map((kind) => ({ kind } as WatchScope));
+
+/** One SSE frame. */
+export function sseFrame(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+export class StatusHub {
+  private readonly followers = new Set<Follower>();
+  private readonly feed: FeedEntry[] = [];
+  private readonly feedState = new FeedState();
+  private last: StatusView | null = null;
+  private ac: AbortController | null = null;
+  private dirty = false;
+  private timer: NodeJS.Timeout | null = null;
+  private reading = false;
+  private lastRead = 0;
+  private error: string | null = null;
+
+  constructor(private readonly o: HubOptions) {}
+
+  /** The latest view (a fresh read when nobody follows). Throws what the registry throws. */
+  async status(): Promise<StatusView> {
+    if (this.ac && this.last) return this.last;
+    return buildStatus(await this.o.registry.readCluster(), this.o.strategy?.());
+  }
+
+  /** Adds a follower: it gets the current view and feed as soon as they are known, then every change. */
+  follow(f: Follower): () => void {
+    this.followers.add(f);
+    if (this.last) this.deliver(f, [sseFrame('status', this.last), sseFrame('feed-all', this.feed)]);
+    if (this.error) this.deliver(f, [sseFrame('problem', { message: this.error })]);
+    if (!this.ac) this.start();
+    return () => this.unfollow(f);
+  }
+
+  /** How many followers are connected. */
+  get size(): number { return this.followers.size; }
+
+  /** Stops the watch and cuts every follower off. */
+  close(): void {
+    for (const f of [...this.followers]) { this.followers.delete(f); f.close(); }
+    this.stop();
+  }
+
+  private unfollow(f: Follower): void {
+    this.followers.delete(f);
+    if (this.followers.size === 0) this.stop();
+  }
+
+  private stop(): void {
+    this.ac?.abort();
+    this.ac = null;
+    this.last = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private deliver(f: Follower, frames: string[]): void {
+    let buffered = 0;
+    for (const fr of frames) buffered = f.send(fr);
+    if (buffered > (this.o.maxBufferedBytes ?? 4 << 20)) {
+      this.o.log.warn('web page client too slow: cut off', { bufferedBytes: buffered });
+      this.followers.delete(f);
+      f.close();
+    }
+  }
+
+  private broadcast(frames: string[]): void {
+    for (const f of [...this.followers]) this.deliver(f, frames);
+  }
+
+  private start(): void {
+    const ac = new AbortController();
+    this.ac = ac;
+    void this.run(ac.signal).catch((err) => this.o.log.error('web page watch failed', { reason: (err as Error).message }));
+  }
+
+  /** Reads once (retrying until it works), then follows the watch from that revision. */
+  private async run(signal: AbortSignal): Promise<void> {
+    let revision = 0;
+    while (!signal.aborted) {
+      try {
+        revision = await this.read(signal, true);
+        break;
+      } catch (err) {
+        this.problem((err as Error).message);
+        await new Promise((r) => setTimeout(r, this.o.retryMs ?? 1000));
+      }
+    }
+    if (signal.aborted) return;
+    for await (const batch of this.o.registry.watch(SCOPES, { fromRevision: revision, signal })) {
+      if (batch.reset) { this.dirty = true; this.schedule(signal); continue; }
+      const entries = this.feedState.entries(batch.events);
+      if (entries.length) {
+        this.feed.push(...entries);
+        this.feed.splice(0, Math.max(0, this.feed.length - (this.o.feedSize ?? 200)));
+        this.broadcast([sseFrame('feed', entries)]);
+      }
+      this.dirty = true;
+      this.schedule(signal);
+    }
+  }
+
+  /** Re-reads soon: at once when the last read is older than minIntervalMs, else when it is. */
+  private schedule(signal: AbortSignal): void {
+    if (this.timer || this.reading || signal.aborted) return;
+    const wait = Math.max(0, this.lastRead + (this.o.minIntervalMs ?? 250) - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (signal.aborted || !this.dirty) return;
+      this.dirty = false;
+      this.read(signal, false).catch((err) => {
+        this.problem((err as Error).message);
+        this.dirty = true;
+        setTimeout(() => this.schedule(signal), this.o.retryMs ?? 1000);
+      });
+    }, wait);
+  }
+
+  private async read(signal: AbortSignal, seed: boolean): Promise<number> {
+    this.reading = true;
+    try {
+      const cluster = await this.o.registry.readCluster();
+      this.lastRead = Date.now();
+      if (signal.aborted) return cluster.revision;
+      if (seed) {
+        const states: [string, string, string][] = [];
+        for (const [u, per] of cluster.states ?? []) for (const [m, s] of per) states.push([u, m, s.activeState]);
+        this.feedState.seed(cluster.machines.keys(), cluster.schedule, states,
+          [...(cluster.deployments ?? new Map())].map(([u, d]) => [u, `${d.status} ${d.step}/${d.steps}`]));
+      }
+      const view = buildStatus(cluster, this.o.strategy?.());
+      this.last = view;
+      if (this.error) { this.error = null; this.broadcast([sseFrame('problem', { message: null })]); }
+      this.broadcast(seed ? [sseFrame('status', view), sseFrame('feed-all', this.feed)] : [sseFrame('status', view)]);
+      return cluster.revision;
+    } finally {
+      this.reading = false;
+      if (this.dirty && !signal.aborted) this.schedule(signal);
+    }
+  }
+
+  private problem(message: string): void {
+    if (this.error === message) return;
+    this.error = message;
+    this.o.log.warn('web page: cannot read the cluster', { reason: message });
+    this.broadcast([sseFrame('problem', { message })]);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The web page's view of the cluster, built from one consistent read (ClusterState, states included).
+ * Pure: machines with capacity and what the plan reserves on them, units with desired vs actual state per
+ * machine, why an unplaced unit is unplaced (the planner's reason), groups and deployments.
+ */
+import { isTemplate, parseUnit } from '../units';
+import { runPlan } from '../engine/plan';
+import { snapshotOf } from '../api/explain';
+import type { ClusterState, UnitStateRecord } from '../etcd/registry';
+import type { PlacementStrategy, TargetState } from '../units/types';
+import { isFinished } from '../deploy/types';
+
+/** One machine as the page shows it. Sizes: millicores and bytes. */
+export interface MachineView {
+  id: string;
+  address: string;
+  metadata: Record<string, string>;
+  capacity: { cpuMillis: number; memoryBytes: number };
+  /** What the units placed (and globals running) there request, as the scheduler counts it. */
+  reserved: { cpuMillis: number; memoryBytes: number };
+  version: string;
+  startedAt: string;
+  leaving: boolean;
+}
+
+/** One unit's reported state on one machine. */
+export interface UnitOnMachine {
+  active: string;
+  sub: string;
+  health?: string;
+  /** True when the agent runs the stored version of the unit file. */
+  current: boolean;
+  reason?: string;
+}
+
+/** One unit as the page shows it. */
+export interface UnitView {
+  name: string;
+  desired: TargetState;
+  kind: 'unit' | 'global' | 'template' | 'bad';
+  /** Where the engine placed it ('' when not placed; globals: ''). */
+  machine: string;
+  /** machine → reported state. */
+  states: Record<string, UnitOnMachine>;
+  /** In words: what runs against what is wanted, e.g. `active on m1`, `inactive (want launched)`. */
+  actual: string;
+  /** True when what runs matches what is wanted. */
+  ok: boolean;
+  /** Why it is not placed (desired but unplaced), from the planner. */
+  unplaced?: string;
+}
+
+/** The whole page. */
+export interface StatusView {
+  revision: number;
+  /** ms since the epoch when it was read. */
+  time: number;
+  machines: MachineView[];
+  units: UnitView[];
+  groups: { template: string; count: number }[];
+  deployments: { unit: string; status: string; step: number; steps: number; healthy: number; total: number; message: string; finished: boolean }[];
+  /** Keys skipped because their value is bad. */
+  bad: number;
+}
+
+function wantActive(desired: TargetState): string | null {
+  return desired === 'launched' ? 'active' : desired === 'loaded' ? 'inactive' : null;
+}
+
+function judge(desired: TargetState, kind: UnitView['kind'], machine: string, states: Record<string, UnitOnMachine>, live: Set<string>): { actual: string; ok: boolean } {
+  const want = wantActive(desired);
+  const on = Object.entries(states).filter(([m]) => live.has(m));
+  if (kind === 'template') return { actual: 'template', ok: true };
+  if (kind === 'bad') return { actual: 'unit file does not parse', ok: false };
+  if (kind === 'global') {
+    if (!want) return { actual: on.length ? `stopping on ${on.length}` : 'inactive', ok: on.length === 0 };
+    const good = on.filter(([, s]) => s.active === want && s.current).length;
+    return { actual: `${want} on ${good} machine(s)`, ok: good === on.length && good > 0 };
+  }
+  if (!want) return { actual: on.length ? `still on ${on.map(([m]) => m).join(', ')}` : 'inactive', ok: on.length === 0 };
+  if (!machine) return { actual: `not placed (want ${desired})`, ok: false };
+  const s = states[machine];
+  if (!live.has(machine)) return { actual: `on ${machine}, which is gone (want ${desired})`, ok: false };
+  if (!s) return { actual: `placed on ${machine}, not reported yet`, ok: false };
+  const text = `${s.active} (${s.sub}) on ${machine}`;
+  return { actual: text, ok: s.active === want && s.current && s.health !== 'unhealthy' };
+}
+
+function onMachine(rec: UnitStateRecord, hash: string): UnitOnMachine {
+  const out: UnitOnMachine = { active: rec.activeState, sub: rec.subState, current: rec.hash === hash };
+  if (rec.health) out.health = rec.health;
+  if (rec.reason) out.reason = rec.reason;
+  return out;
+}
+
+/**
+ * Builds the page's view of `c`. Runs the planner once (pure) to learn what it reserves per machine and why
+ * units are unplaceable; `strategy` is the cluster's default placement strategy.
+ */
+export function buildStatus(c: ClusterState, strategy?: PlacementStrategy, now = Date.now()): StatusView {
+  const snap = { ...snapshotOf(c), strategy };
+  const { state, result } = runPlan(snap);
+  const unplaceable = new Map(result.unplaceable.map((u) => {
+    const per = u.rejections.slice(0, 5).map((r) => `${r.machine}: ${r.reason}`).join('; ') + (u.rejections.length > 5 ? `; … ${u.rejections.length - 5} more` : '');
+    return [u.unit, [u.reason, per].filter(Boolean).join(': ')];
+  }));
+  const live = new Set(c.machines.keys());
+  const reserved = new Map(state.machines.map((m) => [m.id, { cpuMillis: m.reservedCpu, memoryBytes: m.reservedMem }]));
+  const machines: MachineView[] = [...c.machines.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((m) => ({
+    id: m.id, address: m.address ?? '',
+    metadata: { ...m.metadata, ...Object.fromEntries(c.metadata.get(m.id) ?? []) },
+    capacity: { cpuMillis: m.capacity.cpuMillis ?? 0, memoryBytes: m.capacity.memoryBytes ?? 0 },
+    reserved: reserved.get(m.id) ?? { cpuMillis: 0, memoryBytes: 0 },
+    version: m.version, startedAt: m.startedAt, leaving: !!m.leaving,
+  }));
+  const units: UnitView[] = [];
+  for (const rec of [...c.units.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const desired = c.desired.get(rec.name) ?? 'inactive';
+    let kind: UnitView['kind'] = 'unit';
+    try {
+      const spec = parseUnit(rec.name, rec.text);
+      kind = isTemplate(rec.name) ? 'template' : spec.options.global ? 'global' : 'unit';
+    } catch { kind = 'bad'; }
+    const states: Record<string, UnitOnMachine> = {};
+    for (const [m, s] of c.states?.get(rec.name) ?? []) states[m] = onMachine(s, rec.hash);
+    const machine = kind === 'unit' ? c.schedule.get(rec.name) ?? '' : '';
+    const v: UnitView = { name: rec.name, desired, kind, machine, states, ...judge(desired, kind, machine, states, live) };
+    if (kind === 'unit' && desired !== 'inactive' && (!machine || !live.has(machine))) {
+      v.unplaced = unplaceable.get(rec.name) ?? (machine ? `its machine ${machine} is gone: the engine moves it` : 'waiting for the engine to place it');
+    }
+    units.push(v);
+  }
+  const groups = [...(c.groups ?? new Map<string, number>())].map(([template, count]) => ({ template, count })).sort((a, b) => (a.template < b.template ? -1 : 1));
+  const deployments = [...(c.deployments?.values() ?? [])].map((d) => ({
+    unit: d.unit, status: d.status, step: d.step, steps: d.steps, healthy: d.healthy, total: d.total, message: d.message, finished: isFinished(d),
+  })).sort((a, b) => Number(a.finished) - Number(b.finished) || (a.unit < b.unit ? -1 : 1));
+  return { revision: c.revision, time: now, machines, units, groups, deployments, bad: c.bad?.length ?? 0 };
+}

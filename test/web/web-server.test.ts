@@ -1,0 +1,210 @@
+/**
+ * The HTTP listener on a real etcd: `[http]` config, the policy beyond loopback (refused at start without
+ * credentials; 401 for a non-loopback peer without the token), the status view and its live stream, explain,
+ * /metrics, and a slow follower cut off while the others go on.
+ */
+import t from 'tap';
+import * as http from 'node:http';
+import { networkInterfaces } from 'node:os';
+import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
+import { EtcdRegistry } from '../../src/etcd/registry-etcd';
+import { silentLogger } from '../../src/log';
+import { parseUnit } from '../../src/units';
+
+const unitHash = (text: string) => parseUnit('x.service', text).hash;
+import { httpConfig } from '../../src/web/http-config';
+import { buildConfig } from '../../src/daemon/config';
+import { WebServer, startWeb, tokenMatches } from '../../src/web/server';
+import { StatusHub } from '../../src/web/hub';
+import type { StatusView } from '../../src/web/status';
+import type { MachineRecord } from '../../src/etcd/registry';
+
+let etcd: EtcdServer;
+let reg: EtcdRegistry;
+
+function externalAddress(): string {
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  throw new Error('this machine has no non-loopback IPv4 address (ip -4 addr)');
+}
+
+function get(url: string, headers: Record<string, string> = {}): Promise<{ code: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.on('data', (b) => { body += b; });
+      res.on('end', () => resolve({ code: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer in 10 s`)));
+    req.on('error', reject);
+  });
+}
+
+/** Follows /api/events; `next(pred)` resolves with the first event (after those already seen) that matches. */
+function follow(url: string) {
+  const events: { event: string; data: unknown }[] = [];
+  const waiters: (() => void)[] = [];
+  let buf = '';
+  const seen = new Map<string, number>();
+  const req = http.get(url, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const frame = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const ev = /^event: (.*)$/m.exec(frame)?.[1];
+        const data = /^data: (.*)$/m.exec(frame)?.[1];
+        if (ev && data) events.push({ event: ev, data: JSON.parse(data) });
+      }
+      for (const w of waiters.splice(0)) w();
+    });
+  });
+  req.on('error', () => undefined);
+  return {
+    async next<T>(event: string, pred: (d: T) => boolean, ms = 10_000): Promise<T> {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        // a cursor per event name: a feed frame may come before or after the status frame of the same change
+        for (let i = seen.get(event) ?? 0; i < events.length; i++) {
+          seen.set(event, i + 1);
+          if (events[i].event === event && pred(events[i].data as T)) return events[i].data as T;
+        }
+        if (Date.now() > deadline) throw new Error(`no ${event} event matching in ${ms} ms; saw ${events.map((e) => e.event).join(',')}`);
+        await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 200); });
+      }
+    },
+    close: () => req.destroy(),
+  };
+}
+
+const machine = (id: string): MachineRecord => ({ id, address: '10.0.0.1', metadata: { role: 'web' }, capacity: { cpuMillis: 2000, memoryBytes: 2 ** 30 }, version: 'test', startedAt: new Date().toISOString() });
+
+t.before(async () => {
+  etcd = await startEtcd();
+  reg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: '/web/' });
+});
+t.teardown(async () => {
+  reg?.close();
+  await etcd?.close();
+});
+
+t.test('[http] config: default, env override, off, bad values name the key', async (t) => {
+  t.same(httpConfig(undefined, {}), { listen: '127.0.0.1:7412', explicit: false });
+  t.same(httpConfig({ listen: '0.0.0.0:8080' }, {}), { listen: '0.0.0.0:8080', explicit: true });
+  t.same(httpConfig({ listen: '0.0.0.0:8080' }, { SHOAL_HTTP_LISTEN: '[::1]:9' }), { listen: '[::1]:9', explicit: true });
+  t.same(httpConfig({}, { SHOAL_HTTP_LISTEN: '' }), { listen: null, explicit: true });
+  t.throws(() => httpConfig({ listn: 'x' }, {}, 'f.toml'), { code: 'config.bad-http', location: { file: 'f.toml', key: 'listn' } });
+  t.throws(() => httpConfig({ listen: 'nowhere' }, {}), { code: 'config.bad-http', message: /expected host:port/ });
+  t.throws(() => httpConfig({ listen: 7412 }, {}), { code: 'config.bad-http' });
+  t.throws(() => httpConfig({}, { SHOAL_HTTP_LISTEN: '1.2.3.4:99999' }), { code: 'config.bad-env', message: /not a TCP port/ });
+  t.same(buildConfig({ http: { listen: '127.0.0.1:1' } }, {}).http.listen, '127.0.0.1:1', "shoald's config carries it");
+});
+
+t.test('tokens: Bearer, or Basic with the token as password; anything else is refused', async (t) => {
+  t.ok(tokenMatches('Bearer s3cret', 's3cret'));
+  t.ok(tokenMatches(`Basic ${Buffer.from('anyone:s3cret').toString('base64')}`, 's3cret'));
+  t.notOk(tokenMatches('Bearer s3cre', 's3cret'));
+  t.notOk(tokenMatches(`Basic ${Buffer.from('s3cret').toString('base64')}`, 's3cret'.slice(1)));
+  t.notOk(tokenMatches(undefined, 's3cret'));
+  t.notOk(tokenMatches('s3cret', 's3cret'));
+});
+
+t.test('a non-loopback listener without token or client certificates is refused at start', async (t) => {
+  t.throws(() => new WebServer({ listen: '0.0.0.0:0' }, { listen: [] }, { registry: reg, log: silentLogger }), { code: 'api.insecure-listener' });
+  t.throws(() => new WebServer({ listen: `${externalAddress()}:0` }, { listen: [], tls: { certFile: 'c', keyFile: 'k' } }, { registry: reg, log: silentLogger }), { code: 'api.insecure-listener' }, 'TLS without a CA is not enough');
+  const w = await startWeb({ listen: '127.0.0.1:0', explicit: true }, { listen: [] }, { registry: reg, log: silentLogger });
+  t.teardown(() => w?.close());
+  const taken = w!.address();
+  await t.rejects(startWeb({ listen: taken, explicit: true }, { listen: [] }, { registry: reg, log: silentLogger }), { code: 'http.listen', message: /cannot listen on .*\[http\] listen/ });
+  t.equal(await startWeb({ listen: taken, explicit: false }, { listen: [] }, { registry: reg, log: silentLogger }), null, 'the default address taken: shoald runs on without the page');
+});
+
+t.test('the page, its live view, explain and /metrics; a non-loopback peer needs the token', async (t) => {
+  const web = await startWeb({ listen: '0.0.0.0:0', explicit: true }, { listen: [], token: 'tok' }, { registry: reg, log: silentLogger });
+  t.teardown(() => web?.close());
+  const port = Number(web!.address().split(':').pop());
+  const local = `http://127.0.0.1:${port}`;
+  const remote = `http://${externalAddress()}:${port}`;
+
+  const page = await get(`${local}/`);
+  t.equal(page.code, 200);
+  t.match(page.body, /<script type="module" src="\/app.js">/);
+  t.match(page.headers['content-security-policy'], /default-src 'self'/);
+  for (const f of ['/app.js', '/render.js', '/style.css']) t.equal((await get(`${local}${f}`)).code, 200, f);
+  t.equal((await get(`${local}/../package.json`)).code, 404, 'nothing but the page files');
+
+  const denied = await get(`${remote}/api/status`);
+  t.equal(denied.code, 401, 'a non-loopback peer without credentials is refused');
+  t.match(denied.headers['www-authenticate'], /^Basic realm="shoal"/, 'a browser prompts for the token');
+  t.equal((await get(`${remote}/metrics`)).code, 401, '/metrics too');
+  t.equal((await get(`${remote}/api/status`, { authorization: 'Bearer nope' })).code, 401);
+  t.equal((await get(`${remote}/api/status`, { authorization: 'Bearer tok' })).code, 200);
+  t.equal((await get(`${remote}/`, { authorization: `Basic ${Buffer.from('me:tok').toString('base64')}` })).code, 200);
+
+  const m1 = await reg.register(machine('m1'), 5);
+  t.teardown(() => m1.close());
+  const text = '[Service]\nExecStart=/bin/sleep 1000\n[X-Shoal]\nCPU=500m\n';
+  await reg.submitUnit({ name: 'a.service', text, hash: unitHash(text) }, { desired: 'launched' });
+  const big = '[Service]\nExecStart=/bin/sleep 1000\n[X-Shoal]\nMemory=64G\n';
+  await reg.submitUnit({ name: 'huge.service', text: big, hash: unitHash(big) }, { desired: 'launched' });
+
+  const s = JSON.parse((await get(`${local}/api/status`)).body) as StatusView;
+  t.same(s.machines.map((m) => [m.id, m.metadata.role, m.capacity.cpuMillis]), [['m1', 'web', 2000]]);
+  t.same(s.units.map((u) => u.name), ['a.service', 'huge.service']);
+  const huge = s.units.find((u) => u.name === 'huge.service')!;
+  t.equal(huge.ok, false);
+  t.match(huge.unplaced, /m1: .*memory/i, 'why it is unplaced, from the planner');
+  t.equal(s.machines[0].reserved.cpuMillis, 500, 'the plan reserves a.service on m1');
+
+  const ex = await get(`${local}/api/explain?unit=huge.service`);
+  t.equal(ex.code, 200);
+  t.equal(JSON.parse(ex.body).status, 'unplaceable');
+  t.equal((await get(`${local}/api/explain?unit=nope.service`)).code, 404);
+  t.equal((await get(`${local}/api/explain`)).code, 400);
+
+  // live: a follower sees a machine join, a unit's state, and a machine leave, without asking again
+  const f = follow(`${local}/api/events`);
+  t.teardown(() => f.close());
+  await f.next<StatusView>('status', (v) => v.machines.length === 1);
+  const m2 = await reg.register(machine('m2'), 5);
+  await f.next<StatusView>('status', (v) => v.machines.map((m) => m.id).join() === 'm1,m2');
+  t.ok(await f.next<{ kind: string }[]>('feed', (es) => es.some((e) => e.kind === 'machine-joined')), 'feed: machine joined');
+  await m2.reportState('a.service', { loadState: 'loaded', activeState: 'active', subState: 'running', hash: unitHash(text), since: new Date().toISOString() });
+  const withState = await f.next<StatusView>('status', (v) => !!v.units.find((u) => u.name === 'a.service')?.states.m2);
+  t.same(withState.units.find((u) => u.name === 'a.service')!.states.m2, { active: 'active', sub: 'running', current: true });
+  await m2.close();
+  await f.next<StatusView>('status', (v) => v.machines.length === 1);
+  t.ok(await f.next<{ kind: string; subject: string }[]>('feed', (es) => es.some((e) => e.kind === 'machine-lost' && e.subject === 'm2')), 'feed: machine lost');
+
+  const metrics = await get(`${local}/metrics`);
+  t.equal(metrics.code, 200);
+  t.match(metrics.headers['content-type'], /^text\/plain; version=0\.0\.4/);
+  t.match(metrics.body, /shoal_http_requests_total\{route="\/api\/status",code="401"\} [1-9]/);
+  t.match(metrics.body, /shoal_http_page_streams 1/);
+  t.equal((await get(`${local}/nothing`)).code, 404);
+});
+
+t.test('a follower that does not read is cut off; the others keep getting every change', async (t) => {
+  const hub = new StatusHub({ registry: reg, log: silentLogger, maxBufferedBytes: 1 << 20, minIntervalMs: 50 });
+  t.teardown(() => hub.close());
+  let slowClosed = false;
+  let slowBuffered = 0;
+  hub.follow({ send: (frame) => { slowBuffered += frame.length * 400; return slowBuffered; }, close: () => { slowClosed = true; } });
+  const got: string[] = [];
+  let readerCut = false;
+  hub.follow({ send: (frame) => { got.push(frame); return 0; }, close: () => { readerCut = true; } });
+  for (let i = 0; i < 8 && !slowClosed; i++) {
+    await reg.setDesired('a.service', i % 2 ? 'launched' : 'loaded');
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  t.ok(slowClosed, 'the slow follower was cut off');
+  t.equal(hub.size, 1);
+  const before = got.length;
+  const text = '[Service]\nExecStart=/bin/true\n';
+  await reg.submitUnit({ name: 'after.service', text, hash: unitHash(text) });
+  const seen = () => got.slice(before).some((f) => f.startsWith('event: status') && f.includes('"after.service"'));
+  for (let i = 0; i < 50 && !seen(); i++) await new Promise((r) => setTimeout(r, 100));
+  t.ok(seen(), 'the other follower got the next change');
+  t.notOk(readerCut, 'the reading follower was never cut off');
+});

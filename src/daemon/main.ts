@@ -15,6 +15,11 @@ import { machineId } from './machine';
 import { apiRegistry, startApi } from '../api/api-config';
 import type { ApiServer } from '../api/server';
 import { startWeb, type WebServer } from '../web/server';
+import { createEtcdClient } from '../etcd/client';
+import { KeyLayout } from '../etcd/keys';
+import { EventStore } from '../events/store';
+import { runRecorder } from '../events/recorder';
+import { setEventSink } from '../events/emit';
 
 /** Parses `--config PATH` / `--config=PATH`; throws ValidationError on anything else. */
 export function parseArgs(argv: string[]): { config?: string; help: boolean } {
@@ -57,6 +62,11 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
   let web: WebServer | null = null;
   // the API's own client, with a short deadline: a user's read during an etcd outage fails fast
   const apiReg = apiRegistry(config.etcd);
+  // cluster events (src/events): emitEvent() from any module goes here; the leader's recorder derives the rest
+  const eventsClient = createEtcdClient({ endpoints: config.etcd.endpoints });
+  const events = new EventStore(eventsClient, new KeyLayout(config.etcd.prefix), log.child({ component: 'events' }));
+  const previousSink = setEventSink(events);
+  let recorder: Promise<void> | undefined;
   try {
     // the API first: a refused listener (e.g. non-loopback without TLS client certs or a token) stops shoald here
     api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined, strategy: () => config.engine.strategy });
@@ -73,6 +83,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
       const engine = new Engine({ registry, id, log: log.child({ component: 'engine' }), ttlSeconds: config.engine.ttlSeconds, strategy: config.engine.strategy, machineGraceMs });
       running.engine = engine;
       roles.push(guard('engine', engine.run(both)));
+      recorder = runRecorder({ client: eventsClient, store: events, isLeader: () => engine.isLeader, log: log.child({ component: 'events' }) }, both);
     }
     if (config.roles.includes('agent')) {
       roles.push(guard('agent', runAgentRole({ config, registry, log: log.child({ component: 'agent' }), signal: both, onAgent: (a) => { running.agent = a; } })));
@@ -83,6 +94,9 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
   } finally {
     await web?.close();
     await api?.close();
+    await recorder;
+    setEventSink(previousSink);
+    eventsClient.close();
     // resource figures for operators and bench/scale.ts (maxRSS is in KiB)
     log.info('etcd usage', { requests: registry.stats.requests, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
     registry.close();

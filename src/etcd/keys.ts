@@ -8,7 +8,7 @@ export const DEFAULT_PREFIX = '/shoal/';
 
 /** The kinds of keys shoal stores, by their first path segment. */
 export type KeyKind = 'units' | 'desired' | 'schedule' | 'assigned' | 'machines' | 'metadata' | 'states' | 'engine'
-  | 'groups' | 'history' | 'deployments' | 'promote';
+  | 'groups' | 'history' | 'deployments' | 'promote' | 'events';
 
 /** A shoal key split into its parts; `null` from `parse` when the key is not one of ours. */
 export type ParsedKey =
@@ -54,6 +54,11 @@ export class KeyLayout {
   promote(name: string): string { return `${this.prefix}promote/${name}`; }
   /** `engine/leader`: the election key, on the leader's lease. */
   get leader(): string { return `${this.prefix}engine/leader`; }
+
+  /** `events/<id>`: JSON cluster event (src/events), the last MAX_EVENTS kept. */
+  event(id: string): string { return `${this.prefix}events/${id}`; }
+  /** `events-cursor`: `<revision>:<n>`, how far the leader's event recorder has derived events (outside events/). */
+  get eventCursor(): string { return `${this.prefix}events-cursor`; }
 
   /** `engine/writer`: the campaign value of the engine that wrote the last placement txn (audit). */
   get writer(): string { return `${this.prefix}engine/writer`; }

@@ -15,7 +15,7 @@ import type { Logger } from '../log';
 import type { ApiRegistry } from './api-registry';
 import { DEFAULT_API_PORT, DEFAULT_LISTEN, type ApiConfig } from './listeners';
 import { SystemctlInspector } from './local-units';
-import { ApiServer } from './server';
+import { ApiServer, type ApiServerDeps } from './server';
 import { EtcdRegistry } from '../etcd/registry-etcd';
 import type { PlacementStrategy } from '../units/types';
 
@@ -84,13 +84,15 @@ export interface StartApiDeps {
   machineId?: string;
   /** The cluster's default placement strategy (engine config), for explain. */
   strategy?: () => PlacementStrategy | undefined;
+  /** The cluster's events (src/events), for WatchEvents. */
+  events?: ApiServerDeps['events'];
 }
 
 /** Starts the API for shoald (systemctl/journalctl as the local inspector on agent machines). Close it on shutdown. */
 export async function startApi(cfg: ApiConfig, deps: StartApiDeps): Promise<ApiServer> {
   const server = new ApiServer(cfg, {
     registry: deps.registry, log: deps.log.child({ component: 'api' }),
-    machineId: deps.machineId, inspector: deps.machineId ? new SystemctlInspector() : undefined, strategy: deps.strategy,
+    machineId: deps.machineId, inspector: deps.machineId ? new SystemctlInspector() : undefined, strategy: deps.strategy, events: deps.events,
   });
   await server.start();
   return server;

@@ -8,7 +8,7 @@ import type { TargetState } from '../units/types';
 import { shoalService } from './proto';
 import { fromServiceError } from './grpc-errors';
 import { UnavailableError } from '../errors';
-import { toWireState, type BadKeyMsg, type BatchProgressMsg, type DeploymentMsg, type UnitVersionMsg, type BatchUnitResultMsg, type WireBatchAction, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type UnitStateEventMsg, type UnitStateMsg } from './messages';
+import { toWireState, type BadKeyMsg, type BatchProgressMsg, type DeploymentMsg, type UnitVersionMsg, type BatchUnitResultMsg, type WireBatchAction, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type ClusterEventMsg, type UnitStateEventMsg, type UnitStateMsg } from './messages';
 
 import { DEFAULT_ENDPOINT } from './endpoint';
 
@@ -141,6 +141,11 @@ export class ApiClient {
   }
 
   /** Follows reported state changes until `signal` aborts. */
+  /** Cluster events passing the filter (the last `limit` stored, oldest first), then new ones while `follow`. */
+  watchEvents(req: { unit?: string; machine?: string; since?: number; kinds?: string[]; follow?: boolean; limit?: number }, signal?: AbortSignal): AsyncIterable<ClusterEventMsg> {
+    return this.stream('watchEvents', { unit: req.unit ?? '', machine: req.machine ?? '', since: req.since ?? 0, kinds: req.kinds ?? [], follow: !!req.follow, limit: req.limit ?? 0 }, signal);
+  }
+
   watchUnitStates(names: string[], opts: { initial?: boolean; signal?: AbortSignal } = {}): AsyncIterable<UnitStateEventMsg> {
     return this.stream('watchUnitStates', { names, initial: !!opts.initial }, opts.signal);
   }

@@ -68,6 +68,20 @@ export interface MachineMsg {
 }
 
 /** A change of a reported state. */
+/** A cluster event as the API sends it (src/events). */
+export interface ClusterEventMsg {
+  id: string;
+  revision: number;
+  /** ms since the epoch */
+  time: number;
+  kind: string;
+  unit: string;
+  machine: string;
+  message: string;
+  actor: string;
+  fields: Record<string, string>;
+}
+
 export interface UnitStateEventMsg {
   state: UnitStateMsg;
   deleted: boolean;

@@ -13,7 +13,7 @@ import type { ApiRegistry } from './api-registry';
 import { ApiClient } from './client';
 import type { LocalUnitInspector } from './local-units';
 import { shoalService } from './proto';
-import { shoalHandlers } from './service';
+import { shoalHandlers, type ServiceDeps } from './service';
 import type { PlacementStrategy } from '../units/types';
 import { DEFAULT_API_PORT, DEFAULT_LISTEN, callGuard, checkPolicy, classifyListener, serverCredentials, type ApiConfig, type Listener } from './listeners';
 
@@ -27,6 +27,8 @@ export interface ApiServerDeps {
   inspector?: LocalUnitInspector;
   /** The cluster's default placement strategy (engine config), for explain. */
   strategy?: () => PlacementStrategy | undefined;
+  /** The cluster's events, for WatchEvents. */
+  events?: ServiceDeps['events'];
 }
 
 /** `host:port` of another machine's API from its record's address. */
@@ -86,7 +88,7 @@ export class ApiServer {
   private async bind(l: Listener): Promise<void> {
     const port = this.cfg.port ?? DEFAULT_API_PORT;
     const handlers = shoalHandlers({
-      registry: this.deps.registry, log: this.deps.log, machineId: this.deps.machineId, inspector: this.deps.inspector, strategy: this.deps.strategy,
+      registry: this.deps.registry, log: this.deps.log, machineId: this.deps.machineId, inspector: this.deps.inspector, strategy: this.deps.strategy, events: this.deps.events,
       connect: (m) => new ApiClient({
         endpoint: forwardEndpoint(m, port), token: this.cfg.token,
         caFile: this.cfg.tls?.caFile, certFile: this.cfg.tls?.caFile ? this.cfg.tls.certFile : undefined,

@@ -8,7 +8,7 @@ import { ValidationError } from '../errors';
 import { metadataProblem, parseUnitName } from '../units';
 import type { TargetState } from '../units/types';
 import { fromWireState } from './messages';
-import { toServiceError } from './grpc-errors';
+import { ConflictError, toServiceError } from './grpc-errors';
 import { destroyUnit, setDesiredStates, submitUnit } from './unit-ops';
 import { applyBatch, type BatchAction } from './batch-ops';
 import { getUnitFile, listMachines, listUnitFiles, listUnitStates, resolveMachine, stateMsg, type BadCollector } from './views';
@@ -16,10 +16,14 @@ import { explainUnit } from './explain';
 import type { PlacementStrategy } from '../units/types';
 import { listDeployments, promote, rollback, scaleGroup, unitHistory } from './group-ops';
 import { unitJournal, unitStatus, type RoutingDeps } from './routing';
+import type { EventStore } from '../events/store';
+import type { ClusterEvent, EventFilter } from '../events/types';
 
 /** Everything the handlers use. */
 export interface ServiceDeps extends RoutingDeps {
   log: Logger;
+  /** The cluster's events (src/events); WatchEvents answers FAILED_PRECONDITION without it. */
+  events?: Pick<EventStore, 'follow' | 'list'>;
   /** The cluster's default placement strategy (this shoald's engine config), for explain. */
   strategy?: () => PlacementStrategy | undefined;
 }
@@ -104,6 +108,25 @@ async function* watchStates(d: ServiceDeps, req: Req, signal: AbortSignal): Asyn
   }
 }
 
+/** A stored event as its wire message. */
+export function eventMsg(e: ClusterEvent): unknown {
+  return { id: e.id, revision: e.revision, time: e.time, kind: e.kind, unit: e.unit ?? '', machine: e.machine ?? '', message: e.message ?? '', actor: e.actor ?? '', fields: e.fields ?? {} };
+}
+
+/** WatchEvents: stored events passing the filter, then (follow) new ones. */
+async function* watchEvents(d: ServiceDeps, r: Req, signal: AbortSignal): AsyncIterable<unknown> {
+  if (!d.events) throw new ConflictError('events.unavailable', 'this API server has no events store');
+  const filter: EventFilter = { unit: str(r, 'unit') || undefined, machine: str(r, 'machine') || undefined, kinds: (r.kinds as string[]) ?? [] };
+  const since = Number(r.since ?? 0);
+  if (since > 0) filter.since = since;
+  const limit = Number(r.limit ?? 0) || undefined;
+  if (!r.follow) {
+    for (const e of (await d.events.list(filter, limit)).events) yield eventMsg(e);
+    return;
+  }
+  for await (const e of d.events.follow(filter, { signal, limit })) yield eventMsg(e);
+}
+
 const ACTIONS: Record<string, BatchAction> = { SUBMIT: 'submit', SET_STATE: 'set-state', DESTROY: 'destroy', 1: 'submit', 2: 'set-state', 3: 'destroy' };
 
 /** ApplyBatch: the total once the batch is checked, then each chunk's results as it is committed. */
@@ -164,6 +187,7 @@ export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedSer
     Rollback: u('Rollback', (r) => rollback(reg, str(r, 'name'), str(r, 'to'))),
     ListDeployments: u('ListDeployments', async (r) => ({ deployments: await listDeployments(reg, str(r, 'name')) })),
     Promote: u('Promote', async (r) => ({ id: await promote(reg, str(r, 'name')) })),
+    WatchEvents: streaming((r, signal) => watchEvents(d, r, signal), guard),
     Journal: streaming(async function* (r, signal) {
       const opts = { machine: str(r, 'machine'), lines: Number(r.lines) || 0, follow: !!r.follow, local: !!r.local, signal };
       for await (const data of unitJournal(d, str(r, 'name'), opts)) yield { data };

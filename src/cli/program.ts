@@ -22,6 +22,7 @@ import { registerListUnitFiles } from './commands/list-unit-files';
 import { registerListMachines } from './commands/list-machines';
 import { registerStatus } from './commands/status';
 import { registerJournal } from './commands/journal';
+import { registerEvents } from './commands/events';
 import { registerCat } from './commands/cat';
 import { registerExplain } from './commands/explain';
 import { registerMetadata } from './commands/metadata';
@@ -40,7 +41,7 @@ export type RegisterCommand = (program: Command, io: CliIO) => void;
 const COMMANDS: RegisterCommand[] = [
   registerVerify, registerPlan, registerVersion,
   registerSubmit, registerLoad, registerStart, registerStop, registerUnload, registerDestroy, registerRestart,
-  registerListUnits, registerListUnitFiles, registerListMachines, registerStatus, registerJournal, registerCat,
+  registerListUnits, registerListUnitFiles, registerListMachines, registerStatus, registerJournal, registerEvents, registerCat,
   registerExplain, registerMetadata, registerCompletion,
   registerScale, registerHistory, registerRollback, registerDeployments, registerPromote, registerRollout,
   registerCompose,

@@ -69,7 +69,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
   let recorder: Promise<void> | undefined;
   try {
     // the API first: a refused listener (e.g. non-loopback without TLS client certs or a token) stops shoald here
-    api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined, strategy: () => config.engine.strategy });
+    api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined, strategy: () => config.engine.strategy, events });
     // the page and /metrics: refused like the API beyond loopback without a token or client certificates
     web = await startWeb(config.http, config.api, { registry: apiReg, log, strategy: () => config.engine.strategy });
     if (config.roles.includes('engine')) {

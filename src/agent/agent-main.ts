@@ -38,6 +38,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       },
       ttlSeconds: Number(env.SHOAL_TTL ?? 5) || 5,
       safetyIntervalMs: Number(env.SHOAL_SAFETY_MS ?? 60_000) || 60_000,
+      loadIntervalMs: Number(env.SHOAL_LOAD_INTERVAL_MS ?? 0) || undefined,
       log,
     }, ac.signal);
     return 0;

@@ -17,6 +17,8 @@ import { wantedUnits } from './desired';
 import { computeTasks, executeTasks, type DesiredUnit, type Task } from './reconcile';
 import { shutdownKind, type ShutdownKind } from './shutdown';
 import { StateReporter, type ReportedState } from './state-reporter';
+import { LoadReporter } from './load-reporter';
+import type { LoadSource } from './load-sampler';
 import { HealthMonitor } from '../health/monitor';
 import { isRunningState, type Systemd } from './systemd';
 import { fileHash, hashHeader, UnitManager, type ManagedUnit } from './unit-manager';
@@ -39,6 +41,10 @@ export interface AgentOptions {
   unitDir?: string;
   fsRoot?: string;
   clock?: Clock;
+  /** Samples this machine's real load (load-sampler.ts); no load reports without it. */
+  loadSource?: LoadSource;
+  /** Load sampling interval, ms (default 5 s): at most one load write per interval. */
+  loadIntervalMs?: number;
   /** How long a machine leaving for good waits for its units to be placed elsewhere (default 10 s). */
   leaveWaitMs?: number;
   /** Wait after a watch event before reconciling, to batch bursts (default 10 ms). */
@@ -83,6 +89,7 @@ export class Agent {
   private readonly units: UnitManager;
   private readonly reporter: StateReporter;
   private readonly health: HealthMonitor;
+  private readonly load: LoadReporter | undefined;
   private viewReady = false;
   private running = false;
   private again = false;
@@ -108,6 +115,13 @@ export class Agent {
       onSettled: (name, unit) => { this.reportUnit(name); if (!unit || !unit.busy) this.kick(this.o.debounceMs); },
     });
     this.reporter = new StateReporter(this.clock, this.log);
+    if (opts.loadSource) {
+      this.load = new LoadReporter({
+        source: opts.loadSource, clock: this.clock, log: this.log, intervalMs: opts.loadIntervalMs,
+        // running services: what cgroup accounting can say something about
+        units: () => this.units.list().filter((u) => u.name.endsWith('.service') && isRunningState(u.state.activeState)).map((u) => u.name),
+      });
+    }
     this.health = new HealthMonitor({
       clock: this.clock, log: this.log, containerHealth: opts.containerHealth,
       restart: async (unit) => { await this.units.restart(unit); },
@@ -124,6 +138,7 @@ export class Agent {
   async run(signal: AbortSignal): Promise<void> {
     this.units.onState((u) => { this.health.observe(observed(u)); this.reportUnit(u.name); });
     const adopted = await this.units.adopt();
+    this.load?.start();
     for (const u of adopted) this.reportUnit(u.name);
     this.log.info('adopted units from the runtime dir', { count: adopted.length, running: adopted.filter((u) => u.started).length });
     if (this.o.removeOrphans) {
@@ -149,6 +164,7 @@ export class Agent {
       // a pass in progress gets a bounded while to finish (its systemd calls have deadlines of their own)
       for (const until = this.clock.now() + 5000; this.running && this.clock.now() < until;) await sleep(this.clock, 10);
       this.health.close();
+      this.load?.close();
       this.reporter.close();
       this.units.close();
     }
@@ -169,6 +185,11 @@ export class Agent {
   /** Managed units now (tests). */
   managed(): ManagedUnit[] {
     return this.units.list();
+  }
+
+  /** The load reporter's counters and last sample (tests, benches); undefined without a load source. */
+  get loadReporter(): LoadReporter | undefined {
+    return this.load;
   }
 
   /** Resolves when every state change so far is written to etcd. */
@@ -265,6 +286,7 @@ export class Agent {
       lastError = '';
       this.log.info('machine registered', { ttl: this.o.ttlSeconds });
       this.reporter.setSession(session);
+      this.load?.setSession(session);
       this.session = session;
       this.kick(0);
       // reconnected: re-read everything (units may have moved away while we were cut off)
@@ -275,6 +297,7 @@ export class Agent {
       ended.dispose();
       this.session = null;
       this.reporter.setSession(null);
+      this.load?.setSession(null);
       if (signal.aborted) {
         // A shoald restart must not let the record lapse (the engine would move every unit away):
         // leave the lease to the next agent, which takes it over. A machine going down, or one that left

@@ -10,6 +10,7 @@ import { ContainerDriver } from './container-driver';
 import { containerUnitText } from './container-unit';
 import type { Systemd } from './systemd';
 import { connectSystemd } from './systemd-dbus';
+import { ProcLoadSampler } from './load-sampler';
 
 /** What shoald passes to its agent role. */
 export interface RunAgentOptions {
@@ -29,6 +30,8 @@ export interface RunAgentOptions {
   debounceMs?: number;
   /** Safety reconcile interval, ms (default 60 s). */
   safetyIntervalMs?: number;
+  /** Load sampling interval, ms (default 5 s). */
+  loadIntervalMs?: number;
   /** Called with the agent once it exists (shoald keeps it to apply config reloads). */
   onAgent?: (agent: Agent) => void;
 }
@@ -49,6 +52,8 @@ export async function runAgent(opts: RunAgentOptions, signal: AbortSignal): Prom
     containerHealth: driver ? (unit) => driver.health(opts.machine.id, unit) : undefined,
     removeOrphans: driver ? async (isActive) => { await driver.removeOrphans(opts.machine.id, isActive); } : undefined,
     unitDir: opts.unitDir,
+    loadSource: new ProcLoadSampler(systemd, opts.unitDir ?? '/run/shoal/units'),
+    loadIntervalMs: opts.loadIntervalMs,
     debounceMs: opts.debounceMs,
     safetyIntervalMs: opts.safetyIntervalMs,
     log,

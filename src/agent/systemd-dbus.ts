@@ -165,6 +165,27 @@ class SystemdDbus implements Systemd {
     };
   }
 
+  async unitUsage(name: string, timeoutMs = 2000): Promise<{ cpuNSec?: number; memoryBytes?: number; controlGroup?: string }> {
+    const path = unitObjectPath(name);
+    // two Gets in parallel, not GetAll: a service's GetAll carries ~250 properties
+    const [[cpu], [mem]] = await Promise.all([
+      this.raw(DEST, path, PROPS, 'Get', 'ss', [SERVICE_IFACE, 'CPUUsageNSec'], timeoutMs),
+      this.raw(DEST, path, PROPS, 'Get', 'ss', [SERVICE_IFACE, 'MemoryCurrent'], timeoutMs),
+    ]);
+    const out: { cpuNSec?: number; memoryBytes?: number; controlGroup?: string } = {};
+    const c = accounted((cpu as dbus.Variant).value);
+    const m = accounted((mem as dbus.Variant).value);
+    if (c !== undefined) out.cpuNSec = c;
+    if (m !== undefined) out.memoryBytes = m;
+    else {
+      // no memory controller on the unified hierarchy (a hybrid host): the caller sums its processes instead
+      const [cg] = await this.raw(DEST, path, PROPS, 'Get', 'ss', [SERVICE_IFACE, 'ControlGroup'], timeoutMs);
+      const g = String((cg as dbus.Variant).value ?? '');
+      if (g) out.controlGroup = g;
+    }
+    return out;
+  }
+
   async systemState(): Promise<string> {
     const [v] = await this.raw(DEST, ROOT, PROPS, 'Get', 'ss', [MANAGER, 'SystemState']);
     return String((v as dbus.Variant).value);
@@ -252,10 +273,10 @@ class SystemdDbus implements Systemd {
     return this.raw(DEST, ROOT, MANAGER, member, signature, body);
   }
 
-  private async raw(destination: string, path: string, iface: string, member: string, signature: string, body: unknown[]): Promise<unknown[]> {
+  private async raw(destination: string, path: string, iface: string, member: string, signature: string, body: unknown[], timeoutMs = CALL_TIMEOUT_MS): Promise<unknown[]> {
     if (this.failure) throw this.failure;
     try {
-      const reply = await callWithin(this.bus.call(new dbus.Message({ destination, path, interface: iface, member, signature, body })), member);
+      const reply = await callWithin(this.bus.call(new dbus.Message({ destination, path, interface: iface, member, signature, body })), member, timeoutMs);
       return reply?.body ?? [];
     } catch (err) {
       throw convertError(err, member, body);
@@ -263,10 +284,17 @@ class SystemdDbus implements Systemd {
   }
 }
 
-/** `p`, or UnavailableError `systemd.timeout` when systemd has not answered within CALL_TIMEOUT_MS. */
-function callWithin<T>(p: Promise<T>, member: string): Promise<T> {
+/** A uint64 accounting value; undefined for systemd's "not accounted" (UINT64_MAX) or a non-number. */
+function accounted(v: unknown): number | undefined {
+  if (typeof v !== 'bigint' && (typeof v !== 'number' || !Number.isInteger(v))) return undefined;
+  if (BigInt(v) >= 0xffffffffffffffffn) return undefined;
+  return Number(v);
+}
+
+/** `p`, or UnavailableError `systemd.timeout` when systemd has not answered within `ms` (default CALL_TIMEOUT_MS). */
+function callWithin<T>(p: Promise<T>, member: string, ms = CALL_TIMEOUT_MS): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new UnavailableError('systemd.timeout', `systemd ${member}: no reply within ${CALL_TIMEOUT_MS} ms`)), CALL_TIMEOUT_MS);
+    const t = setTimeout(() => reject(new UnavailableError('systemd.timeout', `systemd ${member}: no reply within ${ms} ms`)), ms);
     p.then((v) => { clearTimeout(t); resolve(v); }, (err) => { clearTimeout(t); reject(err); });
   });
 }

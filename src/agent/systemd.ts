@@ -76,6 +76,13 @@ export interface Systemd {
    * `start`, ...), or undefined when it has none. How shoald tells `systemctl stop` from a restart.
    */
   jobOfUnitByPid(pid: number): Promise<string | undefined>;
+  /**
+   * A service's use from cgroup accounting: CPUUsageNSec (ns of CPU since it started) and MemoryCurrent
+   * (bytes); a field is absent when systemd does not account it, and then `controlGroup` (the unit's
+   * cgroup path) lets the caller count its processes' memory. Deadline `timeoutMs` (default 2 s) per
+   * call: UnavailableError `systemd.timeout` after it.
+   */
+  unitUsage(name: string, timeoutMs?: number): Promise<{ cpuNSec?: number; memoryBytes?: number; controlGroup?: string }>;
   /** systemd's SystemState: `running`, `degraded`, `starting`, `stopping` (the machine is shutting down) ... */
   systemState(): Promise<string>;
   /** Disconnects. Idempotent. */

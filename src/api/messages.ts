@@ -53,6 +53,10 @@ export interface UnitStateMsg {
   healthOutput?: string;
   /** Why the unit is not in its desired state on that machine, from its agent; '' when fine. */
   reason: string;
+  /** Real use from cgroup accounting (millicores, bytes); usageReported false when its machine reported none. */
+  cpuUseMillis?: number;
+  memoryUseBytes?: number;
+  usageReported?: boolean;
 }
 
 /** A live machine. */
@@ -65,6 +69,14 @@ export interface MachineMsg {
   memoryBytes: number;
   version: string;
   startedAt: string;
+  /** Real load (load/<machine>); loadAt '' when none was reported. Millicores and bytes. */
+  loadAt?: string;
+  cpuUseMillis?: number;
+  cpuTotalMillis?: number;
+  memoryAvailableBytes?: number;
+  memoryTotalBytes?: number;
+  diskFreeBytes?: number;
+  diskTotalBytes?: number;
 }
 
 /** A change of a reported state. */

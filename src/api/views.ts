@@ -1,6 +1,6 @@
 /** The API's read models: unit files with their states, reported states, machines with merged metadata. */
 import { parseUnit, parseUnitName, templateOf } from '../units';
-import type { BadValue, MachineRecord, Revisioned, UnitRecord, UnitStateEntry } from '../etcd/registry';
+import type { BadValue, MachineLoad, MachineRecord, Revisioned, UnitRecord, UnitStateEntry } from '../etcd/registry';
 import type { ApiRegistry } from './api-registry';
 import type { MachineMsg, UnitFileInfo, UnitStateMsg } from './messages';
 import { NotFoundError } from './grpc-errors';
@@ -23,9 +23,11 @@ function isGlobal(u: UnitRecord): boolean {
 }
 
 /** A reported state as a message, with its machine's address when the machine is live. */
-export function stateMsg(e: UnitStateEntry, machines: ReadonlyMap<string, MachineRecord>): UnitStateMsg {
+export function stateMsg(e: UnitStateEntry, machines: ReadonlyMap<string, MachineRecord>, loads?: ReadonlyMap<string, MachineLoad>): UnitStateMsg {
   const s = e.state;
+  const use = loads?.get(e.machine)?.units[e.unit];
   return {
+    ...(use ? { cpuUseMillis: use.cpuMillis, memoryUseBytes: use.memoryBytes ?? 0, usageReported: true } : {}),
     unit: e.unit, machine: e.machine, machineAddress: machines.get(e.machine)?.address ?? '',
     loadState: s.loadState, activeState: s.activeState, subState: s.subState, hash: s.hash, mainPid: s.mainPid ?? 0, since: s.since,
     health: s.health ?? '', healthRestarts: s.healthRestarts ?? 0, healthOutput: s.healthOutput ?? '',
@@ -104,26 +106,32 @@ export async function getUnitFile(reg: ApiRegistry, name: string): Promise<UnitF
 /** Reported states, of `names` only when not empty, sorted by unit then machine. */
 export async function listUnitStates(reg: ApiRegistry, names: string[], bad?: BadCollector): Promise<UnitStateMsg[]> {
   for (const n of names) parseUnitName(n);
-  const [states, machines] = await Promise.all([
+  const [states, machines, loads] = await Promise.all([
     reg.listStates(names.length === 1 && !parseUnitName(names[0]).isTemplate ? names[0] : undefined).then((r) => collect(r, bad)), machineMap(reg, bad),
+    reg.listLoads?.() ?? new Map<string, MachineLoad>(),
   ]);
   const want = new Set(names);
   // a group's template stands for its instances
   for (const n of names) if (parseUnitName(n).isTemplate) for (const e of states.value) if (templateOf(e.unit) === n) want.add(e.unit);
   return states.value
     .filter((e) => want.size === 0 || want.has(e.unit))
-    .map((e) => stateMsg(e, machines))
+    .map((e) => stateMsg(e, machines, loads))
     .sort((a, b) => (a.unit !== b.unit ? (a.unit < b.unit ? -1 : 1) : a.machine < b.machine ? -1 : a.machine > b.machine ? 1 : 0));
 }
 
 /** Live machines, static metadata merged with dynamic (dynamic wins), sorted by id. */
 export async function listMachines(reg: ApiRegistry, bad?: BadCollector): Promise<MachineMsg[]> {
   const machines = collect(await reg.listMachines(), bad).value;
-  const dyn = await Promise.all(machines.map((m) => reg.getMetadata(m.id)));
+  const [dyn, loads] = await Promise.all([Promise.all(machines.map((m) => reg.getMetadata(m.id))), reg.listLoads?.() ?? new Map<string, MachineLoad>()]);
   return machines
     .map((m, i) => {
       const dynamic = Object.fromEntries(dyn[i]);
+      const l = loads.get(m.id);
       return {
+        ...(l ? {
+          loadAt: l.at, cpuUseMillis: l.cpuMillis, cpuTotalMillis: l.cpuTotalMillis, memoryAvailableBytes: l.memAvailableBytes,
+          memoryTotalBytes: l.memTotalBytes, diskFreeBytes: l.diskFreeBytes, diskTotalBytes: l.diskTotalBytes,
+        } : {}),
         id: m.id, address: m.address ?? '', metadata: { ...m.metadata, ...dynamic }, dynamicMetadata: dynamic,
         cpuMillis: m.capacity.cpuMillis, memoryBytes: m.capacity.memoryBytes, version: m.version, startedAt: m.startedAt,
       };

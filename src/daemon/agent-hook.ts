@@ -22,5 +22,5 @@ export async function runAgentRole(ctx: AgentRoleContext): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { runAgent } = require('../agent/run-agent') as typeof import('../agent/run-agent');
   const machine = await machineRecord(ctx.config);
-  await runAgent({ registry: ctx.registry, machine, ttlSeconds: ctx.config.machine.ttlSeconds, log: ctx.log, onAgent: ctx.onAgent }, ctx.signal);
+  await runAgent({ registry: ctx.registry, machine, ttlSeconds: ctx.config.machine.ttlSeconds, loadIntervalMs: ctx.config.machine.loadIntervalMs, log: ctx.log, onAgent: ctx.onAgent }, ctx.signal);
 }

@@ -25,11 +25,14 @@ export interface DaemonConfig {
     address?: string;
     metadata: Record<string, string>;
     ttlSeconds: number;
+    /** Load sampling interval, ms (default 5 s; machine.load_interval_ms / SHOAL_LOAD_INTERVAL_MS). */
+    loadIntervalMs?: number;
     /** Overrides of the probed capacity (nspawn nodes see the host's hardware). */
     cpuMillis?: number;
     memoryBytes?: number;
   };
-  engine: { id?: string; ttlSeconds: number; strategy?: PlacementStrategy };
+  /** autoscaleIntervalMs: how often the leader evaluates autoscaled groups (default 5 s). */
+  engine: { id?: string; ttlSeconds: number; strategy?: PlacementStrategy; autoscaleIntervalMs?: number };
   /** `[api]`: listeners, token, TLS (src/api/api-config.ts; SHOAL_API_* override). */
   api: ApiConfig;
   /** `[http]`: the web status page and /metrics (src/web/http-config.ts; SHOAL_HTTP_LISTEN overrides). */
@@ -102,6 +105,7 @@ export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>')
       address: env.SHOAL_ADDRESS ?? optStr(machine.address, 'machine.address', bad),
       metadata,
       ttlSeconds: num(env.SHOAL_TTL, 'SHOAL_TTL', envBad) ?? num(machine.ttl, 'machine.ttl', bad) ?? 5,
+      loadIntervalMs: num(env.SHOAL_LOAD_INTERVAL_MS, 'SHOAL_LOAD_INTERVAL_MS', envBad) ?? num(machine.load_interval_ms, 'machine.load_interval_ms', bad),
       cpuMillis: size(env.SHOAL_CAPACITY_CPU, 'SHOAL_CAPACITY_CPU', envBad, parseCpu) ?? size(machine.capacity_cpu, 'machine.capacity_cpu', bad, parseCpu),
       memoryBytes: size(env.SHOAL_CAPACITY_MEMORY, 'SHOAL_CAPACITY_MEMORY', envBad, parseMemory)
         ?? size(machine.capacity_memory, 'machine.capacity_memory', bad, parseMemory),
@@ -110,6 +114,7 @@ export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>')
       id: env.SHOAL_ENGINE_ID ?? optStr(engine.id, 'engine.id', bad),
       ttlSeconds: num(env.SHOAL_ENGINE_TTL, 'SHOAL_ENGINE_TTL', envBad) ?? num(engine.ttl, 'engine.ttl', bad) ?? 5,
       strategy: strategy(env.SHOAL_STRATEGY ?? optStr(engine.strategy, 'engine.strategy', bad), bad),
+      autoscaleIntervalMs: num(env.SHOAL_AUTOSCALE_INTERVAL_MS, 'SHOAL_AUTOSCALE_INTERVAL_MS', envBad) ?? num(engine.autoscale_interval_ms, 'engine.autoscale_interval_ms', bad),
     },
     api: apiConfig(api, env, file),
     http: httpConfig(http, env, file),

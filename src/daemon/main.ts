@@ -80,7 +80,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
       // a machine the engine has not seen die gets its own TTL plus a margin to re-register (issue 9)
       // two TTLs + 3 s: an agent whose register call was in flight when etcd came back gets a whole retry
       const machineGraceMs = (2 * config.machine.ttlSeconds + 3) * 1000;
-      const engine = new Engine({ registry, id, log: log.child({ component: 'engine' }), ttlSeconds: config.engine.ttlSeconds, strategy: config.engine.strategy, machineGraceMs });
+      const engine = new Engine({ registry, id, log: log.child({ component: 'engine' }), ttlSeconds: config.engine.ttlSeconds, strategy: config.engine.strategy, machineGraceMs, autoscaleIntervalMs: config.engine.autoscaleIntervalMs });
       running.engine = engine;
       roles.push(guard('engine', engine.run(both)));
       recorder = runRecorder({ client: eventsClient, store: events, isLeader: () => engine.isLeader, log: log.child({ component: 'events' }) }, both);

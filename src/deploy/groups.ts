@@ -42,9 +42,9 @@ export interface GroupsOutput {
   active: boolean;
 }
 
-/** The instance count of `template`, or null when it is not a group. */
+/** The instance count of `template` (scale count, else Instances=, else ScaleMin= of an autoscaled one), or null when it is not a group. */
 export function groupCount(template: string, spec: UnitSpec | null, scale: ReadonlyMap<string, number>): number | null {
-  return scale.get(template) ?? spec?.group?.instances ?? null;
+  return scale.get(template) ?? spec?.group?.instances ?? spec?.autoscale?.min ?? null;
 }
 
 /**

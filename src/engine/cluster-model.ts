@@ -4,7 +4,8 @@
  * UnitSpec through a cache keyed by name and hash.
  */
 import type { MachineSpec } from '../constraints/types';
-import type { BadValue, ClusterState, MachineRecord, RegistryEvent, UnitRecord, UnitStateRecord } from '../etcd/registry';
+import type { BadValue, ClusterState, MachineLoad, MachineRecord, RegistryEvent, UnitRecord, UnitStateRecord } from '../etcd/registry';
+import type { AutoscaleRecord } from '../autoscale/types';
 import type { Deployment } from '../deploy/types';
 import { isFinished } from '../deploy/types';
 import { groupCount, type GroupsInput } from '../deploy/groups';
@@ -28,6 +29,10 @@ export class ClusterModel {
   private deployments = new Map<string, Deployment>();
   private promotions = new Map<string, string>();
   private states = new Map<string, Map<string, UnitStateRecord>>();
+  /** machine → its last load report (real use; for the real-load scorer and the autoscaler). */
+  readonly loads = new Map<string, MachineLoad>();
+  /** template → the autoscaler's stored decisions. */
+  readonly autoscale = new Map<string, AutoscaleRecord>();
   /** Units whose body changed while this model watched (a replaced single unit gets a deployment). */
   private readonly replaced = new Set<string>();
   /** Templates whose desired state changed while this model watched (cleared once the pass wrote it). */
@@ -51,6 +56,10 @@ export class ClusterModel {
     this.deployments = new Map(state.deployments ?? []);
     this.promotions = new Map(state.promotions ?? []);
     this.states = new Map([...(state.states ?? [])].map(([u, m]) => [u, new Map(m)]));
+    this.loads.clear();
+    for (const [k, v] of state.loads ?? []) this.loads.set(k, v);
+    this.autoscale.clear();
+    for (const [k, v] of state.autoscale ?? []) this.autoscale.set(k, v);
     this.badUnit.clear();
     this.badDesired.clear();
     this.markBad(state.bad ?? []);
@@ -98,8 +107,18 @@ export class ClusterModel {
         // states matter to the plan only as health gates of running deployments
         return this.deploymentActive;
       }
+      case 'load':
+        // real load feeds the autoscaler's timer and the next placement's scores; it never triggers a pass itself
+        if (e.value) this.loads.set(e.machine, e.value); else this.loads.delete(e.machine);
+        return false;
       default: return false;
     }
+  }
+
+  /** True when some stored template autoscales (its spec has Scale* options). */
+  get hasAutoscaled(): boolean {
+    for (const [name, rec] of this.units) if (name.includes('@.') && this.spec(rec)?.autoscale) return true;
+    return false;
   }
 
   /** True while some deployment is not finished. */
@@ -128,7 +147,32 @@ export class ClusterModel {
       this.desired.delete(c.unit);
     } else if (c.kind === 'put-desired') {
       this.desired.set(c.unit, c.desired);
+    } else if (c.kind === 'put-scale') {
+      this.groups.set(c.unit, c.count);
+      this.autoscale.set(c.unit, c.record);
     } else this.deployments.set(c.deployment.unit, c.deployment);
+  }
+
+  /**
+   * Every autoscaled group (a template with Scale* options): its options, count now, and each numbered
+   * instance 1..count with the use its machine last reported (undefined when none).
+   */
+  autoscaleInput(): import('../autoscale/observe').AutoscaledGroup[] {
+    const out: import('../autoscale/observe').AutoscaledGroup[] = [];
+    for (const [name, rec] of this.units) {
+      if (!name.includes('@.')) continue;
+      const spec = this.spec(rec);
+      if (!spec?.autoscale) continue;
+      const current = groupCount(name, spec, this.groups) ?? 0;
+      const instances = [];
+      for (let i = 1; i <= current; i++) {
+        const inst = name.replace('@.', `@${i}.`);
+        const machine = this.schedule.get(inst);
+        instances.push({ name: inst, usage: machine ? this.loads.get(machine)?.units[inst] : undefined });
+      }
+      out.push({ template: name, options: spec.autoscale, current, launched: this.desired.get(name) === 'launched', instances });
+    }
+    return out;
   }
 
   /** Hash of a stored unit (undefined when none). */

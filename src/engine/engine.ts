@@ -17,6 +17,7 @@ import { ClusterModel } from './cluster-model';
 import { LivenessWitness } from './liveness';
 import { plan } from './plan';
 import { Deployer } from './deployer';
+import { Autoscaler } from './autoscaler';
 import type { Decision } from './types';
 
 /** Time, injectable for tests. */
@@ -56,6 +57,8 @@ export interface EngineOptions {
    * (5 s) plus 3 s; shoald passes two machine TTLs + 3 s.
    */
   machineGraceMs?: number;
+  /** How often the leader evaluates autoscaled groups, ms (default 5000). */
+  autoscaleIntervalMs?: number;
   /** How often every engine checks that etcd answers, in ms (default 1000). */
   contactIntervalMs?: number;
   clock?: Clock;
@@ -75,7 +78,7 @@ export interface EngineStats {
 
 const SCOPES: WatchScope[] = [
   { kind: 'units' }, { kind: 'desired' }, { kind: 'schedule' }, { kind: 'machines' }, { kind: 'metadata' },
-  { kind: 'groups' }, { kind: 'deployments' }, { kind: 'promote' }, { kind: 'states' },
+  { kind: 'groups' }, { kind: 'deployments' }, { kind: 'promote' }, { kind: 'states' }, { kind: 'load' },
 ];
 
 /** While a deployment runs, pass at least this often (its HealthyDeadline is a timer, not an event). */
@@ -151,6 +154,7 @@ export class Engine {
   private async lead(leadership: Leadership, term: AbortSignal): Promise<void> {
     const model = new ClusterModel(this.opts.log);
     const deployer = new Deployer(this.opts.registry, this.opts.log);
+    const autoscaler = new Autoscaler(this.opts.registry, this.opts.log, this.opts.autoscaleIntervalMs);
     if (!(await this.fullRead(model, term))) return;
     this.sawRead(model);
     let dirty = true;
@@ -165,7 +169,8 @@ export class Engine {
           const woken = new Promise<void>((r) => { wake = r; });
           // a held machine's grace ends: plan again then (re-checked each second while any is held)
           const holdIn = this.holdEnds === Infinity && this.heldKey === '' ? safety : Math.max(0, Math.min(this.holdEnds - this.clock.now(), 1000));
-          const wait = Math.min(model.deploymentActive ? Math.min(safety, DEPLOY_TICK_MS) : safety, holdIn);
+          const scaleIn = model.hasAutoscaled ? autoscaler.dueIn(this.clock.now()) : Infinity;
+          const wait = Math.min(model.deploymentActive ? Math.min(safety, DEPLOY_TICK_MS) : safety, holdIn, scaleIn);
           const timer = childController(term);
           await Promise.race([woken, this.clock.sleep(wait, timer.signal)]);
           timer.controller.abort();
@@ -178,6 +183,8 @@ export class Engine {
         dirty = false;
         try {
           // no live machine: a view we cannot trust, so no deadline is judged on it (like placement)
+          // autoscaling first: a new count's instances are created by the group pass right after
+          if (model.machineCount > 0 && !(await autoscaler.pass(model, leadership.guard, this.clock.now()))) return;
           const deployed = model.machineCount > 0 ? await deployer.pass(model, leadership.guard, this.clock.now()) : { leader: true };
           if (!deployed.leader) return; // refused: not leader any more
           if (!(await this.pass(model, leadership))) return; // refused: not leader any more

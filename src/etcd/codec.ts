@@ -1,7 +1,8 @@
 /** Decoding of stored values into typed records; a value shoal did not write fails with `etcd.bad-value`. */
 import { ShoalError } from '../errors';
 import { TARGET_STATES, type TargetState } from '../units/types';
-import type { BadValue, MachineRecord, UnitRecord, UnitStateRecord } from './registry';
+import type { BadValue, MachineLoad, MachineRecord, UnitRecord, UnitStateRecord, UnitUsage } from './registry';
+import type { AutoscaleRecord } from '../autoscale/types';
 import type { Deployment, UnitVersion } from '../deploy/types';
 import { parseUnitName } from '../units/unit-name';
 
@@ -125,4 +126,36 @@ export function decodeDeployment(key: string, raw: string): Deployment {
   for (const f of ['unit', 'id', 'target', 'status']) str(key, o, f);
   if (typeof o.to !== 'object' || o.to === null || !Array.isArray(o.inFlight)) throw bad(key, 'not a deployment');
   return o as unknown as Deployment;
+}
+
+function num(key: string, o: Record<string, unknown>, field: string): number {
+  const v = o[field];
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(key, `field ${field} is not a number ≥ 0`);
+  return v;
+}
+
+/** load/<machine> */
+export function decodeLoad(key: string, raw: string): MachineLoad {
+  const o = parseJson(key, raw);
+  const units: Record<string, UnitUsage> = {};
+  const u = o.units;
+  if (typeof u !== 'object' || u === null || Array.isArray(u)) throw bad(key, 'field units is not an object');
+  for (const [name, x] of Object.entries(u as Record<string, unknown>)) {
+    if (typeof x !== 'object' || x === null) throw bad(key, `units.${name} is not an object`);
+    const r = x as Record<string, unknown>;
+    units[name] = { cpuMillis: num(key, r, 'cpuMillis'), ...(typeof r.memoryBytes === 'number' ? { memoryBytes: r.memoryBytes } : {}) };
+  }
+  return {
+    at: str(key, o, 'at'), cpuMillis: num(key, o, 'cpuMillis'), cpuTotalMillis: num(key, o, 'cpuTotalMillis'),
+    memAvailableBytes: num(key, o, 'memAvailableBytes'), memTotalBytes: num(key, o, 'memTotalBytes'),
+    diskFreeBytes: num(key, o, 'diskFreeBytes'), diskTotalBytes: num(key, o, 'diskTotalBytes'), units,
+  };
+}
+
+/** autoscale/<template> */
+export function decodeAutoscale(key: string, raw: string): AutoscaleRecord {
+  const o = parseJson(key, raw);
+  str(key, o, 'template');
+  if (!Array.isArray(o.decisions)) throw bad(key, 'field decisions is not an array');
+  return o as unknown as AutoscaleRecord;
 }

@@ -8,7 +8,7 @@ export const DEFAULT_PREFIX = '/shoal/';
 
 /** The kinds of keys shoal stores, by their first path segment. */
 export type KeyKind = 'units' | 'desired' | 'schedule' | 'assigned' | 'machines' | 'metadata' | 'states' | 'engine'
-  | 'groups' | 'history' | 'deployments' | 'promote' | 'events';
+  | 'groups' | 'history' | 'deployments' | 'promote' | 'events' | 'load' | 'autoscale';
 
 /** A shoal key split into its parts; `null` from `parse` when the key is not one of ours. */
 export type ParsedKey =
@@ -17,10 +17,11 @@ export type ParsedKey =
   | { kind: 'schedule'; unit: string }
   | { kind: 'assigned'; machine: string; unit: string }
   | { kind: 'machines'; machine: string }
+  | { kind: 'load'; machine: string }
   | { kind: 'metadata'; machine: string; key: string }
   | { kind: 'states'; unit: string; machine: string }
   | { kind: 'engine'; name: string }
-  | { kind: 'groups' | 'history' | 'deployments' | 'promote'; unit: string };
+  | { kind: 'groups' | 'history' | 'deployments' | 'promote' | 'autoscale'; unit: string };
 
 /** Builds and parses the keys under one prefix. Unit names and machine ids never contain `/` (validated upstream). */
 export class KeyLayout {
@@ -52,6 +53,10 @@ export class KeyLayout {
   deployment(name: string): string { return `${this.prefix}deployments/${name}`; }
   /** `promote/<name>`: the id of the deployment `shoalctl promote` released past its canaries. */
   promote(name: string): string { return `${this.prefix}promote/${name}`; }
+  /** `load/<id>`: JSON MachineLoad (real use of the machine and its units), on the agent's lease. */
+  load(machine: string): string { return `${this.prefix}load/${machine}`; }
+  /** `autoscale/<template>`: JSON AutoscaleRecord (the leader's last scaling decisions of a group). */
+  autoscale(name: string): string { return `${this.prefix}autoscale/${name}`; }
   /** `engine/leader`: the election key, on the leader's lease. */
   get leader(): string { return `${this.prefix}engine/leader`; }
 
@@ -81,9 +86,9 @@ export class KeyLayout {
     switch (kind) {
       case 'units': case 'desired': case 'schedule':
         return ok(2) ? { kind, unit: a } : null;
-      case 'groups': case 'history': case 'deployments': case 'promote':
+      case 'groups': case 'history': case 'deployments': case 'promote': case 'autoscale':
         return ok(2) ? { kind, unit: a } : null;
-      case 'machines': return ok(2) ? { kind, machine: a } : null;
+      case 'machines': case 'load': return ok(2) ? { kind, machine: a } : null;
       case 'assigned': return ok(3) ? { kind, machine: a, unit: b } : null;
       case 'metadata': return ok(3) ? { kind, machine: a, key: b } : null;
       case 'states': return ok(3) ? { kind, unit: a, machine: b } : null;

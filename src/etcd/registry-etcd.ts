@@ -8,12 +8,12 @@ import { Range, type Etcd3, type IRequestOp } from 'etcd3';
 import { silentLogger, type Logger } from '../log';
 import type { TargetState } from '../units/types';
 import { createEtcdClient, etcdCall, MAX_TXN_OPS, type EtcdConnection } from './client';
-import { badValue, decodeCount, decodeDeployment, decodeDesired, decodeHistory, decodeMachine, decodeState, decodeUnit, decodeUnitForWrite } from './codec';
+import { badValue, decodeAutoscale, decodeLoad, decodeCount, decodeDeployment, decodeDesired, decodeHistory, decodeMachine, decodeState, decodeUnit, decodeUnitForWrite } from './codec';
 import { VERSIONS_KEPT, type Deployment, type UnitVersion } from '../deploy/types';
 import { EtcdElector } from './election-etcd';
 import { KeyLayout } from './keys';
 import type {
-  AgentRegistry, ApplyResult, BadValue, ClusterState, EngineRegistry, GroupStore, GroupWriter, UnitChange, LeaderElector, LeaderGuard, Leadership, MachineRecord,
+  AgentRegistry, ApplyResult, BadValue, ClusterState, MachineLoad, EngineRegistry, GroupStore, GroupWriter, UnitChange, LeaderElector, LeaderGuard, Leadership, MachineRecord,
   MachineSession, MetadataWriter, Revisioned, ScheduleChange, StateReader, StoredUnit, SubmitOutcome, UnitBatchOp,
   UnitBatchResult, UnitBatchWriter, UnitRecord, UnitStateEntry, UnitWriter, WatchBatch, WatchScope,
 } from './registry';
@@ -109,15 +109,16 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
     const k = this.keys;
     const units = await this.range(k.kindPrefix('units'));
     const rev = units.revision;
-    const [desired, schedule, machines, metadata, groups, deployments, promote, states] = await Promise.all([
+    const [desired, schedule, machines, metadata, groups, deployments, promote, states, loads, autoscale] = await Promise.all([
       this.range(k.kindPrefix('desired'), rev), this.range(k.kindPrefix('schedule'), rev),
       this.range(k.kindPrefix('machines'), rev), this.range(k.kindPrefix('metadata'), rev),
       this.range(k.kindPrefix('groups'), rev), this.range(k.kindPrefix('deployments'), rev),
       this.range(k.kindPrefix('promote'), rev), this.range(k.kindPrefix('states'), rev),
+      this.range(k.kindPrefix('load'), rev), this.range(k.kindPrefix('autoscale'), rev),
     ]);
     const state: ClusterState = {
       revision: rev, units: new Map(), desired: new Map(), schedule: new Map(), machines: new Map(), metadata: new Map(),
-      groups: new Map(), deployments: new Map(), promotions: new Map(), states: new Map(), bad: [],
+      groups: new Map(), deployments: new Map(), promotions: new Map(), states: new Map(), loads: new Map(), autoscale: new Map(), bad: [],
     };
     const bad = state.bad!;
     const entry = <T>(kind: string, decode: (key: string, v: string) => T) => (key: string, v: string): [string, T] | undefined => {
@@ -127,6 +128,12 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
     for (const [unit, n] of this.decodeAll(groups.kvs, entry('groups', decodeCount), bad)) state.groups!.set(unit, n);
     for (const [unit, d] of this.decodeAll(deployments.kvs, entry('deployments', decodeDeployment), bad)) state.deployments!.set(unit, d);
     for (const [key, v] of promote.kvs) { const p = k.parse(key); if (p?.kind === 'promote') state.promotions!.set(p.unit, v); }
+    for (const [unit, a] of this.decodeAll(autoscale.kvs, entry('autoscale', decodeAutoscale), bad)) state.autoscale!.set(unit, a);
+    const loadEntry = (key: string, v: string): [string, MachineLoad] | undefined => {
+      const p = k.parse(key);
+      return p?.kind === 'load' ? [p.machine, decodeLoad(key, v)] : undefined;
+    };
+    for (const [m, l] of this.decodeAll(loads.kvs, loadEntry, bad)) state.loads!.set(m, l);
     const stateEntry = (key: string, v: string) => {
       const p = k.parse(key);
       return p?.kind === 'states' ? { unit: p.unit, machine: p.machine, state: decodeState(key, v) } : undefined;
@@ -312,7 +319,7 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
 
   /** Deletes what belongs to destroyed units besides units/ and desired/: history, group count, deployment, promote. */
   async forgetUnits(names: string[]): Promise<void> {
-    const ops: IRequestOp[] = names.flatMap((n) => [this.keys.history(n), this.keys.group(n), this.keys.deployment(n), this.keys.promote(n)])
+    const ops: IRequestOp[] = names.flatMap((n) => [this.keys.history(n), this.keys.group(n), this.keys.deployment(n), this.keys.promote(n), this.keys.autoscale(n)])
       .map((key) => ({ request_delete_range: { key: Buffer.from(key) } }));
     for (let i = 0; i < ops.length; i += MAX_TXN_OPS) {
       this.stats.requests++;
@@ -334,7 +341,7 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
     this.stats.requests++;
     const res = await etcdCall('destroy txn', () => this.client
       .if(this.keys.unit(name), 'Create', '>', 0)
-      .then(...[this.keys.unit(name), this.keys.desired(name), this.keys.history(name), this.keys.group(name), this.keys.deployment(name), this.keys.promote(name)]
+      .then(...[this.keys.unit(name), this.keys.desired(name), this.keys.history(name), this.keys.group(name), this.keys.deployment(name), this.keys.promote(name), this.keys.autoscale(name)]
         .map((key) => this.client.delete().key(key))).commit());
     return res.succeeded;
   }
@@ -376,6 +383,8 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
         ops = [del(k.unit(c.unit)), del(k.desired(c.unit))];
       } else if (c.kind === 'put-desired') {
         ops = [put(k.desired(c.unit), c.desired)];
+      } else if (c.kind === 'put-scale') {
+        ops = [put(k.group(c.unit), String(c.count)), put(k.autoscale(c.unit), JSON.stringify(c.record))];
       } else ops = [put(k.deployment(c.deployment.unit), JSON.stringify(c.deployment))];
       if (batch.length + ops.length > MAX_TXN_OPS && !(await flush())) return result;
       batch.push(...ops);
@@ -413,6 +422,30 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
     const r = await this.range(this.keys.kindPrefix('groups'));
     const m = new Map<string, number>();
     for (const [k, v] of r.kvs) { const p = this.keys.parse(k); if (p?.kind === 'groups') m.set(p.unit, decodeCount(k, v)); }
+    return m;
+  }
+
+  /** @inheritdoc */
+  async listLoads(): Promise<Map<string, MachineLoad>> {
+    const r = await this.range(this.keys.kindPrefix('load'));
+    const m = new Map<string, MachineLoad>();
+    for (const [k, v] of r.kvs) {
+      const p = this.keys.parse(k);
+      if (p?.kind !== 'load') continue;
+      try { m.set(p.machine, decodeLoad(k, v)); } catch (err) { badValue(err, k); } // a bad report is left out
+    }
+    return m;
+  }
+
+  /** The autoscaler's stored decisions of every group (template → record); bad values are left out. */
+  async listAutoscale(): Promise<Map<string, import('../autoscale/types').AutoscaleRecord>> {
+    const r = await this.range(this.keys.kindPrefix('autoscale'));
+    const m = new Map<string, import('../autoscale/types').AutoscaleRecord>();
+    for (const [k, v] of r.kvs) {
+      const p = this.keys.parse(k);
+      if (p?.kind !== 'autoscale') continue;
+      try { m.set(p.unit, decodeAutoscale(k, v)); } catch (err) { badValue(err, k); }
+    }
     return m;
   }
 

@@ -10,6 +10,7 @@
  */
 import type { ResourceRequest, TargetState } from '../units/types';
 import type { Deployment, UnitVersion } from '../deploy/types';
+import type { AutoscaleRecord } from '../autoscale/types';
 
 /** A submitted unit file as stored at `units/<name>`. */
 export interface UnitRecord {
@@ -66,6 +67,35 @@ export interface UnitStateRecord {
   reason?: string;
 }
 
+/** One unit's use from systemd's cgroup accounting (CPUUsageNSec, MemoryCurrent). */
+export interface UnitUsage {
+  /** CPU used over the last sampling interval, millicores (1000 = one core busy). */
+  cpuMillis: number;
+  /** Memory in use now (cgroup memory.current), bytes; absent when systemd does not account it. */
+  memoryBytes?: number;
+}
+
+/**
+ * A machine's real load as its agent measured it, at `load/<machine>` (on the agent's lease), written only
+ * on a significant change and at most once per sampling interval (src/agent/load-change.ts, docs/autoscaling.md).
+ */
+export interface MachineLoad {
+  /** ISO-8601 time of the sample. */
+  at: string;
+  /** CPU busy on the whole machine (every process), millicores, over the last interval. */
+  cpuMillis: number;
+  /** CPUs the machine has × 1000 (what cpuMillis is out of). */
+  cpuTotalMillis: number;
+  /** MemAvailable of /proc/meminfo, bytes. */
+  memAvailableBytes: number;
+  memTotalBytes: number;
+  /** Free and total bytes of the filesystem holding the agent's unit directory (statfs). */
+  diskFreeBytes: number;
+  diskTotalBytes: number;
+  /** unit → its use (service units the agent runs here). */
+  units: Record<string, UnitUsage>;
+}
+
 /** One reported state with its unit and machine. */
 export interface UnitStateEntry {
   unit: string;
@@ -113,6 +143,10 @@ export interface ClusterState {
   promotions?: Map<string, string>;
   /** unit → machine → reported state (states/), for health gates. */
   states?: Map<string, Map<string, UnitStateRecord>>;
+  /** machine → its last load report (load/). */
+  loads?: Map<string, MachineLoad>;
+  /** template → the autoscaler's stored decisions (autoscale/). */
+  autoscale?: Map<string, AutoscaleRecord>;
   /** Keys skipped because their value is bad (absent: none). */
   bad?: BadValue[];
 }
@@ -163,7 +197,9 @@ export type UnitChange =
   | { kind: 'put-unit'; record: UnitRecord; desired?: TargetState }
   | { kind: 'delete-unit'; unit: string }
   | { kind: 'put-desired'; unit: string; desired: TargetState }
-  | { kind: 'put-deployment'; deployment: Deployment };
+  | { kind: 'put-deployment'; deployment: Deployment }
+  /** The autoscaler's count (groups/<template>, the key `shoalctl scale` writes) and its decision record together. */
+  | { kind: 'put-scale'; unit: string; count: number; record: AutoscaleRecord };
 
 /** Group and deployment writes for the engine. */
 export interface GroupWriter {
@@ -214,6 +250,8 @@ export interface MachineReader {
   listMachines(): Promise<Revisioned<MachineRecord[]>>;
   /** One machine's dynamic metadata (empty map when none). */
   getMetadata(machine: string): Promise<Map<string, string>>;
+  /** Every live machine's last load report (machine → load). */
+  listLoads?(): Promise<Map<string, MachineLoad>>;
 }
 
 /** Reads of reported unit states. */
@@ -310,6 +348,8 @@ export interface MachineSession {
    * At most MAX_TXN_OPS (128) entries; all or nothing.
    */
   reportStates(states: ReadonlyArray<readonly [unit: string, state: UnitStateRecord | null]>): Promise<void>;
+  /** Writes this machine's load report (load/<machine>) on the lease: one put. */
+  reportLoad(load: MachineLoad): Promise<void>;
   /** Revokes the lease (record and states vanish at once). Idempotent; never throws. */
   close(): Promise<void>;
   /**
@@ -332,7 +372,7 @@ export interface MachineRegistrar {
 
 /** What a watch can follow. */
 export type WatchScope =
-  | { kind: 'units' | 'desired' | 'schedule' | 'machines' | 'metadata' | 'states' | 'groups' | 'deployments' | 'promote' }
+  | { kind: 'units' | 'desired' | 'schedule' | 'machines' | 'metadata' | 'states' | 'groups' | 'deployments' | 'promote' | 'load' }
   | { kind: 'assigned'; machine: string }
   | { kind: 'metadata-of'; machine: string };
 
@@ -347,7 +387,8 @@ export type RegistryEvent =
   | { type: 'state'; unit: string; machine: string; value: UnitStateRecord | null }
   | { type: 'group'; unit: string; value: number | null }
   | { type: 'deployment'; unit: string; value: Deployment | null }
-  | { type: 'promote'; unit: string; value: string | null };
+  | { type: 'promote'; unit: string; value: string | null }
+  | { type: 'load'; machine: string; value: MachineLoad | null };
 
 /**
  * One step of a watch. `events` happened at `revision`, in order.

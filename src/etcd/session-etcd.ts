@@ -7,7 +7,7 @@ import { decodeMachine } from './codec';
 import { ValidationError } from '../errors';
 import { etcdCall } from './client';
 import type { KeyLayout } from './keys';
-import type { MachineRecord, MachineSession, UnitStateRecord } from './registry';
+import type { MachineLoad, MachineRecord, MachineSession, UnitStateRecord } from './registry';
 import type { RequestStats } from './registry-etcd';
 
 /**
@@ -73,6 +73,10 @@ export async function registerMachine(
           : { request_put: { key: k, value: Buffer.from(JSON.stringify(state)), lease: leaseId } };
       });
       await etcdCall('states txn', () => client.kv.txn({ compare: [], success, failure: [] }));
+    },
+    async reportLoad(load: MachineLoad) {
+      stats.requests++;
+      await etcdCall('load put', () => client.put(keys.load(record.id)).value(JSON.stringify(load)).lease(leaseId).exec());
     },
     detach() {
       if (closed) return;

@@ -9,7 +9,7 @@ import { sleep, withDeadline } from '../abort';
 import { Backoff } from '../backoff';
 import { UnavailableError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { badValue, decodeCount, decodeDeployment, decodeDesired, decodeMachine, decodeState, decodeUnit } from './codec';
+import { badValue, decodeCount, decodeDeployment, decodeDesired, decodeLoad, decodeMachine, decodeState, decodeUnit } from './codec';
 import type { KeyLayout } from './keys';
 import type { BadValue, RegistryEvent, WatchBatch, WatchScope } from './registry';
 
@@ -40,6 +40,7 @@ export function toEvent(keys: KeyLayout, kv: IKeyValue, deleted: boolean): Regis
       case 'groups': return { type: 'group', unit: p.unit, value: deleted ? null : decodeCount(key, raw) };
       case 'deployments': return { type: 'deployment', unit: p.unit, value: deleted ? null : decodeDeployment(key, raw) };
       case 'promote': return { type: 'promote', unit: p.unit, value: deleted ? null : raw };
+      case 'load': return { type: 'load', machine: p.machine, value: deleted ? null : decodeLoad(key, raw) };
       default: return null;
     }
   } catch (err) {

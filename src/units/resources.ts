@@ -7,8 +7,9 @@ import { PLACEMENT_STRATEGIES, type PlacementStrategy, type ResourceRequest, typ
 import { sectionEntries } from './unit-file';
 import { entryError, unknownKey, type EntryContext } from './option-errors';
 import { GROUP_KEYS } from './group-options';
+import { SCALE_KEYS } from './scale-options';
 
-const SHOAL_KEYS = ['CPU', 'Memory', 'Strategy', ...GROUP_KEYS];
+const SHOAL_KEYS = ['CPU', 'Memory', 'Disk', 'Strategy', ...GROUP_KEYS, ...SCALE_KEYS];
 import { parsePermyriad, parseSystemdSize } from './systemd-values';
 
 /** The section shoal's own scheduling options live in. */

@@ -1,5 +1,6 @@
 /** The unit model shared by every part of shoal. Pure data, no I/O. */
 import type { GroupOptions } from './group-options';
+import type { ScaleOptions } from './scale-options';
 
 /** systemd unit types shoal accepts (the suffix of a unit name). */
 export const UNIT_TYPES = [
@@ -112,6 +113,8 @@ export interface UnitSpec {
   container?: ContainerSpec;
   /** Instances=, health checks and update options (src/units/group-options.ts); set by parseUnit. */
   group?: GroupOptions;
+  /** ScaleMin=, ScaleMax=, ScaleCPU=, ... of a group's template (src/units/scale-options.ts); absent when not autoscaled. */
+  autoscale?: ScaleOptions;
 }
 
 /** The cluster-level state a user asks for. */

@@ -10,6 +10,7 @@ import { parseFleetOptions } from './fleet-options';
 import { parseShoalOptions } from './resources';
 import { parseContainer } from './container';
 import { parseGroupOptions } from './group-options';
+import { parseScaleOptions } from './scale-options';
 import { ValidationError } from '../errors';
 
 /** Options for parseUnit: `file` names the source in error locations (e.g. the path given to `shoalctl`). */
@@ -80,6 +81,12 @@ function build(unitName: UnitName, text: string, file: UnitSpec['file'], opts: P
   };
   if (strategy !== undefined) spec.strategy = strategy;
   spec.group = parseGroupOptions(file, unitName, opts);
+  const autoscale = parseScaleOptions(file, unitName, resources, opts);
+  if (autoscale) {
+    spec.autoscale = autoscale;
+    // an autoscaled template is a group: ScaleMin= instances until the leader or `scale` says otherwise
+    spec.group.instances ??= autoscale.min;
+  }
   const container = parseContainer(file, unitName, opts);
   if (container !== undefined) spec.container = container;
   return spec;

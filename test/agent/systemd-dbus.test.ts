@@ -9,6 +9,7 @@ import { connectSystemd, unitNameOfPath, unitObjectPath } from '../../src/agent/
 import type { Systemd, SystemdUnitState } from '../../src/agent/systemd';
 import { UnitManager } from '../../src/agent/unit-manager';
 import { ShoalError } from '../../src/errors';
+import { ProcLoadSampler } from '../../src/agent/load-sampler';
 import { up } from '../helpers/testbed';
 
 const SLEEP = '[Service]\nExecStart=/bin/sleep 1000\n';
@@ -135,5 +136,38 @@ t.test('on a real node', async (t) => {
     t.notOk(existsSync(`${fsRoot}/run/shoal/units/a.service`));
     t.notOk(existsSync(`${fsRoot}/run/systemd/system/a.service`), 'runtime link removed');
     t.equal((await tb.exec(node, ['kill', '-0', String(pid)])).code === 0, false, 'process gone');
+  });
+
+  await t.test('cgroup accounting: unitUsage and the load sampler see a busy unit (issue 12)', async (t) => {
+    const { um, run } = managerWithJobs({ systemd: sd, fsRoot });
+    t.teardown(() => um.close());
+    await um.adopt();
+    // busy for 2 s, then idle: brief, the machine has 2 cores for everyone
+    await um.load('burn.service', '[Service]\nExecStart=/bin/sh -c "timeout 2 /bin/sh -c \'while :; do :; done\'; exec sleep 1000"\n');
+    await um.load('idle.service', SLEEP);
+    await um.reload();
+    await run('start', 'burn.service');
+    await run('start', 'idle.service');
+    // the host's /proc: the node's cgroup.procs, read from here, lists host pids (nspawn shares /proc/stat and meminfo anyway)
+    const sampler = new ProcLoadSampler(sd, fsRoot, '/proc', `${fsRoot}/sys/fs/cgroup`);
+    const first = await sampler.sample(['burn.service', 'idle.service']);
+    t.same(first.units, {}, 'a rate needs two readings');
+    t.ok(first.memTotalBytes > 0 && first.memAvailableBytes > 0 && first.memAvailableBytes <= first.memTotalBytes, 'meminfo read');
+    t.ok(first.diskTotalBytes > 0 && first.diskFreeBytes <= first.diskTotalBytes, 'statfs read');
+    await new Promise((r) => setTimeout(r, 700));
+    const second = await sampler.sample(['burn.service', 'idle.service']);
+    // a busy loop gets up to a core; a loaded 2-core machine shares it
+    t.ok(second.units['burn.service'].cpuMillis > 100, `burning unit uses CPU: ${second.units['burn.service'].cpuMillis}m`);
+    t.ok(second.units['idle.service'].cpuMillis < 50, `sleeping unit does not: ${second.units['idle.service'].cpuMillis}m`);
+    const mem = second.units['idle.service'].memoryBytes ?? 0;
+    t.ok(mem > 100_000 && mem < 100 * 1024 ** 2, `memory of a sleep (MemoryCurrent, or its processes' RSS): ${mem} bytes`);
+    t.ok(second.cpuMillis > 0 && second.cpuMillis <= second.cpuTotalMillis, `machine cpu ${second.cpuMillis}m of ${second.cpuTotalMillis}m`);
+    const usage = await sd.unitUsage('burn.service');
+    t.ok((usage.cpuNSec ?? 0) > 1e8, 'CPUUsageNSec counts ns');
+    // a unit systemd does not know: a D-Bus error or nothing accounted, never a hang
+    const gone = await sd.unitUsage('never-there.service', 1000).catch(() => ({}));
+    t.notOk('cpuNSec' in gone && (gone as { cpuNSec?: number }).cpuNSec! > 0);
+    for (const n of ['burn.service', 'idle.service']) await run('unload', n);
+    await um.reload();
   });
 });

@@ -18,6 +18,11 @@ const COLUMNS: Columns<MachineMsg> = {
   cpu: (m) => (m.cpuMillis ? `${m.cpuMillis}m` : '-'),
   memory: (m) => (m.memoryBytes ? `${Math.round(m.memoryBytes / (1 << 20))}Mi` : '-'),
   started: (m) => m.startedAt || '-',
+  // real load, from the agent's load report (docs/autoscaling.md)
+  'cpu-use': (m) => (m.loadAt ? `${m.cpuUseMillis ?? 0}m` : '-'),
+  'mem-free': (m) => (m.loadAt ? `${Math.round((m.memoryAvailableBytes ?? 0) / (1 << 20))}Mi` : '-'),
+  'disk-free': (m) => (m.loadAt ? `${Math.round((m.diskFreeBytes ?? 0) / (1 << 30))}Gi` : '-'),
+  'load-at': (m) => m.loadAt || '-',
 };
 const DEFAULTS = ['machine', 'ip', 'metadata'];
 
@@ -31,6 +36,7 @@ export function registerListMachines(program: Command, io: CliIO): void {
 Examples:
   shoalctl list-machines
   shoalctl list-machines --full --fields machine,ip,cpu,memory,version
+  shoalctl list-machines --fields machine,cpu,cpu-use,mem-free,disk-free
   shoalctl list-machines -o json`)
     .action(async (flags: ListingFlags, c: Command) => {
       const rows = await withClient(c, io, (client) => client.listMachines(warnBadKeys(io)));

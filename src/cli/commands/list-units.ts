@@ -17,6 +17,9 @@ const COLUMNS: Columns<UnitStateMsg> = {
   health: (s) => s.health || '-',
   restarts: (s) => String(s.healthRestarts ?? 0),
   reason: (s) => s.reason || '-',
+  // real use from cgroup accounting, as the unit's machine last reported it
+  'cpu-use': (s) => (s.usageReported ? `${s.cpuUseMillis ?? 0}m` : '-'),
+  'mem-use': (s) => (s.usageReported ? `${Math.round((s.memoryUseBytes ?? 0) / (1 << 20))}Mi` : '-'),
 };
 const DEFAULTS = ['unit', 'machine', 'active', 'sub', 'health'];
 /** The default columns plus REASON when an agent reported one: a unit that cannot run says why. */
@@ -33,6 +36,7 @@ export function registerListUnits(program: Command, io: CliIO): void {
 Examples:
   shoalctl list-units
   shoalctl list-units --fields unit,load,active,sub,hash --full
+  shoalctl list-units --fields unit,machine,cpu-use,mem-use
   shoalctl list-units -o json web.service`)
     .action(async (units: string[], flags: ListingFlags, c: Command) => {
       const rows = await withClient(c, io, (client) => client.listUnits(units, warnBadKeys(io)));

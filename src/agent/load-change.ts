@@ -1,7 +1,9 @@
 /**
  * When a machine's load report is worth an etcd write: the "significant change" rule (docs/autoscaling.md).
  * Compared with the last report WRITTEN (not the last sample), so a slow drift is written once it adds up.
- * Pure.
+ * Two levels: a MAJOR change (a unit came or went, or use moved a lot) is written at the next sample; a
+ * minor one (past LOAD_THRESHOLDS, below MAJOR_THRESHOLDS) waits until the last write is `minorEveryMs`
+ * old, so noise across 100 units costs a write per half minute, not one per sample. Pure.
  */
 import type { MachineLoad, UnitUsage } from '../etcd/registry';
 
@@ -25,6 +27,23 @@ export const LOAD_THRESHOLDS: LoadThresholds = {
   machineCpuShare: 0.1, memShare: 0.05, diskShare: 0.01,
   unitCpuMillis: 50, unitCpuShare: 0.2, unitMemBytes: 16 * 1024 * 1024, unitMemShare: 0.2,
 };
+
+/** A major change: 25 points of machine CPU, 10 % of memory, 5 % of disk; a unit ±250m and ±50 %, ±64 MiB and ±50 %. */
+export const MAJOR_THRESHOLDS: LoadThresholds = {
+  machineCpuShare: 0.25, memShare: 0.1, diskShare: 0.05,
+  unitCpuMillis: 250, unitCpuShare: 0.5, unitMemBytes: 64 * 1024 * 1024, unitMemShare: 0.5,
+};
+
+/** How significant a change is. */
+export type LoadChange = { level: 'major' | 'minor'; why: string };
+
+/** The change from `written` to `next`: major, minor, or null (not worth a write). */
+export function loadChange(written: MachineLoad | null, next: MachineLoad): LoadChange | null {
+  const major = significantChange(written, next, MAJOR_THRESHOLDS);
+  if (major) return { level: 'major', why: major };
+  const minor = significantChange(written, next, LOAD_THRESHOLDS);
+  return minor ? { level: 'minor', why: minor } : null;
+}
 
 function moved(prev: number, next: number, abs: number, share: number): boolean {
   const d = Math.abs(next - prev);

@@ -1,16 +1,19 @@
 /**
  * Publishes this machine's real load to etcd (load/<machine>, on the machine's lease): samples every
- * `intervalMs`, writes only a significant change (load-change.ts) and so at most one put per interval.
+ * `intervalMs`, writes only a significant change (load-change.ts) and so at most one put per interval:
+ * a major change at once, a minor one once the last write is `minorEveryMs` old.
  * Kept apart from the state reporter: load is sampled on a timer, states follow systemd's signals.
  */
 import type { MachineLoad, MachineSession } from '../etcd/registry';
 import type { Logger } from '../log';
 import type { Clock } from './clock';
-import { LOAD_THRESHOLDS, significantChange, type LoadThresholds } from './load-change';
+import { loadChange } from './load-change';
 import type { LoadSource } from './load-sampler';
 
 /** Default sampling interval (ms): the write budget is one put per machine per interval at most. */
 export const LOAD_INTERVAL_MS = 5000;
+/** Default wait before a minor change is written (ms). */
+export const MINOR_EVERY_MS = 30_000;
 /** Deadline of one write (ms); etcd calls have their own, this bounds a hung session too. */
 const WRITE_DEADLINE_MS = 5000;
 
@@ -22,13 +25,15 @@ export interface LoadReporterOptions {
   clock: Clock;
   log: Logger;
   intervalMs?: number;
-  thresholds?: LoadThresholds;
+  /** A minor change is written once the last write is this old (default 30 s). */
+  minorEveryMs?: number;
 }
 
 /** Sample → compare with the last write → maybe write, on a timer. */
 export class LoadReporter {
   private session: MachineSession | null = null;
   private written: MachineLoad | null = null;
+  private writtenAt = -Infinity;
   private timer: unknown;
   private busy = false;
   private closed = false;
@@ -49,6 +54,7 @@ export class LoadReporter {
   setSession(session: MachineSession | null): void {
     this.session = session;
     this.written = null;
+    this.writtenAt = -Infinity;
   }
 
   /** Stops sampling. Idempotent. */
@@ -72,12 +78,13 @@ export class LoadReporter {
       this.samples++;
       this.last = load;
       const session = this.session;
-      const why = session ? significantChange(this.written, load, this.o.thresholds ?? LOAD_THRESHOLDS) : null;
-      if (session && why) {
+      const change = session ? loadChange(this.written, load) : null;
+      const due = change && (change.level === 'major' || started - this.writtenAt >= (this.o.minorEveryMs ?? MINOR_EVERY_MS));
+      if (session && due) {
         await within(session.reportLoad(load), WRITE_DEADLINE_MS);
         this.writes++;
-        if (this.session === session) this.written = load;
-        this.o.log.debug('load reported', { why });
+        if (this.session === session) { this.written = load; this.writtenAt = started; }
+        this.o.log.debug('load reported', { level: change.level, why: change.why });
       }
     } catch (err) {
       this.o.log.debug('load sample or report failed; next interval', { err: String(err) });

@@ -1,6 +1,6 @@
 /** The significant-change rule of load reports (src/agent/load-change.ts). Pure. */
 import t from 'tap';
-import { LOAD_THRESHOLDS, significantChange } from '../../src/agent/load-change';
+import { LOAD_THRESHOLDS, loadChange, significantChange } from '../../src/agent/load-change';
 import type { MachineLoad } from '../../src/etcd/registry';
 import { seededRandom } from '../../src/seeded-random';
 
@@ -54,4 +54,13 @@ t.test('noise below the thresholds is never written (property, seeded)', async (
     if (significantChange(written, next) !== null) wrongly.push(`seed ${seed} case ${i}: ${cpu}m → ${cpu + d}m`);
   }
   t.same(wrongly, [], 'no write for noise');
+});
+
+t.test('major changes are written at once, minor ones wait (the levels)', async (t) => {
+  t.equal(loadChange(null, base)?.level, 'major', 'first report');
+  t.equal(loadChange(base, withUnit({ cpuMillis: 260 }))?.level, 'minor', 'unit +60m: minor');
+  t.equal(loadChange(base, withUnit({ cpuMillis: 1000 }))?.level, 'major', 'unit 200m → 1000m (a CPU burn starts): major');
+  t.equal(loadChange(base, { ...base, units: {} })?.level, 'major', 'a unit went: major');
+  t.equal(loadChange(base, { ...base, cpuMillis: 1100 })?.level, 'major', 'machine +30 points: major');
+  t.equal(loadChange(base, base), null);
 });

@@ -50,7 +50,10 @@ export async function runAgent(opts: RunAgentOptions, signal: AbortSignal): Prom
     parseUnit: (r) => parseUnit(r.name, r.text),
     renderContainerUnit: driver ? (spec) => containerUnitText(spec) : undefined,
     containerHealth: driver ? (unit) => driver.health(opts.machine.id, unit) : undefined,
-    removeOrphans: driver ? async (isActive) => { await driver.removeOrphans(opts.machine.id, isActive); } : undefined,
+    removeOrphans: driver ? async (isActive) => {
+      await driver.removeOrphans(opts.machine.id, isActive);
+      await driver.removeUnusedNetworks(opts.machine.id); // a killed runner's project networks (docs/compose.md)
+    } : undefined,
     unitDir: opts.unitDir,
     loadSource: new ProcLoadSampler(systemd, opts.unitDir ?? '/run/shoal/units'),
     loadIntervalMs: opts.loadIntervalMs,

@@ -254,3 +254,12 @@ t.test('an unset variable without a default becomes empty, with a warning naming
   t.match(run.stderr, /warning: compose\.yaml:5: variable NOPE is not set/);
   t.match(run.stdout, /^Environment=A=xy$/m);
 });
+
+t.test("docs/compose.md's example unit is what convert writes for test/compose/fixtures/health", async (t) => {
+  const doc = readFileSync('docs/compose.md', 'utf8');
+  const shown = /<!-- doc-test: unit health-app\.service -->\n```ini\n([\s\S]*?)```/.exec(doc)?.[1];
+  t.ok(shown, 'the example is in the doc');
+  const run = await shoalctl(['compose', 'convert', '-f', join(FIX, 'health', 'compose.yaml'), '-o', join(out, 'doc-health')]);
+  t.equal(run.code, 0, run.stderr);
+  t.equal(shown, readFileSync(join(out, 'doc-health', 'health-app.service'), 'utf8'));
+});

@@ -56,4 +56,8 @@ export const COMMANDS: Record<string, CommandTest> = {
   "vagrant ssh node1 -c 'sudo journalctl -u shoald -n 20'": { notRun: 'needs the Vagrant VMs' },
   'export SHOAL_ENDPOINT=192.168.56.11:7411 SHOAL_TOKEN=$(cat vagrant/.vagrant/shoal-api-token)': { notRun: 'needs the Vagrant VMs (their token file)' },
   'SHOAL_PLATFORM=vagrant npm run scenarios -- node-cut leader-pause': { notRun: 'needs the Vagrant VMs' },
+  // docs/compose.md
+  'bin/shoalctl compose convert -f test/compose/fixtures/webapp/compose.yaml': { run: 'host' },
+  'bin/shoalctl compose convert -f test/compose/fixtures/webapp/compose.yaml -o /tmp/webapp-units': { run: 'host' },
+  'bin/shoalctl verify /tmp/webapp-units/webapp-web.service': { run: 'host' },
 };

@@ -31,12 +31,35 @@ export interface RunningContainer {
 export interface ContainerDriverOptions {
   socketPath?: string;
   log?: Logger;
+  /** Deadline of one API call, ms (default DOCKER_CALL_MS). */
+  callTimeoutMs?: number;
 }
 
-/** Wraps Docker's errors: an unreachable engine is retryable, the rest keep their status. */
+/** Deadline of one Docker API call, ms (not of the streams that follow a container's life: attach, wait). */
+export const DOCKER_CALL_MS = 30_000;
+/** Deadline of an image pull, ms. */
+export const DOCKER_PULL_MS = 300_000;
+
+/** Request options carrying a deadline of `ms` (docker-modem aborts the HTTP request when it fires). */
+function within(ms: number): { abortSignal: AbortSignal } {
+  return { abortSignal: AbortSignal.timeout(ms) };
+}
+
+/** For the calls dockerode gives no abortSignal (image and network inspect): the caller stops waiting at the deadline. */
+function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(Object.assign(new Error(`no answer in ${ms} ms`), { name: 'TimeoutError' })), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
+/** Wraps Docker's errors: an unreachable or unanswering engine is retryable, the rest keep their status. */
 function wrap(err: unknown, what: string): ShoalError {
   if (err instanceof ShoalError) return err;
-  const e = err as { code?: string; statusCode?: number; message?: string };
+  const e = err as { code?: string; statusCode?: number; message?: string; name?: string };
+  if (e.name === 'AbortError' || e.name === 'TimeoutError' || e.code === 'ABORT_ERR') {
+    return new UnavailableError('container.engine-unavailable', `${what}: docker engine did not answer in time`, err);
+  }
   if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EACCES') {
     return new UnavailableError('container.engine-unavailable', `${what}: docker engine unreachable (${e.code})`, err);
   }
@@ -48,8 +71,10 @@ function wrap(err: unknown, what: string): ShoalError {
 export class ContainerDriver {
   private readonly docker: Docker;
   private readonly log: Logger;
+  private readonly callMs: number;
 
   constructor(opts: ContainerDriverOptions = {}) {
+    this.callMs = opts.callTimeoutMs ?? DOCKER_CALL_MS;
     this.docker = opts.socketPath ? new Docker({ socketPath: opts.socketPath }) : new Docker();
     this.log = opts.log ?? silentLogger;
   }
@@ -57,13 +82,13 @@ export class ContainerDriver {
   /** Makes sure `image` is present: pulls it when missing; throws `container.image-missing` if that fails. */
   async ensureImage(image: string): Promise<void> {
     try {
-      await this.docker.getImage(image).inspect();
+      await bounded(this.docker.getImage(image).inspect(), this.callMs);
       return;
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 404) throw wrap(err, `inspect image ${image}`);
     }
     try {
-      const stream = await this.docker.pull(image);
+      const stream = await this.docker.pull(image, within(DOCKER_PULL_MS));
       await new Promise((res, rej) => this.docker.modem.followProgress(stream, (e) => (e ? rej(e) : res(null))));
     } catch (err) {
       throw new ShoalError('container.image-missing', `image ${image} is not present and could not be pulled`, { cause: err });
@@ -77,18 +102,18 @@ export class ContainerDriver {
   async run(opts: CreateOptions, out: NodeJS.WritableStream, errOut: NodeJS.WritableStream, joins: NetworkJoin[] = []): Promise<RunningContainer> {
     let c: Docker.Container;
     try {
-      c = await this.docker.createContainer(opts);
+      c = await this.docker.createContainer({ ...opts, ...within(this.callMs) });
     } catch (err) {
       throw wrap(err, `create ${opts.name}`);
     }
     try {
       // created on the first network; the others are joined before it starts
-      for (const j of joins.slice(1)) await this.docker.getNetwork(j.network).connect({ Container: c.id, EndpointConfig: { Aliases: j.aliases } });
+      for (const j of joins.slice(1)) await this.docker.getNetwork(j.network).connect({ Container: c.id, EndpointConfig: { Aliases: j.aliases }, ...within(this.callMs) });
       const stream = await c.attach({ stream: true, stdout: true, stderr: true });
       this.docker.modem.demuxStream(stream, out, errOut);
-      await c.start();
+      await c.start(within(this.callMs));
       const exited = c.wait().then((r: { StatusCode: number }) => r.StatusCode);
-      const info = await c.inspect();
+      const info = await c.inspect(within(this.callMs));
       const published: Record<string, number> = {};
       for (const [key, binds] of Object.entries(info.NetworkSettings.Ports ?? {})) {
         if (binds?.[0]?.HostPort) published[key] = Number(binds[0].HostPort);
@@ -103,7 +128,7 @@ export class ContainerDriver {
   /** Stops a container (SIGTERM to its init, SIGKILL after `timeoutSec`); a stopped or gone one is fine. */
   async stop(id: string, timeoutSec = 10): Promise<void> {
     try {
-      await this.docker.getContainer(id).stop({ t: timeoutSec });
+      await this.docker.getContainer(id).stop({ t: timeoutSec, ...within(timeoutSec * 1000 + this.callMs) });
     } catch (err) {
       const code = (err as { statusCode?: number }).statusCode;
       if (code !== 304 && code !== 404) throw wrap(err, `stop ${id}`);
@@ -113,7 +138,7 @@ export class ContainerDriver {
   /** Removes a container, killing it if it runs; a gone one is fine. */
   async remove(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).remove({ force: true, v: true }); // v: its anonymous volumes too, never named ones
+      await this.docker.getContainer(id).remove({ force: true, v: true, ...within(this.callMs) }); // v: its anonymous volumes too, never named ones
     } catch (err) {
       const code = (err as { statusCode?: number }).statusCode;
       if (code !== 404 && code !== 409) throw wrap(err, `remove ${id}`); // 409: removal already in progress
@@ -123,13 +148,13 @@ export class ContainerDriver {
   /** Creates a bridge network unless it exists (another unit may create it at the same moment: fine). */
   async ensureNetwork(name: string, machineId: string): Promise<void> {
     try {
-      await this.docker.getNetwork(name).inspect();
+      await bounded(this.docker.getNetwork(name).inspect(), this.callMs);
       return;
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 404) throw wrap(err, `inspect network ${name}`);
     }
     try {
-      await this.docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [LABEL_MACHINE]: machineId } });
+      await this.docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [LABEL_MACHINE]: machineId }, ...within(this.callMs) });
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 409) throw wrap(err, `create network ${name}`);
     }
@@ -138,9 +163,9 @@ export class ContainerDriver {
   /** Removes a network no container uses any more (the last unit to leave it removes it); true when removed. */
   async removeNetworkIfUnused(name: string): Promise<boolean> {
     try {
-      const info = (await this.docker.getNetwork(name).inspect()) as { Containers?: Record<string, unknown> };
+      const info = (await bounded(this.docker.getNetwork(name).inspect(), this.callMs)) as { Containers?: Record<string, unknown> };
       if (Object.keys(info.Containers ?? {}).length > 0) return false;
-      await this.docker.getNetwork(name).remove();
+      await this.docker.getNetwork(name).remove(within(this.callMs));
       return true;
     } catch (err) {
       const code = (err as { statusCode?: number }).statusCode;
@@ -153,7 +178,7 @@ export class ContainerDriver {
   async removeUnusedNetworks(machineId: string): Promise<string[]> {
     let nets: Array<{ Name: string }>;
     try {
-      nets = await this.docker.listNetworks({ filters: { label: [`${LABEL_MACHINE}=${machineId}`] } });
+      nets = await this.docker.listNetworks({ filters: { label: [`${LABEL_MACHINE}=${machineId}`] }, ...within(this.callMs) });
     } catch (err) {
       throw wrap(err, 'list networks');
     }
@@ -167,7 +192,7 @@ export class ContainerDriver {
     const label = [`${LABEL_MACHINE}=${machineId}`];
     if (unit !== undefined) label.push(`${LABEL_UNIT}=${unit}`);
     try {
-      const all = await this.docker.listContainers({ all: true, filters: { label } });
+      const all = await this.docker.listContainers({ all: true, filters: { label }, ...within(this.callMs) });
       return all.map((c) => ({
         id: c.Id,
         name: (c.Names[0] ?? '').replace(/^\//, ''),
@@ -187,7 +212,7 @@ export class ContainerDriver {
   async health(machineId: string, unit: string): Promise<string | null> {
     const running = (await this.list(machineId, unit)).filter((c) => c.state === 'running');
     if (running.length === 0) return null;
-    const status = (await this.docker.listContainers({ filters: { id: [running[0].id] } }))[0]?.Status ?? '';
+    const status = (await this.docker.listContainers({ filters: { id: [running[0].id] }, ...within(this.callMs) }))[0]?.Status ?? '';
     if (/\(healthy\)/.test(status)) return 'healthy';
     if (/\(unhealthy\)/.test(status)) return 'unhealthy';
     if (/health: starting/.test(status)) return 'starting';

@@ -142,12 +142,13 @@ export class ApiClient {
 
   /** Follows reported state changes until `signal` aborts. */
   /** Cluster events passing the filter (the last `limit` stored, oldest first), then new ones while `follow`. */
-  watchEvents(req: { unit?: string; machine?: string; since?: number; kinds?: string[]; follow?: boolean; limit?: number }, signal?: AbortSignal): AsyncIterable<ClusterEventMsg> {
-    return this.stream('watchEvents', { unit: req.unit ?? '', machine: req.machine ?? '', since: req.since ?? 0, kinds: req.kinds ?? [], follow: !!req.follow, limit: req.limit ?? 0 }, signal);
+  watchEvents(req: { unit?: string; machine?: string; since?: number; kinds?: string[]; follow?: boolean; limit?: number; live?: boolean }, signal?: AbortSignal): AsyncIterable<ClusterEventMsg> {
+    return this.stream('watchEvents', { unit: req.unit ?? '', machine: req.machine ?? '', since: req.since ?? 0, kinds: req.kinds ?? [], follow: !!req.follow, limit: req.limit ?? 0, live: !!req.live }, signal);
   }
 
-  watchUnitStates(names: string[], opts: { initial?: boolean; signal?: AbortSignal } = {}): AsyncIterable<UnitStateEventMsg> {
-    return this.stream('watchUnitStates', { names, initial: !!opts.initial }, opts.signal);
+  /** Reported state changes of `names` (all when empty); the current ones first with `initial`, then a `synced` marker with `synced`. */
+  watchUnitStates(names: string[], opts: { initial?: boolean; synced?: boolean; signal?: AbortSignal } = {}): AsyncIterable<UnitStateEventMsg> {
+    return this.stream('watchUnitStates', { names, initial: !!opts.initial, synced: !!opts.synced }, opts.signal);
   }
 
   /** Why a unit is placed where it is, or not. */

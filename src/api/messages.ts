@@ -95,8 +95,11 @@ export interface ClusterEventMsg {
 }
 
 export interface UnitStateEventMsg {
+  /** Empty (null) in the `synced` marker. */
   state: UnitStateMsg;
   deleted: boolean;
+  /** The marker after the initial states, when asked for. */
+  synced?: boolean;
 }
 
 /** One machine's verdict for one unit: every filter, and the scores when all pass. */

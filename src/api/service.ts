@@ -8,7 +8,9 @@ import { ValidationError } from '../errors';
 import { metadataProblem, parseUnitName } from '../units';
 import type { TargetState } from '../units/types';
 import { fromWireState } from './messages';
-import { ConflictError, toServiceError } from './grpc-errors';
+import { ConflictError, grpcStatusOf, toServiceError } from './grpc-errors';
+import { apiDuration, apiRequests } from '../metrics';
+import { emitEvent } from '../events/emit';
 import { destroyUnit, setDesiredStates, submitUnit } from './unit-ops';
 import { applyBatch, type BatchAction } from './batch-ops';
 import { getUnitFile, listMachines, listUnitFiles, listUnitStates, resolveMachine, stateMsg, type BadCollector } from './views';
@@ -45,22 +47,51 @@ function desired(req: Req, key: string, required: boolean): TargetState | undefi
   return s;
 }
 
+/** Methods that change the cluster: each success is an `api.write` event naming the caller. */
+const WRITES = new Set(['SubmitUnit', 'DestroyUnit', 'SetDesiredState', 'SetMetadata', 'DeleteMetadata', 'ApplyBatch', 'ScaleGroup', 'Rollback', 'Promote']);
+
+/** Who called, as far as the API knows: token or local caller, and the peer address. */
+function identity(call: { metadata: grpc.Metadata; getPeer(): string }): string {
+  const how = call.metadata.get('authorization').length ? 'token' : 'local';
+  return `api:${how}@${call.getPeer()}`;
+}
+
+/** What a write touched, for its event: the unit(s) named in the request (first 5). */
+function writeSubject(req: Req): { unit?: string; message: string } {
+  const names = [str(req, 'name'), ...((req.names as string[]) ?? []), ...(((req.units as { name?: string }[]) ?? []).map((u) => u.name ?? ''))].filter(Boolean);
+  const extra = names.length > 5 ? ` and ${names.length - 5} more` : '';
+  return { unit: names.length === 1 ? names[0] : undefined, message: `${names.slice(0, 5).join(', ')}${extra}` };
+}
+
+function record(method: string, err: unknown, started: number, call: { metadata: grpc.Metadata; getPeer(): string; request: Req }, unary: boolean): void {
+  const code = err === undefined ? 'OK' : grpc.status[grpcStatusOf(err)] ?? 'UNKNOWN';
+  apiRequests.inc({ method, code });
+  if (unary) apiDuration.observe({ method }, (Date.now() - started) / 1000);
+  if (err === undefined && WRITES.has(method)) {
+    const s = writeSubject(call.request);
+    emitEvent({ kind: 'api.write', unit: s.unit, message: `${method} ${s.message}`.trim(), actor: identity(call), fields: { method } });
+  }
+}
+
 function unary(fn: UnaryFn, guard: CallGuard, log: Logger, method: string): grpc.handleUnaryCall<Req, unknown> {
   return (call, cb) => {
+    const started = Date.now();
     Promise.resolve()
       .then(() => guard(call.metadata))
       .then(() => fn(call.request))
-      .then((res) => cb(null, res))
+      .then((res) => { record(method, undefined, started, call, true); cb(null, res); })
       .catch((err) => {
+        record(method, err, started, call, true);
         log.debug('api call failed', { method, error: err instanceof Error ? err.message : String(err) });
         cb(toServiceError(err));
       });
   };
 }
 
-function streaming(fn: (req: Req, signal: AbortSignal) => AsyncIterable<unknown>, guard: CallGuard): grpc.handleServerStreamingCall<Req, unknown> {
+function streaming(fn: (req: Req, signal: AbortSignal) => AsyncIterable<unknown>, guard: CallGuard, method: string): grpc.handleServerStreamingCall<Req, unknown> {
   return (call) => {
     const ctl = new AbortController();
+    const started = Date.now();
     call.on('cancelled', () => ctl.abort());
     (async () => {
       guard(call.metadata);
@@ -71,9 +102,11 @@ function streaming(fn: (req: Req, signal: AbortSignal) => AsyncIterable<unknown>
         if (!call.write(msg)) await drainOrAbort(call, ctl.signal);
       }
       call.end();
+      record(method, undefined, started, call, false);
     })().catch((err) => {
       // grpc-js sends a server stream's error status on an 'error' event (destroy() would leave the client hanging)
-      if (!ctl.signal.aborted) call.emit('error', toServiceError(err));
+      if (!ctl.signal.aborted) { record(method, err, started, call, false); call.emit('error', toServiceError(err)); }
+      else record(method, undefined, started, call, false);
     }).finally(() => ctl.abort());
   };
 }
@@ -95,6 +128,7 @@ async function* watchStates(d: ServiceDeps, req: Req, signal: AbortSignal): Asyn
   const first = await d.registry.listStates();
   if (req.initial) {
     for (const e of first.value) if (want.size === 0 || want.has(e.unit)) yield { state: stateMsg(e, live), deleted: false };
+    if (req.synced) yield { synced: true, deleted: false };
   }
   for await (const batch of d.registry.watch([{ kind: 'states' }, { kind: 'machines' }], { fromRevision: first.revision, signal })) {
     for (const ev of batch.events) {
@@ -124,7 +158,7 @@ async function* watchEvents(d: ServiceDeps, r: Req, signal: AbortSignal): AsyncI
     for (const e of (await d.events.list(filter, limit)).events) yield eventMsg(e);
     return;
   }
-  for await (const e of d.events.follow(filter, { signal, limit })) yield eventMsg(e);
+  for await (const e of d.events.follow(filter, { signal, limit, initial: !r.live })) yield eventMsg(e);
 }
 
 const ACTIONS: Record<string, BatchAction> = { SUBMIT: 'submit', SET_STATE: 'set-state', DESTROY: 'destroy', 1: 'submit', 2: 'set-state', 3: 'destroy' };
@@ -180,17 +214,17 @@ export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedSer
     }),
     Explain: u('Explain', (r) => explainUnit(reg, str(r, 'name'), d.strategy?.())),
     UnitStatus: u('UnitStatus', async (r) => ({ statuses: await unitStatus(d, str(r, 'name'), str(r, 'machine'), !!r.local) })),
-    WatchUnitStates: streaming((r, signal) => watchStates(d, r, signal), guard),
-    ApplyBatch: streaming((r, signal) => batchStream(d, r, signal), guard),
+    WatchUnitStates: streaming((r, signal) => watchStates(d, r, signal), guard, 'WatchUnitStates'),
+    ApplyBatch: streaming((r, signal) => batchStream(d, r, signal), guard, 'ApplyBatch'),
     ScaleGroup: u('ScaleGroup', (r) => scaleGroup(reg, str(r, 'name'), Number(r.count))),
     UnitHistory: u('UnitHistory', async (r) => ({ versions: await unitHistory(reg, str(r, 'name')) })),
     Rollback: u('Rollback', (r) => rollback(reg, str(r, 'name'), str(r, 'to'))),
     ListDeployments: u('ListDeployments', async (r) => ({ deployments: await listDeployments(reg, str(r, 'name')) })),
     Promote: u('Promote', async (r) => ({ id: await promote(reg, str(r, 'name')) })),
-    WatchEvents: streaming((r, signal) => watchEvents(d, r, signal), guard),
+    WatchEvents: streaming((r, signal) => watchEvents(d, r, signal), guard, 'WatchEvents'),
     Journal: streaming(async function* (r, signal) {
       const opts = { machine: str(r, 'machine'), lines: Number(r.lines) || 0, follow: !!r.follow, local: !!r.local, signal };
       for await (const data of unitJournal(d, str(r, 'name'), opts)) yield { data };
-    }, guard),
+    }, guard, 'Journal'),
   };
 }

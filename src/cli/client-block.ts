@@ -1,6 +1,6 @@
 /**
- * Waiting until the cluster reached what a verb asked for (fleetctl's blocking): poll reported states
- * through the API; --block-attempts bounds the polls (0 = no limit), --no-block skips it. Progress on a terminal only.
+ * Waiting until the cluster reached what a verb asked for (fleetctl's blocking): follow reported states
+ * through the API's WatchUnitStates stream; --block-attempts bounds the wait (0 = no limit), --no-block skips it.
  */
 import { Option, type Command } from 'commander';
 import type { ApiClient } from '../api/client';
@@ -22,7 +22,7 @@ export interface BlockFlags {
 export function addBlockOptions(cmd: Command): Command {
   return cmd
     .option('--no-block', 'do not wait until the units reached the state')
-    .addOption(new Option('--block-attempts <n>', 'give up after N polls, 0 = wait forever').default(0).argParser(attempts));
+    .addOption(new Option('--block-attempts <n>', 'give up after about N polls\' time (N x 100 ms up to 20, then 500 ms each), 0 = wait forever').default(0).argParser(attempts));
 }
 
 function attempts(v: string): number {
@@ -60,39 +60,77 @@ async function explainWhy(c: ApiClient, name: string, why: Map<string, string>):
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * How long --block-attempts N waits, ms: what N polls took when the verbs polled (100 ms for the first
+ * 20, then 500 ms each), so scripts written for the old flag wait as long as before.
+ */
+export function attemptsBudgetMs(n: number): number {
+  return Math.min(n, 20) * 100 + Math.max(0, n - 20) * 500;
+}
+
+/** Explain runs for a unit no machine reports only after this long, ms (it is usually placed at once). */
+const EXPLAIN_AFTER_MS = 2000;
 
 /**
- * Polls until every unit in `names` reached `goal` (`hashes` gives each unit's current hash, '' when unknown).
- * Returns each unit's final states. Throws CliError (exit 1) when the attempts run out.
+ * Follows reported states (the WatchUnitStates stream, one call: no polling) until every unit in `names`
+ * reached `goal` (`hashes` gives each unit's current hash, '' when unknown). Progress: on a terminal one
+ * line rewritten (done/total and the first pending unit), otherwise one plain line per unit as it is done.
+ * Returns each unit's final states. Throws CliError (exit 1) when the --block-attempts budget runs out.
  */
 export async function waitFor(
   c: ApiClient, io: CliIO, names: string[], goal: Goal, hashes: Map<string, string>, flags: BlockFlags,
 ): Promise<Map<string, UnitStateMsg[]>> {
   const limit = flags.blockAttempts ?? 0;
   const tty = !!io.stderr.isTTY;
-  let pending = [...names];
+  const by = new Map<string, Map<string, UnitStateMsg>>(names.map((n) => [n, new Map()]));
   const done = new Map<string, UnitStateMsg[]>();
   const why = new Map<string, string>();
-  for (let attempt = 1; ; attempt++) {
-    const states = await c.listUnits(pending);
-    const by = new Map<string, UnitStateMsg[]>(pending.map((n) => [n, []]));
-    for (const s of states) by.get(s.unit)?.push(s);
-    for (const [n, ss] of by) if (reached(goal, ss, hashes.get(n) ?? '')) done.set(n, ss);
-    pending = pending.filter((n) => !done.has(n));
-    if (pending.length === 0) break;
-    // A unit no machine reports: say why inline, as explain would (asked again every 20 polls).
-    if (attempt % 20 === 1 || (limit > 0 && attempt >= limit)) {
-      for (const n of pending) if (by.get(n)!.length === 0) await explainWhy(c, n, why);
+  const pending = () => names.filter((n) => !done.has(n));
+  const statesOf = (n: string) => [...by.get(n)!.values()];
+  const ctl = new AbortController();
+  let timedOut = false;
+  const timer = limit > 0 ? setTimeout(() => { timedOut = true; ctl.abort(); }, attemptsBudgetMs(limit)) : undefined;
+  let synced = false;
+  const progress = () => {
+    const left = pending();
+    if (tty && left.length) {
+      io.stderr.write(`\r\x1b[K[${done.size}/${names.length}] waiting for ${left.length} unit(s) to be ${goal}: ${left[0]} ${describe(statesOf(left[0]), why.get(left[0]))} `);
     }
-    if (tty) io.stderr.write(`\rwaiting for ${pending.length} unit(s) to be ${goal}: ${pending[0]} ${describe(by.get(pending[0])!, why.get(pending[0]))} `);
-    if (limit > 0 && attempt >= limit) {
-      if (tty) io.stderr.write('\n');
-      const now = pending.map((n) => `${n}: ${describe(by.get(n)!, why.get(n))}`).join('; ');
-      throw new CliError(`gave up after ${limit} attempts waiting for ${pending.join(', ')} to be ${goal} (now ${now}); ` +
-        `see shoalctl status/journal/explain UNIT, or raise --block-attempts`);
+  };
+  // a unit nobody reports a while after the states are known: say why inline, as explain would (once)
+  const explainTimer = setTimeout(() => {
+    void Promise.all(pending().filter((n) => by.get(n)!.size === 0).map((n) => explainWhy(c, n, why))).then(progress);
+  }, EXPLAIN_AFTER_MS);
+  try {
+    for await (const ev of c.watchUnitStates(names, { initial: true, synced: true, signal: ctl.signal })) {
+      if (ev.synced) synced = true;
+      else if (ev.state && by.has(ev.state.unit)) {
+        const m = by.get(ev.state.unit)!;
+        if (ev.deleted) m.delete(ev.state.machine); else m.set(ev.state.machine, ev.state);
+      }
+      if (!synced) continue;
+      for (const n of pending()) {
+        const ss = statesOf(n);
+        if (!reached(goal, ss, hashes.get(n) ?? '')) continue;
+        done.set(n, ss);
+        if (!tty) io.stderr.write(`${n} ${goal} (${done.size}/${names.length})\n`);
+      }
+      if (done.size === names.length) break;
+      progress();
     }
-    await sleep(attempt < 20 ? 100 : 500);
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(explainTimer);
+    ctl.abort();
+  }
+  const left = pending();
+  if (left.length) {
+    if (!timedOut) throw new CliError(`the state stream ended before ${left.join(', ')} became ${goal}; see shoalctl status UNIT`);
+    if (tty) io.stderr.write('\n');
+    for (const n of left) if (by.get(n)!.size === 0) await explainWhy(c, n, why);
+    const now = left.map((n) => `${n}: ${describe(statesOf(n), why.get(n))}`).join('; ');
+    throw new CliError(`gave up after ${limit} attempts waiting for ${left.join(', ')} to be ${goal} (now ${now}); ` +
+      `see shoalctl status/journal/explain UNIT, or raise --block-attempts`);
   }
   if (tty && names.length) io.stderr.write('\r\x1b[K');
   return done;

@@ -12,6 +12,7 @@ import { ApiServer } from '../../src/api/server';
 import { runCli } from '../../src/cli/program';
 import type { CliIO } from '../../src/cli/io';
 import { silentLogger } from '../../src/log';
+import { apiRequests } from '../../src/metrics';
 
 const P = '/cli1/';
 const M1 = 'aaaaaaaa11111111aaaaaaaa11111111';
@@ -126,6 +127,19 @@ t.test('bad input exits 1 or 2 with a clear message', async (t) => {
   t.notOk(dump(etcd.endpoint, P)[`${P}units/a..b.service`]);
 });
 
+/** API calls so far by method (shoal_api_requests_total, counted by the server in this process). */
+async function apiCalls(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await apiRequests.get()).values) out[String(v.labels.method)] = (out[String(v.labels.method)] ?? 0) + v.value;
+  return out;
+}
+
+function diffCalls(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b)) if (v - (a[k] ?? 0) > 0) out[k] = v - (a[k] ?? 0);
+  return out;
+}
+
 t.test('start/stop/unload block until agents report; templates; --no-block', async (t) => {
   const s = await reg.register({ id: M1, address: '10.1.1.1', metadata: { role: 'web' }, capacity: { cpuMillis: 0, memoryBytes: 0 }, version: 'x', startedAt: 'now' }, 10);
   sessions.push(s);
@@ -135,9 +149,16 @@ t.test('start/stop/unload block until agents report; templates; --no-block', asy
     void s.reportState(unit, { loadState: 'loaded', activeState: active, subState: active === 'active' ? 'running' : 'dead', hash, since: 'now' });
   }, 300);
   report('web.service', 'active');
+  const before = await apiCalls();
   let r = await ctl('start', '--block-attempts', '50', 'web.service');
   t.equal(r.code, 0, r.err);
   t.equal(r.out, 'Unit web.service launched on aaaaaaaa.../10.1.1.1\n');
+  // a stream is counted when the server ends it, just after the client cancelled it
+  let calls: Record<string, number> = {};
+  for (let i = 0; i < 100 && !calls.WatchUnitStates; i++) { calls = diffCalls(before, await apiCalls()); await new Promise((res) => setTimeout(res, 50)); }
+  t.same(Object.keys(calls).sort(), ['ApplyBatch', 'WatchUnitStates'], `start follows the state stream, no polling reads (no ListUnits): ${JSON.stringify(calls)}`);
+  t.equal(calls.WatchUnitStates, 1, 'one watch call');
+  t.equal(r.err, 'web.service launched (1/1)\n', 'not a terminal: one plain progress line per unit');
   t.equal(dump(etcd.endpoint, P)[`${P}desired/web.service`], 'launched');
   r = await ctl('list-units');
   t.equal(r.out, 'UNIT        MACHINE              ACTIVE SUB     HEALTH\nweb.service aaaaaaaa.../10.1.1.1 active running -\n');

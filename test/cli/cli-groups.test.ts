@@ -10,11 +10,20 @@ import { runCli } from '../../src/cli/program';
 import type { CliIO } from '../../src/cli/io';
 import { silentLogger } from '../../src/log';
 import type { Deployment } from '../../src/deploy/types';
+import { createEtcdClient } from '../../src/etcd/client';
+import { KeyLayout } from '../../src/etcd/keys';
+import { EventStore } from '../../src/events/store';
+import { runRecorder } from '../../src/events/recorder';
+import { apiRequests } from '../../src/metrics';
+import type { Etcd3 } from 'etcd3';
 
 let etcd: EtcdServer;
 let reg: EtcdRegistry;
 let server: ApiServer;
 let dir: string;
+let raw: Etcd3;
+let recorder: Promise<void>;
+const stopRecorder = new AbortController();
 
 async function ctl(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -30,10 +39,23 @@ t.before(async () => {
   etcd = await startEtcd();
   reg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: '/clig/', callTimeoutMs: 3000 });
   dir = mkdtempSync(join(tmpdir(), 'shoal-clig-'));
-  server = new ApiServer({ listen: [`unix://${dir}/s.sock`] }, { registry: reg, log: silentLogger });
+  // rollout status follows the deployment's events: the leader's recorder stores them
+  raw = createEtcdClient({ endpoints: [etcd.endpoint] });
+  const events = new EventStore(raw, new KeyLayout('/clig/'));
+  recorder = runRecorder({ client: raw, store: events, isLeader: () => true, checkMs: 20 }, stopRecorder.signal);
+  for (let i = 0; !(await events.list()).events.length; i++) {
+    await raw.put('/clig/schedule/marker.service').value(`m${i}`).exec(); // its first term starts from now: wait until it follows
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  server = new ApiServer({ listen: [`unix://${dir}/s.sock`] }, { registry: reg, log: silentLogger, events });
   await server.start();
 });
-t.teardown(async () => { await server?.close(); reg?.close(); await etcd?.close(); rmSync(dir, { recursive: true, force: true }); });
+t.teardown(async () => { stopRecorder.abort(); await recorder; await server?.close(); reg?.close(); raw?.close(); await etcd?.close(); rmSync(dir, { recursive: true, force: true }); });
+
+/** API calls of `method` so far (shoal_api_requests_total in this process). */
+async function calls(method: string): Promise<number> {
+  return (await apiRequests.get()).values.filter((v) => v.labels.method === method).reduce((a, v) => a + v.value, 0);
+}
 
 t.test('scale, history, rollback, deployments, promote, rollout status', async (t) => {
   writeFileSync(join(dir, 'web@.service'), '[Service]\nExecStart=/bin/sleep 100\n[X-Shoal]\nInstances=3\nCanary=1\n');
@@ -90,12 +112,15 @@ t.test('scale, history, rollback, deployments, promote, rollout status', async (
   t.match(r.out, /paused, step 1\/3, 1\/3 healthy/);
   r = await ctl('promote', 'web@.service');
   t.equal(r.out, 'Promoted deployment abc1234-1 of web@.service\n');
+  const reads = await calls('ListDeployments');
   const status = ctl('rollout', 'status', 'web@.service', '--timeout', '20');
-  await new Promise((res) => setTimeout(res, 700));
+  await new Promise((res) => setTimeout(res, 2500));
+  t.equal(await calls('ListDeployments') - reads, 1, 'rollout status read the deployment once and waits on the event stream (a poll would have read it ~5 times by now)');
   await reg.applyUnitChanges(c!.guard, [{ kind: 'put-deployment', deployment: { ...dep, status: 'succeeded', step: 3, healthy: 3, message: 'done' } }]);
   r = await status;
   t.equal(r.code, 0, 'rollout status exits 0 when the deployment succeeded');
   t.match(r.out, /paused.*\n.*succeeded, step 3\/3, 3\/3 healthy/);
+  t.equal(await calls('ListDeployments') - reads, 2, 'and once more on the succeeded event');
   await reg.applyUnitChanges(c!.guard, [{ kind: 'put-deployment', deployment: { ...dep, status: 'reverted', message: 'web@2 not healthy' } }]);
   r = await ctl('rollout', 'status', 'web@.service');
   t.equal(r.code, 1, 'exits 1 when it was reverted');

@@ -27,10 +27,11 @@ Examples:
   shoalctl rollout status web@.service
   shoalctl rollout status web@.service --timeout 600`)
     .action(async (unit: string, flags: { timeout?: string; wait?: boolean }, c: Command) => {
-      const deadline = flags.timeout ? Date.now() + Number(flags.timeout) * 1000 : Infinity;
+      const ms = flags.timeout ? Number(flags.timeout) * 1000 : Infinity;
       await withClient(c, io, async (client) => {
         let last = '';
-        for (;;) {
+        /** Reads the deployment once and prints it when it changed; true once it ended. */
+        const show = async (): Promise<boolean> => {
           const [d] = await client.listDeployments(unit);
           if (!d) throw new CliError(`${unit} has no deployment`, EXIT_FAILURE);
           const text = line(d);
@@ -38,11 +39,27 @@ Examples:
           last = text;
           if (FINISHED.has(d.status)) {
             if (d.status !== 'succeeded') throw new CliError(`deployment ${d.id} of ${unit} ${d.status}: ${d.message}`, EXIT_FAILURE);
-            return;
+            return true;
           }
-          if (flags.wait === false) return;
-          if (Date.now() > deadline) throw new CliError(`deployment ${d.id} of ${unit} still ${d.status} after ${flags.timeout}s`, EXIT_FAILURE);
-          await new Promise((r) => setTimeout(r, 500));
+          return false;
+        };
+        const expired = () => new CliError(`deployment of ${unit} still not finished after ${flags.timeout}s`, EXIT_FAILURE);
+        const ctl = new AbortController();
+        const timer = Number.isFinite(ms) ? setTimeout(() => ctl.abort(), ms) : undefined;
+        try {
+          // follow the deployment's events (one stream, read again on each step/status change), not a poll
+          const events = client.watchEvents({ unit, kinds: ['deployment.'], follow: true, live: true }, ctl.signal)[Symbol.asyncIterator]();
+          const first = events.next(); // the stream is open before the first read: no change falls in between
+          first.catch(() => undefined);
+          if (await show() || flags.wait === false) return;
+          for (let next = first; ; next = events.next()) {
+            const r = await next;
+            if (r.done) { if (ctl.signal.aborted) throw expired(); throw new CliError(`the event stream of ${unit} ended; run rollout status again`, EXIT_FAILURE); }
+            if (await show()) return;
+          }
+        } finally {
+          clearTimeout(timer);
+          ctl.abort();
         }
       });
     });

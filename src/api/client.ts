@@ -8,7 +8,7 @@ import type { TargetState } from '../units/types';
 import { shoalService } from './proto';
 import { fromServiceError } from './grpc-errors';
 import { UnavailableError } from '../errors';
-import { toWireState, type BadKeyMsg, type BatchProgressMsg, type DeploymentMsg, type UnitVersionMsg, type BatchUnitResultMsg, type WireBatchAction, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type ClusterEventMsg, type UnitStateEventMsg, type UnitStateMsg } from './messages';
+import { toWireState, type BadKeyMsg, type CordonResponseMsg, type DrainStatusMsg, type BatchProgressMsg, type DeploymentMsg, type UnitVersionMsg, type BatchUnitResultMsg, type WireBatchAction, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type ClusterEventMsg, type UnitStateEventMsg, type UnitStateMsg } from './messages';
 
 import { DEFAULT_ENDPOINT } from './endpoint';
 
@@ -223,6 +223,26 @@ export class ApiClient {
   /** Releases a deployment paused after its canaries; returns its id. */
   async promote(name: string): Promise<string> {
     return (await this.unary<{ id: string }>('promote', { name })).id;
+  }
+
+  /** Cordons a machine (id or unique prefix): no new units. */
+  cordonMachine(machine: string): Promise<CordonResponseMsg> {
+    return this.unary('cordonMachine', { machine });
+  }
+
+  /** Cordons a machine and asks the leader to drain it within `deadlineMs` (0: the default). */
+  drainMachine(machine: string, deadlineMs: number): Promise<CordonResponseMsg> {
+    return this.unary('drainMachine', { machine, deadlineMs });
+  }
+
+  /** Lifts a cordon (and ends a drain). */
+  uncordonMachine(machine: string): Promise<CordonResponseMsg> {
+    return this.unary('uncordonMachine', { machine });
+  }
+
+  /** A machine's cordon and drain progress. */
+  drainStatus(machine: string): Promise<DrainStatusMsg> {
+    return this.unary('drainStatus', { machine });
   }
 
   /** Closes the channel. Idempotent. */

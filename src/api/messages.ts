@@ -77,6 +77,32 @@ export interface MachineMsg {
   memoryTotalBytes?: number;
   diskFreeBytes?: number;
   diskTotalBytes?: number;
+  /** '' | cordoned | draining | drained */
+  cordon?: string;
+}
+
+/** A cordon/drain/uncordon answer. */
+export interface CordonResponseMsg {
+  machine: string;
+  changed: boolean;
+  drainId: string;
+  message: string;
+}
+
+/** A machine's cordon and drain progress. */
+export interface DrainStatusMsg {
+  machine: string;
+  cordoned: boolean;
+  cordonedSince: number;
+  cordonedBy: string;
+  drainId: string;
+  status: '' | 'pending' | 'draining' | 'done';
+  moved: { unit: string; to: string; at: number; healthy: boolean; forced: boolean }[];
+  stuck: { unit: string; reason: string }[];
+  waiting: string[];
+  message: string;
+  deadlineAt: number;
+  deadlinePassed: boolean;
 }
 
 /** A change of a reported state. */

@@ -20,6 +20,11 @@ import { listDeployments, promote, rollback, scaleGroup, unitHistory } from './g
 import { unitJournal, unitStatus, type RoutingDeps } from './routing';
 import type { EventStore } from '../events/store';
 import type { ClusterEvent, EventFilter } from '../events/types';
+import { cordonMachine, DEFAULT_DRAIN_DEADLINE_MS, drainMachine, drainStatusMsg, uncordonMachine, type CordonResult } from './drain-ops';
+
+function cordonMsg(r: CordonResult) {
+  return { machine: r.machine, changed: r.changed, drainId: r.drainId ?? '', message: r.message };
+}
 
 /** Everything the handlers use. */
 export interface ServiceDeps extends RoutingDeps {
@@ -222,6 +227,10 @@ export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedSer
     ListDeployments: u('ListDeployments', async (r) => ({ deployments: await listDeployments(reg, str(r, 'name')) })),
     Promote: u('Promote', async (r) => ({ id: await promote(reg, str(r, 'name')) })),
     WatchEvents: streaming((r, signal) => watchEvents(d, r, signal), guard, 'WatchEvents'),
+    CordonMachine: u('CordonMachine', async (r) => cordonMsg(await cordonMachine(reg, str(r, 'machine'), 'api'))),
+    DrainMachine: u('DrainMachine', async (r) => cordonMsg(await drainMachine(reg, str(r, 'machine'), Number(r.deadlineMs) || DEFAULT_DRAIN_DEADLINE_MS, 'api'))),
+    UncordonMachine: u('UncordonMachine', async (r) => cordonMsg(await uncordonMachine(reg, str(r, 'machine')))),
+    DrainStatus: u('DrainStatus', (r) => drainStatusMsg(reg, str(r, 'machine'))),
     Journal: streaming(async function* (r, signal) {
       const opts = { machine: str(r, 'machine'), lines: Number(r.lines) || 0, follow: !!r.follow, local: !!r.local, signal };
       for await (const data of unitJournal(d, str(r, 'name'), opts)) yield { data };

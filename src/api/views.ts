@@ -1,6 +1,7 @@
 /** The API's read models: unit files with their states, reported states, machines with merged metadata. */
 import { parseUnit, parseUnitName, templateOf } from '../units';
 import type { BadValue, MachineLoad, MachineRecord, Revisioned, UnitRecord, UnitStateEntry } from '../etcd/registry';
+import { cordonState } from './drain-ops';
 import type { ApiRegistry } from './api-registry';
 import type { MachineMsg, UnitFileInfo, UnitStateMsg } from './messages';
 import { NotFoundError } from './grpc-errors';
@@ -122,7 +123,8 @@ export async function listUnitStates(reg: ApiRegistry, names: string[], bad?: Ba
 /** Live machines, static metadata merged with dynamic (dynamic wins), sorted by id. */
 export async function listMachines(reg: ApiRegistry, bad?: BadCollector): Promise<MachineMsg[]> {
   const machines = collect(await reg.listMachines(), bad).value;
-  const [dyn, loads] = await Promise.all([Promise.all(machines.map((m) => reg.getMetadata(m.id))), reg.listLoads?.() ?? new Map<string, MachineLoad>()]);
+  const [dyn, loads, cordons] = await Promise.all([Promise.all(machines.map((m) => reg.getMetadata(m.id))), reg.listLoads?.() ?? new Map<string, MachineLoad>(), reg.listCordons()]);
+  const drains = await Promise.all(machines.map((m) => (cordons.get(m.id)?.drain ? reg.getDrainProgress(m.id).catch(() => null) : null)));
   return machines
     .map((m, i) => {
       const dynamic = Object.fromEntries(dyn[i]);
@@ -134,6 +136,7 @@ export async function listMachines(reg: ApiRegistry, bad?: BadCollector): Promis
         } : {}),
         id: m.id, address: m.address ?? '', metadata: { ...m.metadata, ...dynamic }, dynamicMetadata: dynamic,
         cpuMillis: m.capacity.cpuMillis, memoryBytes: m.capacity.memoryBytes, version: m.version, startedAt: m.startedAt,
+        cordon: m.leaving ? 'leaving' : cordonState(cordons.get(m.id), drains[i]),
       };
     })
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -34,6 +34,7 @@ import { registerDeployments } from './commands/deployments';
 import { registerPromote } from './commands/promote';
 import { registerRollout } from './commands/rollout';
 import { registerCompose } from './commands/compose';
+import { registerDrain } from './commands/drain';
 
 /** A function that adds one verb to the program. */
 export type RegisterCommand = (program: Command, io: CliIO) => void;
@@ -45,6 +46,7 @@ const COMMANDS: RegisterCommand[] = [
   registerExplain, registerMetadata, registerCompletion,
   registerScale, registerHistory, registerRollback, registerDeployments, registerPromote, registerRollout,
   registerCompose,
+  registerDrain,
 ];
 
 /** Builds the program with every verb, writing through `io`. */

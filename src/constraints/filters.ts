@@ -10,6 +10,14 @@ export const heldFilter: FilterPlugin = {
   },
 };
 
+/** A cordoned machine takes no new units; those already there pass (they leave only by a drain). */
+export const cordonFilter: FilterPlugin = {
+  name: 'cordon',
+  filter(_unit, machine, view) {
+    return machine.spec.cordoned && !view.keeping ? `machine ${machine.id} is cordoned (shoalctl uncordon ${machine.id})` : null;
+  },
+};
+
 /** `MachineID=`: the machine id equals the value or starts with it (a prefix). */
 export const machineIdFilter: FilterPlugin = {
   name: 'machine-id',
@@ -112,7 +120,7 @@ export const resourcesFilter: FilterPlugin = {
 
 /** Every filter, in the order they run (the first refusal is the reported one). */
 export const FILTERS: readonly FilterPlugin[] = [
-  heldFilter, machineIdFilter, metadataFilter, machineOfFilter, replacesFilter, conflictsFilter, resourcesFilter,
+  heldFilter, cordonFilter, machineIdFilter, metadataFilter, machineOfFilter, replacesFilter, conflictsFilter, resourcesFilter,
 ];
 
 /** null when `have` satisfies `want` (AND across keys, OR within a key); otherwise the first mismatch. */

@@ -16,4 +16,6 @@ export interface MachineSpec {
    * the units placed on it stay there and it gets no new ones until its agent had time to re-register.
    */
   held?: boolean;
+  /** Cordoned (`shoalctl cordon`/`drain`): takes no new units; units already placed there stay unless drained. */
+  cordoned?: boolean;
 }

@@ -65,6 +65,8 @@ export interface ClusterView {
   globalRunsOn(name: string, machine: MachineView): boolean;
   /** Units being placed together right now (a MachineOf group); empty otherwise. */
   readonly coPlacing: ReadonlySet<string>;
+  /** True while the planner re-checks units where they already are (a cordoned machine keeps those). */
+  readonly keeping?: boolean;
   /** True when `unit` may still be displaced by a Replaces (each group at most once per plan). */
   canDisplace(unit: string): boolean;
   /** Typical units per machine: scales the unit-count term of scorers. */

@@ -8,8 +8,10 @@ import type { BadValue, ClusterState, MachineLoad, MachineRecord, RegistryEvent,
 import type { AutoscaleRecord } from '../autoscale/types';
 import type { Deployment } from '../deploy/types';
 import { isFinished } from '../deploy/types';
+import type { CordonRecord, DrainProgress } from '../drain/types';
 import { groupCount, type GroupsInput } from '../deploy/groups';
 import { parseUnitName } from '../units/unit-name';
+import { templateOf } from '../units/unit-name';
 import type { Logger } from '../log';
 import { parseUnit } from '../units/unit';
 import type { PlacementStrategy, TargetState, UnitSpec } from '../units/types';
@@ -33,6 +35,9 @@ export class ClusterModel {
   readonly loads = new Map<string, MachineLoad>();
   /** template → the autoscaler's stored decisions. */
   readonly autoscale = new Map<string, AutoscaleRecord>();
+  // cordons (API-written) and drain progress (leader-written), by machine (src/drain)
+  readonly cordons = new Map<string, CordonRecord>();
+  readonly drains = new Map<string, DrainProgress>();
   /** Units whose body changed while this model watched (a replaced single unit gets a deployment). */
   private readonly replaced = new Set<string>();
   /** Templates whose desired state changed while this model watched (cleared once the pass wrote it). */
@@ -60,6 +65,10 @@ export class ClusterModel {
     for (const [k, v] of state.loads ?? []) this.loads.set(k, v);
     this.autoscale.clear();
     for (const [k, v] of state.autoscale ?? []) this.autoscale.set(k, v);
+    this.cordons.clear();
+    for (const [k, v] of state.cordons ?? []) this.cordons.set(k, v);
+    this.drains.clear();
+    for (const [k, v] of state.drains ?? []) this.drains.set(k, v);
     this.badUnit.clear();
     this.badDesired.clear();
     this.markBad(state.bad ?? []);
@@ -99,13 +108,15 @@ export class ClusterModel {
       case 'group': return setOrDelete(this.groups, e.unit, e.value);
       case 'deployment': return setOrDelete(this.deployments, e.unit, e.value, (a, b) => JSON.stringify(a) === JSON.stringify(b));
       case 'promote': return setOrDelete(this.promotions, e.unit, e.value);
+      case 'cordon': return setOrDelete(this.cordons, e.machine, e.value, (a, b) => JSON.stringify(a) === JSON.stringify(b));
+      case 'drain': setOrDelete(this.drains, e.machine, e.value, (a, b) => JSON.stringify(a) === JSON.stringify(b)); return false;
       case 'state': {
         let m = this.states.get(e.unit);
         if (!m) this.states.set(e.unit, (m = new Map()));
         setOrDelete(m, e.machine, e.value, (a, b) => JSON.stringify(a) === JSON.stringify(b));
         if (m.size === 0) this.states.delete(e.unit);
-        // states matter to the plan only as health gates of running deployments
-        return this.deploymentActive;
+        // states matter to the plan only as health gates of running deployments and drains
+        return this.deploymentActive || this.drainActive;
       }
       case 'load':
         // real load feeds the autoscaler's timer and the next placement's scores; it never triggers a pass itself
@@ -126,6 +137,51 @@ export class ClusterModel {
     for (const d of this.deployments.values()) if (!isFinished(d)) return true;
     return false;
   }
+
+  /** True while some machine's drain is asked for and not done (its steps wait on health, its deadline is a timer). */
+  get drainActive(): boolean {
+    for (const [m, c] of this.cordons) {
+      if (!c.drain) continue;
+      const p = this.drains.get(m);
+      if (!p || p.id !== c.drain.id || p.status !== 'done') return true;
+    }
+    return false;
+  }
+
+  /** Non-global units scheduled on `machine`, by name. */
+  unitsOn(machine: string): string[] {
+    const out: string[] = [];
+    for (const [u, m] of this.schedule) if (m === machine) out.push(u);
+    return out.sort();
+  }
+
+  /** True when `unit` is healthy (or active, without checks) at its stored version on the machine it is scheduled on. */
+  healthyWhereScheduled(unit: string): boolean {
+    const m = this.schedule.get(unit);
+    const hash = this.units.get(unit)?.hash;
+    const s = m === undefined ? undefined : this.states.get(unit)?.get(m);
+    return !!s && s.hash === hash && (s.health === 'healthy' || (s.health === undefined && s.activeState === 'active'));
+  }
+
+  /**
+   * The group `unit` belongs to for a drain: its template when it is a numbered instance of a group
+   * (count, UpdateParallel, launched instances), else null (a unit on its own).
+   */
+  groupOf(unit: string): { key: string; count: number; parallel: number; members: string[] } | null {
+    let t: string | undefined;
+    try { t = parseUnitName(unit).template; } catch { return null; }
+    const tpl = t ? this.units.get(t) : undefined;
+    if (!t || !tpl) return null;
+    const spec = this.spec(tpl);
+    const count = groupCount(t, spec, this.groups);
+    if (count === null) return null;
+    const members: string[] = [];
+    for (const name of this.units.keys()) if (this.desired.get(name) === 'launched' && templateOf(name) === t) members.push(name);
+    return { key: t, count, parallel: spec?.group?.update?.parallel ?? 1, members };
+  }
+
+  /** Whether `unit` is stored and launched (a drain waits only on those). */
+  launched(unit: string): boolean { return this.desired.get(unit) === 'launched'; }
 
   /** The input of a groups/deployments pass (src/deploy/groups.ts), sharing this model's maps. */
   groupsInput(now: number, previous: GroupsInput['previous']): GroupsInput {
@@ -214,7 +270,7 @@ export class ClusterModel {
       if (rec.leaving) continue;
       const dyn = this.metadata.get(rec.id);
       machines.push({
-        id: rec.id, address: rec.address, capacity: rec.capacity,
+        id: rec.id, address: rec.address, capacity: rec.capacity, ...(this.cordons.has(rec.id) ? { cordoned: true } : {}),
         metadata: dyn ? { ...rec.metadata, ...Object.fromEntries(dyn) } : { ...rec.metadata },
       });
     }

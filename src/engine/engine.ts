@@ -18,6 +18,7 @@ import { LivenessWitness } from './liveness';
 import { plan } from './plan';
 import { Deployer } from './deployer';
 import { Autoscaler } from './autoscaler';
+import { Drainer, stuckOf } from './drainer';
 import type { Decision } from './types';
 
 /** Time, injectable for tests. */
@@ -78,7 +79,7 @@ export interface EngineStats {
 
 const SCOPES: WatchScope[] = [
   { kind: 'units' }, { kind: 'desired' }, { kind: 'schedule' }, { kind: 'machines' }, { kind: 'metadata' },
-  { kind: 'groups' }, { kind: 'deployments' }, { kind: 'promote' }, { kind: 'states' }, { kind: 'load' },
+  { kind: 'groups' }, { kind: 'deployments' }, { kind: 'promote' }, { kind: 'states' }, { kind: 'load' }, { kind: 'cordon' }, { kind: 'drains' },
 ];
 
 /** While a deployment runs, pass at least this often (its HealthyDeadline is a timer, not an event). */
@@ -155,6 +156,7 @@ export class Engine {
     const model = new ClusterModel(this.opts.log);
     const deployer = new Deployer(this.opts.registry, this.opts.log);
     const autoscaler = new Autoscaler(this.opts.registry, this.opts.log, this.opts.autoscaleIntervalMs);
+    const drainer = new Drainer(this.opts.registry, this.opts.log);
     if (!(await this.fullRead(model, term))) return;
     this.sawRead(model);
     let dirty = true;
@@ -170,7 +172,7 @@ export class Engine {
           // a held machine's grace ends: plan again then (re-checked each second while any is held)
           const holdIn = this.holdEnds === Infinity && this.heldKey === '' ? safety : Math.max(0, Math.min(this.holdEnds - this.clock.now(), 1000));
           const scaleIn = model.hasAutoscaled ? autoscaler.dueIn(this.clock.now()) : Infinity;
-          const wait = Math.min(model.deploymentActive ? Math.min(safety, DEPLOY_TICK_MS) : safety, holdIn, scaleIn);
+          const wait = Math.min(model.deploymentActive || model.drainActive ? Math.min(safety, DEPLOY_TICK_MS) : safety, holdIn, scaleIn);
           const timer = childController(term);
           await Promise.race([woken, this.clock.sleep(wait, timer.signal)]);
           timer.controller.abort();
@@ -187,7 +189,7 @@ export class Engine {
           if (model.machineCount > 0 && !(await autoscaler.pass(model, leadership.guard, this.clock.now()))) return;
           const deployed = model.machineCount > 0 ? await deployer.pass(model, leadership.guard, this.clock.now()) : { leader: true };
           if (!deployed.leader) return; // refused: not leader any more
-          if (!(await this.pass(model, leadership))) return; // refused: not leader any more
+          if (!(await this.pass(model, leadership, drainer))) return; // refused: not leader any more
           backoff.reset();
         } catch (err) {
           if (!isRetryable(err)) throw err;
@@ -329,19 +331,30 @@ export class Engine {
   }
 
   /** One reconcile pass; false when etcd refused our writes because we are no longer leader. */
-  private async pass(model: ClusterModel, leadership: Leadership): Promise<boolean> {
+  private async pass(model: ClusterModel, leadership: Leadership, drainer: Drainer): Promise<boolean> {
     this.stats.passes++;
     if (model.machineCount === 0) {
       // no live machine is either a dead cluster or a view we cannot trust: moving nothing is safe either way
       this.opts.log.warn('no live machines; not changing the schedule');
       return true;
     }
-    const result = plan(model.snapshot(this.opts.strategy, this.heldMachines(model)));
+    const snapshot = model.snapshot(this.opts.strategy, this.heldMachines(model));
+    const drains = drainer.prepare(model, this.clock.now());
+    snapshot.evict = drains.evict;
+    let result = plan(snapshot);
+    // a drained unit no other machine can run stays where it is (planned again without it)
+    const stuck = stuckOf(drains.evict, result);
+    if (stuck.size) {
+      snapshot.evict = drains.evict.filter((u) => !stuck.has(u));
+      result = plan(snapshot);
+    }
     model.pruneSpecs();
     for (const u of result.unplaceable) {
       this.opts.log.debug('unit cannot be placed', { unit: u.unit, reason: u.reason ?? u.rejections.map((r) => `${r.machine}:${r.plugin}`).join(',') });
     }
-    if (result.decisions.length === 0) return true;
+    const record = (applied: Decision[]) => drains.machines.length === 0 ? Promise.resolve(true)
+      : drainer.record(model, leadership.guard, drains, stuck, applied, this.clock.now());
+    if (result.decisions.length === 0) return record([]);
     const res = await this.opts.registry.applySchedule(leadership.guard, result.decisions.map(toChange));
     for (const d of result.decisions.slice(0, res.applied)) {
       model.schedule.delete(d.unit);
@@ -356,7 +369,7 @@ export class Engine {
       this.opts.log.warn('placement refused by etcd: no longer leader', { engine: this.opts.id });
       return false;
     }
-    return true;
+    return record(result.decisions.slice(0, res.applied));
   }
 }
 

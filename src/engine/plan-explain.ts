@@ -62,6 +62,7 @@ export function explain(snapshot: Snapshot, unitName: string): Explanation {
   state.coPlacing = new Set(u.group);
   const scorers = strategyScorers(u.strategy);
   const machines: MachineExplanation[] = state.machines.map((m) => {
+    state.keeping = m.id === where; // a cordoned machine keeps what it runs
     const filters = FILTERS.map((f) => {
       const reason = f.filter(u, m, state);
       return reason === null ? { plugin: f.name, ok: true } : { plugin: f.name, ok: false, reason };
@@ -75,6 +76,7 @@ export function explain(snapshot: Snapshot, unitName: string): Explanation {
     return out;
   });
   // Put the state back as the plan left it.
+  state.keeping = false;
   state.coPlacing = new Set();
   for (const [g, id] of taken) if (id) state.add(g, state.machine(id)!);
   machines.sort((a, b) => (a.passes !== b.passes ? (a.passes ? -1 : 1) : (b.total ?? 0) - (a.total ?? 0) || (a.machine < b.machine ? -1 : 1)));

@@ -17,6 +17,8 @@ export class PlanState implements LoggedView {
   coPlacing: ReadonlySet<string> = new Set();
   /** While true, counter changes are not logged for the ordered indexes (tentative adds that are rolled back). */
   quiet = false;
+  /** Set while units are re-checked on the machine they are placed on (see ClusterView.keeping). */
+  keeping = false;
   /** Machine indexes whose counters changed, in order (what the ordered indexes re-score). */
   readonly changes: number[] = [];
   private readonly byId = new Map<string, MachineView>();

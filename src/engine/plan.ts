@@ -79,6 +79,7 @@ export interface Ctx {
 function validate(snapshot: Snapshot, ctx: Ctx): Work[] {
   const { state, why } = ctx;
   const sched = snapshot.schedule;
+  const evict = new Set(snapshot.evict ?? []);
   for (const name of Object.keys(sched)) {
     const u = state.unit(name);
     if (!u) why.set(name, 'unit no longer exists');
@@ -108,12 +109,15 @@ function validate(snapshot: Snapshot, ctx: Ctx): Work[] {
     let reason: string | undefined;
     if (on.size > 1) reason = `MachineOf group split across machines ${[...on].sort().join(', ')}`;
     else if (!m) reason = `machine ${[...on][0]} is gone`;
+    else if (evict.size && placed.some((u) => evict.has(u.name))) reason = `machine ${m.id} is draining`;
     if (reason !== undefined) {
       for (const u of placed) why.set(u.name, reason);
       moves.push({ group });
       continue;
     }
-    const kept = keepFitting(ctx, group, placed, m!);
+    state.keeping = true;
+    let kept: SchedUnit[];
+    try { kept = keepFitting(ctx, group, placed, m!); } finally { state.keeping = false; }
     displace(ctx, kept, m!, moves);
     if (kept.length < group.length) (kept.length < placed.length ? moves : fresh).push({ group });
   }

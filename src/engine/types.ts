@@ -17,6 +17,8 @@ export interface Snapshot {
   schedule: Record<string, string>;
   /** The cluster's default placement strategy. */
   strategy?: PlacementStrategy;
+  /** Units a drain moves off their (cordoned) machine now, with their MachineOf groups (src/drain/). */
+  evict?: readonly string[];
 }
 
 /** Why one machine was refused for one unit. */

@@ -1,4 +1,5 @@
 /** Decoding of stored values into typed records; a value shoal did not write fails with `etcd.bad-value`. */
+import type { CordonRecord, DrainProgress } from '../drain/types';
 import { ShoalError } from '../errors';
 import { TARGET_STATES, type TargetState } from '../units/types';
 import type { BadValue, MachineLoad, MachineRecord, UnitRecord, UnitStateRecord, UnitUsage } from './registry';
@@ -158,4 +159,26 @@ export function decodeAutoscale(key: string, raw: string): AutoscaleRecord {
   str(key, o, 'template');
   if (!Array.isArray(o.decisions)) throw bad(key, 'field decisions is not an array');
   return o as unknown as AutoscaleRecord;
+}
+
+/** cordon/<machine> */
+export function decodeCordon(key: string, raw: string): CordonRecord {
+  const o = parseJson(key, raw);
+  const since = Number(o.since);
+  if (!Number.isFinite(since)) throw bad(key, 'not a cordon record');
+  const out: CordonRecord = { since, by: typeof o.by === 'string' ? o.by : '' };
+  if (o.drain !== undefined) {
+    const d = (typeof o.drain === 'object' && o.drain !== null ? o.drain : {}) as Record<string, unknown>;
+    if (typeof d.id !== 'string' || !Number.isFinite(Number(d.startedAt)) || !Number.isFinite(Number(d.deadlineAt))) throw bad(key, 'not a drain request');
+    out.drain = { id: d.id, startedAt: Number(d.startedAt), deadlineAt: Number(d.deadlineAt) };
+  }
+  return out;
+}
+
+/** drains/<machine> */
+export function decodeDrainProgress(key: string, raw: string): DrainProgress {
+  const o = parseJson(key, raw);
+  for (const f of ['id', 'machine', 'status']) str(key, o, f);
+  if (!Array.isArray(o.moved) || !Array.isArray(o.stuck) || !Array.isArray(o.waiting)) throw bad(key, 'not a drain progress record');
+  return o as unknown as DrainProgress;
 }

@@ -8,7 +8,7 @@ export const DEFAULT_PREFIX = '/shoal/';
 
 /** The kinds of keys shoal stores, by their first path segment. */
 export type KeyKind = 'units' | 'desired' | 'schedule' | 'assigned' | 'machines' | 'metadata' | 'states' | 'engine'
-  | 'groups' | 'history' | 'deployments' | 'promote' | 'events' | 'load' | 'autoscale';
+  | 'groups' | 'history' | 'deployments' | 'promote' | 'events' | 'load' | 'autoscale' | 'cordon' | 'drains';
 
 /** A shoal key split into its parts; `null` from `parse` when the key is not one of ours. */
 export type ParsedKey =
@@ -21,6 +21,7 @@ export type ParsedKey =
   | { kind: 'metadata'; machine: string; key: string }
   | { kind: 'states'; unit: string; machine: string }
   | { kind: 'engine'; name: string }
+  | { kind: 'cordon' | 'drains'; machine: string }
   | { kind: 'groups' | 'history' | 'deployments' | 'promote' | 'autoscale'; unit: string };
 
 /** Builds and parses the keys under one prefix. Unit names and machine ids never contain `/` (validated upstream). */
@@ -57,6 +58,10 @@ export class KeyLayout {
   load(machine: string): string { return `${this.prefix}load/${machine}`; }
   /** `autoscale/<template>`: JSON AutoscaleRecord (the leader's last scaling decisions of a group). */
   autoscale(name: string): string { return `${this.prefix}autoscale/${name}`; }
+  /** `cordon/<machine>`: JSON CordonRecord (src/drain/types.ts): no new units there; with a drain request (no lease). */
+  cordon(machine: string): string { return `${this.prefix}cordon/${machine}`; }
+  /** `drains/<machine>`: JSON DrainProgress of the machine's drain, written by the leader. */
+  drainProgress(machine: string): string { return `${this.prefix}drains/${machine}`; }
   /** `engine/leader`: the election key, on the leader's lease. */
   get leader(): string { return `${this.prefix}engine/leader`; }
 
@@ -89,6 +94,7 @@ export class KeyLayout {
       case 'groups': case 'history': case 'deployments': case 'promote': case 'autoscale':
         return ok(2) ? { kind, unit: a } : null;
       case 'machines': case 'load': return ok(2) ? { kind, machine: a } : null;
+      case 'cordon': case 'drains': return ok(2) ? { kind, machine: a } : null;
       case 'assigned': return ok(3) ? { kind, machine: a, unit: b } : null;
       case 'metadata': return ok(3) ? { kind, machine: a, key: b } : null;
       case 'states': return ok(3) ? { kind, unit: a, machine: b } : null;

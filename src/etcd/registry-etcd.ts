@@ -8,12 +8,13 @@ import { Range, type Etcd3, type IRequestOp } from 'etcd3';
 import { silentLogger, type Logger } from '../log';
 import type { TargetState } from '../units/types';
 import { createEtcdClient, etcdCall, MAX_TXN_OPS, type EtcdConnection } from './client';
-import { badValue, decodeAutoscale, decodeLoad, decodeCount, decodeDeployment, decodeDesired, decodeHistory, decodeMachine, decodeState, decodeUnit, decodeUnitForWrite } from './codec';
+import { badValue, decodeAutoscale, decodeCordon, decodeDrainProgress, decodeLoad, decodeCount, decodeDeployment, decodeDesired, decodeHistory, decodeMachine, decodeState, decodeUnit, decodeUnitForWrite } from './codec';
 import { VERSIONS_KEPT, type Deployment, type UnitVersion } from '../deploy/types';
 import { EtcdElector } from './election-etcd';
+import type { CordonRecord, DrainProgress } from '../drain/types';
 import { KeyLayout } from './keys';
 import type {
-  AgentRegistry, ApplyResult, BadValue, ClusterState, MachineLoad, EngineRegistry, GroupStore, GroupWriter, UnitChange, LeaderElector, LeaderGuard, Leadership, MachineRecord,
+  AgentRegistry, ApplyResult, BadValue, ClusterState, MachineLoad, CordonStore, DrainWriter, EngineRegistry, GroupStore, GroupWriter, UnitChange, LeaderElector, LeaderGuard, Leadership, MachineRecord,
   MachineSession, MetadataWriter, Revisioned, ScheduleChange, StateReader, StoredUnit, SubmitOutcome, UnitBatchOp,
   UnitBatchResult, UnitBatchWriter, UnitRecord, UnitStateEntry, UnitWriter, WatchBatch, WatchScope,
 } from './registry';
@@ -48,7 +49,7 @@ export interface EtcdRegistryOptions extends EtcdConnection {
 }
 
 /** Every registry interface, on one etcd3 client. `close()` closes the client. */
-export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, AgentRegistry, StateReader, UnitWriter, UnitBatchWriter, MetadataWriter, LeaderElector {
+export class EtcdRegistry implements EngineRegistry, GroupWriter, DrainWriter, CordonStore, GroupStore, AgentRegistry, StateReader, UnitWriter, UnitBatchWriter, MetadataWriter, LeaderElector {
   readonly keys: KeyLayout;
   readonly stats: RequestStats = { requests: 0 };
   private readonly client: Etcd3;
@@ -109,16 +110,17 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
     const k = this.keys;
     const units = await this.range(k.kindPrefix('units'));
     const rev = units.revision;
-    const [desired, schedule, machines, metadata, groups, deployments, promote, states, loads, autoscale] = await Promise.all([
+    const [desired, schedule, machines, metadata, groups, deployments, promote, states, loads, autoscale, cordons, drains] = await Promise.all([
       this.range(k.kindPrefix('desired'), rev), this.range(k.kindPrefix('schedule'), rev),
       this.range(k.kindPrefix('machines'), rev), this.range(k.kindPrefix('metadata'), rev),
       this.range(k.kindPrefix('groups'), rev), this.range(k.kindPrefix('deployments'), rev),
       this.range(k.kindPrefix('promote'), rev), this.range(k.kindPrefix('states'), rev),
       this.range(k.kindPrefix('load'), rev), this.range(k.kindPrefix('autoscale'), rev),
+      this.range(k.kindPrefix('cordon'), rev), this.range(k.kindPrefix('drains'), rev),
     ]);
     const state: ClusterState = {
       revision: rev, units: new Map(), desired: new Map(), schedule: new Map(), machines: new Map(), metadata: new Map(),
-      groups: new Map(), deployments: new Map(), promotions: new Map(), states: new Map(), loads: new Map(), autoscale: new Map(), bad: [],
+      groups: new Map(), deployments: new Map(), promotions: new Map(), states: new Map(), loads: new Map(), autoscale: new Map(), cordons: new Map(), drains: new Map(), bad: [],
     };
     const bad = state.bad!;
     const entry = <T>(kind: string, decode: (key: string, v: string) => T) => (key: string, v: string): [string, T] | undefined => {
@@ -127,6 +129,12 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
     };
     for (const [unit, n] of this.decodeAll(groups.kvs, entry('groups', decodeCount), bad)) state.groups!.set(unit, n);
     for (const [unit, d] of this.decodeAll(deployments.kvs, entry('deployments', decodeDeployment), bad)) state.deployments!.set(unit, d);
+    const machineEntry = <T>(kind: string, decode: (key: string, v: string) => T) => (key: string, v: string): [string, T] | undefined => {
+      const p = k.parse(key);
+      return p?.kind === kind && 'machine' in p ? [p.machine, decode(key, v)] : undefined;
+    };
+    for (const [m, c] of this.decodeAll(cordons.kvs, machineEntry('cordon', decodeCordon), bad)) state.cordons!.set(m, c);
+    for (const [m, d] of this.decodeAll(drains.kvs, machineEntry('drains', decodeDrainProgress), bad)) state.drains!.set(m, d);
     for (const [key, v] of promote.kvs) { const p = k.parse(key); if (p?.kind === 'promote') state.promotions!.set(p.unit, v); }
     for (const [unit, a] of this.decodeAll(autoscale.kvs, entry('autoscale', decodeAutoscale), bad)) state.autoscale!.set(unit, a);
     const loadEntry = (key: string, v: string): [string, MachineLoad] | undefined => {
@@ -392,6 +400,85 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, GroupStore, Ag
     }
     await flush();
     return result;
+  }
+
+  /** @inheritdoc */
+  async putDrainProgress(guard: LeaderGuard, progress: DrainProgress): Promise<'ok' | 'stale' | 'not-leader'> {
+    const ck = this.keys.cordon(progress.machine);
+    this.stats.requests++;
+    const res = await etcdCall('drain txn', () => this.client.if(guard.key, 'Create', '==', guard.createRevision)
+      .then(this.client.get(ck)).commit());
+    if (!res.succeeded) return 'not-leader';
+    const raw = res.responses[0]?.response_range?.kvs?.[0];
+    if (!raw) return 'stale';
+    let cordon: CordonRecord;
+    try { cordon = decodeCordon(ck, raw.value.toString()); } catch { return 'stale'; }
+    if (cordon.drain?.id !== progress.id) return 'stale';
+    // written only if the cordon is still the one just read (its mod revision), so an uncordon in between wins
+    this.stats.requests++;
+    const put = await etcdCall('drain txn', () => this.client.if(guard.key, 'Create', '==', guard.createRevision)
+      .and(ck, 'Mod', '==', Number(raw.mod_revision))
+      .then(this.client.put(this.keys.drainProgress(progress.machine)).value(JSON.stringify(progress))).commit());
+    if (put.succeeded) return 'ok';
+    return (await this.currentLeaderRevision()) === guard.createRevision ? 'stale' : 'not-leader';
+  }
+
+  private async currentLeaderRevision(): Promise<number> {
+    this.stats.requests++;
+    const res = await etcdCall('get', () => this.client.getAll().prefix(this.keys.leader).exec());
+    const kv = res.kvs.find((x) => x.key.toString() === this.keys.leader);
+    return kv ? Number(kv.create_revision) : 0;
+  }
+
+  /** @inheritdoc */
+  async getCordon(machine: string): Promise<CordonRecord | null> {
+    const key = this.keys.cordon(machine);
+    const v = await this.getOne(key);
+    return v === null ? null : decodeCordon(key, v);
+  }
+
+  /** @inheritdoc */
+  async listCordons(): Promise<Map<string, CordonRecord>> {
+    const out = new Map<string, CordonRecord>();
+    for (const [key, v] of (await this.range(this.keys.kindPrefix('cordon'))).kvs) {
+      const p = this.keys.parse(key);
+      if (p?.kind !== 'cordon') continue;
+      try { out.set(p.machine, decodeCordon(key, v)); } catch { /* a bad value: listings show it as not cordoned */ }
+    }
+    return out;
+  }
+
+  /** @inheritdoc */
+  async putCordon(machine: string, record: CordonRecord): Promise<void> {
+    const pk = this.keys.drainProgress(machine);
+    this.stats.requests++;
+    const prev = await etcdCall('get', () => this.client.get(pk).string());
+    let stale = prev !== null;
+    if (prev !== null && record.drain) {
+      try { stale = decodeDrainProgress(pk, prev).id !== record.drain.id; } catch { stale = true; }
+    }
+    // the cordon first: from then on the leader cannot write progress of an older drain (putDrainProgress)
+    this.stats.requests++;
+    await etcdCall('put', () => this.client.put(this.keys.cordon(machine)).value(JSON.stringify(record)).exec());
+    if (stale) {
+      this.stats.requests++;
+      await etcdCall('delete', () => this.client.delete().key(pk).exec());
+    }
+  }
+
+  /** @inheritdoc */
+  async deleteCordon(machine: string): Promise<boolean> {
+    this.stats.requests++;
+    const res = await etcdCall('uncordon txn', () => this.client.if(this.keys.cordon(machine), 'Version', '>', 0)
+      .then(this.client.delete().key(this.keys.cordon(machine)), this.client.delete().key(this.keys.drainProgress(machine))).commit());
+    return res.succeeded;
+  }
+
+  /** @inheritdoc */
+  async getDrainProgress(machine: string): Promise<DrainProgress | null> {
+    const key = this.keys.drainProgress(machine);
+    const v = await this.getOne(key);
+    return v === null ? null : decodeDrainProgress(key, v);
   }
 
   /** @inheritdoc */

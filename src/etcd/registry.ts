@@ -11,6 +11,7 @@
 import type { ResourceRequest, TargetState } from '../units/types';
 import type { Deployment, UnitVersion } from '../deploy/types';
 import type { AutoscaleRecord } from '../autoscale/types';
+import type { CordonRecord, DrainProgress } from '../drain/types';
 
 /** A submitted unit file as stored at `units/<name>`. */
 export interface UnitRecord {
@@ -147,6 +148,10 @@ export interface ClusterState {
   loads?: Map<string, MachineLoad>;
   /** template → the autoscaler's stored decisions (autoscale/). */
   autoscale?: Map<string, AutoscaleRecord>;
+  /** machine → its cordon (cordon/), with a drain request when draining. */
+  cordons?: Map<string, CordonRecord>;
+  /** machine → the leader's progress of its drain (drains/). */
+  drains?: Map<string, DrainProgress>;
   /** Keys skipped because their value is bad (absent: none). */
   bad?: BadValue[];
 }
@@ -212,6 +217,15 @@ export interface GroupWriter {
   getHistory(name: string): Promise<UnitVersion[]>;
 }
 
+/** The leader's drain progress writes. */
+export interface DrainWriter {
+  /**
+   * Writes drains/<machine> guarded on `guard` and on cordon/<machine> still asking for drain `progress.id`
+   * (an uncordon or a new drain meanwhile wins): 'stale' then, nothing written; 'not-leader' when the guard fails.
+   */
+  putDrainProgress(guard: LeaderGuard, progress: DrainProgress): Promise<'ok' | 'stale' | 'not-leader'>;
+}
+
 /** Group, version and deployment reads and writes for the API. */
 export interface GroupStore {
   /** Sets groups/<template> = count; false (nothing written) when the template does not exist. */
@@ -226,6 +240,20 @@ export interface GroupStore {
   listDeployments(): Promise<Deployment[]>;
   /** Writes promote/<name> = id. */
   setPromote(name: string, id: string): Promise<void>;
+}
+
+/** Cordons and drains (src/drain/types.ts) for the API and a leaving agent. */
+export interface CordonStore {
+  /** The cordon of `machine`; null when it is not cordoned. */
+  getCordon(machine: string): Promise<CordonRecord | null>;
+  /** Every cordon, by machine. */
+  listCordons(): Promise<Map<string, CordonRecord>>;
+  /** Writes cordon/<machine> (a drain request included); drains/<machine> of an older drain id is deleted in the same txn. */
+  putCordon(machine: string, record: CordonRecord): Promise<void>;
+  /** Deletes cordon/<machine> and drains/<machine>; false when it was not cordoned. */
+  deleteCordon(machine: string): Promise<boolean>;
+  /** The leader's progress of the drain of `machine`; null when none. */
+  getDrainProgress(machine: string): Promise<DrainProgress | null>;
 }
 
 /** Reads for the agent (and the API). */
@@ -372,7 +400,7 @@ export interface MachineRegistrar {
 
 /** What a watch can follow. */
 export type WatchScope =
-  | { kind: 'units' | 'desired' | 'schedule' | 'machines' | 'metadata' | 'states' | 'groups' | 'deployments' | 'promote' | 'load' }
+  | { kind: 'units' | 'desired' | 'schedule' | 'machines' | 'metadata' | 'states' | 'groups' | 'deployments' | 'promote' | 'load' | 'cordon' | 'drains' }
   | { kind: 'assigned'; machine: string }
   | { kind: 'metadata-of'; machine: string };
 
@@ -388,7 +416,9 @@ export type RegistryEvent =
   | { type: 'group'; unit: string; value: number | null }
   | { type: 'deployment'; unit: string; value: Deployment | null }
   | { type: 'promote'; unit: string; value: string | null }
-  | { type: 'load'; machine: string; value: MachineLoad | null };
+  | { type: 'load'; machine: string; value: MachineLoad | null }
+  | { type: 'cordon'; machine: string; value: CordonRecord | null }
+  | { type: 'drain'; machine: string; value: DrainProgress | null };
 
 /**
  * One step of a watch. `events` happened at `revision`, in order.
@@ -415,10 +445,10 @@ export interface RegistryWatcher {
 }
 
 /** Everything the engine needs from the registry. */
-export interface EngineRegistry extends ClusterReader, ScheduleWriter, RegistryWatcher, Partial<GroupWriter> {}
+export interface EngineRegistry extends ClusterReader, ScheduleWriter, RegistryWatcher, Partial<GroupWriter>, Partial<DrainWriter> {}
 
 /** Everything the agent needs from the registry. */
-export interface AgentRegistry extends UnitReader, MachineReader, MachineRegistrar, RegistryWatcher {}
+export interface AgentRegistry extends UnitReader, MachineReader, MachineRegistrar, RegistryWatcher, Partial<CordonStore> {}
 
 /** This engine's term as leader. */
 export interface Leadership {

@@ -4,12 +4,13 @@
  * when etcd cancels a watcher (compaction, server-side cancel) we recreate it: from the last revision
  * seen, or — when that revision is gone — from now, after yielding a `reset` batch.
  */
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { sleep, withDeadline } from '../abort';
 import { Backoff } from '../backoff';
 import { UnavailableError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { badValue, decodeCount, decodeDeployment, decodeDesired, decodeLoad, decodeMachine, decodeState, decodeUnit } from './codec';
+import { badValue, decodeCordon, decodeDrainProgress, decodeCount, decodeDeployment, decodeDesired, decodeLoad, decodeMachine, decodeState, decodeUnit } from './codec';
 import type { KeyLayout } from './keys';
 import type { BadValue, RegistryEvent, WatchBatch, WatchScope } from './registry';
 
@@ -41,6 +42,8 @@ export function toEvent(keys: KeyLayout, kv: IKeyValue, deleted: boolean): Regis
       case 'deployments': return { type: 'deployment', unit: p.unit, value: deleted ? null : decodeDeployment(key, raw) };
       case 'promote': return { type: 'promote', unit: p.unit, value: deleted ? null : raw };
       case 'load': return { type: 'load', machine: p.machine, value: deleted ? null : decodeLoad(key, raw) };
+      case 'cordon': return { type: 'cordon', machine: p.machine, value: deleted ? null : decodeCordon(key, raw) };
+      case 'drains': return { type: 'drain', machine: p.machine, value: deleted ? null : decodeDrainProgress(key, raw) };
       default: return null;
     }
   } catch (err) {
@@ -70,6 +73,9 @@ export async function* watchScopes(
   const signal = opts.signal ?? new AbortController().signal;
   const queue = new BatchQueue();
   const onAbort = () => queue.notify();
+  // each scope's follower listens on the signal while it creates its watcher: the engine's 11 scopes
+  // would otherwise trip Node's leak warning (10) though every listener is removed
+  setMaxListeners(Math.max(getMaxListeners(signal), scopes.length + 10), signal);
   signal.addEventListener('abort', onAbort);
   const followers = scopes.map((s) => new ScopeFollower(client, keys, scopePrefix(keys, s), opts.fromRevision, queue, signal, log));
   try {

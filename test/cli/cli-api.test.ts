@@ -199,7 +199,7 @@ t.test('machines and metadata', async (t) => {
   t.equal(r.code, 0, r.err);
   t.equal(r.out, `Set disk=ssd on ${M1}\n`);
   r = await ctl('list-machines');
-  t.equal(r.out, 'MACHINE     IP       METADATA\naaaaaaaa... 10.1.1.1 disk=ssd,role=web\n');
+  t.equal(r.out, 'MACHINE     IP       METADATA          STATE\naaaaaaaa... 10.1.1.1 disk=ssd,role=web ready\n');
   r = await ctl('unset-metadata', M1, 'disk');
   t.equal(r.out, `Removed disk from ${M1}\n`);
   r = await ctl('set-metadata', 'aaaa', 'novalue');
@@ -212,6 +212,34 @@ t.test('machines and metadata', async (t) => {
   t.match(r.err, /holds '=', which no unit can match/, 'says why');
   r = await ctl('list-machines', '-o', 'json');
   t.same(JSON.parse(r.out)[0].metadata, { role: 'web' });
+});
+
+t.test('cordon, drain and uncordon: state in list-machines, second calls and bad input say so', async (t) => {
+  let r = await ctl('cordon', 'aaaa');
+  t.equal(r.code, 0, r.err);
+  t.equal(r.out, `machine ${M1} cordoned: no new units will be placed there\n`);
+  r = await ctl('cordon', 'aaaa');
+  t.match(r.out, /is already cordoned \(since .* by api\)/, 'a second cordon is a no-op that says so');
+  r = await ctl('list-machines', '--fields', 'machine,state');
+  t.equal(r.out, 'MACHINE     STATE\naaaaaaaa... cordoned\n');
+  r = await ctl('drain', '--no-wait', 'aaaa', '--deadline', '5min');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /cordoned; draining \(deadline /);
+  r = await ctl('drain', '--no-wait', 'aaaa');
+  t.match(r.out, /is already draining \(drain aaaaaaaa1111-\d+, since /, 'a second drain follows the running one');
+  r = await ctl('list-machines', '--fields', 'machine,state');
+  t.equal(r.out, 'MACHINE     STATE\naaaaaaaa... draining\n');
+  r = await ctl('drain', 'nosuch');
+  t.equal(r.code, 1);
+  t.match(r.err, /no live machine "nosuch"/, 'an unknown machine is refused');
+  r = await ctl('drain', 'aaaa', '--deadline', 'soon');
+  t.equal(r.code, 2, 'a bad deadline is a usage error');
+  t.match(r.err, /--deadline: "soon" is not a time span/);
+  r = await ctl('uncordon', 'aaaa');
+  t.equal(r.out, `machine ${M1} uncordoned: it takes new units again\n`);
+  r = await ctl('uncordon', 'aaaa');
+  t.equal(r.out, `machine ${M1} is not cordoned\n`);
+  t.notOk(dump(etcd.endpoint, P)[`${P}cordon/${M1}`], 'nothing left in etcd');
 });
 
 t.test('explain and completion', async (t) => {

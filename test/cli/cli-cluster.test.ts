@@ -61,7 +61,7 @@ t.test('list-machines: every node, sorted, with metadata', async (t) => {
   t.equal(n3[1], tb.ip('node3'));
   t.match(n3[2], /role=edge/);
   const short = await ctl(['list-machines']);
-  t.match(short.out, /^MACHINE\s+IP\s+METADATA\n/);
+  t.match(short.out, /^MACHINE\s+IP\s+METADATA\s+STATE\n/);
   t.match(short.out, new RegExp(`${tb.machineId('node1').slice(0, 8)}\\.\\.\\.`));
 });
 

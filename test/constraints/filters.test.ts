@@ -14,7 +14,7 @@ function setup(units: [string, UnitOpts][], machines: MachineSpec[], placed: Rec
 }
 
 t.test('filters run in a fixed, documented order', async (t) => {
-  t.same(FILTERS.map((f) => f.name), ['held', 'machine-id', 'metadata', 'machine-of', 'replaces', 'conflicts', 'resources']);
+  t.same(FILTERS.map((f) => f.name), ['held', 'cordon', 'machine-id', 'metadata', 'machine-of', 'replaces', 'conflicts', 'resources']);
 });
 
 t.test('machine-id: full id or prefix; candidates narrow to matches', async (t) => {
@@ -74,4 +74,15 @@ t.test('resources: reserved + request ≤ capacity, 0 capacity = unlimited, glob
   t.match(run(resourcesFilter, 'c.service', 'm1'), /memory: 600 B reserved \+ 2 KiB requested > 1000 B capacity/);
   t.equal(run(resourcesFilter, 'b.service', 'm2'), null);
   t.equal(run(resourcesFilter, 'c.service', 'm2'), null);
+});
+
+t.test('cordon: a cordoned machine takes no new unit but keeps what it runs', async (t) => {
+  const machines = [{ id: 'a', metadata: {}, capacity: { cpuMillis: 0, memoryBytes: 0 }, cordoned: true }, { id: 'b', metadata: {}, capacity: { cpuMillis: 0, memoryBytes: 0 } }];
+  const compiled = compileUnits([unit('x.service', {})], 'least-loaded');
+  const state = new PlanState(machines, compiled);
+  const f = FILTERS.find((x) => x.name === 'cordon')!;
+  t.match(f.filter(compiled.get('x.service')!, state.machine('a')!, state), /machine a is cordoned \(shoalctl uncordon a\)/);
+  t.equal(f.filter(compiled.get('x.service')!, state.machine('b')!, state), null);
+  state.keeping = true;
+  t.equal(f.filter(compiled.get('x.service')!, state.machine('a')!, state), null, 'a unit re-checked where it runs stays');
 });

@@ -23,8 +23,9 @@ const COLUMNS: Columns<MachineMsg> = {
   'mem-free': (m) => (m.loadAt ? `${Math.round((m.memoryAvailableBytes ?? 0) / (1 << 20))}Mi` : '-'),
   'disk-free': (m) => (m.loadAt ? `${Math.round((m.diskFreeBytes ?? 0) / (1 << 30))}Gi` : '-'),
   'load-at': (m) => m.loadAt || '-',
+  state: (m) => m.cordon || 'ready',
 };
-const DEFAULTS = ['machine', 'ip', 'metadata'];
+const DEFAULTS = ['machine', 'ip', 'metadata', 'state'];
 
 /** Adds `list-machines` to the program. */
 export function registerListMachines(program: Command, io: CliIO): void {

@@ -6,9 +6,10 @@ import { placementScenarios } from './scenarios-placement';
 import { shoaldScenarios } from './scenarios-shoald';
 import { unitScenarios } from './scenarios-units';
 import { groupScenarios } from './scenarios-groups';
+import { drainScenarios } from './scenarios-drain';
 
 /** The whole suite. */
-export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios, ...shoaldScenarios, ...groupScenarios];
+export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios, ...shoaldScenarios, ...groupScenarios, ...drainScenarios];
 
 /** The scenarios named in `names` (all when empty); throws naming the unknown ones and the known ones. */
 export function selectScenarios(names: string[]): Scenario[] {

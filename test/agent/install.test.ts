@@ -86,6 +86,22 @@ t.test('agent: [Install] enabled at runtime, socket activation', async (t) => {
     await reg.destroyUnit('hello.service');
   });
 
+  await t.test('a replaced unit whose WantedBy= changed keeps only its new enable link', async (t) => {
+    const v1 = '[Service]\nExecStart=/bin/sleep 100000\n[Install]\nWantedBy=a-target.service\n';
+    const v2 = '[Service]\nExecStart=/bin/sleep 100001\n[Install]\nWantedBy=b-target.service\n';
+    await submitPlaced('wanted.service', v1, 'loaded');
+    const link = (x: string) => `/run/systemd/system/${x}-target.service.wants/wanted.service`;
+    const has = async (x: string) => (await tb.exec(node, ['test', '-L', link(x)])).code === 0;
+    await until('enabled for a-target', () => has('a'));
+    await reg.submitUnit({ name: 'wanted.service', text: v2, hash: parseUnit('wanted.service', v2).hash }, { replace: true });
+    await until('enabled for b-target', () => has('b'));
+    await until('ExecStart of the new text', async () => (await show('wanted.service', 'ExecStart')).includes('100001'));
+    t.notOk(await has('a'), `the old version's link ${link('a')} is gone`);
+    await reg.destroyUnit('wanted.service');
+    await until('unloaded', async () => (await show('wanted.service', 'LoadState')) === 'not-found');
+    t.notOk(await has('b'), 'and the new one goes with the unit');
+  });
+
   await t.test('socket activation: a connection starts the loaded service; the agent leaves it running', async (t) => {
     await submitPlaced('echo.service', readFileSync(`${EXAMPLES}/echo.service`, 'utf8'), 'loaded');
     await submitPlaced('echo.socket', readFileSync(`${EXAMPLES}/echo.socket`, 'utf8'), 'launched');

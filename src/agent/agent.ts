@@ -4,6 +4,7 @@
  * It never stops units because it restarted or lost etcd: it adopts what runs, and keeps its last
  * view of etcd until it can read a new one.
  */
+import { reconcileDuration, reconcilePasses } from '../metrics';
 import { anyAborted, childController, withDeadline } from '../abort';
 import { Backoff } from '../backoff';
 import type { AgentRegistry, MachineRecord, MachineSession } from '../etcd/registry';
@@ -365,6 +366,7 @@ export class Agent {
     this.running = true;
     this.again = false;
     let retryIn = this.o.safetyIntervalMs;
+    const endPass = reconcileDuration.startTimer();
     try {
       retryIn = Math.min(retryIn, await this.reconcileOnce());
     } catch (err) {
@@ -373,6 +375,8 @@ export class Agent {
     } finally {
       this.running = false;
       this.passes++;
+      endPass();
+      reconcilePasses.inc();
     }
     this.kick(this.again ? 0 : retryIn);
   }

@@ -7,6 +7,7 @@ import { ShoalError, UnavailableError } from '../errors';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import { LABEL_MACHINE, LABEL_UNIT, type CreateOptions, type NetworkJoin } from './container-options';
+import { containerOps } from '../metrics';
 
 /** A shoal container as the engine reports it. */
 export interface ShoalContainer {
@@ -240,4 +241,17 @@ export class ContainerDriver {
     }
     return removed;
   }
+}
+
+// shoal_agent_container_operations_total{op, result}: the driver's Docker operations, counted at one place
+for (const op of ['ensureImage', 'run', 'stop', 'remove', 'ensureNetwork', 'removeUnit'] as const) {
+  const proto = ContainerDriver.prototype as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  const inner = proto[op];
+  const label = op.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  proto[op] = function counted(this: ContainerDriver, ...a: unknown[]) {
+    return inner.apply(this, a).then(
+      (v) => { containerOps.inc({ op: label, result: 'ok' }); return v; },
+      (err) => { containerOps.inc({ op: label, result: 'error' }); throw err; },
+    );
+  };
 }

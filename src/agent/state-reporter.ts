@@ -4,6 +4,7 @@
  * up to 128 states, a few in flight; failed writes are retried, and everything is re-reported under a
  * new session.
  */
+import { unitsByState } from '../metrics';
 import type { MachineSession, UnitStateRecord } from '../etcd/registry';
 import type { Logger } from '../log';
 import type { Clock } from './clock';
@@ -47,6 +48,10 @@ export class StateReporter {
   /** Sets a unit's state (null: the unit is gone from this machine). Written only if it differs from the last write. */
   update(unit: string, state: ReportedState | null): void {
     const prev = this.current.get(unit);
+    if ((prev?.activeState ?? null) !== (state?.activeState ?? null)) {
+      if (prev) unitsByState.dec({ active_state: prev.activeState });
+      if (state) unitsByState.inc({ active_state: state.activeState });
+    }
     if (state === null) {
       if (prev === null || (prev === undefined && !this.written.has(unit))) return;
       this.current.set(unit, null);

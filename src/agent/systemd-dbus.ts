@@ -2,6 +2,7 @@
  * systemd's Manager over D-Bus (dbus-next, low-level messages: no introspection round trips).
  * The only file that imports dbus-next. D-Bus errors become ShoalErrors here.
  */
+import { dbusJobDuration } from '../metrics';
 import * as dbus from 'dbus-next';
 import { ShoalError, UnavailableError } from '../errors';
 import type { Logger } from '../log';
@@ -216,14 +217,16 @@ class SystemdDbus implements Systemd {
 
   /** Calls a job method; `done` follows its JobRemoved, whichever of reply and signal comes first. */
   private async job(method: string, name: string, mode: string): Promise<QueuedJob> {
+    const endJob = dbusJobDuration.startTimer({ type: method.replace(/Unit$/, '').toLowerCase() });
     const [path] = (await this.manager(method, 'ss', [name, mode])) as [string];
+    const timed = (p: Promise<JobResult>) => p.then((result) => { endJob({ result }); return result; });
     const done = this.results.get(path);
     if (done !== undefined) {
       this.results.delete(path);
-      return { path, done: Promise.resolve(done) };
+      return { path, done: timed(Promise.resolve(done)) };
     }
     if (this.failure) throw this.failure;
-    return { path, done: new Promise<JobResult>((resolve) => this.waiters.set(path, resolve)) };
+    return { path, done: timed(new Promise<JobResult>((resolve) => this.waiters.set(path, resolve))) };
   }
 
   private onMessage(msg: dbus.Message): void {

@@ -6,6 +6,7 @@
  * Leader or not, every engine follows machine records and its own contact with etcd (LivenessWitness), so
  * an etcd outage, a reconnect or a new leader's fresh view is never taken for the death of machines.
  */
+import { engineLeader, engineTerms, placements, planDuration, unplaceable } from '../metrics';
 import { anyAborted, childController, withDeadline } from '../abort';
 import { Backoff } from '../backoff';
 import type { MachineSpec } from '../constraints/types';
@@ -130,6 +131,8 @@ export class Engine {
       if (!term) return;
       this.stats.terms++;
       this.leading = true;
+      engineLeader.set(1);
+      engineTerms.inc();
       log.info('elected leader', { engine: id, revision: term.guard.createRevision });
       const ctl = new AbortController();
       const stop = () => ctl.abort();
@@ -141,6 +144,7 @@ export class Engine {
         log.error('leader loop failed', { engine: id, reason: (err as Error).message });
       } finally {
         this.leading = false;
+        engineLeader.set(0);
         signal.removeEventListener('abort', stop);
         const why = term.lost.aborted ? String((term.lost.reason as Error)?.message ?? term.lost.reason) : 'stopping';
         log.info('leadership ended', { engine: id, reason: why });
@@ -338,6 +342,7 @@ export class Engine {
       this.opts.log.warn('no live machines; not changing the schedule');
       return true;
     }
+    const endPlan = planDuration.startTimer();
     const snapshot = model.snapshot(this.opts.strategy, this.heldMachines(model));
     const drains = drainer.prepare(model, this.clock.now());
     snapshot.evict = drains.evict;
@@ -348,6 +353,8 @@ export class Engine {
       snapshot.evict = drains.evict.filter((u) => !stuck.has(u));
       result = plan(snapshot);
     }
+    endPlan();
+    unplaceable.set(result.unplaceable.length);
     model.pruneSpecs();
     for (const u of result.unplaceable) {
       this.opts.log.debug('unit cannot be placed', { unit: u.unit, reason: u.reason ?? u.rejections.map((r) => `${r.machine}:${r.plugin}`).join(',') });
@@ -361,6 +368,7 @@ export class Engine {
       if (d.kind === 'place') model.schedule.set(d.unit, d.machine);
       if (d.kind === 'move') model.schedule.set(d.unit, d.to);
       this.opts.log.debug('schedule', { kind: d.kind, unit: d.unit, reason: d.reason });
+      placements.inc({ kind: d.kind });
     }
     this.stats.decisions += res.applied;
     if (res.applied) this.opts.log.info('schedule written', { decisions: res.applied, txns: res.txns });

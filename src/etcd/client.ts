@@ -5,6 +5,7 @@
 import { Etcd3, type IOptions } from 'etcd3';
 import { watchBackoff } from '../backoff';
 import { ShoalError, UnavailableError } from '../errors';
+import { etcdErrors, etcdRequests } from '../metrics';
 
 /** etcd refuses a transaction with more than 128 compares, or 128 success or failure operations (--max-txn-ops default). */
 export const MAX_TXN_OPS = 128;
@@ -68,9 +69,11 @@ export function toShoalError(err: unknown, op: string): ShoalError {
 
 /** Runs one etcd operation, converting its errors at the boundary. */
 export async function etcdCall<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  etcdRequests.inc({ op });
   try {
     return await fn();
   } catch (err) {
+    etcdErrors.inc({ op });
     throw toShoalError(err, op);
   }
 }

@@ -9,6 +9,7 @@ import { withDeadline } from '../abort';
 import { etcdCall } from '../etcd/client';
 import type { KeyLayout } from '../etcd/keys';
 import { silentLogger, type Logger } from '../log';
+import { eventsStored } from '../metrics';
 import { MAX_TEXT, draftProblem, matches, type ClusterEvent, type EventDraft, type EventFilter } from './types';
 
 /** Events kept in etcd by default (the oldest beyond are deleted by the leader's recorder). */
@@ -70,6 +71,7 @@ export class EventStore {
     const now = Date.now();
     const id = `x${String(d.time ?? now).padStart(13, '0')}-${randomBytes(4).toString('hex')}`;
     const res = await this.call('event append', () => this.client.put(this.keys.event(id)).value(encodeEvent(d, now)).exec());
+    eventsStored.inc({ source: 'emitted' });
     return { ...d, time: d.time ?? now, id, revision: Number(res.header.revision) };
   }
 
@@ -102,6 +104,7 @@ export class EventStore {
     const cmp = expected === null ? this.client.if(key, 'Create', '==', 0) : this.client.if(key, 'Value', '==', expected);
     const puts = events.map((e) => this.client.put(this.keys.event(e.id)).value(encodeEvent(e.draft, now)));
     const res = await this.call('event commit', () => cmp.then(...puts, this.client.put(key).value(`${next.revision}:${next.n}`)).commit());
+    if (res.succeeded) eventsStored.inc({ source: 'derived' }, events.length);
     return res.succeeded;
   }
 

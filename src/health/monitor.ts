@@ -5,6 +5,7 @@
  * timer and each check its own deadline, so one slow or hung unit never delays another. A unit that
  * fails HealthRetries checks in a row is restarted, and the restart is counted in its reported state.
  */
+import { healthChecks } from '../metrics';
 import type { Clock } from '../agent/clock';
 import type { Logger } from '../log';
 import type { UnitSpec } from '../units/types';
@@ -145,6 +146,7 @@ export class HealthMonitor {
       w.checking = false;
       if (this.units.get(name) !== w) return; // forgotten meanwhile
       if (r.ok) w.fails = 0; else w.fails++;
+      healthChecks.inc({ result: r.ok ? 'healthy' : 'unhealthy' });
       w.lastOk = r.ok;
       w.health = { ...w.health, healthOutput: r.ok ? undefined : r.output };
       if (w.fails >= w.opts.retries) await this.restart(name, w, r.output);

@@ -1,0 +1,49 @@
+/** shoald's metrics: every name registered on prom-client's default register, named by convention, and the strict parser. */
+import t from 'tap';
+import * as m from '../../src/metrics';
+import { parsePromText, sampleValue } from '../helpers/prom-text';
+
+t.test('every metric is on the default register, parses, and follows the naming conventions', async (t) => {
+  m.placements.inc({ kind: 'place' });
+  m.planDuration.observe(0.003);
+  m.apiRequests.inc({ method: 'ListUnits', code: 'OK' });
+  m.unitsByState.inc({ active_state: 'active' });
+  m.dbusJobDuration.observe({ type: 'start', result: 'done' }, 0.2);
+  const fams = parsePromText(await m.register.metrics());
+  const ours = [...fams.values()].filter((f) => f.name.startsWith('shoal_'));
+  const want = ['shoal_engine_leader', 'shoal_engine_plan_duration_seconds', 'shoal_engine_placements_total', 'shoal_engine_unplaceable_units',
+    'shoal_etcd_requests_total', 'shoal_etcd_errors_total', 'shoal_agent_reconcile_passes_total', 'shoal_agent_reconcile_duration_seconds',
+    'shoal_agent_dbus_job_duration_seconds', 'shoal_agent_units', 'shoal_agent_health_checks_total', 'shoal_agent_container_operations_total',
+    'shoal_api_requests_total', 'shoal_api_request_duration_seconds'];
+  for (const name of want) t.ok(fams.has(name), `${name} is exposed`);
+  for (const f of ours) {
+    t.ok(f.help && f.help.length > 10, `${f.name} has a help text`);
+    if (f.type === 'counter') t.match(f.name, /_total$/, `${f.name}: a counter ends in _total`);
+    else t.notMatch(f.name, /_total$/, `${f.name}: only counters end in _total`);
+    if (f.type === 'histogram') t.match(f.name, /_seconds$/, `${f.name}: durations in base units (seconds)`);
+  }
+  t.equal(sampleValue(fams, 'shoal_engine_placements_total', { kind: 'place' }), 1);
+  t.equal(sampleValue(fams, 'shoal_engine_plan_duration_seconds_count'), 1);
+  t.equal(sampleValue(fams, 'shoal_engine_plan_duration_seconds_bucket', { le: '0.005' }), 1);
+  t.equal(sampleValue(fams, 'shoal_engine_plan_duration_seconds_bucket', { le: '0.001' }), 0);
+});
+
+t.test('the parser is strict', async (t) => {
+  const ok = '# HELP a_total x\n# TYPE a_total counter\na_total{k="v\\"q\\\\"} 1\n';
+  t.equal(sampleValue(parsePromText(ok), 'a_total', { k: 'v"q\\' }), 1);
+  const bad: [string, RegExp][] = [
+    ['a_total 1', /newline/],
+    ['# TYPE a counter\n# TYPE a counter\na 1\n', /twice/],
+    ['# TYPE a counter\na -1\n', /negative/],
+    ['a{k="v} 1\n', /unterminated/],
+    ['a{k="\\t"} 1\n', /bad escape/],
+    ['a{1k="v"} 1\n', /bad label name/],
+    ['a 1x\n', /bad value/],
+    ['9a 1\n', /bad metric name/],
+    ['# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n', /outside its family/],
+    ['# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n', /cumulative/],
+    ['# TYPE h histogram\nh_bucket{le="1"} 1\nh_sum 1\nh_count 1\n', /\+Inf/],
+    ['# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 1\n', /!= _count/],
+  ];
+  for (const [text, why] of bad) t.throws(() => parsePromText(text), why, JSON.stringify(text));
+});

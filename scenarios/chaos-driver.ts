@@ -131,7 +131,7 @@ export async function runCampaign(platform: Platform, cluster: Cluster, opts: Ca
     for (const v of row.violations.slice(0, 8)) log(`  ${v}`);
     if (row.violations.length && opts.saveLog) {
       for (const m of members) {
-        const text = await platform.shoaldLog(m).catch((err) => `(no log: ${(err as Error).message})`);
+        const text = await platform.shoaldLog(m, { timestamps: true }).catch((err) => `(no log: ${(err as Error).message})`);
         opts.saveLog(`seed${opts.seed}-round${round}-${faults.map((f) => f.kind).join('+')}-${m}.log`, text);
       }
     }

@@ -12,6 +12,7 @@ import { decide, targetsOf, type Recommendation } from '../autoscale/decide';
 import { observe } from '../autoscale/observe';
 import { DECISIONS_KEPT, type ScaleDecision } from '../autoscale/types';
 import type { ClusterModel } from './cluster-model';
+import { emitEvent } from '../events/emit';
 
 /** Default evaluation interval (ms). */
 export const AUTOSCALE_INTERVAL_MS = 5000;
@@ -53,7 +54,17 @@ export class Autoscaler {
     for (const t of this.history.keys()) if (!seen.has(t)) this.history.delete(t);
     if (changes.length === 0) return true;
     const res = await this.registry.applyUnitChanges(guard, changes);
-    for (const c of changes.slice(0, res.applied)) model.applyChange(c);
+    for (const c of changes.slice(0, res.applied)) {
+      model.applyChange(c);
+      if (c.kind !== 'put-scale') continue;
+      const d = c.record.decisions[c.record.decisions.length - 1];
+      const obs = Object.entries(d.observed).map(([k, v]) => `${k}=${v}%`).join(' ');
+      emitEvent({
+        kind: 'autoscale.decision', unit: c.unit, actor: engineId(guard.holder), time: d.at,
+        message: `scaled ${d.from} -> ${d.to}: ${d.reason}`,
+        fields: { from: String(d.from), to: String(d.to), reporting: String(d.reporting), observed: obs, raw: String(d.raw) },
+      });
+    }
     return !res.notLeader;
   }
 }
@@ -62,4 +73,9 @@ function rounded(o: Partial<Record<string, number>>): Partial<Record<'cpu' | 'me
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = Math.round(v * 10) / 10;
   return out;
+}
+
+/** The engine id inside a leader key's value ({id, pid, since}); the raw value when it is not that JSON. */
+function engineId(holder: string): string {
+  try { return String((JSON.parse(holder) as { id?: unknown }).id ?? holder); } catch { return holder; }
 }

@@ -12,15 +12,18 @@ import { destroyUnit, setDesiredStates, submitUnit } from '../src/api/unit-ops';
 
 const TPL = 'scn-scale@.service';
 const FLAG = '/run/shoal-burn';
-/** Up within this: a load sample (5 s) + a leader evaluation (5 s) + margin for a loaded CI machine. */
-const UP_WITHIN_MS = 30_000;
+/**
+ * Up within this: two load samples (5 s each; a spinner on a loaded 2-core machine that gets under 100m is a
+ * minor change, written at most 30 s after the last write) + a leader evaluation (5 s) + margin.
+ */
+const UP_WITHIN_MS = 45_000;
 /** Down within this after the burn stops: a sample, the 10 s ScaleDownWindow, an evaluation, margin. */
 const DOWN_WITHIN_MS = 45_000;
 
 // A builtin-only loop (no fork per turn): spins while the flag exists, sleeps otherwise. `$$` is systemd's `$`.
 const TEXT = ['[Unit]', 'Description=shoal autoscale scenario', '', '[Service]',
   `ExecStart=/bin/sh -c 'while :; do if [ -e ${FLAG} ]; then i=$$((i+1)); else sleep 0.5; fi; done'`, '',
-  '[X-Shoal]', 'CPU=300m', 'ScaleMin=1', 'ScaleMax=3', 'ScaleCPU=50%', 'ScaleDownWindow=10s', ''].join('\n');
+  '[X-Shoal]', 'CPU=100m', 'ScaleMin=1', 'ScaleMax=3', 'ScaleCPU=50%', 'ScaleDownWindow=10s', ''].join('\n');
 
 async function count(ctx: ScenarioContext): Promise<number> {
   return (await ctx.cluster.reg.getScale(TPL)) ?? 1;
@@ -50,7 +53,7 @@ const autoscaleCpu: Scenario = {
     await setFlag(ctx, false);
     await submitUnit(ctx.cluster.reg, TPL, TEXT);
     await setDesiredStates(ctx.cluster.reg, [TPL], 'launched');
-    line(`submitted ${TPL} (CPU=300m ScaleMin=1 ScaleMax=3 ScaleCPU=50% ScaleDownWindow=10s); started`);
+    line(`submitted ${TPL} (CPU=100m ScaleMin=1 ScaleMax=3 ScaleCPU=50% ScaleDownWindow=10s); started`);
     await ctx.cluster.waitFor('instance 1 active', 30_000, async () =>
       ((await ctx.cluster.reg.listStates('scn-scale@1.service')).value.some((s) => s.state.activeState === 'active') ? true : undefined));
     line('instance 1 active, idle');

@@ -34,7 +34,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       registry,
       machine: {
         id, address: env.SHOAL_ADDRESS, metadata: parseMetadata(env.SHOAL_METADATA ?? ''), version: VERSION, startedAt: '',
-        capacity: { cpuMillis: Number(env.SHOAL_CAPACITY_CPU ?? 0) || 0, memoryBytes: Number(env.SHOAL_CAPACITY_MEMORY ?? 0) || 0 },
+        capacity: {
+          cpuMillis: Number(env.SHOAL_CAPACITY_CPU ?? 0) || 0, memoryBytes: Number(env.SHOAL_CAPACITY_MEMORY ?? 0) || 0,
+          ...(Number(env.SHOAL_CAPACITY_DISK ?? 0) > 0 ? { diskBytes: Number(env.SHOAL_CAPACITY_DISK) } : {}),
+        },
       },
       ttlSeconds: Number(env.SHOAL_TTL ?? 5) || 5,
       safetyIntervalMs: Number(env.SHOAL_SAFETY_MS ?? 60_000) || 60_000,

@@ -28,10 +28,13 @@ export const LOAD_THRESHOLDS: LoadThresholds = {
   unitCpuMillis: 50, unitCpuShare: 0.2, unitMemBytes: 16 * 1024 * 1024, unitMemShare: 0.2,
 };
 
-/** A major change: 25 points of machine CPU, 10 % of memory, 5 % of disk; a unit ±250m and ±50 %, ±64 MiB and ±50 %. */
+/**
+ * A major change: 25 points of machine CPU, 10 % of memory, 5 % of disk; a unit ±100m and ±50 % (a tenth of a
+ * core that halves or doubles: what an autoscaler must see at once), ±64 MiB and ±50 %.
+ */
 export const MAJOR_THRESHOLDS: LoadThresholds = {
   machineCpuShare: 0.25, memShare: 0.1, diskShare: 0.05,
-  unitCpuMillis: 250, unitCpuShare: 0.5, unitMemBytes: 64 * 1024 * 1024, unitMemShare: 0.5,
+  unitCpuMillis: 100, unitCpuShare: 0.5, unitMemBytes: 64 * 1024 * 1024, unitMemShare: 0.5,
 };
 
 /** How significant a change is. */

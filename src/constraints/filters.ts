@@ -93,19 +93,20 @@ export const conflictsFilter: FilterPlugin = {
   },
 };
 
-/** CPU and memory: reserved + request ≤ capacity; capacity 0 means unknown/unlimited. */
+/** CPU, memory and disk: reserved + request ≤ capacity; capacity 0 (or absent) means unknown/unlimited. */
 export const resourcesFilter: FilterPlugin = {
   name: 'resources',
   filter(unit, machine, view) {
     const cap = machine.spec.capacity;
-    if (unit.cpu === 0 && unit.mem === 0) return null;
+    if (unit.cpu === 0 && unit.mem === 0 && unit.disk === 0) return null;
     let cpu = machine.reservedCpu;
     let mem = machine.reservedMem;
+    let disk = machine.reservedDisk;
     for (const y of unit.replaces) {
       // A unit this one displaces frees what it holds.
       if (view.placementOf(y) === machine.id && view.canDisplace(y)) {
         const u = view.unit(y);
-        if (u) { cpu -= u.cpu; mem -= u.mem; }
+        if (u) { cpu -= u.cpu; mem -= u.mem; disk -= u.disk; }
       }
     }
     if (cap.cpuMillis > 0 && cpu + unit.cpu > cap.cpuMillis) {
@@ -113,6 +114,10 @@ export const resourcesFilter: FilterPlugin = {
     }
     if (cap.memoryBytes > 0 && mem + unit.mem > cap.memoryBytes) {
       return `memory: ${formatBytes(mem)} reserved + ${formatBytes(unit.mem)} requested > ${formatBytes(cap.memoryBytes)} capacity`;
+    }
+    const capDisk = cap.diskBytes ?? 0;
+    if (capDisk > 0 && unit.disk > 0 && disk + unit.disk > capDisk) {
+      return `disk: ${formatBytes(disk)} reserved + ${formatBytes(unit.disk)} requested > ${formatBytes(capDisk)} capacity`;
     }
     return null;
   },

@@ -31,6 +31,24 @@ export const leastLoadedScorer: ScorePlugin = {
   score: (_unit, machine, view) => 100 * (1 - meanLoad(machine, view)),
 };
 
+/**
+ * Prefer machines whose agents measure the least real use (CPU busy, memory in use), with the unit count and
+ * reservations of least-loaded so units placed in one pass still spread. A machine without a report counts by
+ * its reservations only. (Nomad and Kubernetes score by reservations; real use is the Build-an-Orchestrator
+ * design's "worker statistics".)
+ */
+export const realLoadScorer: ScorePlugin = {
+  name: 'real-load',
+  unitIndependent: true,
+  score: (_unit, machine, view) => {
+    const l = machine.spec.load;
+    if (!l) return 100 * (1 - meanLoad(machine, view));
+    // real use weighs as much as the count and reservations together
+    const real = (Math.min(1, l.cpu) + Math.min(1, l.mem)) / 2;
+    return 100 * (1 - (meanLoad(machine, view) + real) / 2);
+  },
+};
+
 /** Prefer the most-used machines that still pass the filters, to keep others empty. */
 export const binpackScorer: ScorePlugin = {
   name: 'binpack',
@@ -102,7 +120,7 @@ export const epvmScorer: ScorePlugin = {
 
 /** Every scorer by name. */
 export const SCORERS: Record<string, ScorePlugin> = {
-  'least-loaded': leastLoadedScorer, binpack: binpackScorer, spread: spreadScorer, epvm: epvmScorer,
+  'least-loaded': leastLoadedScorer, binpack: binpackScorer, spread: spreadScorer, epvm: epvmScorer, 'real-load': realLoadScorer,
 };
 
 const STRATEGIES: Record<PlacementStrategy, readonly WeightedScorer[]> = {
@@ -111,6 +129,7 @@ const STRATEGIES: Record<PlacementStrategy, readonly WeightedScorer[]> = {
   spread: [{ plugin: spreadScorer, weight: 3 }, { plugin: leastLoadedScorer, weight: 1 }],
   binpack: [{ plugin: binpackScorer, weight: 1 }],
   epvm: [{ plugin: epvmScorer, weight: 1 }],
+  'real-load': [{ plugin: realLoadScorer, weight: 1 }],
 };
 
 /** The weighted scorers of a strategy. */

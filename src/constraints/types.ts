@@ -18,4 +18,9 @@ export interface MachineSpec {
   held?: boolean;
   /** Cordoned (`shoalctl cordon`/`drain`): takes no new units; units already placed there stay unless drained. */
   cordoned?: boolean;
+  /**
+   * What the machine's agent last measured (load/<machine>): CPU busy and memory in use as fractions 0..1
+   * of the machine; absent when it reported none. Read by the `real-load` scorer only.
+   */
+  load?: { cpu: number; mem: number };
 }

@@ -17,6 +17,8 @@ export interface SchedUnit {
   template: boolean;
   cpu: number;
   mem: number;
+  /** Disk= request, bytes (0: none). */
+  disk: number;
   /** Non-global active units this one may not share a machine with (both glob directions, never itself). */
   conflictUnits: ReadonlySet<string>;
   /** Active global units in conflict with this one. */
@@ -47,6 +49,7 @@ export interface MachineView {
   globalCount: number;
   reservedCpu: number;
   reservedMem: number;
+  reservedDisk: number;
   /** prefix → number of non-global units of that prefix placed here (globals run everywhere they match, so they do not spread). */
   prefixCounts: Map<string, number>;
 }

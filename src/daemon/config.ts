@@ -30,6 +30,8 @@ export interface DaemonConfig {
     /** Overrides of the probed capacity (nspawn nodes see the host's hardware). */
     cpuMillis?: number;
     memoryBytes?: number;
+    /** Disk capacity for Disk= reservations (machine.capacity_disk / SHOAL_CAPACITY_DISK; default: the size of /var/lib's filesystem). */
+    diskBytes?: number;
   };
   /** autoscaleIntervalMs: how often the leader evaluates autoscaled groups (default 5 s). */
   engine: { id?: string; ttlSeconds: number; strategy?: PlacementStrategy; autoscaleIntervalMs?: number };
@@ -109,6 +111,7 @@ export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>')
       cpuMillis: size(env.SHOAL_CAPACITY_CPU, 'SHOAL_CAPACITY_CPU', envBad, parseCpu) ?? size(machine.capacity_cpu, 'machine.capacity_cpu', bad, parseCpu),
       memoryBytes: size(env.SHOAL_CAPACITY_MEMORY, 'SHOAL_CAPACITY_MEMORY', envBad, parseMemory)
         ?? size(machine.capacity_memory, 'machine.capacity_memory', bad, parseMemory),
+      diskBytes: size(env.SHOAL_CAPACITY_DISK, 'SHOAL_CAPACITY_DISK', envBad, parseMemory) ?? size(machine.capacity_disk, 'machine.capacity_disk', bad, parseMemory),
     },
     engine: {
       id: env.SHOAL_ENGINE_ID ?? optStr(engine.id, 'engine.id', bad),

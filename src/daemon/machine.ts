@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { statfs } from 'node:fs/promises';
 import { ValidationError } from '../errors';
 import type { MachineRecord } from '../etcd/registry';
 import type { DaemonConfig } from './config';
@@ -18,7 +19,7 @@ export function machineId(cfg: DaemonConfig, path = '/etc/machine-id'): string {
   throw new ValidationError('config.no-machine-id', `no machine id: set machine.id or SHOAL_MACHINE_ID (${path} is missing or empty)`, { key: 'machine.id' });
 }
 
-/** Capacity: configured values win; the rest from systeminformation (cores × 1000 millis, total memory). */
+/** Capacity: configured values win; the rest from systeminformation (cores × 1000 millis, total memory) and statfs (disk). */
 export async function machineCapacity(cfg: DaemonConfig): Promise<MachineRecord['capacity']> {
   let cpuMillis = cfg.machine.cpuMillis;
   let memoryBytes = cfg.machine.memoryBytes;
@@ -27,7 +28,9 @@ export async function machineCapacity(cfg: DaemonConfig): Promise<MachineRecord[
   const si = () => require('systeminformation') as typeof import('systeminformation');
   if (cpuMillis === undefined) cpuMillis = (await si().cpu()).cores * 1000;
   if (memoryBytes === undefined) memoryBytes = (await si().mem()).total;
-  return { cpuMillis: Math.round(cpuMillis), memoryBytes: Math.round(memoryBytes) };
+  // Disk= reservations are of the disk units write to: /var/lib's filesystem unless configured
+  const diskBytes = cfg.machine.diskBytes ?? (await statfs('/var/lib').then((s) => s.blocks * s.bsize, () => 0));
+  return { cpuMillis: Math.round(cpuMillis), memoryBytes: Math.round(memoryBytes), ...(diskBytes > 0 ? { diskBytes: Math.round(diskBytes) } : {}) };
 }
 
 /** The record the agent registers. */

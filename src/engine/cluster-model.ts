@@ -269,9 +269,12 @@ export class ClusterModel {
     for (const rec of this.machines.values()) {
       if (rec.leaving) continue;
       const dyn = this.metadata.get(rec.id);
+      const l = this.loads.get(rec.id);
       machines.push({
         id: rec.id, address: rec.address, capacity: rec.capacity, ...(this.cordons.has(rec.id) ? { cordoned: true } : {}),
         metadata: dyn ? { ...rec.metadata, ...Object.fromEntries(dyn) } : { ...rec.metadata },
+        ...(l && l.cpuTotalMillis > 0 && l.memTotalBytes > 0
+          ? { load: { cpu: l.cpuMillis / l.cpuTotalMillis, mem: 1 - l.memAvailableBytes / l.memTotalBytes } } : {}),
       });
     }
     for (const h of held) if (!this.machines.has(h.id)) machines.push({ ...h, held: true });

@@ -37,7 +37,7 @@ export class PlanState implements LoggedView {
   constructor(machines: readonly MachineSpec[], readonly units: ReadonlyMap<string, SchedUnit>, readonly indexed = true) {
     const sorted = [...new Map(machines.map((m) => [m.id, m])).values()].sort((a, b) => (a.id < b.id ? -1 : 1));
     this.machines = sorted.map((spec, index) => ({
-      spec, id: spec.id, index, units: new Set<string>(), globalCount: 0, reservedCpu: 0, reservedMem: 0, prefixCounts: new Map(),
+      spec, id: spec.id, index, units: new Set<string>(), globalCount: 0, reservedCpu: 0, reservedMem: 0, reservedDisk: 0, prefixCounts: new Map(),
     }));
     for (const m of this.machines) this.byId.set(m.id, m);
     let active = 0;
@@ -133,6 +133,7 @@ export class PlanState implements LoggedView {
   private count(u: SchedUnit, m: MachineView, sign: 1 | -1): void {
     m.reservedCpu += sign * u.cpu;
     m.reservedMem += sign * u.mem;
+    m.reservedDisk += sign * u.disk;
     m.prefixCounts.set(u.prefix, (m.prefixCounts.get(u.prefix) ?? 0) + sign);
     if (!this.quiet) this.changes.push(m.index);
   }
@@ -153,7 +154,7 @@ export class PlanState implements LoggedView {
   // wherever their metadata matches: those sharing a constraint signature share one machine set, and
   // their counters are summed per signature before touching machines. Globals in conflict with another
   // global are decided machine by machine by the model (the first by name wins).
-  private readonly globalSig = new Map<string, { on: Uint8Array; count: number; cpu: number; mem: number }>();
+  private readonly globalSig = new Map<string, { on: Uint8Array; count: number; cpu: number; mem: number; disk: number }>();
   private readonly contested: SchedUnit[] = [];
   private addGlobal(u: SchedUnit): void {
     if (u.conflictGlobals.length > 0) { this.contested.push(u); return; }
@@ -163,12 +164,13 @@ export class PlanState implements LoggedView {
     if (!sig) {
       const on = new Uint8Array(this.machines.length);
       for (const m of this.machines) if (globalsOn(m.spec.metadata, [u.spec]).runs.length === 1) on[m.index] = 1;
-      this.globalSig.set(key, (sig = { on, count: 0, cpu: 0, mem: 0 }));
+      this.globalSig.set(key, (sig = { on, count: 0, cpu: 0, mem: 0, disk: 0 }));
     }
     this.globalOn.set(u.name, sig.on);
     sig.count++;
     sig.cpu += u.cpu;
     sig.mem += u.mem;
+    sig.disk += u.disk;
   }
 
   private applyGlobals(): void {
@@ -178,6 +180,7 @@ export class PlanState implements LoggedView {
         m.globalCount += sig.count;
         m.reservedCpu += sig.cpu;
         m.reservedMem += sig.mem;
+        m.reservedDisk += sig.disk;
       }
     }
     if (this.contested.length === 0) return;
@@ -190,6 +193,7 @@ export class PlanState implements LoggedView {
         m.globalCount++;
         m.reservedCpu += u.cpu;
         m.reservedMem += u.mem;
+        m.reservedDisk += u.disk;
       }
     }
   }

@@ -29,7 +29,7 @@ export function compileUnits(units: readonly SnapshotUnit[], strategy: Placement
       name: spec.name, spec, desired, template,
       prefix: unitPrefix(spec.name),
       global: spec.options.global,
-      cpu: spec.resources.cpuMillis, mem: spec.resources.memoryBytes,
+      cpu: spec.resources.cpuMillis, mem: spec.resources.memoryBytes, disk: spec.resources.diskBytes ?? 0,
       conflictUnits: EMPTY, conflictGlobals: [], replaces: EMPTY, replacedBy: [],
       machineOf: spec.options.machineOf, group: [spec.name],
       strategy: spec.strategy ?? strategy,

@@ -79,7 +79,10 @@ export function decodeMachine(key: string, raw: string): MachineRecord {
     id: str(key, o, 'id'),
     address: typeof o.address === 'string' ? o.address : undefined,
     metadata,
-    capacity: { cpuMillis: Number(cap.cpuMillis ?? 0) || 0, memoryBytes: Number(cap.memoryBytes ?? 0) || 0 },
+    capacity: {
+      cpuMillis: Number(cap.cpuMillis ?? 0) || 0, memoryBytes: Number(cap.memoryBytes ?? 0) || 0,
+      ...(Number(cap.diskBytes ?? 0) > 0 ? { diskBytes: Number(cap.diskBytes) } : {}),
+    },
     version: typeof o.version === 'string' ? o.version : '',
     startedAt: typeof o.startedAt === 'string' ? o.startedAt : '',
     session: typeof o.session === 'string' ? o.session : undefined,

@@ -1,5 +1,5 @@
 /**
- * What a unit reserves (`[X-Shoal] CPU=` / `Memory=`, else the unit's own `[Service] CPUQuota=` /
+ * What a unit reserves (`[X-Shoal] CPU=` / `Memory=` / `Disk=`, else the unit's own `[Service] CPUQuota=` /
  * `MemoryMax=` / `MemoryLimit=`) and its placement strategy (`[X-Shoal] Strategy=`). Pure.
  * An explicit [X-Shoal] value wins per resource: systemd limits are caps, not reservations.
  */
@@ -127,7 +127,7 @@ function parseAt<T>(ctx: EntryContext, e: UnitEntry, code: string, f: (v: string
 
 /**
  * Read `[X-Shoal]` (CPU, Memory, Strategy) and the `[Service]` fallbacks. Throws ValidationError
- * `unit.unknown-key`, `unit.bad-cpu`, `unit.bad-memory` or `unit.bad-strategy` at the offending line.
+ * `unit.unknown-key`, `unit.bad-cpu`, `unit.bad-memory`, `unit.bad-disk` or `unit.bad-strategy` at the offending line.
  */
 export function parseShoalOptions(file: UnitFile, opts: { file?: string } = {}): ShoalOptions {
   const sctx: EntryContext = { file: opts.file, section: SHOAL_SECTION };
@@ -156,7 +156,11 @@ export function parseShoalOptions(file: UnitFile, opts: { file?: string } = {}):
   if (memE) memoryBytes = parseAt(sctx, memE, 'unit.bad-memory', parseMemory);
   else if (capE) memoryBytes = parseAt(svcCtx, capE, 'unit.bad-memory', parseMemoryLimit);
 
-  const out: ShoalOptions = { resources: { cpuMillis, memoryBytes } };
+  const diskE = last(shoal, 'Disk');
+  const diskBytes = diskE ? parseAt(sctx, diskE, 'unit.bad-disk', (v) => {
+    try { return parseMemory(v); } catch { throw new Error(`Disk ${JSON.stringify(v)} is not bytes or a number with K, M, G or T (1024-based, e.g. 10G)`); }
+  }) : 0;
+  const out: ShoalOptions = { resources: diskBytes > 0 ? { cpuMillis, memoryBytes, diskBytes } : { cpuMillis, memoryBytes } };
   const stratE = last(shoal, 'Strategy');
   if (stratE) {
     if (!(PLACEMENT_STRATEGIES as readonly string[]).includes(stratE.value)) {

@@ -62,11 +62,13 @@ export interface ResourceRequest {
   /** CPU in millicores (1000 = one core). */
   cpuMillis: number;
   memoryBytes: number;
+  /** Disk space in bytes (`[X-Shoal] Disk=`); absent or 0 = nothing requested (capacity: unknown). */
+  diskBytes?: number;
 }
 
 /** How to choose among machines that pass every filter. */
-export type PlacementStrategy = 'least-loaded' | 'spread' | 'binpack' | 'epvm';
-export const PLACEMENT_STRATEGIES: readonly PlacementStrategy[] = ['least-loaded', 'spread', 'binpack', 'epvm'];
+export type PlacementStrategy = 'least-loaded' | 'spread' | 'binpack' | 'epvm' | 'real-load';
+export const PLACEMENT_STRATEGIES: readonly PlacementStrategy[] = ['least-loaded', 'spread', 'binpack', 'epvm', 'real-load'];
 
 /** A Docker container a unit runs (from its `[X-Container]` section); see docs/units.md. */
 export interface ContainerSpec {

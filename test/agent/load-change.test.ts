@@ -59,6 +59,8 @@ t.test('noise below the thresholds is never written (property, seeded)', async (
 t.test('major changes are written at once, minor ones wait (the levels)', async (t) => {
   t.equal(loadChange(null, base)?.level, 'major', 'first report');
   t.equal(loadChange(base, withUnit({ cpuMillis: 260 }))?.level, 'minor', 'unit +60m: minor');
+  t.equal(loadChange(base, withUnit({ cpuMillis: 80 }))?.level, 'major', 'unit 200m → 80m (-60 %, -120m): major');
+  t.equal(loadChange(base, withUnit({ cpuMillis: 120 }))?.level, 'minor', 'unit 200m → 120m (-40 %): minor');
   t.equal(loadChange(base, withUnit({ cpuMillis: 1000 }))?.level, 'major', 'unit 200m → 1000m (a CPU burn starts): major');
   t.equal(loadChange(base, { ...base, units: {} })?.level, 'major', 'a unit went: major');
   t.equal(loadChange(base, { ...base, cpuMillis: 1100 })?.level, 'major', 'machine +30 points: major');

@@ -86,3 +86,13 @@ t.test('cordon: a cordoned machine takes no new unit but keeps what it runs', as
   state.keeping = true;
   t.equal(f.filter(compiled.get('x.service')!, state.machine('a')!, state), null, 'a unit re-checked where it runs stays');
 });
+
+t.test('resources: Disk= joins CPU and memory (issue 12)', async (t) => {
+  const m1: MachineSpec = { id: 'm1', metadata: {}, capacity: { cpuMillis: 0, memoryBytes: 0, diskBytes: 10_000 } };
+  const m2: MachineSpec = { id: 'm2', metadata: {}, capacity: { cpuMillis: 0, memoryBytes: 0 } };
+  const { run } = setup([['a.service', { disk: 6000 }], ['b.service', { disk: 5000 }], ['c.service', { disk: 4000 }], ['g.service', { global: true, disk: 1000 }]],
+    [m1, m2], { 'a.service': 'm1' });
+  t.match(run(resourcesFilter, 'b.service', 'm1'), /disk: 6.8 KiB reserved \+ 4.9 KiB requested > 9.8 KiB capacity/, 'the global reserves too');
+  t.match(run(resourcesFilter, 'c.service', 'm1'), /disk: /, '6000 + 1000 + 4000 > 10000');
+  t.equal(run(resourcesFilter, 'b.service', 'm2'), null, 'unknown disk capacity: unlimited');
+});

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { binpackScorer, epvmScorer, isUnitIndependent, leastLoadedScorer, spreadScorer, strategyScorers } from '../../src/constraints/scorers';
+import { binpackScorer, epvmScorer, isUnitIndependent, leastLoadedScorer, realLoadScorer, spreadScorer, strategyScorers } from '../../src/constraints/scorers';
 import { plan } from '../../src/engine/plan';
 import { compileUnits } from '../../src/engine/plan-units';
 import { PlanState } from '../../src/engine/plan-state';
@@ -61,4 +61,26 @@ t.test('epvm weighs resources by utilisation: a big cpu request goes where cpu i
   const r = plan(snapshot([unit('cpuhog.service', { cpu: 3000 }), unit('memhog.service', { mem: 6 * GiB }), unit('new.service', { cpu: 2000 })],
     [machine('m1', {}, 4000, 8 * GiB), machine('m2', {}, 4000, 8 * GiB)], { 'cpuhog.service': 'm1', 'memhog.service': 'm2' }, 'epvm'));
   t.match(r.decisions, [{ unit: 'new.service', machine: 'm2' }]);
+});
+
+t.test('real-load: the machine its agent measures least busy wins; no report counts by reservations (issue 12)', async (t) => {
+  const hot = { ...machine('m1', {}, 4000, 8 * GiB), load: { cpu: 0.9, mem: 0.7 } };
+  const cool = { ...machine('m2', {}, 4000, 8 * GiB), load: { cpu: 0.1, mem: 0.2 } };
+  const r = plan(snapshot([unit('a.service', { strategy: 'real-load' })], [hot, cool]));
+  t.same(r.decisions.map((d) => d.kind === 'place' && d.machine), ['m2'], 'placed on the cool machine');
+  // equal counts and reservations: without real load the tie goes by id (m1); with it, to m2
+  const r2 = plan(snapshot([unit('a.service', { strategy: 'least-loaded' })], [hot, cool]));
+  t.same(r2.decisions.map((d) => d.kind === 'place' && d.machine), ['m1'], 'least-loaded ignores real load');
+  const units = compileUnits([unit('x.service')], 'real-load');
+  const state = new PlanState([hot, machine('m3', {}, 4000, 8 * GiB)], units);
+  for (const m of state.machines) {
+    const v = realLoadScorer.score(units.get('x.service')!, m, state);
+    t.ok(v >= 0 && v <= 100, `within 0..100 (${m.id}: ${v.toFixed(1)})`);
+  }
+  t.ok(isUnitIndependent('real-load'), 'unit-independent: the ordered fast path applies');
+  // several units in one pass still spread (the count term moves while real load stays as reported)
+  const r3 = plan(snapshot(['a', 'b', 'c', 'd'].map((n) => unit(`${n}.service`, { strategy: 'real-load' })), [{ ...cool }, { ...machine('m4', {}, 4000, 8 * GiB), load: { cpu: 0.15, mem: 0.2 } }]));
+  const per = new Map<string, number>();
+  for (const d of r3.decisions) if (d.kind === 'place') per.set(d.machine, (per.get(d.machine) ?? 0) + 1);
+  t.same([...per.values()].sort(), [2, 2], 'spread over both cool machines');
 });

@@ -7,6 +7,7 @@ import type { FleetOptions, PlacementStrategy, TargetState, UnitSpec } from '../
 export interface UnitOpts extends Partial<FleetOptions> {
   cpu?: number;
   mem?: number;
+  disk?: number;
   strategy?: PlacementStrategy;
   desired?: TargetState;
 }
@@ -19,7 +20,7 @@ export function unitSpec(name: string, o: UnitOpts = {}): UnitSpec {
       machineId: o.machineId, machineOf: o.machineOf ?? [], machineMetadata: o.machineMetadata ?? {},
       conflicts: o.conflicts ?? [], global: o.global ?? false, replaces: o.replaces ?? [],
     },
-    resources: { cpuMillis: o.cpu ?? 0, memoryBytes: o.mem ?? 0 },
+    resources: { cpuMillis: o.cpu ?? 0, memoryBytes: o.mem ?? 0, ...(o.disk ? { diskBytes: o.disk } : {}) },
     strategy: o.strategy,
   };
 }

@@ -37,6 +37,7 @@ const cases: Array<{ name: string; text: string; want: ShoalOptions }> = [
   { name: 'last assignment wins', text: '[X-Shoal]\nCPU=1\nCPU=2\n', want: { resources: { cpuMillis: 2000, memoryBytes: 0 } } },
   { name: 'empty assignment resets to the fallback', text: '[Service]\nCPUQuota=50%\n[X-Shoal]\nCPU=2\nCPU=\n', want: { resources: { cpuMillis: 500, memoryBytes: 0 } } },
   { name: 'strategy', text: '[X-Shoal]\nStrategy=binpack\n', want: { resources: { cpuMillis: 0, memoryBytes: 0 }, strategy: 'binpack' } },
+  { name: 'Disk= reserves disk', text: '[X-Shoal]\nDisk=10G\n', want: { resources: { cpuMillis: 0, memoryBytes: 0, diskBytes: 10 * 2 ** 30 } } },
   { name: 'every strategy', text: '[X-Shoal]\nStrategy=spread\nStrategy=epvm\n', want: { resources: { cpuMillis: 0, memoryBytes: 0 }, strategy: 'epvm' } },
 ];
 
@@ -49,6 +50,8 @@ const bad: Array<{ name: string; text: string; code: string; section: string; ke
   { name: 'bad Memory', text: '[X-Shoal]\n\nMemory=1gb\n', code: 'unit.bad-memory', section: 'X-Shoal', key: 'Memory', line: 3 },
   { name: 'bad CPUQuota', text: '[Service]\nCPUQuota=1.5\n', code: 'unit.bad-cpu', section: 'Service', key: 'CPUQuota', line: 2 },
   { name: 'bad MemoryMax', text: '[Service]\nMemoryMax=big\n', code: 'unit.bad-memory', section: 'Service', key: 'MemoryMax', line: 2 },
+  { name: 'bad Disk', text: '[X-Shoal]\nDisk=10GB\n', code: 'unit.bad-disk', section: 'X-Shoal', key: 'Disk', line: 2 },
+  { name: 'bad Disk (negative)', text: '[X-Shoal]\nCPU=1\nDisk=-1G\n', code: 'unit.bad-disk', section: 'X-Shoal', key: 'Disk', line: 3 },
   { name: 'bad strategy', text: '[X-Shoal]\nStrategy=random\n', code: 'unit.bad-strategy', section: 'X-Shoal', key: 'Strategy', line: 2 },
   { name: 'unknown X-Shoal key', text: '[X-Shoal]\nCpu=1\n', code: 'unit.unknown-key', section: 'X-Shoal', key: 'Cpu', line: 2 },
   { name: 'fleet key in X-Shoal', text: '[X-Shoal]\nGlobal=true\n', code: 'unit.unknown-key', section: 'X-Shoal', key: 'Global', line: 2 },

@@ -29,6 +29,17 @@ async function count(ctx: ScenarioContext): Promise<number> {
   return (await ctx.cluster.reg.getScale(TPL)) ?? 1;
 }
 
+/** What the agents last reported for the group's instances, for a failure message. */
+async function reported(ctx: ScenarioContext): Promise<string> {
+  const loads = await ctx.cluster.reg.listLoads();
+  const parts: string[] = [];
+  for (const [m, l] of loads) {
+    const ours = Object.entries(l.units).filter(([u]) => u.startsWith('scn-scale@')).map(([u, x]) => `${u}=${x.cpuMillis}m`);
+    parts.push(`${m.slice(0, 8)} at ${l.at}: machine ${l.cpuMillis}m/${l.cpuTotalMillis}m, ${ours.join(' ') || 'no instance'}`);
+  }
+  return parts.join('; ') || 'no load reports';
+}
+
 async function setFlag(ctx: ScenarioContext, on: boolean): Promise<void> {
   await Promise.all(ctx.platform.nodes.map((n) => ctx.platform.exec(n, on ? ['touch', FLAG] : ['rm', '-f', FLAG])));
 }
@@ -62,7 +73,8 @@ const autoscaleCpu: Scenario = {
       await setFlag(ctx, true);
       const burn = Date.now();
       line(`burn on (${FLAG} on every node)`);
-      await ctx.cluster.waitFor(`a scale-up within ${UP_WITHIN_MS / 1000} s`, UP_WITHIN_MS, async () => { await decisions(); return (await count(ctx)) > 1 ? true : undefined; });
+      await ctx.cluster.waitFor(`a scale-up within ${UP_WITHIN_MS / 1000} s`, UP_WITHIN_MS, async () => { await decisions(); return (await count(ctx)) > 1 ? true : undefined; })
+        .catch(async (err) => { throw new ScenarioFailure(`${(err as Error).message}; reported: ${await reported(ctx)}`); });
       const upMs = Date.now() - burn;
       line(`scaled up to ${await count(ctx)} after ${(upMs / 1000).toFixed(1)} s`);
       // let it reach ScaleMax (every instance burns), briefly
@@ -76,7 +88,8 @@ const autoscaleCpu: Scenario = {
     await sleep(5000);
     await decisions();
     if ((await count(ctx)) === 1) throw new ScenarioFailure('scaled down within 5 s of the burn stopping: the 10 s ScaleDownWindow did not hold');
-    await ctx.cluster.waitFor(`back to ScaleMin=1 within ${DOWN_WITHIN_MS / 1000} s`, DOWN_WITHIN_MS, async () => { await decisions(); return (await count(ctx)) === 1 ? true : undefined; });
+    await ctx.cluster.waitFor(`back to ScaleMin=1 within ${DOWN_WITHIN_MS / 1000} s`, DOWN_WITHIN_MS, async () => { await decisions(); return (await count(ctx)) === 1 ? true : undefined; })
+      .catch(async (err) => { throw new ScenarioFailure(`${(err as Error).message}; reported: ${await reported(ctx)}`); });
     const downMs = Date.now() - stop;
     line(`scaled down to 1 after ${(downMs / 1000).toFixed(1)} s (window 10 s)`);
     await ctx.cluster.waitFor('instances 2.. gone', 30_000, async () =>

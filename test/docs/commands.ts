@@ -49,6 +49,10 @@ export const COMMANDS: Record<string, CommandTest> = {
   'sudo npm run chaos -- --seed 1,2,3 --duration 300 --nodes 4': { notRun: 'three 5-minute campaigns: far past the suite\'s budget; test/scenarios/chaos.test.ts runs a bounded one' },
   'sudo npm run chaos -- --seed 7 --duration 60 --faults node-kill,etcd-pause': { notRun: 'a chaos campaign (minutes, its own testbed); test/scenarios/chaos.test.ts runs a bounded one with every fault' },
   'sudo npm run chaos -- --seed 7 --duration 60 --faults -dockerd-pause': { notRun: 'a chaos campaign (minutes, its own testbed); test/scenarios/chaos.test.ts runs a bounded one with every fault' },
+  // docs/autoscaling.md
+  'bin/shoalctl list-machines --fields machine,cpu,cpu-use,mem-free,disk-free': { run: 'cluster', expect: /^MACHINE +CPU +CPU-USE +MEM-FREE +DISK-FREE/m },
+  'bin/shoalctl list-units --fields unit,machine,cpu-use,mem-use': { run: 'cluster', expect: /^UNIT +MACHINE +CPU-USE +MEM-USE/m },
+  'bin/shoalctl events --kind autoscale.decision': { run: 'cluster' },
   // docs/vagrant.md
   'cd vagrant': { notRun: 'part of the Vagrant session below' },
   'vagrant up': { notRun: 'boots 3 VMs (196 s under TCG on this machine); test/scenarios/vagrant-lint.test.ts checks the Vagrantfile' },

@@ -39,6 +39,16 @@ export const COMMANDS: Record<string, CommandTest> = {
     as: 'curl -sf -m 5 "http://$(bin/shoalctl list-units --no-legend --full --fields machine web-container.service | cut -d/ -f2):8080/hostname"',
   },
   'testbed/node kill node2': { run: 'cluster' },
+  // docs/web.md (node1 listens on 0.0.0.0:7412 in the cluster doc-test)
+  'curl -s -u shoal:$SHOAL_TOKEN http://NODE_IP:7412/api/status | head -c 300': {
+    run: 'cluster', as: 'curl -sf -m 5 -u shoal:$SHOAL_TOKEN "http://$(testbed/node ip node1):7412/api/status" | head -c 300', expect: /^\{"revision":\d+/,
+  },
+  "curl -s -o /dev/null -w '%{http_code}\\n' http://NODE_IP:7412/": {
+    run: 'cluster', as: 'curl -s -m 5 -o /dev/null -w \'%{http_code}\\n\' "http://$(testbed/node ip node1):7412/"', expect: /^401$/m,
+  },
+  'curl -s -u shoal:$SHOAL_TOKEN http://NODE_IP:7412/metrics | grep shoal_http': {
+    run: 'cluster', as: 'curl -sf -m 5 -u shoal:$SHOAL_TOKEN "http://$(testbed/node ip node1):7412/metrics" | grep shoal_http', expect: /shoal_http_requests_total\{route="\/api\/status",code="200"\} [1-9]/,
+  },
   // docs/scenarios.md
   'sudo npm run scenarios': { notRun: 'the whole scenario suite on its own testbed (minutes); test/scenarios/scenarios.test.ts runs it' },
   'sudo npm run scenarios -- node-kill leader-pause': { notRun: 'scenarios test/scenarios/scenarios.test.ts already runs, on their own testbed' },

@@ -70,7 +70,7 @@ export function renderGrid(table, machines, units) {
 export function renderUnits(tbody, units, onExplain) {
   tbody.replaceChildren(...units.map((u) => {
     const health = Object.values(u.states).map((s) => s.health).filter(Boolean);
-    return el('tr', { 'data-unit': u.name, 'data-ok': u.ok },
+    return el('tr', { 'data-unit': u.name, 'data-ok': String(u.ok) },
       el('td', {}, u.name, u.kind !== 'unit' ? el('span', { class: 'chip', text: u.kind }) : null),
       el('td', { text: u.desired }),
       el('td', { class: u.ok ? '' : 'bad' }, u.actual,

@@ -71,7 +71,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     // the API first: a refused listener (e.g. non-loopback without TLS client certs or a token) stops shoald here
     api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined, strategy: () => config.engine.strategy, events });
     // the page and /metrics: refused like the API beyond loopback without a token or client certificates
-    web = await startWeb(config.http, config.api, { registry: apiReg, log, strategy: () => config.engine.strategy });
+    web = await startWeb(config.http, config.api, { registry: apiReg, log, strategy: () => config.engine.strategy, events });
     if (config.roles.includes('engine')) {
       // loaded only for the engine role: an agent-only shoald never loads the scheduler
       // eslint-disable-next-line @typescript-eslint/no-require-imports

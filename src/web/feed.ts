@@ -1,8 +1,10 @@
 /**
- * The page's event feed, derived from the registry's watch (until the cluster events stream of issue 13's
- * events work is on main): machine joined/lost, unit submitted/replaced/destroyed, desired state set,
- * placed/moved/unscheduled, active state changed per machine, deployment status. Pure.
+ * The page's event feed. In shoald it is the cluster events stream (src/events, `feedEntry`); a hub given no
+ * event store (an embedding without the recorder, tests of the hub) derives a plainer feed from its own
+ * registry watch, with the stream's kind names: machine joined/lost, unit submitted/destroyed, desired state
+ * set, placed/moved/unscheduled, active state changed per machine, deployment status. Pure.
  */
+import type { ClusterEvent } from '../events/types';
 import type { RegistryEvent } from '../etcd/registry';
 
 /** One line of the feed. */
@@ -10,9 +12,16 @@ export interface FeedEntry {
   /** ms since the epoch when shoald saw it. */
   time: number;
   kind: string;
-  /** The unit or machine it is about. */
+  /** The unit or machine it is about ('' for neither). */
   subject: string;
   text: string;
+}
+
+/** One event of the cluster events stream as a feed line. */
+export function feedEntry(e: ClusterEvent): FeedEntry {
+  const subject = e.unit ?? e.machine ?? '';
+  const where = e.unit && e.machine && !(e.message ?? '').includes(e.machine) ? ` on ${e.machine}` : '';
+  return { time: e.time, kind: e.kind, subject, text: `${subject ? `${subject}${where}: ` : ''}${e.message ?? e.kind}` };
 }
 
 /** What the feed remembers to tell a change from a repeat. */
@@ -39,26 +48,26 @@ export class FeedState {
       switch (e.type) {
         case 'machine':
           if (e.value === null) {
-            if (this.machines.delete(e.machine)) add('machine-lost', e.machine, `machine ${e.machine} lost (lease gone)`);
+            if (this.machines.delete(e.machine)) add('machine.lost', e.machine, `machine ${e.machine} lost (lease gone)`);
           } else if (!this.machines.has(e.machine)) {
             this.machines.add(e.machine);
-            add('machine-joined', e.machine, `machine ${e.machine} joined${e.value.address ? ` (${e.value.address})` : ''}`);
-          } else if (e.value.leaving) add('machine-leaving', e.machine, `machine ${e.machine} is leaving`);
+            add('machine.joined', e.machine, `machine ${e.machine} joined${e.value.address ? ` (${e.value.address})` : ''}`);
+          } else if (e.value.leaving) add('machine.leaving', e.machine, `machine ${e.machine} is leaving`);
           break;
         case 'unit':
-          add(e.value ? 'unit-submitted' : 'unit-destroyed', e.unit, e.value ? `${e.unit} submitted (${e.value.hash.slice(0, 7)})` : `${e.unit} destroyed`);
+          add(e.value ? 'unit.submitted' : 'unit.destroyed', e.unit, e.value ? `${e.unit} submitted (${e.value.hash.slice(0, 7)})` : `${e.unit} destroyed`);
           break;
         case 'desired':
-          if (e.value) add('unit-desired', e.unit, `${e.unit} desired ${e.value}`);
+          if (e.value) add('unit.desired', e.unit, `${e.unit} desired ${e.value}`);
           break;
         case 'schedule': {
           const from = this.schedule.get(e.unit);
           if (e.value === null) {
             this.schedule.delete(e.unit);
-            if (from) add('unit-unscheduled', e.unit, `${e.unit} unscheduled from ${from}`);
+            if (from) add('unit.unscheduled', e.unit, `${e.unit} unscheduled from ${from}`);
           } else if (from !== e.value) {
             this.schedule.set(e.unit, e.value);
-            add(from ? 'unit-moved' : 'unit-placed', e.unit, from ? `${e.unit} moved ${from} → ${e.value}` : `${e.unit} placed on ${e.value}`);
+            add(from ? 'unit.moved' : 'unit.placed', e.unit, from ? `${e.unit} moved ${from} → ${e.value}` : `${e.unit} placed on ${e.value}`);
           }
           break;
         }
@@ -67,10 +76,10 @@ export class FeedState {
           const was = this.active.get(key);
           if (e.value === null) {
             this.active.delete(key);
-            if (was !== undefined) add('unit-gone', e.unit, `${e.unit} no longer reported on ${e.machine}`);
+            if (was !== undefined) add('unit.gone', e.unit, `${e.unit} no longer reported on ${e.machine}`);
           } else if (was !== e.value.activeState) {
             this.active.set(key, e.value.activeState);
-            const kind = e.value.activeState === 'failed' ? 'unit-failed' : e.value.activeState === 'active' ? 'unit-started' : 'unit-state';
+            const kind = e.value.activeState === 'failed' ? 'unit.failed' : e.value.activeState === 'active' ? 'unit.started' : 'unit.state';
             add(kind, e.unit, `${e.unit} ${e.value.activeState} (${e.value.subState}) on ${e.machine}`);
           }
           break;
@@ -80,12 +89,12 @@ export class FeedState {
           const now = e.value ? `${e.value.status} ${e.value.step}/${e.value.steps}` : undefined;
           if (now !== was) {
             if (now === undefined) this.deployments.delete(e.unit); else this.deployments.set(e.unit, now);
-            if (e.value) add('deployment', e.unit, `deployment of ${e.unit}: ${e.value.status}, step ${e.value.step}/${e.value.steps}: ${e.value.message}`);
+            if (e.value) add('deployment.step', e.unit, `deployment of ${e.unit}: ${e.value.status}, step ${e.value.step}/${e.value.steps}: ${e.value.message}`);
           }
           break;
         }
         case 'group':
-          if (e.value !== null) add('group-scaled', e.unit, `${e.unit} scaled to ${e.value}`);
+          if (e.value !== null) add('group.scaled', e.unit, `${e.unit} scaled to ${e.value}`);
           break;
         default:
           break;

@@ -7,7 +7,8 @@
 import type { Logger } from '../log';
 import type { ClusterReader, RegistryWatcher, WatchScope } from '../etcd/registry';
 import type { PlacementStrategy } from '../units/types';
-import { FeedState, type FeedEntry } from './feed';
+import type { ClusterEvent, EventFilter } from '../events/types';
+import { FeedState, feedEntry, type FeedEntry } from './feed';
 import { buildStatus, type StatusView } from './status';
 
 /** A follower: gets server-sent-event frames, `close` cuts it off. */
@@ -17,6 +18,11 @@ export interface Follower {
   close(): void;
 }
 
+/** The cluster events stream (src/events/store.ts EventStore): stored events first, then live ones. */
+export interface EventFollower {
+  follow(filter: EventFilter, opts: { signal: AbortSignal; limit?: number }): AsyncIterable<ClusterEvent>;
+}
+
 /** What the hub reads from. */
 export type HubRegistry = ClusterReader & RegistryWatcher;
 
@@ -24,6 +30,8 @@ export interface HubOptions {
   registry: HubRegistry;
   log: Logger;
   strategy?: () => PlacementStrategy | undefined;
+  /** The feed's source; without it the feed is derived from the hub's own registry watch (FeedState). */
+  events?: EventFollower;
   /** Least time between two re-reads of the cluster, ms (default 250). */
   minIntervalMs?: number;
   /** A follower with more than this many bytes unsent is cut off (default 4 MiB). */
@@ -52,6 +60,8 @@ export class StatusHub {
   private reading = false;
   private lastRead = 0;
   private error: string | null = null;
+  private pending: FeedEntry[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: HubOptions) {}
 
@@ -90,6 +100,11 @@ export class StatusHub {
     this.last = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.pending = [];
+    // the next first follower starts from the stream again
+    this.feed.length = 0;
   }
 
   private deliver(f: Follower, frames: string[]): void {
@@ -110,6 +125,37 @@ export class StatusHub {
     const ac = new AbortController();
     this.ac = ac;
     void this.run(ac.signal).catch((err) => this.o.log.error('web page watch failed', { reason: (err as Error).message }));
+    if (this.o.events) void this.followEvents(this.o.events, ac.signal);
+  }
+
+  /** Feeds the page from the cluster events stream, following it again after an error. */
+  private async followEvents(events: EventFollower, signal: AbortSignal): Promise<void> {
+    let since: number | undefined;
+    while (!signal.aborted) {
+      try {
+        for await (const e of events.follow(since === undefined ? {} : { since }, { signal, limit: this.o.feedSize ?? 200 })) {
+          if (since !== undefined && e.time <= since && this.feed.some((f) => f.time === e.time && f.kind === e.kind && f.subject === (e.unit ?? e.machine ?? ''))) continue;
+          since = e.time;
+          this.addFeed([feedEntry(e)]);
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        this.o.log.warn('web page: events stream failed; following it again', { reason: (err as Error).message });
+      }
+      await new Promise((r) => setTimeout(r, this.o.retryMs ?? 1000));
+    }
+  }
+
+  /** Keeps entries for new followers and sends them to the current ones (stored events come in a burst: one frame). */
+  private addFeed(entries: FeedEntry[]): void {
+    this.feed.push(...entries);
+    this.feed.splice(0, Math.max(0, this.feed.length - (this.o.feedSize ?? 200)));
+    this.pending.push(...entries);
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = null;
+      const out = this.pending.splice(0);
+      if (out.length) this.broadcast([sseFrame('feed', out)]);
+    }, 50);
   }
 
   /** Reads once (retrying until it works), then follows the watch from that revision. */
@@ -127,11 +173,9 @@ export class StatusHub {
     if (signal.aborted) return;
     for await (const batch of this.o.registry.watch(SCOPES, { fromRevision: revision, signal })) {
       if (batch.reset) { this.dirty = true; this.schedule(signal); continue; }
-      const entries = this.feedState.entries(batch.events);
-      if (entries.length) {
-        this.feed.push(...entries);
-        this.feed.splice(0, Math.max(0, this.feed.length - (this.o.feedSize ?? 200)));
-        this.broadcast([sseFrame('feed', entries)]);
+      if (!this.o.events) {
+        const entries = this.feedState.entries(batch.events);
+        if (entries.length) this.addFeed(entries);
       }
       this.dirty = true;
       this.schedule(signal);

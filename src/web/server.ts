@@ -19,13 +19,15 @@ import { checkPolicy, classifyListener, type Listener } from '../api/listeners';
 import type { ApiRegistry } from '../api/api-registry';
 import type { PlacementStrategy } from '../units/types';
 import type { HttpConfig } from './http-config';
-import type { StatusHub } from './hub';
+import type { EventFollower, StatusHub } from './hub';
 
 /** What the listener needs besides its config. */
 export interface WebDeps {
   registry: ApiRegistry;
   log: Logger;
   strategy?: () => PlacementStrategy | undefined;
+  /** The cluster events stream for the page's feed (shoald's EventStore). */
+  events?: EventFollower;
   /** Most followers of the live page at once (default 100): more get 503. */
   maxFollowers?: number;
   /** A live page with more than this many bytes unsent is cut off (default 4 MiB). */
@@ -103,7 +105,7 @@ export class WebServer {
     if (!this.statusHub) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { StatusHub: Hub } = require('./hub') as typeof import('./hub');
-      this.statusHub = new Hub({ registry: this.deps.registry, log: this.deps.log, strategy: this.deps.strategy, maxBufferedBytes: this.deps.maxBufferedBytes });
+      this.statusHub = new Hub({ registry: this.deps.registry, log: this.deps.log, strategy: this.deps.strategy, maxBufferedBytes: this.deps.maxBufferedBytes, events: this.deps.events });
     }
     return this.statusHub;
   }

@@ -16,6 +16,9 @@ import { httpConfig } from '../../src/web/http-config';
 import { buildConfig } from '../../src/daemon/config';
 import { WebServer, startWeb, tokenMatches } from '../../src/web/server';
 import { StatusHub } from '../../src/web/hub';
+import { EventStore } from '../../src/events/store';
+import { createEtcdClient } from '../../src/etcd/client';
+import { KeyLayout } from '../../src/etcd/keys';
 import type { StatusView } from '../../src/web/status';
 import type { MachineRecord } from '../../src/etcd/registry';
 
@@ -169,13 +172,13 @@ t.test('the page, its live view, explain and /metrics; a non-loopback peer needs
   await f.next<StatusView>('status', (v) => v.machines.length === 1);
   const m2 = await reg.register(machine('m2'), 5);
   await f.next<StatusView>('status', (v) => v.machines.map((m) => m.id).join() === 'm1,m2');
-  t.ok(await f.next<{ kind: string }[]>('feed', (es) => es.some((e) => e.kind === 'machine-joined')), 'feed: machine joined');
+  t.ok(await f.next<{ kind: string }[]>('feed', (es) => es.some((e) => e.kind === 'machine.joined')), 'feed: machine joined');
   await m2.reportState('a.service', { loadState: 'loaded', activeState: 'active', subState: 'running', hash: unitHash(text), since: new Date().toISOString() });
   const withState = await f.next<StatusView>('status', (v) => !!v.units.find((u) => u.name === 'a.service')?.states.m2);
   t.same(withState.units.find((u) => u.name === 'a.service')!.states.m2, { active: 'active', sub: 'running', current: true });
   await m2.close();
   await f.next<StatusView>('status', (v) => v.machines.length === 1);
-  t.ok(await f.next<{ kind: string; subject: string }[]>('feed', (es) => es.some((e) => e.kind === 'machine-lost' && e.subject === 'm2')), 'feed: machine lost');
+  t.ok(await f.next<{ kind: string; subject: string }[]>('feed', (es) => es.some((e) => e.kind === 'machine.lost' && e.subject === 'm2')), 'feed: machine lost');
 
   const metrics = await get(`${local}/metrics`);
   t.equal(metrics.code, 200);
@@ -207,4 +210,26 @@ t.test('a follower that does not read is cut off; the others keep getting every 
   for (let i = 0; i < 50 && !seen(); i++) await new Promise((r) => setTimeout(r, 100));
   t.ok(seen(), 'the other follower got the next change');
   t.notOk(readerCut, 'the reading follower was never cut off');
+});
+
+t.test('given the cluster events stream, the feed is that stream: stored events first, then live ones', async (t) => {
+  const client = createEtcdClient({ endpoints: [etcd.endpoint] });
+  t.teardown(() => client.close());
+  const store = new EventStore(client, new KeyLayout('/web/'));
+  await store.append({ kind: 'unit.placed', unit: 'x.service', machine: 'm9', message: 'placed on m9' });
+  const hub = new StatusHub({ registry: reg, log: silentLogger, events: store });
+  t.teardown(() => hub.close());
+  const feed: { time: number; kind: string; subject: string; text: string }[] = [];
+  hub.follow({ send: (frame) => { if (frame.startsWith('event: feed\n')) feed.push(...JSON.parse(frame.split('data: ')[1])); return 0; }, close: () => undefined });
+  const wait = async (pred: () => boolean) => { for (let i = 0; i < 100 && !pred(); i++) await new Promise((r) => setTimeout(r, 100)); return pred(); };
+  t.ok(await wait(() => feed.some((e) => e.kind === 'unit.placed')), 'a stored event');
+  t.same(feed.find((e) => e.kind === 'unit.placed'), { time: feed[0].time, kind: 'unit.placed', subject: 'x.service', text: 'x.service: placed on m9' });
+  await store.append({ kind: 'job.done', unit: 'backup@1.service', machine: 'm9', message: 'exit 0 after 12 s' });
+  t.ok(await wait(() => feed.some((e) => e.kind === 'job.done')), 'a live event');
+  t.equal(feed.find((e) => e.kind === 'job.done')!.text, 'backup@1.service on m9: exit 0 after 12 s');
+  // the hub's own watch no longer makes feed lines: a machine joining shows only as the stream says
+  const m3 = await reg.register(machine('m3'), 5);
+  await m3.close();
+  await new Promise((r) => setTimeout(r, 1000));
+  t.notOk(feed.some((e) => e.kind === 'machine.joined'), 'no second events system: nothing derived by the page itself');
 });

@@ -104,6 +104,9 @@ function hhmmss(t) { return new Date(t).toLocaleTimeString([], { hour12: false }
 
 /** Adds feed entries at the top (newest first), keeping at most `max`. */
 export function addFeed(ol, entries, max = 200) {
-  for (const e of entries) ol.prepend(el('li', { class: `k-${e.kind}`, 'data-kind': e.kind, 'data-subject': e.subject }, el('time', { text: hhmmss(e.time) }), e.text));
+  for (const e of entries) {
+    ol.prepend(el('li', { class: `k-${e.kind.replace('.', '-')}`, 'data-kind': e.kind, 'data-subject': e.subject },
+      el('time', { text: hhmmss(e.time) }), el('span', { class: 'kind', text: e.kind }), e.text));
+  }
   while (ol.children.length > max) ol.lastElementChild.remove();
 }

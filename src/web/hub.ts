@@ -42,7 +42,8 @@ export interface HubOptions {
   retryMs?: number;
 }
 
-const SCOPES: WatchScope[] = ['units', 'desired', 'schedule', 'machines', 'metadata', 'states', 'groups', 'deployments'].map((kind) => ({ kind } as WatchScope));
+const SCOPES: WatchScope[] = ['units', 'desired', 'schedule', 'machines', 'metadata', 'states', 'groups', 'deployments', 'load', 'cordon', 'drains']
+  .map((kind) => ({ kind } as WatchScope));
 
 /** One SSE frame. */
 export function sseFrame(event: string, data: unknown): string {

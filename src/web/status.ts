@@ -9,6 +9,7 @@ import { snapshotOf } from '../api/explain';
 import type { ClusterState, UnitStateRecord } from '../etcd/registry';
 import type { PlacementStrategy, TargetState } from '../units/types';
 import { isFinished } from '../deploy/types';
+import { cordonState } from '../api/drain-ops';
 
 /** One machine as the page shows it. Sizes: millicores and bytes. */
 export interface MachineView {
@@ -21,6 +22,10 @@ export interface MachineView {
   version: string;
   startedAt: string;
   leaving: boolean;
+  /** '', cordoned, draining or drained (shoalctl cordon / drain). */
+  cordon: string;
+  /** The agent's last load report (real use, not reservations); absent before the first. */
+  load?: { at: string; cpuMillis: number; cpuTotalMillis: number; memoryBytes: number; memTotalBytes: number; diskUsedBytes: number; diskTotalBytes: number };
 }
 
 /** One unit's reported state on one machine. */
@@ -61,6 +66,17 @@ export interface StatusView {
   deployments: { unit: string; status: string; step: number; steps: number; healthy: number; total: number; message: string; finished: boolean }[];
   /** Keys skipped because their value is bad. */
   bad: number;
+}
+
+function loadOf(c: ClusterState, id: string): Pick<MachineView, 'load'> {
+  const l = c.loads?.get(id);
+  if (!l) return {};
+  return {
+    load: {
+      at: l.at, cpuMillis: l.cpuMillis, cpuTotalMillis: l.cpuTotalMillis, memoryBytes: Math.max(0, l.memTotalBytes - l.memAvailableBytes),
+      memTotalBytes: l.memTotalBytes, diskUsedBytes: Math.max(0, l.diskTotalBytes - l.diskFreeBytes), diskTotalBytes: l.diskTotalBytes,
+    },
+  };
 }
 
 function wantActive(desired: TargetState): string | null {
@@ -112,6 +128,8 @@ export function buildStatus(c: ClusterState, strategy?: PlacementStrategy, now =
     capacity: { cpuMillis: m.capacity.cpuMillis ?? 0, memoryBytes: m.capacity.memoryBytes ?? 0 },
     reserved: reserved.get(m.id) ?? { cpuMillis: 0, memoryBytes: 0 },
     version: m.version, startedAt: m.startedAt, leaving: !!m.leaving,
+    cordon: cordonState(c.cordons?.get(m.id), c.drains?.get(m.id)),
+    ...loadOf(c, m.id),
   }));
   const units: UnitView[] = [];
   for (const rec of [...c.units.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {

@@ -176,6 +176,13 @@ t.test('the page, its live view, explain and /metrics; a non-loopback peer needs
   await m2.reportState('a.service', { loadState: 'loaded', activeState: 'active', subState: 'running', hash: unitHash(text), since: new Date().toISOString() });
   const withState = await f.next<StatusView>('status', (v) => !!v.units.find((u) => u.name === 'a.service')?.states.m2);
   t.same(withState.units.find((u) => u.name === 'a.service')!.states.m2, { active: 'active', sub: 'running', current: true });
+  // the agent's load report and a cordon show on the machine
+  await m2.reportLoad({ at: new Date().toISOString(), cpuMillis: 700, cpuTotalMillis: 2000, memAvailableBytes: 3 * 2 ** 30, memTotalBytes: 4 * 2 ** 30, diskFreeBytes: 10, diskTotalBytes: 40, units: {} });
+  const loaded = await f.next<StatusView>('status', (v) => !!v.machines.find((m) => m.id === 'm2')?.load);
+  t.match(loaded.machines.find((m) => m.id === 'm2')!.load, { cpuMillis: 700, cpuTotalMillis: 2000, memoryBytes: 2 ** 30, memTotalBytes: 4 * 2 ** 30, diskUsedBytes: 30, diskTotalBytes: 40 });
+  await reg.putCordon('m2', { since: Date.now(), by: 'test' });
+  const cordoned = await f.next<StatusView>('status', (v) => v.machines.find((m) => m.id === 'm2')?.cordon === 'cordoned');
+  t.ok(cordoned, 'a cordoned machine says so');
   await m2.close();
   await f.next<StatusView>('status', (v) => v.machines.length === 1);
   t.ok(await f.next<{ kind: string; subject: string }[]>('feed', (es) => es.some((e) => e.kind === 'machine.lost' && e.subject === 'm2')), 'feed: machine lost');

@@ -36,14 +36,15 @@ function bar(label, used, total, fmt, testid) {
 export function renderMachines(root, machines, units) {
   const count = new Map();
   for (const u of units) if (u.machine) count.set(u.machine, (count.get(u.machine) ?? 0) + 1);
-  root.replaceChildren(...machines.map((m) => el('div', { class: `card${m.leaving ? ' leaving' : ''}`, 'data-machine': m.id },
+  root.replaceChildren(...machines.map((m) => el('div', { class: `card${m.leaving || m.cordon ? ' leaving' : ''}`, 'data-machine': m.id, 'data-cordon': m.cordon || null },
     el('h3', { text: m.id }),
-    el('div', { class: 'muted', text: `${m.address || 'no address'} · ${count.get(m.id) ?? 0} unit(s) · v${m.version}${m.leaving ? ' · leaving' : ''}` }),
+    el('div', { class: 'muted', text: `${m.address || 'no address'} · ${count.get(m.id) ?? 0} unit(s) · v${m.version}${m.leaving ? ' · leaving' : ''}${m.cordon ? ` · ${m.cordon}` : ''}` }),
     el('div', { class: 'chips' }, Object.entries(m.metadata).map(([k, v]) => el('span', { class: 'chip', text: `${k}=${v}` }))),
     bar('CPU reserved', m.reserved.cpuMillis, m.capacity.cpuMillis, fmtCpu, 'cpu'),
     bar('memory reserved', m.reserved.memoryBytes, m.capacity.memoryBytes, fmtBytes, 'memory'),
-    m.load ? bar('CPU load', m.load.cpuMillis ?? 0, m.capacity.cpuMillis, fmtCpu, 'load-cpu') : null,
-    m.load ? bar('memory used', m.load.memoryBytes ?? 0, m.capacity.memoryBytes, fmtBytes, 'load-memory') : null,
+    m.load ? bar('CPU in use', m.load.cpuMillis, m.load.cpuTotalMillis, fmtCpu, 'load-cpu') : null,
+    m.load ? bar('memory in use', m.load.memoryBytes, m.load.memTotalBytes, fmtBytes, 'load-memory') : null,
+    m.load && m.load.diskTotalBytes ? bar('disk in use', m.load.diskUsedBytes, m.load.diskTotalBytes, fmtBytes, 'load-disk') : null,
   )));
 }
 

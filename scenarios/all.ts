@@ -7,9 +7,10 @@ import { shoaldScenarios } from './scenarios-shoald';
 import { unitScenarios } from './scenarios-units';
 import { groupScenarios } from './scenarios-groups';
 import { drainScenarios } from './scenarios-drain';
+import { autoscaleScenarios } from './scenarios-autoscale';
 
 /** The whole suite. */
-export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios, ...shoaldScenarios, ...groupScenarios, ...drainScenarios];
+export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios, ...shoaldScenarios, ...groupScenarios, ...drainScenarios, ...autoscaleScenarios];
 
 /** The scenarios named in `names` (all when empty); throws naming the unknown ones and the known ones. */
 export function selectScenarios(names: string[]): Scenario[] {

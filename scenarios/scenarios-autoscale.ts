@@ -17,8 +17,8 @@ const FLAG = '/run/shoal-burn';
  * minor change, written at most 30 s after the last write) + a leader evaluation (5 s) + margin.
  */
 const UP_WITHIN_MS = 45_000;
-/** Down within this after the burn stops: a sample, the 10 s ScaleDownWindow, an evaluation, margin. */
-const DOWN_WITHIN_MS = 45_000;
+/** Down within this after the burn stops: a sample (up to 30 s for a minor change), the 10 s ScaleDownWindow, an evaluation, margin. */
+const DOWN_WITHIN_MS = 60_000;
 
 // A builtin-only loop (no fork per turn): spins while the flag exists, sleeps otherwise. `$$` is systemd's `$`.
 const TEXT = ['[Unit]', 'Description=shoal autoscale scenario', '', '[Service]',

@@ -47,3 +47,26 @@ t.test('the parser is strict', async (t) => {
   ];
   for (const [text, why] of bad) t.throws(() => parsePromText(text), why, JSON.stringify(text));
 });
+
+t.test('deploy/: the Grafana dashboard and the scrape config name only metrics shoald exposes', async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { readFileSync } = require('node:fs') as typeof import('node:fs');
+  const root = `${__dirname}/../..`;
+  const dash = JSON.parse(readFileSync(`${root}/deploy/grafana-dashboard.json`, 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+  const names = new Set((await m.register.getMetricsAsJSON()).map((x) => x.name));
+  let n = 0;
+  for (const p of dash.panels) {
+    for (const tg of p.targets) {
+      for (const used of tg.expr.match(/shoal_[a-z_]+/g) ?? []) {
+        n++;
+        t.ok(names.has(used.replace(/_(bucket|sum|count)$/, '')), `${p.title}: ${used} exists`);
+      }
+    }
+  }
+  t.ok(n >= 15, `the dashboard queries ${n} series`);
+  const scrape = readFileSync(`${root}/deploy/prometheus.yml`, 'utf8');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const cfg = (require('yaml') as typeof import('yaml')).parse(scrape) as { scrape_configs: { metrics_path: string; static_configs: { targets: string[] }[] }[] };
+  t.equal(cfg.scrape_configs[0].metrics_path, '/metrics');
+  t.match(scrape, /:7412'/, 'the [http] listener port');
+});

@@ -85,7 +85,7 @@ t.test('events -f of a node kill, metrics moving, journald logs', async (t) => {
   t.ok(moved, `failover to ${survivor} after ${Date.now() - killedAt} ms`);
 
   // the follower printed the kill's events in order
-  const lost = new RegExp(`machine\\.lost\\s+@${tb.machineId(victim).slice(0, 8)}`);
+  const lost = new RegExp(`machine\\.lost\\s+${tb.machineId(victim).slice(0, 8)}`);
   const movedRe = new RegExp(`unit\\.moved\\s+obs\\.service @${tb.machineId(survivor).slice(0, 8)}`);
   const started = new RegExp(`unit\\.started\\s+obs\\.service @${tb.machineId(survivor).slice(0, 8)}`);
   await until(async () => started.test(out), 30_000, `the follower to print the start on ${survivor}: ${out}${err}`);

@@ -5,6 +5,11 @@
  */
 import t from 'tap';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
 import { EtcdRegistry } from '../../src/etcd/registry-etcd';
@@ -239,4 +244,35 @@ t.test('given the cluster events stream, the feed is that stream: stored events 
   await m3.close();
   await new Promise((r) => setTimeout(r, 1000));
   t.notOk(feed.some((e) => e.kind === 'machine.joined'), 'no second events system: nothing derived by the page itself');
+});
+
+t.test('TLS with a CA beyond loopback: HTTPS; a client certificate signed by the CA is let in, none or another CA\'s is refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-web-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ip = externalAddress();
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 30_000 });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  for (const ca of ['ca', 'rogue-ca']) openssl('req', '-x509', ...ec, '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-days', '1', '-subj', `/CN=${ca}`);
+  writeFileSync(join(dir, 'san.ext'), `subjectAltName=IP:${ip}\n`);
+  const sign = (name: string, ca: string, ext?: string) => {
+    openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', ...(ext ? ['-extfile', ext] : []));
+  };
+  sign('server', 'ca', 'san.ext');
+  sign('client', 'ca');
+  sign('rogue', 'rogue-ca');
+  const f = (n: string) => join(dir, n);
+  const web = await startWeb({ listen: `${ip}:0`, explicit: true }, { listen: [], tls: { certFile: f('server.pem'), keyFile: f('server.key'), caFile: f('ca.pem') } }, { registry: reg, log: silentLogger });
+  t.teardown(() => web?.close());
+  const get = (cert?: string) => new Promise<number>((resolve, reject) => {
+    const req = https.get(`https://${web!.address()}/api/status`, {
+      ca: readFileSync(f('ca.pem')), timeout: 10_000,
+      ...(cert ? { cert: readFileSync(f(`${cert}.pem`)), key: readFileSync(f(`${cert}.key`)) } : {}),
+    }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.on('timeout', () => req.destroy(new Error('no answer in 10 s')));
+    req.on('error', reject);
+  });
+  t.equal(await get('client'), 200, 'a client certificate signed by the CA');
+  t.equal(await get(), 401, 'no client certificate');
+  t.equal(await get('rogue'), 401, "another CA's certificate");
 });

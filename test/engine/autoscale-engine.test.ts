@@ -11,6 +11,8 @@ import type { MachineLoad, MachineRecord, MachineSession } from '../../src/etcd/
 import { Engine } from '../../src/engine/engine';
 import { createLogger, silentLogger } from '../../src/log';
 import { setDesiredStates, submitUnit } from '../../src/api/unit-ops';
+import { setEventSink } from '../../src/events/emit';
+import type { EventDraft } from '../../src/events/types';
 
 let etcd: EtcdServer;
 const regs: EtcdRegistry[] = [];
@@ -57,6 +59,9 @@ t.test('a ScaleCPU= group scales up under load and down after its window; decisi
   const api = reg(P);
   const sessions = new Map<string, MachineSession>();
   for (const id of ['m1', 'm2', 'm3']) sessions.set(id, await api.register(rec(id), 5));
+  const events: EventDraft[] = [];
+  setEventSink({ post: (d) => events.push(d) });
+  t.teardown(() => { setEventSink(null); });
   let e = startEngine(P);
   t.teardown(() => e.stop());
   await submitUnit(api, 'web@.service', '[Service]\nExecStart=/bin/sleep 1000\n[X-Shoal]\nCPU=500m\nScaleMin=2\nScaleMax=5\nScaleCPU=50%\nScaleDownWindow=3s\n');
@@ -85,6 +90,9 @@ t.test('a ScaleCPU= group scales up under load and down after its window; decisi
   t.same(record.decisions.map((d) => [d.from, d.to]), [[2, 4], [4, 5], [5, 2]], 'every change recorded');
   t.match(record.decisions[0], { reporting: 2, observed: { cpu: 80 }, target: { cpu: 50 }, raw: 4 });
   t.match(record.decisions[1].reason, /clamped to ScaleMax=5/);
+  const scaled = events.filter((x) => x.kind === 'autoscale.decision');
+  t.same(scaled.map((x) => [x.unit, x.fields?.from, x.fields?.to]), [['web@.service', '2', '4'], ['web@.service', '4', '5'], ['web@.service', '5', '2']], 'each decision is an event');
+  t.match(scaled[0], { actor: 'e1', fields: { reporting: '2', observed: 'cpu=80%', raw: '4' }, message: /scaled 2 -> 4: cpu 80% vs target 50%/ });
 
   // a new leader does not scale down at once: its history starts with the current count
   await report(api, sessions, 400);

@@ -303,7 +303,7 @@ export class Agent {
         // A shoald restart must not let the record lapse (the engine would move every unit away):
         // leave the lease to the next agent, which takes it over. A machine going down, or one that left
         // for good (its units are stopped), gives it up now (bounded: the revoke has the call deadline).
-        if (this.shutdown === 'restart') session.detach();
+        if (this.shutdown === 'restart') await withDeadline(session.handOver(), 1000, 'etcd.unavailable', 'lease keep-alive').catch(() => session.detach());
         else await withDeadline(session.close(), 1500, 'etcd.unavailable', 'lease revoke').catch(() => session.detach());
         return;
       }

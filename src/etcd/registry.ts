@@ -385,6 +385,11 @@ export interface MachineSession {
    * restarted agent can take it over (see MachineRecord.session) before the engine moves any unit. Idempotent.
    */
   detach(): void;
+  /**
+   * detach() after one last keep-alive, so the next agent has the whole TTL (not what was left of it since
+   * the last periodic keep-alive) to take the record over. Bounded by the call deadline; never throws.
+   */
+  handOver(): Promise<void>;
 }
 
 /** Machine registration for the agent. */

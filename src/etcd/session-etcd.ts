@@ -49,7 +49,7 @@ export async function registerMachine(
   const ctl = new AbortController();
   watchLease(lease, ttlSeconds, ctl);
   let closed = false;
-  return {
+  const session: MachineSession = {
     machineId: record.id,
     lost: ctl.signal,
     async update(r: MachineRecord) {
@@ -78,6 +78,12 @@ export async function registerMachine(
       stats.requests++;
       await etcdCall('load put', () => client.put(keys.load(record.id)).value(JSON.stringify(load)).lease(leaseId).exec());
     },
+    async handOver() {
+      if (closed) return;
+      stats.requests++;
+      await etcdCall('lease keep-alive', () => lease.keepaliveOnce()).catch(() => undefined);
+      session.detach();
+    },
     detach() {
       if (closed) return;
       closed = true;
@@ -91,6 +97,7 @@ export async function registerMachine(
       await lease.revoke().catch(() => lease.release());
     },
   };
+  return session;
 }
 
 /**

@@ -25,7 +25,7 @@ t.test('a write that completes under the old session is rewritten under the new 
   const atEtcd = new Promise<void>((r) => { reached = r; });
   const slow: MachineSession = {
     ...old, machineId: old.machineId, lost: old.lost,
-    update: (r) => old.update(r), close: () => old.close(), detach: () => old.detach(),
+    update: (r) => old.update(r), close: () => old.close(), detach: () => old.detach(), handOver: () => old.handOver(),
     reportState: async (unit, state) => { await old.reportState(unit, state); reached(); await held; },
     reportStates: async (states) => { await old.reportStates(states); reached(); await held; },
   };

@@ -401,7 +401,7 @@ export class Agent {
         continue;
       }
       texts.set(w.spec.name, text);
-      desired.push({ name: w.spec.name, fileHash: fileHash(text), target: w.target });
+      desired.push({ name: w.spec.name, fileHash: fileHash(text), target: w.target, ...(w.spec.job ? { once: true } : {}) });
     }
     this.health.sync(wanted.filter((w) => w.target === 'launched' && texts.has(w.spec.name)).map((w) => w.spec));
     for (const u of this.units.list()) this.health.observe(observed(u));
@@ -415,7 +415,8 @@ export class Agent {
     const tasks = all.filter((t) => t.unit === '' || !held.has(t.unit));
     if (tasks.length > 0 && !(tasks.length === 1 && tasks[0].kind === 'reload' && !this.units.linksPending())) {
       this.log.info('reconciling', { tasks: tasks.length, held: held.size });
-      const res = await executeTasks(tasks, (t) => this.runTask(t, texts));
+      const once = new Set(desired.filter((d) => d.once).map((d) => d.name));
+      const res = await executeTasks(tasks, (t) => this.runTask(t, texts, once));
       const failedNow = new Set<string>();
       for (const { task, error } of res.failed) {
         failedNow.add(task.unit);
@@ -455,19 +456,20 @@ export class Agent {
       return;
     }
     const state: ReportedState = this.stateOf(u);
+    if (state.exit) void this.units.keepExit(name, state.exit);
     const reason = f?.reason ?? (u.job?.late ? `${u.job.kind} job still running after ${Math.round((this.clock.now() - u.job.since) / 1000)} s` : undefined);
     if (reason) state.reason = reason;
     this.reporter.update(name, state);
   }
 
-  private async runTask(task: Task, texts: Map<string, string>): Promise<void> {
+  private async runTask(task: Task, texts: Map<string, string>, once: ReadonlySet<string>): Promise<void> {
     this.log.debug('task', { task: task.kind, unit: task.unit, reason: task.reason });
     switch (task.kind) {
       case 'unload': await this.units.unload(task.unit); return; // reported gone once its stop job ended
       case 'load': await this.units.load(task.unit, texts.get(task.unit)!); return;
       case 'reload': await this.units.reload(); return;
       case 'stop': await this.units.stop(task.unit); return;
-      case 'start': await this.units.start(task.unit); return;
+      case 'start': await this.units.start(task.unit, { once: once.has(task.unit) }); return;
     }
   }
 
@@ -486,7 +488,11 @@ function observed(u: ManagedUnit) {
 }
 
 function reported(u: ManagedUnit): ReportedState {
-  return { loadState: u.state.loadState, activeState: u.state.activeState, subState: u.state.subState, hash: u.unitHash, mainPid: u.state.mainPid };
+  const out: ReportedState = { loadState: u.state.loadState, activeState: u.state.activeState, subState: u.state.subState, hash: u.unitHash, mainPid: u.state.mainPid };
+  // how its run ended, when it ran since this load (a run older than the agent's start job is not this load's)
+  const x = u.state.exit;
+  if (x && u.ran && !isRunningState(u.state.activeState) && (u.startedAtMs === undefined || x.startMs >= u.startedAtMs - 1000)) out.exit = { ...x };
+  return out;
 }
 
 function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {

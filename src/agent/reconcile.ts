@@ -10,6 +10,8 @@ export interface DesiredUnit {
   /** Hash of the installed file text (not the user's hash: container units install generated text). */
   fileHash: string;
   target: 'loaded' | 'launched';
+  /** A batch unit (Kind=batch): started once per load; a run that ended is never started again here. */
+  once?: boolean;
 }
 
 /** A unit the agent manages now (its file is in the runtime dir). */
@@ -23,6 +25,8 @@ export interface ActualUnit {
   activeState: string;
   /** True while an operation on the unit is still in flight (an unload waiting for its stop job): no task touches it. */
   busy?: boolean;
+  /** True once its main process ran since it was loaded (started by the agent, or found ended at adoption). */
+  ran?: boolean;
 }
 
 /** Task kinds, in the order they run. */
@@ -71,7 +75,7 @@ export function computeTasks(desired: readonly DesiredUnit[], actual: readonly A
       continue;
     }
     if (d.target === 'launched') {
-      if (fresh || !a!.started) {
+      if (fresh || (!a!.started && !(d.once && a!.ran))) {
         by.start.push({ kind: 'start', unit: name, reason: fresh ? 'desired launched, just loaded' : 'desired launched, not started' });
       }
     } else if (!fresh && a!.started) {

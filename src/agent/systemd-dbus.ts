@@ -20,6 +20,8 @@ const UNIT_PREFIX = `${ROOT}/unit/`;
 const MAX_KEPT_RESULTS = 4096;
 /** Deadline of one D-Bus method call (ms): D-Bus's own default reply timeout. A job's wait is not a call. */
 const CALL_TIMEOUT_MS = 25_000;
+/** ExecMainCode: the si_code of the main process's end (CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3). */
+const EXEC_CODES: Record<number, string> = { 1: 'exited', 2: 'killed', 3: 'dumped' };
 
 /** Options of `connectSystemd`. */
 export interface SystemdDbusOptions {
@@ -126,6 +128,10 @@ class SystemdDbus implements Systemd {
     return (await this.job('RestartUnit', name, mode)).done;
   }
 
+  async refUnit(name: string): Promise<void> {
+    await this.raw(DEST, unitObjectPath(name), UNIT_IFACE, 'Ref', '', []);
+  }
+
   async resetFailedUnit(name: string): Promise<void> {
     try {
       await this.manager('ResetFailedUnit', 's', [name]);
@@ -150,7 +156,21 @@ class SystemdDbus implements Systemd {
     const [unit] = await this.raw(DEST, path, PROPS, 'GetAll', 's', [UNIT_IFACE]);
     const props = unit as Record<string, dbus.Variant>;
     let mainPid = 0;
-    if (name.endsWith('.service') && props.LoadState?.value === 'loaded') {
+    let exit: SystemdUnitState['exit'];
+    const ended = props.ActiveState?.value === 'inactive' || props.ActiveState?.value === 'failed';
+    if (name.endsWith('.service') && props.LoadState?.value === 'loaded' && ended) {
+      // a service that ended: how its main process ended (batch units: exit 0 = success, docs/jobs.md)
+      const [all] = await this.raw(DEST, path, PROPS, 'GetAll', 's', [SERVICE_IFACE]);
+      const s = all as Record<string, dbus.Variant>;
+      mainPid = Number(s.MainPID?.value ?? 0);
+      const startUs = Number(s.ExecMainStartTimestamp?.value ?? 0);
+      if (startUs > 0) {
+        exit = {
+          result: String(s.Result?.value ?? ''), code: EXEC_CODES[Number(s.ExecMainCode?.value ?? 0)] ?? String(s.ExecMainCode?.value ?? ''),
+          status: Number(s.ExecMainStatus?.value ?? 0), startMs: Math.floor(startUs / 1000), endMs: Math.floor(Number(s.ExecMainExitTimestamp?.value ?? 0) / 1000),
+        };
+      }
+    } else if (name.endsWith('.service') && props.LoadState?.value === 'loaded') {
       const [pid] = await this.raw(DEST, path, PROPS, 'Get', 'ss', [SERVICE_IFACE, 'MainPID']);
       mainPid = Number((pid as dbus.Variant).value);
     }
@@ -163,6 +183,7 @@ class SystemdDbus implements Systemd {
       fragmentPath: String(props.FragmentPath?.value ?? ''),
       // µs since the epoch (0 = never): lets a restarted agent's health checks keep a unit's MinHealthyTime
       ...(Number(props.ActiveEnterTimestamp?.value ?? 0) > 0 ? { activeEnterMs: Math.floor(Number(props.ActiveEnterTimestamp.value) / 1000) } : {}),
+      ...(exit ? { exit } : {}),
     };
   }
 

@@ -15,6 +15,11 @@ export interface SystemdUnitState {
   fragmentPath: string;
   /** When the unit last became active, ms since the epoch (systemd's ActiveEnterTimestamp); absent when unknown. */
   activeEnterMs?: number;
+  /**
+   * How the main process of a service that is not running (inactive/failed) last ended: systemd's Result,
+   * ExecMainCode (exited/killed/dumped), ExecMainStatus and its start/exit times in ms; absent when it never ran.
+   */
+  exit?: { result: string; code: string; status: number; startMs: number; endMs: number };
 }
 
 /** How a job ended: systemd's JobRemoved result (`done`, `failed`, `canceled`, `timeout`, `dependency`, `skipped`). */
@@ -63,6 +68,11 @@ export interface Systemd {
   stopUnit(name: string, mode?: string): Promise<JobResult>;
   /** Restarts a unit and resolves with the job's result once the job is done. */
   restartUnit(name: string, mode?: string): Promise<JobResult>;
+  /**
+   * Pins a unit in systemd's memory while this connection lives (Unit.Ref, as `systemd-run --wait` does), so an
+   * ended service is not garbage-collected before its Result and exit status are read. Optional for fakes.
+   */
+  refUnit?(name: string): Promise<void>;
   /** Clears a unit's failed state; a unit that is not failed (or not loaded) is not an error. */
   resetFailedUnit(name: string): Promise<void>;
   /** States of the units matching the glob patterns (all units when empty). */

@@ -33,6 +33,10 @@ export interface ManagedUnit extends ActualUnit {
   state: SystemdUnitState;
   /** The job the agent queued for it and still follows, if any. */
   job?: PendingJob;
+  /** When the agent last queued its start (ms since the epoch): an `exit` older than that is not this run's. */
+  startedAtMs?: number;
+  /** The start time of the exit last kept in the marker file (batch units). */
+  keptExit?: number;
 }
 
 /** The first line the agent writes into every unit file: which submitted unit (hash) it came from. */
@@ -115,7 +119,15 @@ export class UnitManager {
       if (file.startsWith('.')) continue; // temp files of an interrupted write
       const text = await readFile(join(this.fsDir, file), 'utf8');
       const state = await this.systemd.unitState(file);
-      this.units.set(file, { name: file, fileHash: fileHash(text), unitHash: headerHash(text), started: isRunningState(state.activeState), activeState: state.activeState, state });
+      // a batch unit this agent started: never again in this load; its exit from the marker if systemd collected it
+      const marker = await readFile(join(this.fsDir, `.${file}.ran`), 'utf8').catch(() => null);
+      if (marker !== null) {
+        const kept = parseExit(marker);
+        if (!state.exit && kept && !isRunningState(state.activeState)) state.exit = kept;
+        if (state.exit || isRunningState(state.activeState)) await this.systemd.refUnit?.(file).catch(() => undefined);
+      }
+      // a service found ended that ran (ExecMainStartTimestamp set) counts as ran: a batch run is not started again
+      this.units.set(file, { name: file, fileHash: fileHash(text), unitHash: headerHash(text), started: isRunningState(state.activeState), ran: marker !== null || isRunningState(state.activeState) || state.exit !== undefined, activeState: state.activeState, state });
       if (hasInstall(text)) this.installs.add(file);
       // an agent that died between writing and reloading left the link undone
       if (state.loadState !== 'loaded') this.toLink.add(file);
@@ -157,7 +169,7 @@ export class UnitManager {
     if (hasInstall(text)) this.installs.add(name);
     else if (this.installs.delete(name)) this.toUnlink.add(name); // a new text without [Install]: drop the old enable links first
     const state: SystemdUnitState = { name, loadState: 'stub', activeState: 'inactive', subState: 'dead', mainPid: 0, fragmentPath: '' };
-    this.units.set(name, { name, fileHash: fileHash(text), unitHash: headerHash(text), started: false, activeState: 'inactive', state });
+    this.units.set(name, { name, fileHash: fileHash(text), unitHash: headerHash(text), started: false, ran: false, activeState: 'inactive', state });
   }
 
   /**
@@ -181,6 +193,7 @@ export class UnitManager {
         return;
       }
       await rm(join(this.fsDir, name), { force: true });
+      await rm(join(this.fsDir, `.${name}.ran`), { force: true });
       if (this.units.get(name) === u) this.units.delete(name);
       this.toLink.delete(name);
       this.toUnlink.add(name);
@@ -249,8 +262,26 @@ export class UnitManager {
    * Restart= decides what next); a job still running after the job deadline is marked late. Throws when
    * systemd refuses the job (e.g. a unit file it cannot load).
    */
-  async start(name: string): Promise<void> {
+  async start(name: string, opts: { once?: boolean } = {}): Promise<void> {
+    if (opts.once) await this.markRan(name);
     await this.queue('start', name);
+  }
+
+  /**
+   * A batch unit's start: pinned in systemd (its exit is read after it ends) and marked in the runtime dir, so
+   * a restarted agent never starts the run again (the marker goes with the unload).
+   */
+  private async markRan(name: string): Promise<void> {
+    await writeFile(join(this.fsDir, `.${name}.ran`), '{}');
+    await this.systemd.refUnit?.(name).catch((err) => this.log.warn('cannot pin the unit in systemd (its exit may be lost if it is collected)', { unit: name, err: String(err) }));
+  }
+
+  /** Keeps how a batch run ended beside its marker: systemd may have collected the unit when a restarted agent looks. */
+  async keepExit(name: string, exit: NonNullable<SystemdUnitState['exit']>): Promise<void> {
+    const u = this.units.get(name);
+    if (!u || u.keptExit === exit.startMs) return;
+    u.keptExit = exit.startMs;
+    await writeFile(join(this.fsDir, `.${name}.ran`), JSON.stringify(exit)).catch((err) => this.log.warn('cannot keep a run\'s exit', { unit: name, err: String(err) }));
   }
 
   /** Queues a restart job (health checks); returns once systemd accepted it (the unit counts as started). */
@@ -268,6 +299,7 @@ export class UnitManager {
     const u = this.units.get(name);
     if (!u) return;
     u.started = kind !== 'stop';
+    if (kind !== 'stop') { u.ran = true; u.startedAtMs = Date.now(); }
     const pending: PendingJob = { kind, since: Date.now(), late: false };
     u.job = pending;
     const timer = setTimeout(() => {
@@ -305,7 +337,7 @@ export class UnitManager {
   async refresh(name: string): Promise<void> {
     if (!this.units.has(name)) return;
     const state = await this.systemd.unitState(name);
-    this.apply(name, state);
+    this.apply(name, { ...state, exit: state.exit }); // a full read: an exit it no longer has goes
   }
 
   /** Stops following signals. Units keep running: closing the agent never stops them. */
@@ -331,7 +363,13 @@ export class UnitManager {
     const u = this.units.get(name);
     if (!u) return;
     const before = JSON.stringify(u.state);
+    const wasEnded = isEnded(u.state.activeState);
     Object.assign(u.state, change, { name });
+    // a service that just ended: read how (Result, exit status); signals carry only the unit's states
+    if (!wasEnded && isEnded(u.state.activeState) && !('exit' in change) && name.endsWith('.service')) {
+      this.refresh(name).catch((err) => this.log.warn('state refresh failed', { unit: name, err: String(err) }));
+    }
+    if (isRunningState(u.state.activeState)) delete u.state.exit;
     u.activeState = u.state.activeState;
     if (JSON.stringify(u.state) === before) return;
     const copy = copyUnit(u);
@@ -339,6 +377,18 @@ export class UnitManager {
       try { l(copy); } catch (err) { this.log.error('state listener threw', { unit: name, err: String(err) }); }
     }
   }
+}
+
+function parseExit(text: string): SystemdUnitState['exit'] {
+  try {
+    const o = JSON.parse(text) as Record<string, unknown>;
+    if (typeof o.result !== 'string' || typeof o.code !== 'string' || typeof o.status !== 'number') return undefined;
+    return { result: o.result, code: o.code, status: o.status, startMs: Number(o.startMs) || 0, endMs: Number(o.endMs) || 0 };
+  } catch { return undefined; }
+}
+
+function isEnded(activeState: string): boolean {
+  return activeState === 'inactive' || activeState === 'failed';
 }
 
 function copyUnit(u: ManagedUnit): ManagedUnit {

@@ -8,7 +8,7 @@ import type { TargetState } from '../units/types';
 import { shoalService } from './proto';
 import { fromServiceError } from './grpc-errors';
 import { UnavailableError } from '../errors';
-import { toWireState, type BadKeyMsg, type CordonResponseMsg, type DrainStatusMsg, type BatchProgressMsg, type DeploymentMsg, type UnitVersionMsg, type BatchUnitResultMsg, type WireBatchAction, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type ClusterEventMsg, type UnitStateEventMsg, type UnitStateMsg } from './messages';
+import { toWireState, type BadKeyMsg, type CordonResponseMsg, type DrainStatusMsg, type BatchProgressMsg, type DeploymentMsg, type JobMsg, type UnitVersionMsg, type BatchUnitResultMsg, type WireBatchAction, type ExplainMsg, type MachineMsg, type MachineStatusMsg, type UnitFileInfo, type ClusterEventMsg, type UnitStateEventMsg, type UnitStateMsg } from './messages';
 
 import { DEFAULT_ENDPOINT } from './endpoint';
 
@@ -216,6 +216,11 @@ export class ApiClient {
   }
 
   /** The latest deployment of every unit, or of `name`. */
+  /** Batch job records (all, or of one unit / a template and its instances). */
+  async listJobs(name = ''): Promise<JobMsg[]> {
+    return (await this.unary<{ jobs: JobMsg[] }>('listJobs', { name })).jobs;
+  }
+
   async listDeployments(name = ''): Promise<DeploymentMsg[]> {
     return (await this.unary<{ deployments: DeploymentMsg[] }>('listDeployments', { name })).deployments;
   }

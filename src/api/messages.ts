@@ -196,6 +196,44 @@ export interface DeploymentMsg {
   message: string;
 }
 
+/** One run of a batch unit as shown by `shoalctl jobs` (times in ms since the epoch; 0 = unknown). */
+export interface JobRunMsg {
+  machine: string;
+  placedAt: number;
+  startedAt: number;
+  endedAt: number;
+  result: string;
+  exitStatus: number;
+  exitCode: string;
+  /** succeeded | failed | lost | '' (still running). */
+  outcome: string;
+}
+
+/** A job as shown by `shoalctl jobs` / `status` (docs/jobs.md). */
+export interface JobMsg {
+  unit: string;
+  kind: string;
+  hash: string;
+  status: string;
+  runs: JobRunMsg[];
+  failures: number;
+  backoffLimit: number;
+  retryAt: number;
+  completions: number;
+  parallelism: number;
+  succeeded: number;
+  failed: number;
+  maxActive: number;
+  schedule: string;
+  lastEvent: number;
+  nextEvent: number;
+  fired: number;
+  skipped: number;
+  createdAt: number;
+  updatedAt: number;
+  message: string;
+}
+
 /** One stored version of a unit. */
 export interface UnitVersionMsg {
   hash: string;

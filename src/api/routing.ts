@@ -39,6 +39,11 @@ async function machinesOf(d: RoutingDeps, unit: string, machine: string, reasons
   const ids = new Set(states.value.filter((s) => s.unit === unit).map((s) => s.machine));
   const placed = schedule.value.get(unit);
   if (ids.size === 0 && placed) ids.add(placed);
+  if (ids.size === 0) {
+    // a finished batch run is unloaded, but its journal stays on the machine it ran on (docs/jobs.md)
+    const job = (await d.registry.listJobs()).find((j) => j.unit === unit);
+    if (job?.kind === 'run' && job.runs.length) ids.add(job.runs.at(-1)!.machine);
+  }
   const found = live.value.filter((m) => ids.has(m.id)).sort((a, b) => (a.id < b.id ? -1 : 1));
   if (found.length === 0) {
     throw new NotFoundError('unit.not-running', `unit ${unit} is not loaded on any live machine (shoalctl list-units shows where units are)`);

@@ -17,6 +17,7 @@ import { getUnitFile, listMachines, listUnitFiles, listUnitStates, resolveMachin
 import { explainUnit } from './explain';
 import type { PlacementStrategy } from '../units/types';
 import { listDeployments, promote, rollback, scaleGroup, unitHistory } from './group-ops';
+import { listJobs } from './job-ops';
 import { unitJournal, unitStatus, type RoutingDeps } from './routing';
 import type { EventStore } from '../events/store';
 import type { ClusterEvent, EventFilter } from '../events/types';
@@ -225,6 +226,7 @@ export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedSer
     UnitHistory: u('UnitHistory', async (r) => ({ versions: await unitHistory(reg, str(r, 'name')) })),
     Rollback: u('Rollback', (r) => rollback(reg, str(r, 'name'), str(r, 'to'))),
     ListDeployments: u('ListDeployments', async (r) => ({ deployments: await listDeployments(reg, str(r, 'name')) })),
+    ListJobs: u('ListJobs', async (r) => ({ jobs: await listJobs(reg, str(r, 'name')) })),
     Promote: u('Promote', async (r) => ({ id: await promote(reg, str(r, 'name')) })),
     WatchEvents: streaming((r, signal) => watchEvents(d, r, signal), guard, 'WatchEvents'),
     CordonMachine: u('CordonMachine', async (r) => cordonMsg(await cordonMachine(reg, str(r, 'machine'), 'api'))),

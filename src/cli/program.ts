@@ -31,6 +31,7 @@ import { registerScale } from './commands/scale';
 import { registerHistory } from './commands/history';
 import { registerRollback } from './commands/rollback';
 import { registerDeployments } from './commands/deployments';
+import { registerJobs } from './commands/jobs';
 import { registerPromote } from './commands/promote';
 import { registerRollout } from './commands/rollout';
 import { registerCompose } from './commands/compose';
@@ -44,7 +45,7 @@ const COMMANDS: RegisterCommand[] = [
   registerSubmit, registerLoad, registerStart, registerStop, registerUnload, registerDestroy, registerRestart,
   registerListUnits, registerListUnitFiles, registerListMachines, registerStatus, registerJournal, registerEvents, registerCat,
   registerExplain, registerMetadata, registerCompletion,
-  registerScale, registerHistory, registerRollback, registerDeployments, registerPromote, registerRollout,
+  registerScale, registerHistory, registerRollback, registerDeployments, registerJobs, registerPromote, registerRollout,
   registerCompose,
   registerDrain,
 ];

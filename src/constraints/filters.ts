@@ -18,6 +18,14 @@ export const cordonFilter: FilterPlugin = {
   },
 };
 
+/** A batch unit's retry goes to another machine than the failed runs (the engine lists them on the spec it plans). */
+export const avoidFilter: FilterPlugin = {
+  name: 'batch-retry',
+  filter(unit, machine) {
+    return unit.spec.avoidMachines?.includes(machine.id) ? `an earlier run of this batch unit failed here, or is still loaded here` : null;
+  },
+};
+
 /** `MachineID=`: the machine id equals the value or starts with it (a prefix). */
 export const machineIdFilter: FilterPlugin = {
   name: 'machine-id',
@@ -125,7 +133,7 @@ export const resourcesFilter: FilterPlugin = {
 
 /** Every filter, in the order they run (the first refusal is the reported one). */
 export const FILTERS: readonly FilterPlugin[] = [
-  heldFilter, cordonFilter, machineIdFilter, metadataFilter, machineOfFilter, replacesFilter, conflictsFilter, resourcesFilter,
+  heldFilter, cordonFilter, avoidFilter, machineIdFilter, metadataFilter, machineOfFilter, replacesFilter, conflictsFilter, resourcesFilter,
 ];
 
 /** null when `have` satisfies `want` (AND across keys, OR within a key); otherwise the first mismatch. */

@@ -16,6 +16,10 @@ import type { Logger } from '../log';
 import { parseUnit } from '../units/unit';
 import type { PlacementStrategy, TargetState, UnitSpec } from '../units/types';
 import type { Snapshot } from './types';
+import type { JobRecord } from '../jobs/types';
+import { jobFinished } from '../jobs/types';
+import type { JobsInput } from '../jobs/jobs';
+import type { Launch } from '../jobs/job';
 
 /** The cluster as the engine knows it, and what changed since the last plan. */
 export class ClusterModel {
@@ -38,6 +42,8 @@ export class ClusterModel {
   // cordons (API-written) and drain progress (leader-written), by machine (src/drain)
   readonly cordons = new Map<string, CordonRecord>();
   readonly drains = new Map<string, DrainProgress>();
+  /** Batch job records (src/jobs), by unit. */
+  private jobs = new Map<string, JobRecord>();
   /** Units whose body changed while this model watched (a replaced single unit gets a deployment). */
   private readonly replaced = new Set<string>();
   /** Templates whose desired state changed while this model watched (cleared once the pass wrote it). */
@@ -69,6 +75,7 @@ export class ClusterModel {
     for (const [k, v] of state.cordons ?? []) this.cordons.set(k, v);
     this.drains.clear();
     for (const [k, v] of state.drains ?? []) this.drains.set(k, v);
+    this.jobs = new Map(state.jobs ?? []);
     this.badUnit.clear();
     this.badDesired.clear();
     this.markBad(state.bad ?? []);
@@ -115,13 +122,14 @@ export class ClusterModel {
         if (!m) this.states.set(e.unit, (m = new Map()));
         setOrDelete(m, e.machine, e.value, (a, b) => JSON.stringify(a) === JSON.stringify(b));
         if (m.size === 0) this.states.delete(e.unit);
-        // states matter to the plan only as health gates of running deployments and drains
-        return this.deploymentActive || this.drainActive;
+        // states matter to the plan only as health gates of running deployments and drains, and as ends of batch runs
+        return this.deploymentActive || this.drainActive || this.isBatch(e.unit);
       }
       case 'load':
         // real load feeds the autoscaler's timer and the next placement's scores; it never triggers a pass itself
         if (e.value) this.loads.set(e.machine, e.value); else this.loads.delete(e.machine);
         return false;
+      case 'job': return setOrDelete(this.jobs, e.unit, e.value, (a, b) => JSON.stringify(a) === JSON.stringify(b));
       default: return false;
     }
   }
@@ -182,6 +190,26 @@ export class ClusterModel {
 
   /** Whether `unit` is stored and launched (a drain waits only on those). */
   launched(unit: string): boolean { return this.desired.get(unit) === 'launched'; }
+  /** True when `unit` is a batch unit whose job is not finished (its states end runs). */
+  private isBatch(unit: string): boolean {
+    const r = this.units.get(unit);
+    if (!r || !this.spec(r)?.job) return false;
+    const j = this.jobs.get(unit);
+    return !(j?.kind === 'run' && jobFinished(j));
+  }
+
+  /** The input of a jobs pass (src/jobs/jobs.ts), sharing this model's maps. */
+  jobsInput(now: number): JobsInput {
+    const live = new Set<string>();
+    for (const m of this.machines.values()) if (!m.leaving) live.add(m.id);
+    return {
+      units: this.units, spec: (name) => { const r = this.units.get(name); return r ? this.spec(r) : null; },
+      desired: this.desired, schedule: this.schedule, states: this.states, jobs: this.jobs, live, now,
+    };
+  }
+
+  /** The stored job of a unit (tests, logs). */
+  job(unit: string): JobRecord | undefined { return this.jobs.get(unit); }
 
   /** The input of a groups/deployments pass (src/deploy/groups.ts), sharing this model's maps. */
   groupsInput(now: number, previous: GroupsInput['previous']): GroupsInput {
@@ -201,11 +229,16 @@ export class ClusterModel {
     } else if (c.kind === 'delete-unit') {
       this.units.delete(c.unit);
       this.desired.delete(c.unit);
+      this.jobs.delete(c.unit);
     } else if (c.kind === 'put-desired') {
       this.desired.set(c.unit, c.desired);
     } else if (c.kind === 'put-scale') {
       this.groups.set(c.unit, c.count);
       this.autoscale.set(c.unit, c.record);
+    } else if (c.kind === 'put-job') {
+      this.jobs.set(c.job.unit, c.job);
+    } else if (c.kind === 'delete-job') {
+      this.jobs.delete(c.unit);
     } else this.deployments.set(c.deployment.unit, c.deployment);
   }
 
@@ -251,7 +284,7 @@ export class ClusterModel {
    * The planner's input. Units whose text does not parse are left out, and so are their placements.
    * Leaving machines are left out (their units move); `held` machines are added as held (their units stay).
    */
-  snapshot(strategy?: PlacementStrategy, held: readonly MachineSpec[] = []): Snapshot {
+  snapshot(strategy?: PlacementStrategy, held: readonly MachineSpec[] = [], launch: ReadonlyMap<string, Launch> = new Map()): Snapshot {
     const units: Snapshot['units'] = [];
     const schedule: Record<string, string> = {};
     const bad = new Set<string>();
@@ -261,7 +294,11 @@ export class ClusterModel {
       let spec = this.spec(rec);
       if (!spec) { bad.add(name); continue; }
       if (spec.strategy === undefined && this.inGroup(name)) spec = spreadOf(spec); // a group spreads by default
-      units.push({ spec, desired: this.desired.get(name) ?? 'inactive' });
+      let desired = this.desired.get(name) ?? 'inactive';
+      const l = launch.get(name); // a batch unit: placed only while its job wants a run (src/jobs)
+      if (l && !l.launch) desired = 'inactive';
+      else if (l && l.avoid.length) spec = { ...spec, avoidMachines: l.avoid };
+      units.push({ spec, desired });
     }
     // a unit we cannot parse, or whose stored value is bad, keeps its placement: never unschedule because we cannot read it
     for (const [name, m] of this.schedule) if (!bad.has(name)) schedule[name] = m;

@@ -53,7 +53,7 @@ export class Deployer {
       if (c.kind === 'put-deployment') {
         const d = c.deployment;
         this.log.info('deployment', { unit: d.unit, id: d.id, status: d.status, step: `${d.step}/${d.steps}`, healthy: `${d.healthy}/${d.total}`, message: d.message });
-      } else this.log.debug('group write', { kind: c.kind, unit: c.kind === 'put-unit' ? c.record.name : c.unit });
+      } else this.log.debug('group write', { kind: c.kind, unit: c.kind === 'put-unit' ? c.record.name : c.kind === 'put-job' ? c.job.unit : c.unit });
     }
     return { leader: !res.notLeader, active: out.active, written: res.applied };
   }

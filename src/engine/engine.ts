@@ -20,6 +20,8 @@ import { plan } from './plan';
 import { Deployer } from './deployer';
 import { Autoscaler } from './autoscaler';
 import { Drainer, stuckOf } from './drainer';
+import { Jobber } from './jobber';
+import type { Launch } from '../jobs/job';
 import type { Decision } from './types';
 
 /** Time, injectable for tests. */
@@ -81,6 +83,7 @@ export interface EngineStats {
 const SCOPES: WatchScope[] = [
   { kind: 'units' }, { kind: 'desired' }, { kind: 'schedule' }, { kind: 'machines' }, { kind: 'metadata' },
   { kind: 'groups' }, { kind: 'deployments' }, { kind: 'promote' }, { kind: 'states' }, { kind: 'load' }, { kind: 'cordon' }, { kind: 'drains' },
+  { kind: 'jobs' },
 ];
 
 /** While a deployment runs, pass at least this often (its HealthyDeadline is a timer, not an event). */
@@ -161,6 +164,8 @@ export class Engine {
     const deployer = new Deployer(this.opts.registry, this.opts.log);
     const autoscaler = new Autoscaler(this.opts.registry, this.opts.log, this.opts.autoscaleIntervalMs);
     const drainer = new Drainer(this.opts.registry, this.opts.log);
+    const jobber = new Jobber(this.opts.registry, this.opts.log);
+    let jobsActive = false;
     if (!(await this.fullRead(model, term))) return;
     this.sawRead(model);
     let dirty = true;
@@ -176,7 +181,7 @@ export class Engine {
           // a held machine's grace ends: plan again then (re-checked each second while any is held)
           const holdIn = this.holdEnds === Infinity && this.heldKey === '' ? safety : Math.max(0, Math.min(this.holdEnds - this.clock.now(), 1000));
           const scaleIn = model.hasAutoscaled ? autoscaler.dueIn(this.clock.now()) : Infinity;
-          const wait = Math.min(model.deploymentActive || model.drainActive ? Math.min(safety, DEPLOY_TICK_MS) : safety, holdIn, scaleIn);
+          const wait = Math.min(model.deploymentActive || model.drainActive || jobsActive ? Math.min(safety, DEPLOY_TICK_MS) : safety, holdIn, scaleIn);
           const timer = childController(term);
           await Promise.race([woken, this.clock.sleep(wait, timer.signal)]);
           timer.controller.abort();
@@ -193,7 +198,11 @@ export class Engine {
           if (model.machineCount > 0 && !(await autoscaler.pass(model, leadership.guard, this.clock.now()))) return;
           const deployed = model.machineCount > 0 ? await deployer.pass(model, leadership.guard, this.clock.now()) : { leader: true };
           if (!deployed.leader) return; // refused: not leader any more
-          if (!(await this.pass(model, leadership, drainer))) return; // refused: not leader any more
+          // batch jobs: runs ended, retries due, completions and timer events (their records before any placement)
+          const jobs = model.machineCount > 0 ? await jobber.pass(model, leadership.guard, this.clock.now()) : null;
+          if (jobs && !jobs.leader) return;
+          jobsActive = jobs?.active ?? jobsActive;
+          if (!(await this.pass(model, leadership, drainer, jobs?.launch))) return; // refused: not leader any more
           backoff.reset();
         } catch (err) {
           if (!isRetryable(err)) throw err;
@@ -335,7 +344,7 @@ export class Engine {
   }
 
   /** One reconcile pass; false when etcd refused our writes because we are no longer leader. */
-  private async pass(model: ClusterModel, leadership: Leadership, drainer: Drainer): Promise<boolean> {
+  private async pass(model: ClusterModel, leadership: Leadership, drainer: Drainer, launch?: ReadonlyMap<string, Launch>): Promise<boolean> {
     this.stats.passes++;
     if (model.machineCount === 0) {
       // no live machine is either a dead cluster or a view we cannot trust: moving nothing is safe either way
@@ -343,7 +352,7 @@ export class Engine {
       return true;
     }
     const endPlan = planDuration.startTimer();
-    const snapshot = model.snapshot(this.opts.strategy, this.heldMachines(model));
+    const snapshot = model.snapshot(this.opts.strategy, this.heldMachines(model), launch);
     const drains = drainer.prepare(model, this.clock.now());
     snapshot.evict = drains.evict;
     let result = plan(snapshot);

@@ -5,6 +5,7 @@ import { TARGET_STATES, type TargetState } from '../units/types';
 import type { BadValue, MachineLoad, MachineRecord, UnitRecord, UnitStateRecord, UnitUsage } from './registry';
 import type { AutoscaleRecord } from '../autoscale/types';
 import type { Deployment, UnitVersion } from '../deploy/types';
+import type { JobRecord } from '../jobs/types';
 import { parseUnitName } from '../units/unit-name';
 
 function bad(key: string, why: string): ShoalError {
@@ -104,7 +105,24 @@ export function decodeState(key: string, raw: string): UnitStateRecord {
     ...(typeof o.healthRestarts === 'number' ? { healthRestarts: o.healthRestarts } : {}),
     ...(typeof o.healthOutput === 'string' ? { healthOutput: o.healthOutput } : {}),
     ...(typeof o.reason === 'string' && o.reason ? { reason: o.reason } : {}),
+    ...(decodeExit(o.exit) ?? {}),
   };
+}
+
+function decodeExit(v: unknown): { exit: UnitStateRecord['exit'] } | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const e = v as Record<string, unknown>;
+  if (typeof e.result !== 'string' || typeof e.code !== 'string' || typeof e.status !== 'number') return undefined;
+  return { exit: { result: e.result, code: e.code, status: e.status, startMs: Number(e.startMs) || 0, endMs: Number(e.endMs) || 0 } };
+}
+
+/** jobs/<name> */
+export function decodeJob(key: string, raw: string): JobRecord {
+  const o = parseJson(key, raw);
+  for (const f of ['unit', 'hash', 'status', 'kind']) str(key, o, f);
+  if (o.kind === 'run' && !Array.isArray(o.runs)) throw bad(key, 'not a job record');
+  if (o.kind !== 'run' && o.kind !== 'completions' && o.kind !== 'timer') throw bad(key, `unknown job kind "${String(o.kind)}"`);
+  return o as unknown as JobRecord;
 }
 
 /** groups/<template>: a whole number ≥ 0. */

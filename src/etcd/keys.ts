@@ -8,7 +8,7 @@ export const DEFAULT_PREFIX = '/shoal/';
 
 /** The kinds of keys shoal stores, by their first path segment. */
 export type KeyKind = 'units' | 'desired' | 'schedule' | 'assigned' | 'machines' | 'metadata' | 'states' | 'engine'
-  | 'groups' | 'history' | 'deployments' | 'promote' | 'events' | 'load' | 'autoscale' | 'cordon' | 'drains';
+  | 'groups' | 'history' | 'deployments' | 'promote' | 'events' | 'load' | 'autoscale' | 'cordon' | 'drains' | 'jobs';
 
 /** A shoal key split into its parts; `null` from `parse` when the key is not one of ours. */
 export type ParsedKey =
@@ -22,7 +22,7 @@ export type ParsedKey =
   | { kind: 'states'; unit: string; machine: string }
   | { kind: 'engine'; name: string }
   | { kind: 'cordon' | 'drains'; machine: string }
-  | { kind: 'groups' | 'history' | 'deployments' | 'promote' | 'autoscale'; unit: string };
+  | { kind: 'groups' | 'history' | 'deployments' | 'promote' | 'autoscale' | 'jobs'; unit: string };
 
 /** Builds and parses the keys under one prefix. Unit names and machine ids never contain `/` (validated upstream). */
 export class KeyLayout {
@@ -62,6 +62,8 @@ export class KeyLayout {
   cordon(machine: string): string { return `${this.prefix}cordon/${machine}`; }
   /** `drains/<machine>`: JSON DrainProgress of the machine's drain, written by the leader. */
   drainProgress(machine: string): string { return `${this.prefix}drains/${machine}`; }
+  /** `jobs/<name>`: JSON job record of a batch unit or of a Completions=/Schedule= template, written by the leader. */
+  job(name: string): string { return `${this.prefix}jobs/${name}`; }
   /** `engine/leader`: the election key, on the leader's lease. */
   get leader(): string { return `${this.prefix}engine/leader`; }
 
@@ -91,7 +93,7 @@ export class KeyLayout {
     switch (kind) {
       case 'units': case 'desired': case 'schedule':
         return ok(2) ? { kind, unit: a } : null;
-      case 'groups': case 'history': case 'deployments': case 'promote': case 'autoscale':
+      case 'groups': case 'history': case 'deployments': case 'promote': case 'autoscale': case 'jobs':
         return ok(2) ? { kind, unit: a } : null;
       case 'machines': case 'load': return ok(2) ? { kind, machine: a } : null;
       case 'cordon': case 'drains': return ok(2) ? { kind, machine: a } : null;

@@ -12,6 +12,7 @@ import type { ResourceRequest, TargetState } from '../units/types';
 import type { Deployment, UnitVersion } from '../deploy/types';
 import type { AutoscaleRecord } from '../autoscale/types';
 import type { CordonRecord, DrainProgress } from '../drain/types';
+import type { JobRecord } from '../jobs/types';
 
 /** A submitted unit file as stored at `units/<name>`. */
 export interface UnitRecord {
@@ -66,6 +67,21 @@ export interface UnitStateRecord {
   healthOutput?: string;
   /** Why the unit is not in its desired state here, from the agent (a refused load or start, a late job); absent when fine. */
   reason?: string;
+  /** How the unit's last run ended, for a service that ran since the agent loaded it and is not running now. */
+  exit?: UnitExit;
+}
+
+/** How a service's main process ended (systemd's Service properties), times in ms since the epoch. */
+export interface UnitExit {
+  /** systemd's Result: success, exit-code, signal, core-dump, timeout, ... */
+  result: string;
+  /** ExecMainCode: exited | killed | dumped. */
+  code: string;
+  /** ExecMainStatus: the exit status, or the signal number when killed. */
+  status: number;
+  /** ExecMainStartTimestamp / ExecMainExitTimestamp. */
+  startMs: number;
+  endMs: number;
 }
 
 /** One unit's use from systemd's cgroup accounting (CPUUsageNSec, MemoryCurrent). */
@@ -152,6 +168,8 @@ export interface ClusterState {
   cordons?: Map<string, CordonRecord>;
   /** machine → the leader's progress of its drain (drains/). */
   drains?: Map<string, DrainProgress>;
+  /** unit → its batch job record (jobs/). */
+  jobs?: Map<string, JobRecord>;
   /** Keys skipped because their value is bad (absent: none). */
   bad?: BadValue[];
 }
@@ -204,7 +222,10 @@ export type UnitChange =
   | { kind: 'put-desired'; unit: string; desired: TargetState }
   | { kind: 'put-deployment'; deployment: Deployment }
   /** The autoscaler's count (groups/<template>, the key `shoalctl scale` writes) and its decision record together. */
-  | { kind: 'put-scale'; unit: string; count: number; record: AutoscaleRecord };
+  | { kind: 'put-scale'; unit: string; count: number; record: AutoscaleRecord }
+  /** A batch job's record (jobs/<unit>); delete-unit deletes it too. */
+  | { kind: 'put-job'; job: JobRecord }
+  | { kind: 'delete-job'; unit: string };
 
 /** Group and deployment writes for the engine. */
 export interface GroupWriter {
@@ -254,6 +275,12 @@ export interface CordonStore {
   deleteCordon(machine: string): Promise<boolean>;
   /** The leader's progress of the drain of `machine`; null when none. */
   getDrainProgress(machine: string): Promise<DrainProgress | null>;
+}
+
+/** Batch job records for the API (written by the leader only). */
+export interface JobReader {
+  /** Every job record (jobs/), of batch units and of Completions=/Schedule= templates. */
+  listJobs(): Promise<JobRecord[]>;
 }
 
 /** Reads for the agent (and the API). */
@@ -405,7 +432,7 @@ export interface MachineRegistrar {
 
 /** What a watch can follow. */
 export type WatchScope =
-  | { kind: 'units' | 'desired' | 'schedule' | 'machines' | 'metadata' | 'states' | 'groups' | 'deployments' | 'promote' | 'load' | 'cordon' | 'drains' }
+  | { kind: 'units' | 'desired' | 'schedule' | 'machines' | 'metadata' | 'states' | 'groups' | 'deployments' | 'promote' | 'load' | 'cordon' | 'drains' | 'jobs' }
   | { kind: 'assigned'; machine: string }
   | { kind: 'metadata-of'; machine: string };
 
@@ -423,7 +450,8 @@ export type RegistryEvent =
   | { type: 'promote'; unit: string; value: string | null }
   | { type: 'load'; machine: string; value: MachineLoad | null }
   | { type: 'cordon'; machine: string; value: CordonRecord | null }
-  | { type: 'drain'; machine: string; value: DrainProgress | null };
+  | { type: 'drain'; machine: string; value: DrainProgress | null }
+  | { type: 'job'; unit: string; value: JobRecord | null };
 
 /**
  * One step of a watch. `events` happened at `revision`, in order.

@@ -10,7 +10,7 @@ import { sleep, withDeadline } from '../abort';
 import { Backoff } from '../backoff';
 import { UnavailableError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { badValue, decodeCordon, decodeDrainProgress, decodeCount, decodeDeployment, decodeDesired, decodeLoad, decodeMachine, decodeState, decodeUnit } from './codec';
+import { badValue, decodeCordon, decodeDrainProgress, decodeCount, decodeDeployment, decodeJob, decodeDesired, decodeLoad, decodeMachine, decodeState, decodeUnit } from './codec';
 import type { KeyLayout } from './keys';
 import type { BadValue, RegistryEvent, WatchBatch, WatchScope } from './registry';
 
@@ -44,6 +44,7 @@ export function toEvent(keys: KeyLayout, kv: IKeyValue, deleted: boolean): Regis
       case 'load': return { type: 'load', machine: p.machine, value: deleted ? null : decodeLoad(key, raw) };
       case 'cordon': return { type: 'cordon', machine: p.machine, value: deleted ? null : decodeCordon(key, raw) };
       case 'drains': return { type: 'drain', machine: p.machine, value: deleted ? null : decodeDrainProgress(key, raw) };
+      case 'jobs': return { type: 'job', unit: p.unit, value: deleted ? null : decodeJob(key, raw) };
       default: return null;
     }
   } catch (err) {

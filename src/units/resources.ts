@@ -9,7 +9,9 @@ import { entryError, unknownKey, type EntryContext } from './option-errors';
 import { GROUP_KEYS } from './group-options';
 import { SCALE_KEYS } from './scale-options';
 
-const SHOAL_KEYS = ['CPU', 'Memory', 'Disk', 'Strategy', ...GROUP_KEYS, ...SCALE_KEYS];
+import { JOB_KEYS } from './job-options';
+
+const SHOAL_KEYS = ['CPU', 'Memory', 'Disk', 'Strategy', ...GROUP_KEYS, ...SCALE_KEYS, ...JOB_KEYS];
 import { parsePermyriad, parseSystemdSize } from './systemd-values';
 
 /** The section shoal's own scheduling options live in. */

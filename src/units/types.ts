@@ -1,6 +1,7 @@
 /** The unit model shared by every part of shoal. Pure data, no I/O. */
 import type { GroupOptions } from './group-options';
 import type { ScaleOptions } from './scale-options';
+import type { JobOptions } from './job-options';
 
 /** systemd unit types shoal accepts (the suffix of a unit name). */
 export const UNIT_TYPES = [
@@ -117,6 +118,10 @@ export interface UnitSpec {
   group?: GroupOptions;
   /** ScaleMin=, ScaleMax=, ScaleCPU=, ... of a group's template (src/units/scale-options.ts); absent when not autoscaled. */
   autoscale?: ScaleOptions;
+  /** Kind=batch: runs to completion (src/units/job-options.ts); absent for services that keep running. */
+  job?: JobOptions;
+  /** Machines this unit may not be placed on now: set by the engine on a copy for a batch run's retry (not parsed). */
+  avoidMachines?: readonly string[];
 }
 
 /** The cluster-level state a user asks for. */

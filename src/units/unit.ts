@@ -11,6 +11,7 @@ import { parseShoalOptions } from './resources';
 import { parseContainer } from './container';
 import { parseGroupOptions } from './group-options';
 import { parseScaleOptions } from './scale-options';
+import { parseJobOptions } from './job-options';
 import { ValidationError } from '../errors';
 
 /** Options for parseUnit: `file` names the source in error locations (e.g. the path given to `shoalctl`). */
@@ -87,6 +88,8 @@ function build(unitName: UnitName, text: string, file: UnitSpec['file'], opts: P
     // an autoscaled template is a group: ScaleMin= instances until the leader or `scale` says otherwise
     spec.group.instances ??= autoscale.min;
   }
+  const job = parseJobOptions(file, unitName, opts);
+  if (job !== undefined) spec.job = job;
   const container = parseContainer(file, unitName, opts);
   if (container !== undefined) spec.container = container;
   return spec;

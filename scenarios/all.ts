@@ -8,9 +8,10 @@ import { unitScenarios } from './scenarios-units';
 import { groupScenarios } from './scenarios-groups';
 import { drainScenarios } from './scenarios-drain';
 import { autoscaleScenarios } from './scenarios-autoscale';
+import { jobScenarios } from './scenarios-jobs';
 
 /** The whole suite. */
-export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios, ...shoaldScenarios, ...groupScenarios, ...drainScenarios, ...autoscaleScenarios];
+export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios, ...shoaldScenarios, ...groupScenarios, ...drainScenarios, ...autoscaleScenarios, ...jobScenarios];
 
 /** The scenarios named in `names` (all when empty); throws naming the unknown ones and the known ones. */
 export function selectScenarios(names: string[]): Scenario[] {

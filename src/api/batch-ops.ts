@@ -48,7 +48,7 @@ async function groupMembers(reg: BatchRegistry, names: string[]): Promise<Map<st
     const u = stored.get(t)?.unit;
     if (!u) continue;
     let count: number | null | undefined = (await reg.getScale?.(t)) ?? null;
-    if (count === null) { try { count = parseUnit(t, u.text, { file: t }).group?.instances; } catch { count = undefined; } }
+    if (count === null) { try { const spec = parseUnit(t, u.text, { file: t }); count = spec.group?.instances ?? (ownsInstances(spec) ? 0 : undefined); } catch { count = undefined; } }
     if (count === null || count === undefined) continue;
     all ??= (await reg.listUnits()).value.map((x) => x.name);
     out.set(t, all.filter((n) => parseUnitName(n).template === t).sort());
@@ -59,12 +59,20 @@ async function groupMembers(reg: BatchRegistry, names: string[]): Promise<Map<st
 /** One unit's result, and whether it is a global unit (X-Fleet Global=true: runs on every matching machine). */
 export interface BatchResult extends UnitBatchResult {
   global: boolean;
+  /** Kind=batch: it runs to completion (docs/jobs.md). */
+  batch: boolean;
 }
+
 
 /** Progress of a batch: `total` units, each result as its chunk is committed. */
 export interface BatchProgress {
   total: number;
   results: BatchResult[];
+}
+
+/** A batch template with Completions= or Schedule=: the leader makes its instances, like a group's (docs/jobs.md). */
+export function ownsInstances(spec: { job?: { completions?: number; schedule?: unknown } }): boolean {
+  return spec.job !== undefined && (spec.job.completions !== undefined || spec.job.schedule !== undefined);
 }
 
 function refuseTemplateState(n: UnitName, state: TargetState | undefined, where: string): void {
@@ -100,15 +108,16 @@ async function expandNames(reg: BatchRegistry, args: string[]): Promise<string[]
 }
 
 /** Checks every file of a submit batch; throws for the first bad one (named), before anything is written. */
-function submitOps(req: BatchRequest, globals: Set<string>): UnitBatchOp[] {
+function submitOps(req: BatchRequest, globals: Set<string>, batch: Set<string>): UnitBatchOp[] {
   const byName = new Map<string, UnitRecord>();
   for (const u of req.units) {
     const spec = parseUnit(u.name, u.text ?? '', { file: u.name });
-    refuseTemplateState(parseUnitName(u.name), spec.group?.instances !== undefined ? undefined : req.state, '');
+    refuseTemplateState(parseUnitName(u.name), spec.group?.instances !== undefined || ownsInstances(spec) ? undefined : req.state, '');
     const prev = byName.get(spec.name);
     if (prev && prev.hash !== spec.hash) throw new ValidationError('unit.duplicate', `unit ${spec.name} is given twice with different bodies`);
     byName.set(spec.name, { name: spec.name, text: spec.text, hash: spec.hash });
     if (spec.options.global) globals.add(spec.name);
+    if (spec.job) batch.add(spec.name);
   }
   return [...byName.values()].map((unit) => ({ kind: 'submit', unit, replace: req.replace, desired: req.state }));
 }
@@ -120,7 +129,7 @@ function notFoundMessage(name: string): string {
 }
 
 /** Set-state ops: every unit must exist or be an instance of a stored template. */
-async function setStateOps(reg: BatchRegistry, req: BatchRequest, globals: Set<string>): Promise<UnitBatchOp[]> {
+async function setStateOps(reg: BatchRegistry, req: BatchRequest, globals: Set<string>, batch: Set<string>): Promise<UnitBatchOp[]> {
   const state = req.state;
   if (state === undefined) throw new ValidationError('api.bad-state', 'a target state is required: inactive, loaded or launched');
   let names = await expandNames(reg, req.units.map((u) => u.name));
@@ -141,6 +150,7 @@ async function setStateOps(reg: BatchRegistry, req: BatchRequest, globals: Set<s
     const u = stored.get(name)?.unit;
     if (u) {
       if (u.text.includes('Global') && parseUnit(name, u.text, { file: name }).options.global) globals.add(name);
+      if (u.text.includes('Kind')) { try { if (parseUnit(name, u.text, { file: name }).job) batch.add(name); } catch { /* stored before a rule existed: not batch */ } }
       return op;
     }
     const n = parseUnitName(name);
@@ -148,6 +158,7 @@ async function setStateOps(reg: BatchRegistry, req: BatchRequest, globals: Set<s
     if (!t) { missing.push(name); return op; }
     const spec = instantiate(parseUnit(t.name, t.text, { file: t.name }), n.instance!);
     if (spec.options.global) globals.add(name);
+    if (spec.job) batch.add(name);
     return { ...op, orCreate: { name, text: spec.text, hash: spec.hash } };
   });
   if (missing.length > 0) {
@@ -166,9 +177,10 @@ export async function applyBatch(reg: BatchRegistry, req: BatchRequest, onProgre
   if (req.units.length === 0) throw new ValidationError('api.no-units', 'no units given');
   let ops: UnitBatchOp[];
   const globals = new Set<string>();
+  const batch = new Set<string>(); // Kind=batch units: clients wait for nothing
   switch (req.action) {
-    case 'submit': ops = submitOps(req, globals); break;
-    case 'set-state': ops = await setStateOps(reg, req, globals); break;
+    case 'submit': ops = submitOps(req, globals, batch); break;
+    case 'set-state': ops = await setStateOps(reg, req, globals, batch); break;
     case 'destroy': {
       const names = await expandNames(reg, req.units.map((u) => u.name));
       const groups = await groupMembers(reg, names);
@@ -180,6 +192,6 @@ export async function applyBatch(reg: BatchRegistry, req: BatchRequest, onProgre
   }
   const total = ops.length;
   onProgress?.({ total, results: [] });
-  const withGlobal = (rs: UnitBatchResult[]) => rs.map((r) => ({ ...r, global: globals.has(r.name) }));
+  const withGlobal = (rs: UnitBatchResult[]) => rs.map((r) => ({ ...r, global: globals.has(r.name), batch: batch.has(r.name) }));
   return withGlobal(await reg.applyUnitBatch(ops, (results) => onProgress?.({ total, results: withGlobal(results) })));
 }

@@ -164,6 +164,8 @@ export interface BatchUnitResultMsg {
   previous: string;
   hash: string;
   global: boolean;
+  /** [X-Shoal] Kind=batch (runs to completion: nothing to wait for). */
+  batch?: boolean;
 }
 
 /** One message of an ApplyBatch stream. */

@@ -181,7 +181,7 @@ async function* batchStream(d: ServiceDeps, r: Req, signal: AbortSignal): AsyncI
     action: ACTIONS[String(r.action)] ?? (String(r.action) as BatchAction),
     units, replace: !!r.replace, state: desired(r, 'state', false), skipFrom,
   }, (p) => {
-    queue.push({ total: p.total, results: p.results.map((x) => ({ name: x.name, outcome: x.outcome, previous: x.previous ?? '', hash: x.hash, global: x.global })) });
+    queue.push({ total: p.total, results: p.results.map((x) => ({ name: x.name, outcome: x.outcome, previous: x.previous ?? '', hash: x.hash, global: x.global, batch: x.batch })) });
     wake?.();
   }).catch((err) => { failed = err; }).finally(() => { finished = true; wake?.(); });
   while (!signal.aborted) {

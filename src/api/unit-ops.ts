@@ -10,6 +10,7 @@ import type { SubmitOutcome, UnitRecord } from '../etcd/registry';
 import type { ApiRegistry } from './api-registry';
 import { ConflictError, NotFoundError } from './grpc-errors';
 import { groupCountOf, instancesOf } from './group-ops';
+import { ownsInstances } from './batch-ops';
 
 /** What a submit did, with the stored hash. */
 export interface SubmitResult {
@@ -26,7 +27,9 @@ function refuseTemplateStart(n: UnitName, state: TargetState | undefined, group 
 /** True when `name` is a stored group template (Instances= or a scale count): its state applies to its instances. */
 async function isGroup(reg: ApiRegistry, name: string): Promise<boolean> {
   const tpl = await reg.getUnit(name);
-  return tpl !== null && (await groupCountOf(reg, tpl)) !== null;
+  if (tpl === null) return false;
+  if ((await groupCountOf(reg, tpl)) !== null) return true;
+  try { return ownsInstances(parseUnit(name, tpl.text)); } catch { return false; }
 }
 
 /**
@@ -37,7 +40,7 @@ export async function submitUnit(
   reg: ApiRegistry, name: string, text: string, opts: { replace?: boolean; desired?: TargetState } = {},
 ): Promise<SubmitResult> {
   const spec = parseUnit(name, text, { file: name });
-  refuseTemplateStart(parseUnitName(name), opts.desired, spec.group?.instances !== undefined);
+  refuseTemplateStart(parseUnitName(name), opts.desired, spec.group?.instances !== undefined || ownsInstances(spec));
   const record: UnitRecord = { name: spec.name, text: spec.text, hash: spec.hash };
   const outcome = await reg.submitUnit(record, { replace: opts.replace, desired: opts.desired });
   if (outcome === 'exists') {

@@ -46,9 +46,10 @@ export async function runTransition(c: ApiClient, io: CliIO, args: string[], t: 
   }
   // a group's template is never loaded itself: its instances (in the results too) are what to wait for
   const isTemplate = (n: string) => /@\.[a-z]+$/.test(n);
-  const wait = todo.filter((r) => !r.global && !isTemplate(r.name));
+  const wait = todo.filter((r) => !r.global && !isTemplate(r.name) && !(r.batch && t.goal === 'launched'));
   for (const r of todo) {
     if (r.global) io.stdout.write(`Triggered global unit ${r.name} ${verb}\n`);
+    else if (r.batch && t.goal === 'launched') io.stdout.write(`Triggered batch unit ${r.name} ${verb} (it runs to completion: shoalctl jobs ${r.name})\n`);
     else if (isTemplate(r.name)) io.stdout.write(`Triggered group ${r.name} ${verb}\n`);
     else if (flags.block === false) io.stdout.write(`Triggered unit ${r.name} ${verb}\n`);
   }

@@ -10,6 +10,8 @@ import type { Logger } from '../log';
 import { planJobs } from '../jobs/jobs';
 import type { Launch } from '../jobs/job';
 import type { ClusterModel } from './cluster-model';
+import { emitEvent } from '../events/emit';
+import type { JobRecord } from '../jobs/types';
 
 /** What a jobs pass did. */
 export interface JobsPassResult {
@@ -34,13 +36,31 @@ export class Jobber {
     if (out.changes.length === 0) return { leader: true, launch: out.launch, active: out.active, written: 0 };
     const res = await reg.applyUnitChanges(guard, out.changes);
     for (const c of out.changes.slice(0, res.applied)) {
+      const prev = c.kind === 'put-job' ? model.job(c.job.unit) : undefined;
       model.applyChange(c);
-      if (c.kind === 'put-job') this.log.info('job', { unit: c.job.unit, kind: c.job.kind, status: c.job.status, message: c.job.message });
+      if (c.kind === 'put-job') {
+        this.log.info('job', { unit: c.job.unit, kind: c.job.kind, status: c.job.status, message: c.job.message });
+        jobEvent(prev, c.job);
+      }
       else this.log.info('job write', { kind: c.kind, unit: c.kind === 'put-unit' ? c.record.name : 'unit' in c ? c.unit : '' });
     }
     // a record not written (etcd refused or failed midway) must not let the planner act on it: no launch changes then
     const complete = res.applied === out.changes.length;
     return { leader: !res.notLeader, launch: complete ? out.launch : freeze(model, out.launch), active: out.active, written: res.applied };
+  }
+}
+
+/** The cluster event of a stored job change, if it is one users follow (issue 13's events: job.*). */
+function jobEvent(prev: JobRecord | undefined, j: JobRecord): void {
+  if (j.kind === 'run') {
+    if (prev?.status === j.status) return;
+    const run = j.runs.at(-1);
+    const kind = j.status === 'succeeded' ? 'job.succeeded' : j.status === 'failed' ? 'job.failed' : j.status === 'retrying' ? 'job.retrying' : undefined;
+    if (kind) emitEvent({ kind, unit: j.unit, machine: run?.machine, message: j.message, actor: 'engine', fields: { run: String(j.runs.length), failures: String(j.failures) } });
+  } else if (j.kind === 'timer' && prev?.kind === 'timer' && (prev.fired !== j.fired || prev.skipped !== j.skipped)) {
+    emitEvent({ kind: prev.fired !== j.fired ? 'job.fired' : 'job.skipped', unit: j.unit, message: j.message, actor: 'engine' });
+  } else if (j.kind === 'completions' && prev?.status !== j.status && j.status !== 'running') {
+    emitEvent({ kind: j.status === 'succeeded' ? 'job.succeeded' : 'job.failed', unit: j.unit, message: j.message, actor: 'engine' });
   }
 }
 

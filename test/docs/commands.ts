@@ -70,6 +70,13 @@ export const COMMANDS: Record<string, CommandTest> = {
   "vagrant ssh node1 -c 'sudo journalctl -u shoald -n 20'": { notRun: 'needs the Vagrant VMs' },
   'export SHOAL_ENDPOINT=192.168.56.11:7411 SHOAL_TOKEN=$(cat vagrant/.vagrant/shoal-api-token)': { notRun: 'needs the Vagrant VMs (their token file)' },
   'SHOAL_PLATFORM=vagrant npm run scenarios -- node-cut leader-pause': { notRun: 'needs the Vagrant VMs' },
+  // docs/jobs.md
+  'bin/shoalctl verify units-examples/report.service units-examples/shard@.service units-examples/tick@.service': { run: 'host' },
+  'bin/shoalctl start report.service shard@.service': { run: 'cluster', expect: /Triggered batch unit report\.service/ },
+  'bin/shoalctl jobs': { run: 'cluster', expect: /^report\.service +run /m },
+  'bin/shoalctl jobs report.service --runs': { run: 'cluster' },
+  'bin/shoalctl status report.service': { run: 'cluster', expect: /^job: (pending|running|succeeded)/m },
+  'bin/shoalctl journal report.service': { run: 'cluster' },
   // docs/compose.md
   'bin/shoalctl compose convert -f test/compose/fixtures/webapp/compose.yaml': { run: 'host' },
   'bin/shoalctl compose convert -f test/compose/fixtures/webapp/compose.yaml -o /tmp/webapp-units': { run: 'host' },

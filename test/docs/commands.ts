@@ -31,6 +31,10 @@ export const COMMANDS: Record<string, CommandTest> = {
   'bin/shoalctl status hello.service': { run: 'cluster', expect: /Active: active \(running\)/ },
   'bin/shoalctl status monitor.service': { run: 'cluster', expect: /^# monitor\.service on [0-9a-f]{8}\.\.\.(.|\n)*^# monitor\.service on (.|\n)*^# monitor\.service on /m },
   'bin/shoalctl journal -f hello.service': { run: 'cluster', followMs: 3000 },
+  // docs/observability.md
+  'bin/shoalctl events --since 1h': { run: 'cluster', expect: /^\S+Z {2}unit\.\S+ +\S+\.service/m },
+  'bin/shoalctl events -f --unit hello.service': { run: 'cluster', followMs: 3000, expect: /hello\.service/ },
+  'bin/shoalctl events -o json --kind unit.': { run: 'cluster', expect: /^\{"time":"[^"]+","kind":"unit\./m },
   'bin/shoalctl explain lb@3.service': { run: 'cluster' },
   'bin/shoalctl start worker@{3..5}.service': { run: 'cluster' },
   'bin/shoalctl submit --replace units-examples/hello.service': { run: 'cluster' },

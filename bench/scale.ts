@@ -121,7 +121,7 @@ async function simulateMachines(endpoint: string, machines: number): Promise<voi
   const ids = Array.from({ length: machines }, (_, i) => `m${String(i).padStart(4, '0')}`);
   await pool(ids, 64, async (id) => {
     const reg = regs[sessions.length % CLIENTS];
-    const s = await reg.register({ id, metadata: { rack: `r${Number(id.slice(1)) % 10}` }, capacity: { cpuMillis: 64_000, memoryBytes: 256 << 30 }, version: 'bench', startedAt: new Date().toISOString() }, 30);
+    const s = await reg.register({ id, metadata: { rack: `r${Number(id.slice(1)) % 10}` }, capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30 }, version: 'bench', startedAt: new Date().toISOString() }, 30);
     sessions.push(s);
     void simulateAgent(reg, s, ac.signal);
   });

@@ -17,7 +17,7 @@ let etcd: EtcdServer;
 const regs: EtcdRegistry[] = [];
 const P = '/bad/';
 const reg = () => { const r = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: P, callTimeoutMs: 1000 }); regs.push(r); return r; };
-const rec = (id: string): MachineRecord => ({ id, metadata: {}, capacity: { cpuMillis: 4000, memoryBytes: 8 << 30 }, version: 'test', startedAt: '' });
+const rec = (id: string): MachineRecord => ({ id, metadata: {}, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, version: 'test', startedAt: '' });
 const unit = (name: string) => {
   const text = '[Service]\nExecStart=/bin/sleep 1000\n';
   return { name, text, hash: unitHash(parseUnitFile(text)) };

@@ -18,7 +18,7 @@ let etcd: EtcdServer;
 const regs: EtcdRegistry[] = [];
 const reg = (prefix: string) => { const r = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix, callTimeoutMs: 1000 }); regs.push(r); return r; };
 const rec = (id: string, metadata: Record<string, string> = {}): MachineRecord => ({
-  id, metadata, capacity: { cpuMillis: 4000, memoryBytes: 8 << 30 }, version: 'test', startedAt: new Date().toISOString(),
+  id, metadata, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, version: 'test', startedAt: new Date().toISOString(),
 });
 const unit = (name: string, fleet = '') => {
   const text = `[Service]\nExecStart=/bin/sleep 1000\n${fleet ? `[X-Fleet]\n${fleet}\n` : ''}`;

@@ -17,7 +17,7 @@ import { ValidationError } from '../../src/errors';
 let etcd: EtcdServer;
 const regs: EtcdRegistry[] = [];
 const reg = (prefix: string) => { const r = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix, callTimeoutMs: 2000 }); regs.push(r); return r; };
-const rec = (id: string): MachineRecord => ({ id, metadata: {}, capacity: { cpuMillis: 4000, memoryBytes: 8 << 30 }, version: 'test', startedAt: new Date().toISOString() });
+const rec = (id: string): MachineRecord => ({ id, metadata: {}, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, version: 'test', startedAt: new Date().toISOString() });
 
 t.before(async () => { etcd = await startEtcd(); });
 t.teardown(async () => { for (const r of regs) r.close(); await etcd.close(); });

@@ -1,11 +1,12 @@
 /**
- * A standalone agent process configured by the environment the testbed gives every node (SHOAL_ETCD,
+ * A standalone agent process configured by the environment the testbed gives every node (SHOAL_ETCD, SHOAL_ETCD_*,
  * SHOAL_PREFIX, SHOAL_MACHINE_ID, SHOAL_METADATA, SHOAL_ADDRESS, SHOAL_TTL, SHOAL_CAPACITY_*).
  * For cluster tests and benches of the agent alone; shoald runs the same `runAgent` as its agent role.
  * Usage: node dist/src/agent/agent-main.js
  */
 import { readFileSync } from 'node:fs';
 import { EtcdRegistry } from '../etcd/registry-etcd';
+import { buildConfig } from '../daemon/config';
 import { ValidationError } from '../errors';
 import { createLogger } from '../log';
 import { VERSION } from '../version';
@@ -26,7 +27,9 @@ export function parseMetadata(s: string): Record<string, string> {
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const log = createLogger({ fields: { component: 'agent-main' } });
   const id = env.SHOAL_MACHINE_ID || readFileSync('/etc/machine-id', 'utf8').trim();
-  const registry = new EtcdRegistry({ endpoints: (env.SHOAL_ETCD ?? 'http://127.0.0.1:2379').split(','), prefix: env.SHOAL_PREFIX });
+  // SHOAL_ETCD and SHOAL_ETCD_* (TLS files, auth, deadlines) as shoald reads them
+  const registry = new EtcdRegistry({ ...buildConfig({}, { SHOAL_ETCD: env.SHOAL_ETCD, SHOAL_PREFIX: env.SHOAL_PREFIX,
+    ...Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('SHOAL_ETCD_'))) }).etcd });
   const ac = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort());
   try {

@@ -11,6 +11,7 @@ import { metadataProblem } from '../units/metadata';
 import { apiConfig } from '../api/api-config';
 import type { ApiConfig } from '../api/listeners';
 import { httpConfig, type HttpConfig } from '../web/http-config';
+import type { EtcdConnection } from '../etcd/client';
 
 /** What shoald runs. */
 export type Role = 'engine' | 'agent';
@@ -18,7 +19,8 @@ export type Role = 'engine' | 'agent';
 /** Typed daemon configuration. */
 export interface DaemonConfig {
   roles: Role[];
-  etcd: { endpoints: string[]; prefix: string };
+  /** `[etcd]`: endpoints, prefix, TLS files, etcd auth, deadlines (SHOAL_ETCD, SHOAL_ETCD_* override). */
+  etcd: EtcdConnection & { prefix: string };
   machine: {
     /** undefined: read /etc/machine-id. */
     id?: string;
@@ -80,6 +82,7 @@ export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>')
   for (const e of endpoints) if (!/^https?:\/\/[^/]+\/?$/.test(e)) throw (env.SHOAL_ETCD ? envBad('SHOAL_ETCD', `not an etcd URL: "${e}"`) : bad('etcd.endpoints', `not an etcd URL: "${e}"`));
   const prefix = env.SHOAL_PREFIX ?? optStr(etcd.prefix, 'etcd.prefix', bad) ?? '/shoal/';
   if (!prefix.startsWith('/')) throw bad('etcd.prefix', `must start with "/": "${prefix}"`);
+  const etcdConn = etcdSecurity(etcd, env, endpoints, bad, envBad);
 
   const metadata: Record<string, string> = {};
   if (machine.metadata !== undefined) {
@@ -101,7 +104,7 @@ export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>')
   }
   return {
     roles,
-    etcd: { endpoints, prefix: prefix.endsWith('/') ? prefix : `${prefix}/` },
+    etcd: { endpoints, prefix: prefix.endsWith('/') ? prefix : `${prefix}/`, ...etcdConn },
     machine: {
       id,
       address: env.SHOAL_ADDRESS ?? optStr(machine.address, 'machine.address', bad),
@@ -122,6 +125,51 @@ export function buildConfig(raw: Raw, env: NodeJS.ProcessEnv, file = '<config>')
     api: apiConfig(api, env, file),
     http: httpConfig(http, env, file),
   };
+}
+
+/** `[etcd]` settings beside endpoints and prefix, each with its SHOAL_ETCD_<NAME> override. */
+const ETCD_KEYS = ['endpoints', 'prefix', 'ca', 'cert', 'key', 'username', 'password', 'dial_timeout', 'request_timeout'];
+
+/**
+ * TLS files, etcd auth and deadlines of `[etcd]` (timeouts in seconds, fractions allowed), each
+ * overridden by SHOAL_ETCD_CA, _CERT, _KEY, _USERNAME, _PASSWORD, _DIAL_TIMEOUT, _REQUEST_TIMEOUT.
+ * Only the keys that are set appear in the result. Rules: cert and key together; TLS files need
+ * https:// endpoints and https:// endpoints are not mixed with http://; a user name needs a password.
+ */
+function etcdSecurity(etcd: Raw, env: NodeJS.ProcessEnv, endpoints: string[], bad: (k: string, m: string) => Error,
+  envBad: (k: string, m: string) => Error): Omit<EtcdConnection, 'endpoints'> {
+  for (const k of Object.keys(etcd)) if (!ETCD_KEYS.includes(k)) throw bad(`etcd.${k}`, `unknown setting (${ETCD_KEYS.join(', ')})`);
+  const str = (name: string) => {
+    const e = env[`SHOAL_ETCD_${name.toUpperCase()}`];
+    if (e !== undefined && e !== '') return { value: e, key: `SHOAL_ETCD_${name.toUpperCase()}`, fail: envBad };
+    const v = optStr(etcd[name], `etcd.${name}`, bad);
+    if (v === '') throw bad(`etcd.${name}`, 'must not be empty');
+    return v === undefined ? undefined : { value: v, key: `etcd.${name}`, fail: bad };
+  };
+  const seconds = (name: string) => {
+    const e = env[`SHOAL_ETCD_${name.toUpperCase()}`];
+    const s = num(e, `SHOAL_ETCD_${name.toUpperCase()}`, envBad) ?? num(etcd[name], `etcd.${name}`, bad);
+    return s === undefined ? undefined : Math.round(s * 1000);
+  };
+  const [ca, cert, key, username, password] = ['ca', 'cert', 'key', 'username', 'password'].map(str);
+  const out: Omit<EtcdConnection, 'endpoints'> = {};
+  if (cert && !key) throw cert.fail(cert.key, 'a client certificate needs its key (etcd.key / SHOAL_ETCD_KEY)');
+  if (key && !cert) throw key.fail(key.key, 'a client key needs its certificate (etcd.cert / SHOAL_ETCD_CERT)');
+  const https = endpoints.filter((e) => e.startsWith('https://')).length;
+  if (https > 0 && https < endpoints.length) {
+    throw (env.SHOAL_ETCD ? envBad('SHOAL_ETCD', 'mixes https:// and http:// endpoints') : bad('etcd.endpoints', 'mixes https:// and http:// endpoints'));
+  }
+  const tlsFile = ca ?? cert;
+  if (tlsFile && https === 0) throw tlsFile.fail(tlsFile.key, `TLS files need https:// etcd endpoints (got ${endpoints.join(', ')})`);
+  if (ca || cert) out.tls = { ...(ca ? { ca: ca.value } : {}), ...(cert && key ? { cert: cert.value, key: key.value } : {}) };
+  if (username && !password) throw username.fail(username.key, 'a user name needs a password (etcd.password / SHOAL_ETCD_PASSWORD)');
+  if (password && !username) throw password.fail(password.key, 'a password needs a user name (etcd.username / SHOAL_ETCD_USERNAME)');
+  if (username && password) out.auth = { username: username.value, password: password.value };
+  const dial = seconds('dial_timeout');
+  const call = seconds('request_timeout');
+  if (dial !== undefined) out.dialTimeoutMs = dial;
+  if (call !== undefined) out.callTimeoutMs = call;
+  return out;
 }
 
 function table(o: Raw, key: string, bad: (k: string, m: string) => Error): Raw {

@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { ShoalError, ValidationError } from '../errors';
 import { EtcdRegistry } from '../etcd/registry-etcd';
+import { EtcdRefusedError } from '../etcd/client';
 import { createLogger, type Logger } from '../log';
 import type { Engine } from '../engine/engine';
 import { runAgentRole } from './agent-hook';
@@ -39,10 +40,12 @@ export function parseArgs(argv: string[]): { config?: string; help: boolean } {
 const USAGE = `usage: shoald [--config PATH]
   Runs shoal's engine and/or agent (roles = ["engine", "agent"] by default).
   Config: /etc/shoal/shoal.toml or --config; SHOAL_* environment variables override it
-  (SHOAL_ETCD, SHOAL_PREFIX, SHOAL_ROLES, SHOAL_MACHINE_ID, SHOAL_METADATA=k=v,k2=v2, SHOAL_TTL,
+  (SHOAL_ETCD (endpoints, comma-separated), SHOAL_ETCD_CA, SHOAL_ETCD_CERT, SHOAL_ETCD_KEY, SHOAL_ETCD_USERNAME,
+  SHOAL_ETCD_PASSWORD, SHOAL_ETCD_DIAL_TIMEOUT, SHOAL_ETCD_REQUEST_TIMEOUT (seconds), SHOAL_PREFIX, SHOAL_ROLES, SHOAL_MACHINE_ID, SHOAL_METADATA=k=v,k2=v2, SHOAL_TTL,
   SHOAL_ENGINE_TTL, SHOAL_ENGINE_ID, SHOAL_CAPACITY_CPU (cores or millicores: 2, 1.5, 500m), SHOAL_CAPACITY_MEMORY (bytes or
   K/M/G/T, 1024-based: 512M, 1G), SHOAL_ADDRESS, SHOAL_HTTP_LISTEN (web page and /metrics,
-  default 127.0.0.1:7412, "" for none)). Exit status 2 on a bad config or argument.
+  default 127.0.0.1:7412, "" for none)). Exit status 2 on a bad config or argument, or when etcd
+  refuses shoal's certificate or credentials.
 `;
 
 /** The running roles, kept so a SIGHUP can apply a reloaded config to them. */
@@ -53,7 +56,7 @@ export interface DaemonRoles {
 
 /** Runs the configured roles until `signal` aborts; resolves when every role has stopped. */
 export async function runDaemon(config: DaemonConfig, log: Logger, signal: AbortSignal, running: DaemonRoles = {}): Promise<void> {
-  const registry = new EtcdRegistry({ endpoints: config.etcd.endpoints, prefix: config.etcd.prefix, log: log.child({ component: 'etcd' }) });
+  const registry = new EtcdRegistry({ ...config.etcd, log: log.child({ component: 'etcd' }) });
   const roles: Promise<void>[] = [];
   const failed = new AbortController();
   const both = AbortSignal.any([signal, failed.signal]);
@@ -63,11 +66,14 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
   // the API's own client, with a short deadline: a user's read during an etcd outage fails fast
   const apiReg = apiRegistry(config.etcd);
   // cluster events (src/events): emitEvent() from any module goes here; the leader's recorder derives the rest
-  const eventsClient = createEtcdClient({ endpoints: config.etcd.endpoints });
+  const eventsClient = createEtcdClient(config.etcd);
   const events = new EventStore(eventsClient, new KeyLayout(config.etcd.prefix), log.child({ component: 'events' }));
   const previousSink = setEventSink(events);
   let recorder: Promise<void> | undefined;
   try {
+    // etcd refusing shoal's certificate or credentials is a setting to fix, not an outage to wait out:
+    // checked before the roles start, and again until etcd first answers when it is unreachable now
+    if (!(await etcdAccess(registry, log))) roles.push(guard('etcd access check', untilEtcdAnswers(registry, both)));
     // the API first: a refused listener (e.g. non-loopback without TLS client certs or a token) stops shoald here
     api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined, strategy: () => config.engine.strategy, events });
     // the page and /metrics: refused like the API beyond loopback without a token or client certificates
@@ -101,6 +107,31 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     log.info('etcd usage', { requests: registry.stats.requests, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
     registry.close();
     apiReg.close();
+  }
+}
+
+/** True when etcd answered; throws EtcdRefusedError when it refused shoal; false when it is unreachable now. */
+async function etcdAccess(registry: EtcdRegistry, log: Logger): Promise<boolean> {
+  try {
+    await registry.checkAccess();
+    return true;
+  } catch (err) {
+    if (err instanceof EtcdRefusedError) throw err;
+    log.warn('etcd not reachable yet; starting anyway', { reason: (err as Error).message });
+    return false;
+  }
+}
+
+/** Checks access every second until etcd answers (resolves) or refuses shoal (throws EtcdRefusedError). */
+async function untilEtcdAnswers(registry: EtcdRegistry, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await registry.checkAccess();
+      return;
+    } catch (err) {
+      if (err instanceof EtcdRefusedError) throw err;
+    }
+    await new Promise((r) => { const t = setTimeout(r, 1000); signal.addEventListener('abort', () => { clearTimeout(t); r(undefined); }, { once: true }); });
   }
 }
 
@@ -151,7 +182,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     return 0;
   } catch (err) {
     log.error('shoald failed', { code: err instanceof ShoalError ? err.code : undefined, reason: (err as Error).message });
-    return 1;
+    // a setting to fix (etcd refused shoal, an unreadable TLS file): exit 2, which systemd units do not restart
+    return err instanceof EtcdRefusedError || err instanceof ValidationError ? 2 : 1;
   } finally {
     process.off('SIGHUP', onHup);
     process.off('SIGUSR2', onUsr2);

@@ -57,15 +57,27 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, DrainWriter, C
   private readonly elector: EtcdElector;
   private readonly batch: EtcdUnitBatch;
   private readonly log: Logger;
+  private readonly conn: EtcdConnection;
 
+  /** Throws ValidationError when a TLS file of `opts` cannot be read (naming its setting). */
   constructor(opts: EtcdRegistryOptions) {
     this.keys = new KeyLayout(opts.prefix);
+    this.conn = opts;
     this.client = createEtcdClient(opts);
     this.log = opts.log ?? silentLogger;
     this.elector = new EtcdElector(this.client, this.keys, this.stats, this.log.child({ component: 'election' }));
     this.batch = new EtcdUnitBatch(this.client, this.keys, this.stats, {
       beforeReplace: (old, next) => this.keepVersions(old, next), afterDestroy: (names) => this.forgetUnits(names),
     });
+  }
+
+  /**
+   * One read under the prefix, to learn whether etcd lets shoal in. Throws EtcdRefusedError naming the
+   * setting to fix (certificate, CA, user name or password) or UnavailableError when etcd is not reachable.
+   */
+  async checkAccess(): Promise<void> {
+    this.stats.requests++;
+    await etcdCall('access check', () => this.client.get(this.keys.kindPrefix('machines')).string(), this.conn);
   }
 
   /** Reads every key under `prefix` at `revision` (latest when 0), page by page. */

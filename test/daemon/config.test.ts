@@ -36,6 +36,20 @@ t.test('TOML file, then environment overrides', async (t) => {
   t.equal(machineId(e), 'n2');
 });
 
+t.test('[etcd] security settings: TLS files, auth, deadlines; SHOAL_ETCD_* override them', async (t) => {
+  const p = file('tls.toml', '[etcd]\nendpoints = ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]\nca = "/pki/ca.pem"\ncert = "/pki/c.pem"\nkey = "/pki/k.pem"\n'
+    + 'username = "shoal"\npassword = "pw"\ndial_timeout = 1.5\nrequest_timeout = 4\n');
+  t.same(loadConfig(p, {}).etcd, {
+    endpoints: ['https://10.0.0.1:2379', 'https://10.0.0.2:2379'], prefix: '/shoal/', tls: { ca: '/pki/ca.pem', cert: '/pki/c.pem', key: '/pki/k.pem' },
+    auth: { username: 'shoal', password: 'pw' }, dialTimeoutMs: 1500, callTimeoutMs: 4000,
+  });
+  const e = loadConfig(p, { SHOAL_ETCD_CA: '/o/ca.pem', SHOAL_ETCD_CERT: '/o/c.pem', SHOAL_ETCD_KEY: '/o/k.pem', SHOAL_ETCD_USERNAME: 'u', SHOAL_ETCD_PASSWORD: 'p2', SHOAL_ETCD_REQUEST_TIMEOUT: '2' });
+  t.same(e.etcd.tls, { ca: '/o/ca.pem', cert: '/o/c.pem', key: '/o/k.pem' });
+  t.same(e.etcd.auth, { username: 'u', password: 'p2' });
+  t.equal(e.etcd.callTimeoutMs, 2000);
+  t.same(buildConfig({}, { SHOAL_ETCD: 'https://e:2379', SHOAL_ETCD_CA: '/ca.pem' }).etcd, { endpoints: ['https://e:2379'], prefix: '/shoal/', tls: { ca: '/ca.pem' } }, 'a CA alone (no client certificate)');
+});
+
 t.test('capacity takes the syntax of [X-Shoal] CPU= and Memory= (docs/testbed.md example: 1G)', async (t) => {
   const cases: [NodeJS.ProcessEnv, { cpuMillis?: number; memoryBytes?: number }][] = [
     [{ SHOAL_CAPACITY_MEMORY: '1G' }, { memoryBytes: 2 ** 30 }],
@@ -79,6 +93,15 @@ const bad: [string, string, NodeJS.ProcessEnv, RegExp][] = [
   ['bad env cpu', '', { SHOAL_CAPACITY_CPU: '2x' }, /SHOAL_CAPACITY_CPU: CPU "2x" is not a number of cores/],
   ['zero env cpu', '', { SHOAL_CAPACITY_CPU: '0' }, /SHOAL_CAPACITY_CPU: must be more than 0/],
   ['bad machine id', '[machine]\nid = "../etc"\n', {}, /machine\.id: bad machine id/],
+  ['unknown etcd setting', '[etcd]\ncafile = "/x"\n', {}, /etcd\.cafile: unknown setting/],
+  ['cert without key', '[etcd]\nendpoints = ["https://e:2379"]\ncert = "/c.pem"\n', {}, /etcd\.cert: a client certificate needs its key/],
+  ['key without cert (env)', '', { SHOAL_ETCD: 'https://e:2379', SHOAL_ETCD_KEY: '/k.pem' }, /SHOAL_ETCD_KEY: a client key needs its certificate/],
+  ['TLS files with http endpoints', '[etcd]\nca = "/ca.pem"\n', {}, /etcd\.ca: TLS files need https:\/\/ etcd endpoints \(got http:\/\/127\.0\.0\.1:2379\)/],
+  ['mixed http and https', '[etcd]\nendpoints = ["https://a:2379", "http://b:2379"]\n', {}, /etcd\.endpoints: mixes https:\/\/ and http:\/\//],
+  ['user without password', '[etcd]\nusername = "shoal"\n', {}, /etcd\.username: a user name needs a password/],
+  ['password without user (env)', '', { SHOAL_ETCD_PASSWORD: 'x' }, /SHOAL_ETCD_PASSWORD: a password needs a user name/],
+  ['bad request timeout', '[etcd]\nrequest_timeout = 0\n', {}, /etcd\.request_timeout: must be a positive number/],
+  ['bad env dial timeout', '', { SHOAL_ETCD_DIAL_TIMEOUT: 'soon' }, /SHOAL_ETCD_DIAL_TIMEOUT: must be a positive number/],
 ];
 for (const [i, [name, text, env, msg]] of bad.entries()) {
   t.test(name, async (t) => {

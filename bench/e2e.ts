@@ -15,6 +15,7 @@ import type { UnitStateRecord } from '../src/etcd/registry';
 import { EtcdRegistry } from '../src/etcd/registry-etcd';
 import { parseUnit } from '../src/units/unit';
 import { lockTestbed, unlockTestbed } from '../src/testbed/lock';
+import { testbedEtcd } from '../src/testbed/etcd';
 import { applyBatch } from '../src/api/batch-ops';
 import { useNodeFlags } from './memory';
 
@@ -44,10 +45,12 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:e2e needs root (it runs the testbed)');
   await lockTestbed(TB, 600_000, (holder) => console.error(`waiting for the testbed held by ${holder}`));
   const env = { SHOAL_TESTBED_OWNER: String(process.pid) };
-  const reg = new EtcdRegistry({ endpoints: ['http://127.0.0.1:2379'] });
+  // made once the testbed is up: its etcd's certificates are made by testbed/up
+  let reg = undefined as unknown as EtcdRegistry;
   const lead = new AbortController();
   try {
     await sh(join(TB, 'up'), [String(NODES.length)], env);
+    reg = new EtcdRegistry(testbedEtcd(TB));
     if (process.env.BENCH_NODE_FLAGS !== undefined) {
       await useNodeFlags(NODES, process.env.BENCH_NODE_FLAGS);
       console.log(`shoald node flags: ${process.env.BENCH_NODE_FLAGS || '(none)'}`);
@@ -136,7 +139,7 @@ async function main(): Promise<void> {
       `1,000 units ≤ 4 s: ${bulkMs <= 4000 ? 'met' : 'MISSED'}`);
   } finally {
     lead.abort();
-    reg.close();
+    reg?.close();
     await sh(join(TB, 'down'), [], env).catch((e) => console.error(String(e)));
     unlockTestbed();
   }

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { EtcdRegistry } from '../src/etcd/registry-etcd';
 import { applyBatch } from '../src/api/batch-ops';
 import { lockTestbed, unlockTestbed } from '../src/testbed/lock';
+import { testbedEtcd } from '../src/testbed/etcd';
 
 const TB = join(resolve(__dirname, '..', '..'), 'testbed');
 
@@ -68,9 +69,11 @@ async function main(): Promise<void> {
   await lockTestbed(TB, 900_000, (holder) => console.error(`waiting for the testbed held by ${holder}`));
   const env = { SHOAL_TESTBED_OWNER: String(process.pid) };
   const nodes = Array.from({ length: NODES }, (_, i) => `node${i + 1}`);
-  const reg = new EtcdRegistry({ endpoints: ['http://127.0.0.1:2379'], callTimeoutMs: 10_000 });
+  // made once the testbed is up: its etcd's certificates are made by testbed/up
+  let reg = undefined as unknown as EtcdRegistry;
   try {
     await tbScript(['up', String(NODES)], env);
+    reg = new EtcdRegistry({ ...testbedEtcd(TB), callTimeoutMs: 10_000 });
     const flags = process.env.BENCH_NODE_FLAGS;
     if (flags !== undefined) await useNodeFlags(nodes, flags);
     const idle = await Promise.all(nodes.map((n) => shoaldRssKib(n)));
@@ -97,7 +100,7 @@ async function main(): Promise<void> {
     const worst = Math.max(...max) / 1024;
     console.log(`max ${worst.toFixed(1)} MiB  [target ≤ 60: ${worst <= 60 ? 'met' : 'MISSED'}]`);
   } finally {
-    reg.close();
+    reg?.close();
     await tbScript(['down'], env).catch((e) => console.error(String(e)));
     unlockTestbed();
   }

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EtcdRegistry } from '../src/etcd/registry-etcd';
 import { lockTestbed, unlockTestbed } from '../src/testbed/lock';
+import { testbedEtcd } from '../src/testbed/etcd';
 
 const ROOT = resolve(__dirname, '..', '..');
 const TB = join(ROOT, 'testbed');
@@ -147,11 +148,13 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-peers-'));
   writeFileSync(join(dir, 'b@.service'), UNIT);
   writeFileSync(join(dir, 'one.service'), UNIT);
-  const reg = new EtcdRegistry({ endpoints: ['http://127.0.0.1:2379'], callTimeoutMs: 10_000 });
+  // made once the testbed is up: its etcd's certificates are made by testbed/up
+  let reg = undefined as unknown as EtcdRegistry;
   let fleetEtcd: ChildProcess | undefined;
   const fleetData = mkdtempSync(join(tmpdir(), 'shoal-peers-etcd-'));
   try {
     await tb(['up', String(NODES.length)], env);
+    reg = new EtcdRegistry({ ...testbedEtcd(TB), callTimeoutMs: 10_000 });
     for (const n of NODES) { victimIds.set(n, (await tb(['node', 'machine-id', n])).trim()); victimIps.set(n, (await tb(['node', 'ip', n])).trim()); }
     const endpoint = `${victimIps.get('node1')}:7411`;
     const shoal: Peer = {
@@ -167,7 +170,7 @@ async function main(): Promise<void> {
         }
         return { count, byMachine };
       },
-      idleRequests: () => counter('http://127.0.0.1:2379/metrics', ['grpc_server_msg_received_total']),
+      idleRequests: () => counter('http://127.0.0.1:2390/metrics', ['grpc_server_msg_received_total']),
       agentService: 'shoald',
       restarted: async () => { await until('3 shoal machines', 60_000, async () => (await reg.listMachines()).value.length === 3, 500); },
     };
@@ -234,7 +237,7 @@ async function main(): Promise<void> {
     console.log('\n| measure | fleet v1.0.0 | shoal | fleet / shoal |\n|---|---|---|---|');
     for (const [name, fv, sv, spec] of rows) console.log(`| ${name} | ${fmt(fv, spec)} | ${fmt(sv, spec)} | ${(fv / sv).toFixed(2)}× ${fv > sv ? '(shoal ahead)' : '(fleet ahead)'} |`);
   } finally {
-    reg.close();
+    reg?.close();
     fleetEtcd?.kill('SIGTERM');
     rmSync(FLEET_COPY, { recursive: true, force: true });
     rmSync(fleetData, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 /**
  * The scenarios' platform on the local testbed (testbed/up, testbed/node): nspawn nodes with real
- * systemd, etcd on the host. Node faults go through testbed/node; etcd is paused/restarted here by
- * its pid (testbed/run/etcd.pid), restarted with the very command line testbed/up gave it.
+ * systemd, etcd on the host (TLS with client certificates; 1 or 3 members). Node faults go through
+ * testbed/node, single etcd members through testbed/etcd; etcd as a whole is paused/restarted here by
+ * its members' pids (testbed/run/etcdN.pid), restarted with the very command lines testbed/up gave them.
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import {
@@ -10,6 +11,8 @@ import {
 import { dirname, join } from 'node:path';
 import type { NodeExec, Platform, StartOptions } from './platform';
 import { lockTestbed, processAlive as alive, unlockTestbed } from '../src/testbed/lock';
+import { testbedEtcdHealthUrl, testbedEtcdPort } from '../src/testbed/etcd';
+import type { EtcdTls } from '../src/etcd/client';
 
 /** The project root: the first directory up from here with testbed/up (works from scenarios/ and dist/scenarios/). */
 function projectRoot(): string {
@@ -20,13 +23,12 @@ function projectRoot(): string {
 const ROOT = projectRoot();
 const TB = join(ROOT, 'testbed');
 const RUN = join(TB, 'run');
-const ETCD_HEALTH = 'http://127.0.0.1:2379/health';
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function etcdHealthy(): Promise<boolean> {
+/** Member i's /health (plain http on loopback: etcd's metrics listener). */
+async function etcdHealthy(member: number): Promise<boolean> {
   try {
-    const res = await fetch(ETCD_HEALTH, { signal: AbortSignal.timeout(1000) });
+    const res = await fetch(testbedEtcdHealthUrl(member), { signal: AbortSignal.timeout(1000) });
     return /"health":\s*"true"/.test(await res.text());
   } catch {
     return false;
@@ -51,6 +53,8 @@ export interface TestbedPlatformOptions {
   nodes?: number;
   /** How long `up` waits for another process's testbed to go away, in ms (default 10 min). */
   lockTimeoutMs?: number;
+  /** etcd members: 1 (default) or 3 (`testbed/up --etcd 3`). */
+  etcdMembers?: 1 | 3;
 }
 
 /** The testbed: node1..node3 (or ..nodeN) form the cluster, the next node is the spare. */
@@ -58,7 +62,9 @@ export class TestbedPlatform implements Platform {
   readonly name = 'testbed';
   readonly nodes: string[];
   readonly spare: string;
-  readonly etcdEndpoints = ['http://127.0.0.1:2379'];
+  readonly etcdEndpoints: string[];
+  readonly etcdTls: EtcdTls = { ca: join(RUN, 'pki', 'ca.pem'), cert: join(RUN, 'pki', 'client.pem'), key: join(RUN, 'pki', 'client-key.pem') };
+  readonly etcdMembers: string[];
   readonly ttlSeconds: number;
   private readonly env: NodeJS.ProcessEnv;
   private isUp = false;
@@ -69,6 +75,8 @@ export class TestbedPlatform implements Platform {
     const n = opts.nodes ?? 3;
     this.nodes = Array.from({ length: n }, (_, i) => `node${i + 1}`);
     this.spare = `node${n + 1}`;
+    this.etcdMembers = Array.from({ length: opts.etcdMembers ?? 1 }, (_, i) => `etcd${i + 1}`);
+    this.etcdEndpoints = this.etcdMembers.map((_, i) => `https://127.0.0.1:${testbedEtcdPort(i + 1)}`);
     this.env = { ...process.env, ...opts.env, SHOAL_TESTBED_OWNER: String(process.pid), SHOAL_NO_DAEMON: '0' };
   }
 
@@ -85,7 +93,7 @@ export class TestbedPlatform implements Platform {
     process.once('exit', this.onExit);
     this.isUp = true;
     try {
-      await this.script('up', [String(this.nodes.length)]);
+      await this.script('up', ['--etcd', String(this.etcdMembers.length), String(this.nodes.length)]);
     } catch (err) {
       await this.down().catch(() => undefined);
       throw err;
@@ -96,7 +104,7 @@ export class TestbedPlatform implements Platform {
     if (!this.isUp) return;
     this.isUp = false;
     try {
-      await resumeIfStopped(this.etcdPid());
+      for (const p of this.etcdPids()) await resumeIfStopped(p);
       await this.resumeDockerd().catch(() => undefined);
       await this.script('down', []);
     } finally {
@@ -164,38 +172,58 @@ export class TestbedPlatform implements Platform {
   resumeShoald(node: string): Promise<void> { return this.systemctl(node, ['kill', '--signal=SIGCONT', 'shoald.service']); }
   restartShoald(node: string): Promise<void> { return this.systemctl(node, ['restart', 'shoald.service']); }
 
-  private etcdPid(): number {
-    const f = join(RUN, 'etcd.pid');
-    return existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) : 0;
+  /** Pids of the etcd members (0 for a member without a pid file). */
+  private etcdPids(): number[] {
+    return this.etcdMembers.map((m) => {
+      const f = join(RUN, `${m}.pid`);
+      return existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) : 0;
+    });
   }
 
   async restartEtcd(): Promise<void> {
-    const pid = this.etcdPid();
-    if (!pid || !alive(pid)) throw new Error('restartEtcd: the testbed etcd is not running');
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    process.kill(pid, 'SIGTERM');
-    for (let i = 0; i < 500 && alive(pid); i++) await sleep(10);
-    if (alive(pid)) throw new Error(`restartEtcd: etcd ${pid} did not exit in 5 s`);
+    const pids = this.etcdPids();
+    if (pids.some((p) => !p || !alive(p))) throw new Error('restartEtcd: a testbed etcd member is not running');
+    const argvs = pids.map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean));
+    for (const pid of pids) process.kill(pid, 'SIGTERM');
+    for (const pid of pids) {
+      for (let i = 0; i < 500 && alive(pid); i++) await sleep(10);
+      if (alive(pid)) throw new Error(`restartEtcd: etcd ${pid} did not exit in 5 s`);
+    }
     // same command line, same pid file and log as testbed/up, so testbed/down still stops it
-    const log = openSync(join(TB, 'logs', 'etcd.log'), 'a');
-    const child = spawn('setsid', ['bash', '-c', 'echo $$ > "$0"; exec "$@"', join(RUN, 'etcd.pid'), ...argv],
-      { detached: true, stdio: ['ignore', log, log] });
-    child.unref();
-    closeSync(log);
+    this.etcdMembers.forEach((m, i) => {
+      const log = openSync(join(TB, 'logs', `${m}.log`), 'a');
+      const child = spawn('setsid', ['bash', '-c', 'echo $$ > "$0"; exec "$@"', join(RUN, `${m}.pid`), ...argvs[i]],
+        { detached: true, stdio: ['ignore', log, log] });
+      child.unref();
+      closeSync(log);
+    });
     await this.waitEtcd();
   }
 
   async pauseEtcd(): Promise<void> {
-    const pid = this.etcdPid();
-    if (!pid || !alive(pid)) throw new Error('pauseEtcd: the testbed etcd is not running');
-    process.kill(pid, 'SIGSTOP');
+    const pids = this.etcdPids();
+    if (pids.some((p) => !p || !alive(p))) throw new Error('pauseEtcd: a testbed etcd member is not running');
+    for (const p of pids) process.kill(p, 'SIGSTOP');
   }
 
+  /** SIGCONT to every member, and starts a member that is not running (a scenario killed it); resolves once all are healthy. */
   async resumeEtcd(): Promise<void> {
-    const pid = this.etcdPid();
-    if (!pid || !alive(pid)) throw new Error('resumeEtcd: the testbed etcd is not running');
-    process.kill(pid, 'SIGCONT');
+    const pids = this.etcdPids();
+    for (const [i, p] of pids.entries()) {
+      if (p && alive(p)) process.kill(p, 'SIGCONT');
+      else if (this.etcdMembers.length > 1) await this.etcdMember('start', this.etcdMembers[i]);
+      else throw new Error('resumeEtcd: the testbed etcd is not running');
+    }
     await this.waitEtcd();
+  }
+
+  async etcdMember(action: 'kill' | 'start' | 'pause' | 'resume' | 'replace', member: string): Promise<void> {
+    await this.script('etcd', [action, member]);
+  }
+
+  async etcdLeader(): Promise<string | null> {
+    const r = await run(join(TB, 'etcd'), ['leader'], this.env, 15_000);
+    return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : null;
   }
 
   /** The host dockerd when testbed/up started it (never one the machine runs for others). */
@@ -211,10 +239,10 @@ export class TestbedPlatform implements Platform {
 
   private async waitEtcd(): Promise<void> {
     for (let i = 0; i < 200; i++) {
-      if (await etcdHealthy()) return;
+      if ((await Promise.all(this.etcdMembers.map((_, m) => etcdHealthy(m + 1)))).every(Boolean)) return;
       await sleep(50);
     }
-    throw new Error('etcd not healthy 10 s after (re)start; see testbed/logs/etcd.log');
+    throw new Error('etcd not healthy 10 s after (re)start; see testbed/logs/etcd*.log');
   }
 }
 

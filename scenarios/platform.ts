@@ -5,6 +5,8 @@
  * what it says; none of them waits for the cluster to react (the scenarios do that).
  */
 
+import type { EtcdTls } from '../src/etcd/client';
+
 /** What a command run inside a node printed, and its exit code. */
 export interface NodeExec {
   code: number;
@@ -28,6 +30,10 @@ export interface Platform {
   readonly spare: string | null;
   /** etcd client URLs as seen from where the scenarios run. */
   readonly etcdEndpoints: string[];
+  /** etcd's CA and the client certificate (PEM paths), when etcd serves TLS. */
+  readonly etcdTls?: EtcdTls;
+  /** etcd's members by name (etcd1..etcdN) when single members can be acted on (see etcdMember). */
+  readonly etcdMembers?: string[];
   /** The machine/engine lease TTL the cluster runs with, in seconds. */
   readonly ttlSeconds: number;
 
@@ -77,6 +83,14 @@ export interface Platform {
   pauseEtcd(): Promise<void>;
   /** SIGCONT to etcd; resolves once healthy. */
   resumeEtcd(): Promise<void>;
+  /**
+   * One etcd member: kill (SIGKILL), start (on its data; resolves once healthy), pause / resume
+   * (SIGSTOP / SIGCONT), replace (etcdctl member remove, then member add of a new member with an
+   * empty data dir at its address; resolves once healthy). Only where `etcdMembers` is set.
+   */
+  etcdMember?(action: 'kill' | 'start' | 'pause' | 'resume' | 'replace', member: string): Promise<void>;
+  /** The etcd member that leads now, or null when there is none (no quorum). */
+  etcdLeader?(): Promise<string | null>;
 
   /** SIGSTOP to the container engine the nodes use (absent: the platform cannot; throws: not now). */
   pauseDockerd?(): Promise<void>;

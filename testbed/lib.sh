@@ -7,7 +7,7 @@ SHOAL_PROJECT=${SHOAL_PROJECT:-$(cd "$TB/.." && pwd)}   # mounted read-only at /
 SHOAL_BRIDGE=${SHOAL_BRIDGE:-br-shoal}
 SHOAL_NET=${SHOAL_NET:-10.88.0}
 SHOAL_BRIDGE_MAC=02:00:0a:58:00:01                      # fixed MAC: see "Bridge MAC is fixed" in docs/testbed.md
-SHOAL_ETCD_URL=http://$SHOAL_NET.1:2379
+SHOAL_ETCD_URL=https://$SHOAL_NET.1:2379                  # the first etcd member, as nodes see it
 SHOAL_PREFIX=${SHOAL_PREFIX:-/shoal/}
 SHOAL_DOCKER_DIR=/run/shoal-docker                       # host engine's extra socket dir, bound into nodes
 LOCK=/run/shoal-testbed.lock                              # "pid" of the process that owns the testbed
@@ -40,10 +40,10 @@ per_node() { local v="SHOAL_${1}_$2" g="SHOAL_$1"; echo "${!v:-${!g:-}}"; }
 require_root_and_tools() {
   [ "$(id -u)" = 0 ] || die "must run as root (nspawn, bridges and cgroups need it)"
   local c missing=()
-  for c in systemd-nspawn nsenter etcd etcdctl ip iptables node curl busybox; do
+  for c in systemd-nspawn nsenter etcd etcdctl ip iptables node curl busybox openssl; do
     command -v "$c" > /dev/null || missing+=("$c")
   done
-  [ ${#missing[@]} = 0 ] || die "missing ${missing[*]}: apt-get install -y systemd-container etcd-server etcd-client iptables busybox-static"
+  [ ${#missing[@]} = 0 ] || die "missing ${missing[*]}: apt-get install -y systemd-container etcd-server etcd-client iptables busybox-static openssl"
 }
 
 # The lock names who owns the testbed: the pid of a test process (SHOAL_TESTBED_OWNER, set by
@@ -64,7 +64,43 @@ release_lock() {
 
 docker_ok() { command -v docker > /dev/null && docker version > /dev/null 2>&1; }
 
-etcdctl_() { ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 "$@"; }
+# etcd runs with TLS and client-certificate auth: testbed/certs makes a CA, etcd's certificate and a
+# client certificate in $PKI at `up`; nodes see the CA and the client certificate at $NODE_PKI.
+PKI=$RUN/pki
+NODE_PKI=/etc/shoal/pki
+# Member i (1..3) of etcd: etcd<i>, client port 2379 + 10000*(i-1), peer port +1, plain-http /health
+# and /metrics on 127.0.0.1 at port +11 (so probes need no client certificate; not 2381, bench:peers runs
+# fleet's etcd there). One member by default.
+etcd_members() { cat "$RUN/etcd-members" 2> /dev/null || echo 1; }
+etcd_port() { echo $((2379 + 10000 * ($1 - 1))); }
+etcd_health_url() { echo "http://127.0.0.1:$(($(etcd_port "$1") + 11))/health"; }
+# every member's client URL, comma-separated: $1 = host (127.0.0.1 from the host, $SHOAL_NET.1 from nodes)
+etcd_urls() { local i out=""; for ((i = 1; i <= $(etcd_members); i++)); do out="$out${out:+,}https://$1:$(etcd_port "$i")"; done; echo "$out"; }
+etcd_initial_cluster() { local i out=""; for ((i = 1; i <= $(etcd_members); i++)); do out="$out${out:+,}etcd$i=https://127.0.0.1:$(($(etcd_port "$i") + 1))"; done; echo "$out"; }
+etcd_pid() { cat "$RUN/etcd$1.pid" 2> /dev/null; }
+etcd_healthy() { curl -sf -m 1 "$(etcd_health_url "$1")" 2> /dev/null | grep -q '"health":"true"'; }
+etcdctl_() {
+  ETCDCTL_API=3 etcdctl --endpoints="$(etcd_urls 127.0.0.1)" --cacert "$PKI/ca.pem" --cert "$PKI/client.pem" --key "$PKI/client-key.pem" \
+    --dial-timeout=2s --command-timeout=5s "$@"
+}
+# Starts member $1 as a host process (TLS for clients and peers, client certificates required);
+# $2 = new | existing (joining a running cluster after `etcdctl member add`).
+etcd_start() {
+  local i=$1 state=${2:-new} c p m timing
+  c=$(etcd_port "$i"); p=$((c + 1)); m=$((c + 11))
+  # a single member elects itself in ~0.1 s with these; three members on a loaded 2-core host need slack
+  if [ "$(etcd_members)" = 1 ]; then timing=(--heartbeat-interval=10 --election-timeout=100)
+  else timing=(--heartbeat-interval=50 --election-timeout=500); fi
+  setsid bash -c 'echo $$ > "$0"; exec "$@"' "$RUN/etcd$i.pid" etcd --name "etcd$i" \
+    --data-dir "$RUN/etcd$i-data" \
+    --listen-client-urls "https://127.0.0.1:$c,https://$SHOAL_NET.1:$c" --advertise-client-urls "https://$SHOAL_NET.1:$c" \
+    --listen-peer-urls "https://127.0.0.1:$p" --initial-advertise-peer-urls "https://127.0.0.1:$p" \
+    --listen-metrics-urls "http://127.0.0.1:$m" \
+    --initial-cluster "$(etcd_initial_cluster)" --initial-cluster-state "$state" --initial-cluster-token shoal-testbed \
+    --cert-file "$PKI/server.pem" --key-file "$PKI/server-key.pem" --trusted-ca-file "$PKI/ca.pem" --client-cert-auth \
+    --peer-cert-file "$PKI/server.pem" --peer-key-file "$PKI/server-key.pem" --peer-trusted-ca-file "$PKI/ca.pem" --peer-client-cert-auth \
+    "${timing[@]}" --log-level warn >> "$LOGS/etcd$i.log" 2>&1 < /dev/null &
+}
 
 # The node settings `up` was given (SHOAL_METADATA_node3=..., SHOAL_TTL=..., SHOAL_ENV=..., see
 # docs/testbed.md) are kept in $RUN/settings, so a later `testbed/node start` boots a node as `up` did.

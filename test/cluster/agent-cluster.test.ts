@@ -36,7 +36,7 @@ t.test('agents on a 3-node testbed', async (t) => {
     throw new Error(`${AGENT} missing: run npm run build before the cluster tests`);
   }
   const tb = await up({ nodes: 3, t });
-  const reg = new EtcdRegistry({ endpoints: [tb.etcdEndpoint], prefix: '/shoal/' });
+  const reg = new EtcdRegistry({ ...tb.etcd, prefix: '/shoal/' });
   t.teardown(() => reg.close());
   for (const n of tb.nodes) await startAgent(tb, n);
   await until('3 machines registered', async () => (await reg.listMachines()).value.length === 3);

@@ -33,7 +33,7 @@ function dockerdPids(): number[] {
 
 t.test('a hung dockerd: a restarted shoald keeps its machine registered and its units', async (t) => {
   const tb = await up({ nodes: 2, daemon: true, t, env: { SHOAL_TTL: String(TTL) } });
-  const reg = new EtcdRegistry({ endpoints: [tb.etcdEndpoint], prefix: '/shoal/', callTimeoutMs: 2000 });
+  const reg = new EtcdRegistry({ ...tb.etcd, prefix: '/shoal/', callTimeoutMs: 2000 });
   t.teardown(() => reg.close());
   const node = 'node1';
   const id = tb.machineId(node);

@@ -10,8 +10,7 @@ import { up } from '../helpers/testbed';
 t.test('capacity settings reach the machine record; a bad one fails testbed/up fast', async (t) => {
   const tb = await up({ nodes: 1, daemon: true, t, env: { SHOAL_CAPACITY_MEMORY: '1G', SHOAL_CAPACITY_CPU: '2' } });
   const key = `/shoal/machines/${tb.machineId('node1')}`;
-  const out = execFileSync('etcdctl', ['--endpoints=http://127.0.0.1:2379', 'get', '--print-value-only', key],
-    { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8', timeout: 10_000 });
+  const out = await tb.etcdctl('get', '--print-value-only', key);
   t.same(JSON.parse(out).capacity, { cpuMillis: 2000, memoryBytes: 2 ** 30 }, '1G = 1 GiB, 2 = 2 cores');
 
   // testbed/up again, by hand, under the lock this test holds (it starts from a clean state)

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { up } from '../helpers/testbed';
 
 const ping = (ip: string) => ['busybox', 'ping', '-c1', '-W1', ip];
-const etcdHealth = ['curl', '-sf', '-m', '2', 'http://10.88.0.1:2379/health'];
+// over TLS with the client certificate the node got (a request without it is refused: see below)
+const etcdHealth = ['curl', '-sf', '-m', '2', '--cacert', '/etc/shoal/pki/ca.pem', '--cert', '/etc/shoal/pki/client.pem', '--key', '/etc/shoal/pki/client-key.pem', 'https://10.88.0.1:2379/health'];
 
 t.test('testbed: nodes, faults and teardown', async (t) => {
   const tb = await up({
@@ -46,14 +47,20 @@ t.test('testbed: nodes, faults and teardown', async (t) => {
       const h = await tb.exec(a, etcdHealth);
       t.match(h.stdout, /"health":\s*"true"/, `${a} -> etcd`);
     }
+    const noCert = await tb.exec('node1', ['curl', '-sf', '-m', '2', '--cacert', '/etc/shoal/pki/ca.pem', 'https://10.88.0.1:2379/health']);
+    t.not(noCert.code, 0, 'etcd refuses a client without a certificate');
+    const plain = await tb.exec('node1', ['curl', '-sf', '-m', '2', 'http://10.88.0.1:2379/health']);
+    t.not(plain.code, 0, 'etcd does not answer plain http');
     t.equal((await tb.sh('node1', 'getent hosts node2')).trim().split(/\s+/)[0], '10.88.0.12', 'names resolve');
   });
 
   await t.test('per-node settings reach every unit of the node', async (t) => {
     const env = async (n: string) => (await tb.sh(n, 'echo "$SHOAL_METADATA|$SHOAL_CAPACITY_CPU|$SHOAL_ADDRESS|$SHOAL_ETCD"')).trim();
-    t.equal(await env('node1'), 'node=node1|2|10.88.0.11|http://10.88.0.1:2379');
-    t.equal(await env('node2'), 'node=node2,role=db,disk=ssd|2|10.88.0.12|http://10.88.0.1:2379');
-    t.equal(await env('node3'), 'node=node3|500m|10.88.0.13|http://10.88.0.1:2379', 'per-node value wins');
+    t.equal(await env('node1'), 'node=node1|2|10.88.0.11|https://10.88.0.1:2379');
+    t.equal(await env('node2'), 'node=node2,role=db,disk=ssd|2|10.88.0.12|https://10.88.0.1:2379');
+    t.equal(await env('node3'), 'node=node3|500m|10.88.0.13|https://10.88.0.1:2379', 'per-node value wins');
+    t.equal((await tb.sh('node1', 'echo "$SHOAL_ETCD_CA|$SHOAL_ETCD_CERT|$SHOAL_ETCD_KEY"')).trim(),
+      '/etc/shoal/pki/ca.pem|/etc/shoal/pki/client.pem|/etc/shoal/pki/client-key.pem', 'the TLS files reach shoald');
     t.equal((await tb.sh('node1', 'echo $SHOAL_MACHINE_ID')).trim(), tb.machineId('node1'));
   });
 
@@ -110,7 +117,7 @@ t.test('testbed: nodes, faults and teardown', async (t) => {
     t.notOk(existsSync('testbed/run') || existsSync(`${__dirname}/../../testbed/run`), 'no testbed/run');
     const fwd = execFileSync('iptables', ['-S', 'FORWARD'], { encoding: 'utf8' });
     t.notMatch(fwd, /br-shoal/, 'no FORWARD rule');
-    const etcdUp = await fetch('http://127.0.0.1:2379/health').then(() => true, () => false);
+    const etcdUp = await fetch('http://127.0.0.1:2390/health').then(() => true, () => false);
     t.notOk(etcdUp, 'etcd stopped');
   });
 });

@@ -8,6 +8,8 @@ import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { lockTestbed, unlockTestbed } from '../../src/testbed/lock';
+import { testbedEtcd } from '../../src/testbed/etcd';
+import type { EtcdConnection } from '../../src/etcd/client';
 
 const ROOT = resolve(__dirname, '..', '..');
 const TB = join(ROOT, 'testbed');
@@ -30,6 +32,8 @@ export interface UpOptions {
   env?: Record<string, string>;
   /** Registers `down()` as a teardown of this tap test. */
   t?: { teardown(fn: () => unknown): void };
+  /** etcd members (default 1; 3 = `testbed/up --etcd 3`). */
+  etcdMembers?: 1 | 3;
   /** Max wait for another process's testbed to go away (default 10 min). */
   lockTimeoutMs?: number;
 }
@@ -37,10 +41,14 @@ export interface UpOptions {
 /** A running testbed. Every method throws when its script fails. */
 export interface Testbed {
   nodes: string[];
-  /** etcd as seen from the host, `http://127.0.0.1:2379`. */
+  /** etcd (member 1) as seen from the host, `https://127.0.0.1:2379`: TLS with a client certificate, use `etcd`. */
   etcdEndpoint: string;
-  /** etcd as seen from a node, `http://10.88.0.1:2379`. */
+  /** etcd (member 1) as seen from a node, `https://10.88.0.1:2379`. */
   nodeEtcdEndpoint: string;
+  /** How to reach etcd from the host: every member, the CA and the client certificate. `new EtcdRegistry({ ...tb.etcd, prefix })`. */
+  etcd: EtcdConnection;
+  /** etcdctl (v3) on the host against every member, with the testbed's certificates; stdout, throws on exit != 0. */
+  etcdctl(...args: string[]): Promise<string>;
   /** Runs `cmd` in `node` as a transient unit; resolves with its exit code (never throws on code != 0). */
   exec(node: string, cmd: string[]): Promise<ExecResult>;
   /** `sh -c script` in `node`; throws unless it exits 0; resolves with stdout. */
@@ -105,15 +113,17 @@ export async function up(opts: UpOptions = {}): Promise<Testbed> {
   };
 
   try {
-    await script('up', [String(n)]);
+    await script('up', ['--etcd', String(opts.etcdMembers ?? 1), String(n)]);
   } catch (err) {
     await down().catch(() => undefined);
     throw err;
   }
   const tb: Testbed = {
     nodes: Array.from({ length: n }, (_, i) => `node${i + 1}`),
-    etcdEndpoint: 'http://127.0.0.1:2379',
-    nodeEtcdEndpoint: 'http://10.88.0.1:2379',
+    etcdEndpoint: 'https://127.0.0.1:2379',
+    nodeEtcdEndpoint: 'https://10.88.0.1:2379',
+    etcd: testbedEtcd(TB),
+    etcdctl: (...args) => script('etcd', ['etcdctl', ...args]),
     exec: async (name, cmd) => run(join(TB, 'node'), ['exec', name, ...cmd], env),
     sh: async (name, sh) => {
       const r = await run(join(TB, 'node'), ['exec', name, 'sh', '-c', sh], env);

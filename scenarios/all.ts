@@ -9,6 +9,9 @@ import { groupScenarios } from './scenarios-groups';
 import { drainScenarios } from './scenarios-drain';
 import { autoscaleScenarios } from './scenarios-autoscale';
 import { jobScenarios } from './scenarios-jobs';
+import { etcdClusterScenarios } from './scenarios-etcd-cluster';
+
+export { etcdClusterScenarios };
 
 /** The whole suite. */
 export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios, ...shoaldScenarios, ...groupScenarios, ...drainScenarios, ...autoscaleScenarios, ...jobScenarios];

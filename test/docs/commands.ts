@@ -53,10 +53,17 @@ export const COMMANDS: Record<string, CommandTest> = {
   'curl -s -u shoal:$SHOAL_TOKEN http://NODE_IP:7412/metrics | grep shoal_http': {
     run: 'cluster', as: 'curl -sf -m 5 -u shoal:$SHOAL_TOKEN "http://$(testbed/node ip node1):7412/metrics" | grep shoal_http', expect: /shoal_http_requests_total\{route="\/api\/status",code="200"\} [1-9]/,
   },
+  // docs/security.md
+  'testbed/certs /tmp/shoal-pki-doc 10.0.0.1 etcd.example': { run: 'host' },
+  'openssl verify -CAfile /tmp/shoal-pki-doc/ca.pem /tmp/shoal-pki-doc/server.pem /tmp/shoal-pki-doc/client.pem': { run: 'host' },
+  'testbed/etcd status': { run: 'cluster' },
+  'testbed/etcd etcdctl endpoint health': { run: 'cluster' },
+  'testbed/etcd etcdctl get --prefix --keys-only /shoal/machines/': { run: 'cluster' },
   // docs/scenarios.md
   'sudo npm run scenarios': { notRun: 'the whole scenario suite on its own testbed (minutes); test/scenarios/scenarios.test.ts runs it' },
   'sudo npm run scenarios -- node-kill leader-pause': { notRun: 'scenarios test/scenarios/scenarios.test.ts already runs, on their own testbed' },
   'npm run scenarios -- --list': { run: 'host', timeoutMs: 180_000 },
+  'sudo npm run scenarios -- --etcd 3': { notRun: 'the 3-member etcd scenarios on their own testbed; test/scenarios/scenarios.test.ts runs them' },
   'SHOAL_PLATFORM=vagrant npm run scenarios': { notRun: 'needs the Vagrant VMs (docs/vagrant.md: minutes to boot under TCG)' },
   'SHOAL_SCENARIOS="node-cut etcd-pause" npx tap test/scenarios/scenarios.test.ts': { notRun: 'scenarios test/scenarios/scenarios.test.ts already runs (this is that file, filtered)' },
   'sudo npm run chaos -- --seed 1 --duration 120': { notRun: 'a 2-minute chaos campaign on its own testbed; test/scenarios/chaos.test.ts runs a bounded campaign (seeds 1 and 2)' },

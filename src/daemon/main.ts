@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { ShoalError, ValidationError } from '../errors';
 import { EtcdRegistry } from '../etcd/registry-etcd';
-import { EtcdRefusedError } from '../etcd/client';
+import { EtcdRefusedError, tlsHandshakeCut } from '../etcd/client';
 import { createLogger, type Logger } from '../log';
 import type { Engine } from '../engine/engine';
 import { runAgentRole } from './agent-hook';
@@ -73,7 +73,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
   try {
     // etcd refusing shoal's certificate or credentials is a setting to fix, not an outage to wait out:
     // checked before the roles start, and again until etcd first answers when it is unreachable now
-    if (!(await etcdAccess(registry, log))) roles.push(guard('etcd access check', untilEtcdAnswers(registry, both)));
+    if (!(await etcdAccess(registry, log))) roles.push(guard('etcd access check', untilEtcdAnswers(registry, config.etcd.endpoints, both)));
     // the API first: a refused listener (e.g. non-loopback without TLS client certs or a token) stops shoald here
     api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined, strategy: () => config.engine.strategy, events });
     // the page and /metrics: refused like the API beyond loopback without a token or client certificates
@@ -122,14 +122,26 @@ async function etcdAccess(registry: EtcdRegistry, log: Logger): Promise<boolean>
   }
 }
 
-/** Checks access every second until etcd answers (resolves) or refuses shoal (throws EtcdRefusedError). */
-async function untilEtcdAnswers(registry: EtcdRegistry, signal: AbortSignal): Promise<void> {
+/** TLS handshakes cut this many checks in a row (1 s apart): etcd serves plain http where shoal expects TLS. */
+const HANDSHAKE_CUTS = 3;
+
+/**
+ * Checks access every second until etcd answers (resolves) or refuses shoal (throws EtcdRefusedError),
+ * which includes every TLS handshake being cut HANDSHAKE_CUTS times in a row.
+ */
+async function untilEtcdAnswers(registry: EtcdRegistry, endpoints: string[], signal: AbortSignal): Promise<void> {
+  let cuts = 0;
   while (!signal.aborted) {
     try {
       await registry.checkAccess();
       return;
     } catch (err) {
       if (err instanceof EtcdRefusedError) throw err;
+      cuts = tlsHandshakeCut(err) ? cuts + 1 : 0;
+      if (cuts >= HANDSHAKE_CUTS) {
+        throw new EtcdRefusedError(`etcd closed every TLS handshake at ${endpoints.join(', ')} ${cuts} times in a row: `
+          + 'does it serve plain http there? (etcd.endpoints: use http://, or turn TLS on in etcd)', err);
+      }
     }
     await new Promise((r) => { const t = setTimeout(r, 1000); signal.addEventListener('abort', () => { clearTimeout(t); r(undefined); }, { once: true }); });
   }

@@ -172,6 +172,15 @@ export function refusal(err: unknown, conn?: Pick<EtcdConnection, 'tls' | 'auth'
 }
 
 /**
+ * True when the server closed the connection during the TLS handshake: what a plain-http etcd does to
+ * a TLS client, but also what a server dying mid-handshake does, so one sighting proves nothing.
+ */
+export function tlsHandshakeCut(err: unknown): boolean {
+  const msgs = [err instanceof Error ? err.message : String(err), (err as { cause?: Error })?.cause?.message ?? ''];
+  return msgs.some((m) => /disconnected before secure TLS connection was established/.test(m));
+}
+
+/**
  * Converts anything etcd3 threw into a ShoalError; ShoalErrors pass through. A refusal (certificate,
  * CA, credentials) becomes EtcdRefusedError naming the setting; connection-shaped failures (no answer
  * before the deadline, refused, no connection) read "cannot reach etcd", without gRPC's status text;

@@ -19,15 +19,16 @@ const ROOT = join(__dirname, '..', '..');
 const TS_LOADER = join(ROOT, 'node_modules/@tapjs/typescript/dist/esm/import.mjs');
 let tls: EtcdServer;
 let auth: EtcdServer;
+let plainEtcd: EtcdServer;
 let other: EtcdCerts;
 const regs: EtcdRegistry[] = [];
 const reg = (conn: EtcdConnection, prefix = '/tls/') => { const r = new EtcdRegistry({ ...conn, prefix, callTimeoutMs: 3000 }); regs.push(r); return r; };
 
 t.before(async () => {
-  [tls, auth] = await Promise.all([startEtcd({ tls: true }), startEtcd({ tls: true, auth: true })]);
+  [tls, auth, plainEtcd] = await Promise.all([startEtcd({ tls: true }), startEtcd({ tls: true, auth: true }), startEtcd()]);
   other = makeCerts(); // a second CA: its certificates mean nothing to the servers above
 });
-t.teardown(async () => { for (const r of regs) r.close(); await Promise.all([tls?.close(), auth?.close()]); });
+t.teardown(async () => { for (const r of regs) r.close(); await Promise.all([tls?.close(), auth?.close(), plainEtcd?.close()]); });
 
 /** Asserts that etcd refuses `conn` with EtcdRefusedError (not retryable) whose message matches `re`. */
 async function refusedWith(t: Test, conn: EtcdConnection, re: RegExp) {
@@ -116,6 +117,10 @@ t.test('shoald refused by etcd exits 2 at once and says why; with the right sett
   const missing = await shoald({ ...certEnv, SHOAL_ETCD_CERT: '/nonexistent/c.pem', SHOAL_ETCD_KEY: '/nonexistent/k.pem' }, 20_000);
   t.equal(missing.code, 2, 'an unreadable certificate: exit 2');
   t.match(missing.stderr, /etcd\.cert: cannot read \/nonexistent\/c\.pem/);
+  // https:// to an etcd serving plain http: every TLS handshake is cut; after 3 in a row (1 s apart) it is a refusal
+  const plain = await shoald({ SHOAL_ETCD: plainEtcd.endpoint.replace('http:', 'https:'), SHOAL_ETCD_CA: tls.certs!.ca, SHOAL_ETCD_CERT: tls.certs!.cert, SHOAL_ETCD_KEY: tls.certs!.key }, 30_000);
+  t.equal(plain.code, 2, 'TLS to a plain-http etcd: exit 2');
+  t.match(plain.stderr, /etcd closed every TLS handshake at https:\/\/127\.0\.0\.1:\d+ 3 times in a row: does it serve plain http there\?/);
   // the right settings: shoald campaigns and becomes the leader over TLS + auth, then stops cleanly on SIGTERM
   const watch = reg(auth.connection, '/sd/');
   let proc: ChildProcess | undefined;

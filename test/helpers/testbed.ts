@@ -81,7 +81,7 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 1
 /** Throws when the testbed cannot run here: not root, or a needed command is missing. */
 export function checkPrerequisites(needDocker = false): void {
   if (process.getuid?.() !== 0) throw new Error('the testbed needs root (nspawn, bridges, cgroups): run the tests as root');
-  const cmds = ['systemd-nspawn', 'nsenter', 'etcd', 'etcdctl', 'ip', 'iptables', 'curl', 'busybox'];
+  const cmds = ['systemd-nspawn', 'nsenter', 'etcd', 'etcdctl', 'ip', 'iptables', 'curl', 'busybox', 'openssl'];
   if (needDocker) cmds.push('dockerd', 'docker');
   const missing = cmds.filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
   if (missing.length) throw new Error(`the testbed needs ${missing.join(', ')}: ${PACKAGES}`);

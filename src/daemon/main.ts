@@ -194,8 +194,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     return 0;
   } catch (err) {
     log.error('shoald failed', { code: err instanceof ShoalError ? err.code : undefined, reason: (err as Error).message });
-    // a setting to fix (etcd refused shoal, an unreadable TLS file): exit 2, which systemd units do not restart
-    return err instanceof EtcdRefusedError || err instanceof ValidationError ? 2 : 1;
+    // a setting to fix (etcd refused shoal, an unreadable etcd TLS file): exit 2, which systemd units do not restart
+    return err instanceof EtcdRefusedError || (err instanceof ValidationError && err.code.startsWith('etcd.')) ? 2 : 1;
   } finally {
     process.off('SIGHUP', onHup);
     process.off('SIGUSR2', onUsr2);

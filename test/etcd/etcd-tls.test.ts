@@ -107,26 +107,26 @@ function shoald(env: Record<string, string>, ms: number, started?: (p: ChildProc
 
 t.test('shoald refused by etcd exits 2 at once and says why; with the right settings it runs', async (t) => {
   const certEnv = { SHOAL_ETCD: tls.endpoint, SHOAL_ETCD_CA: tls.certs!.ca };
-  const noCert = await shoald(certEnv, 20_000);
+  const noCert = await shoald(certEnv, 60_000);
   t.equal(noCert.code, 2, 'no client certificate: exit 2 (systemd units do not restart it)');
   t.match(noCert.stderr, /etcd requires a client certificate and none is configured \(set etcd\.cert and etcd\.key\)/);
   const badPw = await shoald({ SHOAL_ETCD: auth.endpoint, SHOAL_ETCD_CA: auth.certs!.ca, SHOAL_ETCD_CERT: auth.certs!.cert, SHOAL_ETCD_KEY: auth.certs!.key,
-    SHOAL_ETCD_USERNAME: 'shoal', SHOAL_ETCD_PASSWORD: 'wrong' }, 20_000);
+    SHOAL_ETCD_USERNAME: 'shoal', SHOAL_ETCD_PASSWORD: 'wrong' }, 60_000);
   t.equal(badPw.code, 2, 'a wrong password: exit 2');
   t.match(badPw.stderr, /etcd refused the user name or password \(etcd\.username = shoal/);
-  const missing = await shoald({ ...certEnv, SHOAL_ETCD_CERT: '/nonexistent/c.pem', SHOAL_ETCD_KEY: '/nonexistent/k.pem' }, 20_000);
+  const missing = await shoald({ ...certEnv, SHOAL_ETCD_CERT: '/nonexistent/c.pem', SHOAL_ETCD_KEY: '/nonexistent/k.pem' }, 60_000);
   t.equal(missing.code, 2, 'an unreadable certificate: exit 2');
   t.match(missing.stderr, /etcd\.cert: cannot read \/nonexistent\/c\.pem/);
   // https:// to an etcd serving plain http: every TLS handshake is cut; after 3 in a row (1 s apart) it is a refusal
-  const plain = await shoald({ SHOAL_ETCD: plainEtcd.endpoint.replace('http:', 'https:'), SHOAL_ETCD_CA: tls.certs!.ca, SHOAL_ETCD_CERT: tls.certs!.cert, SHOAL_ETCD_KEY: tls.certs!.key }, 30_000);
+  const plain = await shoald({ SHOAL_ETCD: plainEtcd.endpoint.replace('http:', 'https:'), SHOAL_ETCD_CA: tls.certs!.ca, SHOAL_ETCD_CERT: tls.certs!.cert, SHOAL_ETCD_KEY: tls.certs!.key }, 60_000);
   t.equal(plain.code, 2, 'TLS to a plain-http etcd: exit 2');
   t.match(plain.stderr, /etcd closed every TLS handshake at https:\/\/127\.0\.0\.1:\d+ 3 times in a row: does it serve plain http there\?/);
   // the right settings: shoald campaigns and becomes the leader over TLS + auth, then stops cleanly on SIGTERM
   const watch = reg(auth.connection, '/sd/');
   let proc: ChildProcess | undefined;
   const good = shoald({ SHOAL_ETCD: auth.endpoint, SHOAL_ETCD_CA: auth.certs!.ca, SHOAL_ETCD_CERT: auth.certs!.cert, SHOAL_ETCD_KEY: auth.certs!.key,
-    SHOAL_ETCD_USERNAME: 'shoal', SHOAL_ETCD_PASSWORD: SHOAL_PASSWORD }, 30_000, (p) => { proc = p; });
-  const deadline = Date.now() + 14_000;
+    SHOAL_ETCD_USERNAME: 'shoal', SHOAL_ETCD_PASSWORD: SHOAL_PASSWORD }, 90_000, (p) => { proc = p; });
+  const deadline = Date.now() + 60_000;
   let leader: string | null = null;
   while (!leader && Date.now() < deadline) { leader = await watch.currentLeader().catch(() => null); if (!leader) await new Promise((r) => setTimeout(r, 100)); }
   t.ok(leader, 'a shoald with the right certificate and password became the leader');

@@ -33,7 +33,7 @@ t.test('the live page on a testbed, in a real browser', async (t) => {
   const [m1, m2] = [tb.machineId('node1'), tb.machineId('node2')];
   const url = `http://${tb.ip('node1')}:7412/`;
 
-  const reg = new EtcdRegistry({ endpoints: [tb.etcdEndpoint], prefix: '/shoal/' });
+  const reg = new EtcdRegistry({ ...tb.etcd, prefix: '/shoal/' });
   t.teardown(() => reg.close());
   const submit = async (name: string, text: string) => {
     await reg.submitUnit({ name, text, hash: parseUnit(name, text).hash }, { desired: 'launched' });

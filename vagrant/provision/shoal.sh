@@ -12,10 +12,13 @@ API_TOKEN=${5:?usage: shoal.sh NODE IP ETCD_ENDPOINTS TTL API_TOKEN}
 SRC=/opt/shoal
 
 cd "$SRC"
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# the host's build came with the checkout (Vagrantfile: dist/ and production node_modules): building
+# in an emulated VM takes minutes. A checkout without it is built here.
+if [ ! -f dist/src/daemon/main.js ] || [ ! -d node_modules ]; then
+  command -v npm > /dev/null || { echo "shoal: no build in /opt/shoal and no npm in the VM: run npm ci && npm run build on the host, then vagrant rsync" >&2; exit 1; }
   npm ci --no-fund --no-audit
+  npm run --silent build
 fi
-npm run --silent build
 
 install -d -m 0755 /etc/shoal
 install -m 0600 /dev/null /etc/shoal/api-token

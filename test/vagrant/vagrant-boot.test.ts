@@ -1,0 +1,95 @@
+/**
+ * The Vagrant cluster boots for real: vagrant/setup (libvirt, the local box built from Debian
+ * packages, cached in /var/cache/shoal/vagrant), then `vagrant up` of ONE VM (a one-member etcd,
+ * Docker, shoald) under libvirt, and its shoald registers: `shoalctl list-machines` in the VM lists
+ * the VM's own machine id. Then `vagrant destroy` leaves no domain and no disk behind. QEMU runs
+ * emulated (TCG) and at nice 19 here: a few minutes. Also: bad set-ups fail in one line.
+ * The full 3-VM run with the failure scenarios is `npm run scenarios:vagrant` (docs/vagrant.md).
+ */
+import t from 'tap';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const VAGRANT_DIR = resolve(__dirname, '..', '..', 'vagrant');
+const PREFIX = 'shoal-ci_';
+const dot = mkdtempSync(join(tmpdir(), 'shoal-vagrant-ci-'));
+const env = {
+  ...process.env,
+  VAGRANT_CWD: VAGRANT_DIR,
+  VAGRANT_DOTFILE_PATH: dot,
+  SHOAL_VAGRANT_BOX: 'local',
+  SHOAL_VAGRANT_ACCEL: process.env.SHOAL_VAGRANT_ACCEL ?? 'tcg',
+  SHOAL_VAGRANT_MEMBERS: '1',
+  SHOAL_VAGRANT_PREFIX: PREFIX,
+  SHOAL_VAGRANT_NET: '192.168.58',
+  VAGRANT_DEFAULT_PROVIDER: 'libvirt',
+};
+
+function run(cmd: string, args: string[], timeoutMs: number, extra: Record<string, string> = {}): SpawnSyncReturns<string> {
+  const r = spawnSync(cmd, args, { cwd: VAGRANT_DIR, env: { ...env, ...extra }, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
+  return r;
+}
+const out = (r: SpawnSyncReturns<string>) => `${r.stdout}${r.stderr}`.trim();
+const virsh = (args: string[]) => run('virsh', ['-q', '-c', 'qemu:///system', ...args], 30_000).stdout;
+
+t.before(() => {
+  const r = run(join(VAGRANT_DIR, 'setup'), [], 600_000);
+  if (r.status !== 0) throw new Error(`vagrant/setup failed: ${out(r)}`);
+  t.comment(r.stdout.trim());
+});
+
+t.teardown(() => {
+  run('vagrant', ['destroy', '-f'], 300_000);
+  rmSync(dot, { recursive: true, force: true });
+  run(join(VAGRANT_DIR, 'setup'), ['--stop'], 60_000);
+});
+
+t.test('bad set-ups say what is missing in one line', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'shoal-vagrant-home-'));
+  t.teardown(() => rmSync(home, { recursive: true, force: true }));
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ['box not built', { VAGRANT_HOME: home }, /box shoal\/debian12-local is not built: run vagrant\/setup/],
+    ['no provider', { VAGRANT_NO_PLUGINS: '1', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, /no provider: neither VirtualBox .* nor the vagrant-libvirt plugin/],
+    ['bad accel', { SHOAL_VAGRANT_ACCEL: 'hvf' }, /SHOAL_VAGRANT_ACCEL=hvf: use kvm or tcg/],
+  ];
+  for (const [what, extra, msg] of cases) {
+    const r = run('vagrant', ['up', 'node1'], 120_000, extra);
+    t.not(r.status, 0, `${what}: fails`);
+    const lines = r.stderr.trim().split('\n');
+    t.equal(lines.length, 1, `${what}: one line (${r.stderr.trim()})`);
+    t.match(lines[0], msg, what);
+    t.notMatch(out(r), /\.rb:\d+|Traceback|backtrace/i, `${what}: no stack trace`);
+  }
+  t.same(virsh(['list', '--all', '--name']).split('\n').filter((n) => n.startsWith(PREFIX)), [], 'no domain was made');
+});
+
+t.test('one VM boots through Vagrant on libvirt and its shoald registers', async (t) => {
+  const t0 = Date.now();
+  const up = run('vagrant', ['up', 'node1'], 900_000);
+  t.equal(up.status, 0, `vagrant up node1: ${out(up).split('\n').slice(-15).join('\n')}`);
+  t.comment(`vagrant up node1 (boot + provisioning): ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  t.ok(virsh(['list', '--name']).split('\n').includes(`${PREFIX}node1`), 'the libvirt domain runs');
+
+  const ssh = (cmd: string) => run('vagrant', ['ssh', 'node1', '-c', cmd], 120_000);
+  const id = ssh('cat /etc/machine-id').stdout.trim();
+  t.match(id, /^[0-9a-f]{32}$/, 'the VM has a machine id');
+  let listed = '';
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    const r = ssh('sudo /opt/shoal/bin/shoalctl list-machines');
+    listed = out(r);
+    if (r.status === 0 && listed.includes(id.slice(0, 8))) break;
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+  t.match(listed, id.slice(0, 8), `shoald registered node1 (shoalctl list-machines: ${listed})`);
+  t.match(listed, /192\.168\.58\.11/, 'with its private address');
+  t.comment(`registered ${((Date.now() - t0) / 1000).toFixed(0)} s after vagrant up began`);
+
+  const down = run('vagrant', ['destroy', '-f'], 300_000);
+  t.equal(down.status, 0, `vagrant destroy: ${out(down)}`);
+  t.same(virsh(['list', '--all', '--name']).split('\n').filter((n) => n.startsWith(PREFIX)), [], 'no domain left');
+  t.same(virsh(['vol-list', 'default']).split('\n').filter((l) => l.includes(PREFIX)), [], 'no disk left');
+});

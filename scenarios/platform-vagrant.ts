@@ -169,6 +169,13 @@ export class VagrantPlatform implements Platform {
     await this.waitEtcd();
   }
 
+  async stopEtcdMember(node: string): Promise<void> { await this.systemctl(node, ['stop', 'etcd.service']); }
+
+  async startEtcdMember(node: string): Promise<void> {
+    await this.systemctl(node, ['start', 'etcd.service']);
+    await this.waitEtcd();
+  }
+
   /** Until every member reports healthy (30 s). */
   private async waitEtcd(): Promise<void> {
     for (let i = 0; i < 150; i++) {

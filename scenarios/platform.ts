@@ -92,6 +92,11 @@ export interface Platform {
   /** The etcd member that leads now, or null when there is none (no quorum). */
   etcdLeader?(): Promise<string | null>;
 
+  /** Stops the etcd member on `node` (the other members keep the quorum); absent: the platform has no per-node member. */
+  stopEtcdMember?(node: string): Promise<void>;
+  /** Starts the etcd member on `node` again; resolves once every member is healthy. */
+  startEtcdMember?(node: string): Promise<void>;
+
   /** SIGSTOP to the container engine the nodes use (absent: the platform cannot; throws: not now). */
   pauseDockerd?(): Promise<void>;
   /** SIGCONT to the container engine. */

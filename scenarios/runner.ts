@@ -20,6 +20,8 @@ export interface ScenarioResult {
   doubled: number;
   /** Why it failed (first line of the failure). */
   error?: string;
+  /** Why the platform cannot inject the fault: the scenario did not run (n/a in the table, never a pass). */
+  notInjectable?: string;
   notes: string[];
 }
 
@@ -72,6 +74,11 @@ export async function resetCluster(platform: Platform, cluster: Cluster, log: (l
 async function runOne(sc: Scenario, platform: Platform, cluster: Cluster, log: (l: string) => void): Promise<ScenarioResult> {
   const notes: string[] = [];
   const row: ScenarioResult = { name: sc.name, passed: false, recoveryMs: null, lost: 0, doubled: 0, notes };
+  const cannot = sc.cannot?.(platform);
+  if (cannot) {
+    row.notInjectable = cannot;
+    return row;
+  }
   try {
     if (sc.spare && !platform.spare) throw new ScenarioFailure(`needs a spare node; platform ${platform.name} has none`);
     const base = await prepare(platform, cluster, log);
@@ -112,8 +119,9 @@ export async function runScenarios(platform: Platform, scenarios: Scenario[], op
       log(`scenario ${sc.name}: ${sc.title}`);
       const t0 = Date.now();
       const row = await runOne(sc, platform, cluster, log);
-      log(`scenario ${sc.name}: ${row.passed ? 'PASS' : `FAIL: ${row.error}`} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      if (!row.passed) await keepLogs(platform, sc.name, t0, log);
+      const result = row.passed ? 'PASS' : row.notInjectable ? `n/a: ${row.notInjectable}` : `FAIL: ${row.error}`;
+      log(`scenario ${sc.name}: ${result} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      if (!row.passed && !row.notInjectable) await keepLogs(platform, sc.name, t0, log);
       rows.push(row);
     }
   } finally {
@@ -152,11 +160,11 @@ async function keepLogs(platform: Platform, name: string, since: number, log: (l
 export function formatTable(rows: ScenarioResult[]): string {
   const head = ['SCENARIO', 'RESULT', 'RECOVERY', 'LOST', 'DOUBLED'];
   const body = rows.map((r) => [
-    r.name, r.passed ? 'pass' : 'FAIL', r.recoveryMs === null ? '-' : `${(r.recoveryMs / 1000).toFixed(2)} s`, String(r.lost), String(r.doubled),
+    r.name, r.passed ? 'pass' : r.notInjectable ? 'n/a' : 'FAIL', r.recoveryMs === null ? '-' : `${(r.recoveryMs / 1000).toFixed(2)} s`, String(r.lost), String(r.doubled),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   const out = [line(head), ...body.map(line)];
-  for (const r of rows) if (!r.passed) out.push(`${r.name}: ${r.error}`);
+  for (const r of rows) if (!r.passed) out.push(r.notInjectable ? `${r.name}: not injectable here: ${r.notInjectable}` : `${r.name}: ${r.error}`);
   return out.join('\n');
 }

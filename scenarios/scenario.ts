@@ -32,6 +32,8 @@ export interface Scenario {
   title: string;
   /** Needs the platform's spare node. */
   spare?: boolean;
+  /** Why the platform cannot inject this scenario's fault (null: it can); the table then says n/a. */
+  cannot?(platform: Platform): string | null;
   run(ctx: ScenarioContext): Promise<ScenarioOutcome>;
 }
 

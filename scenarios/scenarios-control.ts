@@ -136,5 +136,26 @@ const shoaldRestart: Scenario = {
   },
 };
 
+const etcdMemberStop: Scenario = {
+  name: 'etcd-member-stop',
+  title: `one etcd member stopped for ${ETCD_PAUSE_MS / 1000} s (two keep the quorum): nothing restarted, nothing unscheduled`,
+  cannot: (p) => (p.stopEtcdMember && p.startEtcdMember ? null : `${p.name} runs one etcd, not a member per node`),
+  async run(ctx) {
+    const { platform } = ctx;
+    // the member on the leader's node: its shoald must fail over to the other members
+    const node = (await ctx.cluster.leader())?.node ?? platform.nodes[0];
+    const r = await nothingMoves(ctx, async () => {
+      await platform.stopEtcdMember!(node);
+      try {
+        await sleep(ETCD_PAUSE_MS);
+      } finally {
+        await platform.startEtcdMember!(node);
+      }
+    });
+    ctx.note(`etcd member on ${node} (the leader's node) was stopped`);
+    return { recoveryMs: r.ms, verdict: (await finalCheck(ctx)).verdict };
+  },
+};
+
 /** The control-plane scenarios. */
-export const controlScenarios: Scenario[] = [leaderKill, leaderPause, etcdRestart, etcdPause, shoaldRestart];
+export const controlScenarios: Scenario[] = [leaderKill, leaderPause, etcdRestart, etcdPause, etcdMemberStop, shoaldRestart];

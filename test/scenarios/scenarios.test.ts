@@ -20,6 +20,11 @@ t.test('failure scenarios on the testbed', { timeout: 900_000 }, async (t) => {
   t.comment(`\n${formatTable(rows)}`);
   t.equal(rows.length, scenarios.length, 'every scenario ran');
   for (const r of rows) {
+    if (r.notInjectable) {
+      // only a fault the platform has no injector for (e.g. one etcd member of several) may be n/a
+      t.ok(scenarios.find((s) => s.name === r.name)?.cannot?.(platform), `${r.name}: n/a on the testbed (${r.notInjectable})`);
+      continue;
+    }
     t.ok(r.passed, `${r.name} passed${r.error ? `: ${r.error}` : ''}`);
     t.equal(r.lost, 0, `${r.name}: no unit lost`);
     t.equal(r.doubled, 0, `${r.name}: no unit doubled`);

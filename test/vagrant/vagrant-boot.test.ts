@@ -35,6 +35,9 @@ function run(cmd: string, args: string[], timeoutMs: number, extra: Record<strin
 const out = (r: SpawnSyncReturns<string>) => `${r.stdout}${r.stderr}`.trim();
 const virsh = (args: string[]) => run('virsh', ['-q', '-c', 'qemu:///system', ...args], 30_000).stdout;
 
+// a clean machine installs libvirt and builds the box first (minutes under TCG): past tap's 600 s default
+t.setTimeout(1_500_000);
+
 t.before(() => {
   const r = run(join(VAGRANT_DIR, 'setup'), [], 600_000);
   if (r.status !== 0) throw new Error(`vagrant/setup failed: ${out(r)}`);

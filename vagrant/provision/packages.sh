@@ -31,8 +31,9 @@ if [ "$(node -v 2> /dev/null)" != "v$NODE_VERSION" ]; then
   curl -fsSL -o "$tmp/SHASUMS256.txt" "$base/SHASUMS256.txt"
   (cd "$tmp" && grep " $tarball\$" SHASUMS256.txt | sha256sum -c --quiet -)
   tar -C /usr/local --strip-components=1 -xJf "$tmp/$tarball"
-  ln -sf /usr/local/bin/node /usr/bin/node
 fi
+# shoald.service runs /usr/bin/node
+[ -x /usr/bin/node ] || ln -sf /usr/local/bin/node /usr/bin/node
 echo "packages: node $(node -v), $(etcd --version | head -1), $(docker --version)"
 
 # no registry: a busybox image made from the static busybox, as on the testbed

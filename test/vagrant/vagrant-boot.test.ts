@@ -35,8 +35,9 @@ function run(cmd: string, args: string[], timeoutMs: number, extra: Record<strin
 const out = (r: SpawnSyncReturns<string>) => `${r.stdout}${r.stderr}`.trim();
 const virsh = (args: string[]) => run('virsh', ['-q', '-c', 'qemu:///system', ...args], 30_000).stdout;
 
-// a clean machine installs libvirt and builds the box first (minutes under TCG): past tap's 600 s default
-t.setTimeout(1_500_000);
+// a clean machine installs libvirt and builds the box first, and an emulated VM at nice 19 on a busy
+// host boots slowly (15 min seen while 7 others ran tests): far past tap's 600 s default
+t.setTimeout(2_700_000);
 
 t.before(() => {
   const r = run(join(VAGRANT_DIR, 'setup'), [], 600_000);
@@ -71,7 +72,7 @@ t.test('bad set-ups say what is missing in one line', async (t) => {
 
 t.test('one VM boots through Vagrant on libvirt and its shoald registers', async (t) => {
   const t0 = Date.now();
-  const up = run('vagrant', ['up', 'node1'], 900_000);
+  const up = run('vagrant', ['up', 'node1'], 1_800_000);
   t.equal(up.status, 0, `vagrant up node1: ${out(up).split('\n').slice(-15).join('\n')}`);
   t.comment(`vagrant up node1 (boot + provisioning): ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   t.ok(virsh(['list', '--name']).split('\n').includes(`${PREFIX}node1`), 'the libvirt domain runs');
@@ -80,7 +81,7 @@ t.test('one VM boots through Vagrant on libvirt and its shoald registers', async
   const id = ssh('cat /etc/machine-id').stdout.trim();
   t.match(id, /^[0-9a-f]{32}$/, 'the VM has a machine id');
   let listed = '';
-  const deadline = Date.now() + 180_000;
+  const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
     const r = ssh('sudo /opt/shoal/bin/shoalctl list-machines');
     listed = out(r);

@@ -2,7 +2,7 @@
  * The Vagrant cluster's files, checked statically (fast, no VM): `vagrant validate` on the
  * Vagrantfile and shellcheck on the provisioning and host scripts, each with a broken copy to prove
  * the check really fails. Installs nothing: scripts/install provides both. Booting a VM for real is
- * test/vagrant/vagrant-boot.test.ts.
+ * vagrant/test/boot.test.ts (npm run test:vagrant).
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';

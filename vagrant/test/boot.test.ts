@@ -5,6 +5,10 @@
  * the VM's own machine id. Then `vagrant destroy` leaves no domain and no disk behind. QEMU runs
  * emulated (TCG) and at nice 19 here: a few minutes. Also: bad set-ups fail in one line.
  * The full 3-VM run with the failure scenarios is `npm run scenarios:vagrant` (docs/vagrant.md).
+ *
+ * `npm run test:vagrant` (as root). Not in the default run (test/**) yet: it has not been seen
+ * passing end to end on the shared, overloaded build machine (the VM got no DHCP lease within
+ * vagrant-libvirt's ~15 min IP wait at nice 19); move it to test/vagrant/ once it has.
  */
 import t from 'tap';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -12,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const VAGRANT_DIR = resolve(__dirname, '..', '..', 'vagrant');
+const VAGRANT_DIR = resolve(__dirname, '..');
 const PREFIX = 'shoal-ci_';
 const dot = mkdtempSync(join(tmpdir(), 'shoal-vagrant-ci-'));
 const env = {

@@ -146,33 +146,57 @@ export class ContainerDriver {
     }
   }
 
-  /** Creates a bridge network unless it exists (another unit may create it at the same moment: fine). */
-  async ensureNetwork(name: string, machineId: string): Promise<void> {
-    try {
-      await bounded(this.docker.getNetwork(name).inspect(), this.callMs);
-      return;
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 404) throw wrap(err, `inspect network ${name}`);
+  /**
+   * Makes sure a bridge network `name` exists and returns its id. Docker lets two concurrent creates make two
+   * networks of one name (then the name is ambiguous): every runner settles on the earliest created one and
+   * removes the others it finds unused, so units starting together end up on one network.
+   */
+  async ensureNetwork(name: string, machineId: string): Promise<string> {
+    let nets = await this.networksNamed(name);
+    if (nets.length === 0) {
+      try {
+        await this.docker.createNetwork({ Name: name, Driver: 'bridge', Labels: { [LABEL_MACHINE]: machineId }, ...within(this.callMs) });
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 409) throw wrap(err, `create network ${name}`);
+      }
+      nets = await this.networksNamed(name);
     }
-    try {
-      await this.docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [LABEL_MACHINE]: machineId }, ...within(this.callMs) });
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 409) throw wrap(err, `create network ${name}`);
-    }
+    if (nets.length === 0) throw new ShoalError('container.engine-error', `network ${name} is gone right after it was created`);
+    for (const extra of nets.slice(1)) await this.removeNetworkIfUnused(extra.id).catch(() => false);
+    return nets[0].id;
   }
 
-  /** Removes a network no container uses any more (the last unit to leave it removes it); true when removed. */
-  async removeNetworkIfUnused(name: string): Promise<boolean> {
+  /** Networks named exactly `name`, earliest created first (ties: by id). */
+  private async networksNamed(name: string): Promise<Array<{ id: string; created: number }>> {
+    let all: Array<{ Id: string; Name: string; Created?: string }>;
     try {
-      const info = (await bounded(this.docker.getNetwork(name).inspect(), this.callMs)) as { Containers?: Record<string, unknown> };
+      all = await this.docker.listNetworks({ filters: { name: [name] }, ...within(this.callMs) });
+    } catch (err) {
+      throw wrap(err, `list networks ${name}`);
+    }
+    return all.filter((n) => n.Name === name).map((n) => ({ id: n.Id, created: Date.parse(n.Created ?? '') || 0 }))
+      .sort((a, b) => a.created - b.created || a.id.localeCompare(b.id));
+  }
+
+  /** Removes a network (by id) no container uses any more; true when removed. Never throws for a gone or busy one. */
+  async removeNetworkIfUnused(id: string): Promise<boolean> {
+    try {
+      const info = (await bounded(this.docker.getNetwork(id).inspect(), this.callMs)) as { Containers?: Record<string, unknown> };
       if (Object.keys(info.Containers ?? {}).length > 0) return false;
-      await this.docker.getNetwork(name).remove(within(this.callMs));
+      await this.docker.getNetwork(id).remove(within(this.callMs));
       return true;
     } catch (err) {
       const code = (err as { statusCode?: number }).statusCode;
-      if (code === 404 || code === 403 || code === 409) return false; // gone, or a container joined meanwhile
-      throw wrap(err, `remove network ${name}`);
+      if (code === 404 || code === 403 || code === 409 || code === 400) return false; // gone, or a container joined meanwhile
+      throw wrap(err, `remove network ${id}`);
     }
+  }
+
+  /** Removes every network named `name` that no container uses (the last unit to leave it); how many. */
+  async removeNetworksIfUnused(name: string): Promise<number> {
+    let n = 0;
+    for (const net of await this.networksNamed(name)) if (await this.removeNetworkIfUnused(net.id)) n++;
+    return n;
   }
 
   /** Removes every network this machine created that no container uses (after a runner was killed); their names. */
@@ -184,7 +208,7 @@ export class ContainerDriver {
       throw wrap(err, 'list networks');
     }
     const removed: string[] = [];
-    for (const n of nets) if (await this.removeNetworkIfUnused(n.Name)) removed.push(n.Name);
+    for (const n of nets as Array<{ Id: string; Name: string }>) if (await this.removeNetworkIfUnused(n.Id)) removed.push(n.Name);
     return removed;
   }
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { ShoalError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { ContainerDriver, type RunningContainer } from './container-driver';
-import { createOptions, networkJoins, parsePort } from './container-options';
+import { createOptions, networkJoins, parsePort, type NetworkJoin } from './container-options';
 import { forwardTcp, type TcpForward } from './container-proxy';
 import { decodeContainerSpec } from './container-unit';
 
@@ -66,7 +66,7 @@ export async function runContainer(unit: string, specArg: string, log: Logger, e
   } finally {
     await Promise.all(forwards.map((f) => f.close()));
     await driver.remove(current.id);
-    for (const j of joins) if (await driver.removeNetworkIfUnused(j.network).catch(() => false)) log.info('removed network', { network: j.network });
+    for (const j of joins) if (await driver.removeNetworksIfUnused(j.network).catch(() => 0)) log.info('removed network', { network: j.network });
   }
 }
 
@@ -76,11 +76,18 @@ export async function runContainer(unit: string, specArg: string, log: Logger, e
  */
 async function runJoined(driver: ContainerDriver, opts: ReturnType<typeof createOptions>, joins: ReturnType<typeof networkJoins>, machine: string, log: Logger): Promise<RunningContainer> {
   for (let attempt = 1; ; attempt++) {
-    for (const j of joins) await driver.ensureNetwork(j.network, machine);
+    // by id: a name can be ambiguous for a moment (see ensureNetwork)
+    const ids: NetworkJoin[] = [];
+    for (const j of joins) ids.push({ network: await driver.ensureNetwork(j.network, machine), aliases: j.aliases });
+    const o = ids.length === 0 ? opts : {
+      ...opts,
+      HostConfig: { ...opts.HostConfig, NetworkMode: ids[0].network },
+      NetworkingConfig: { EndpointsConfig: { [ids[0].network]: { Aliases: ids[0].aliases } } },
+    };
     try {
-      return await driver.run(opts, process.stdout, process.stderr, joins);
+      return await driver.run(o, process.stdout, process.stderr, ids);
     } catch (err) {
-      if (attempt >= 3 || joins.length === 0 || !/network .*not found/i.test((err as Error).message)) throw err;
+      if (attempt >= 3 || joins.length === 0 || !/network .*(not found|No such)/i.test((err as Error).message)) throw err;
       log.warn('a network went away before the container started; again', { attempt });
     }
   }

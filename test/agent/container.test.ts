@@ -123,4 +123,17 @@ t.test('container unit on a testbed node', async (t) => {
     t.equal(state, 'failed', 'runner killed: unit failed');
     t.same(await docker.list(machine, UNIT), [], 'no container left');
   });
+
+  await t.test('units starting together settle on one network: concurrent creates that made two are resolved', async (t) => {
+    // Docker lets concurrent creates make two networks of one name (the compose scenario's three units did)
+    for (let round = 0; round < 3; round++) {
+      const name = `shoal-test-net-${process.pid}-${round}`;
+      const ids = await Promise.all(Array.from({ length: 6 }, () => docker.ensureNetwork(name, machine)));
+      t.equal(new Set(ids).size, 1, `round ${round}: every caller got the same network`);
+      const again = await docker.ensureNetwork(name, machine);
+      t.equal(again, ids[0], `round ${round}: a later caller gets it too (the duplicates are gone)`);
+      t.equal(await docker.removeNetworksIfUnused(name), 1, `round ${round}: one network left to remove`);
+      t.equal(await docker.removeNetworksIfUnused(name), 0, `round ${round}: none left`);
+    }
+  });
 });

@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   await lockTestbed(TB, 900_000, (holder) => console.error(`waiting for the testbed held by ${holder}`));
   const env = {
     SHOAL_TESTBED_OWNER: String(process.pid), SHOAL_TTL: '5',
-    SHOAL_ENV: `SHOAL_API_LISTEN=unix:///run/shoal/shoal.sock,0.0.0.0:7411 SHOAL_API_TOKEN=${TOKEN} SHOAL_API_PORT=7411`,
+    SHOAL_ENV: `SHOAL_API_LISTEN=unix:///run/shoal/shoal.sock,0.0.0.0:7411 SHOAL_API_TOKEN=${TOKEN} SHOAL_API_INSECURE_PLAINTEXT=true SHOAL_API_PORT=7411`,
   };
   const dir = mkdtempSync(join(tmpdir(), 'shoal-peers-'));
   writeFileSync(join(dir, 'b@.service'), UNIT);

@@ -4,7 +4,10 @@
  *   [api]
  *   listen = ["unix:///run/shoal/shoal.sock", "0.0.0.0:7411"]   # SHOAL_API_LISTEN (comma-separated)
  *   port = 7411              # other machines' API port, for forwarding status/journal   SHOAL_API_PORT
- *   token = "..."            # or token_file = "/etc/shoal/token"   SHOAL_API_TOKEN / SHOAL_API_TOKEN_FILE
+ *   token = "..."            # operator: every call; or token_file = "/etc/shoal/token"   SHOAL_API_TOKEN / SHOAL_API_TOKEN_FILE
+ *   read_token = "..."       # read-only: list, status, journal, cat, explain, events, the web page; or read_token_file
+ *                            # SHOAL_API_READ_TOKEN / SHOAL_API_READ_TOKEN_FILE (both re-read on SIGHUP)
+ *   insecure_plaintext = true   # accept tokens on a non-loopback listener without TLS   SHOAL_API_INSECURE_PLAINTEXT
  *   tls_cert = "/etc/shoal/server.pem"   # SHOAL_API_TLS_CERT
  *   tls_key = "/etc/shoal/server.key"    # SHOAL_API_TLS_KEY
  *   tls_ca = "/etc/shoal/ca.pem"         # clients must present a cert signed by it   SHOAL_API_TLS_CA
@@ -19,7 +22,21 @@ import { ApiServer, type ApiServerDeps } from './server';
 import { EtcdRegistry } from '../etcd/registry-etcd';
 import type { PlacementStrategy } from '../units/types';
 
-const KEYS = ['listen', 'port', 'token', 'token_file', 'tls_cert', 'tls_key', 'tls_ca'];
+const KEYS = ['listen', 'port', 'token', 'token_file', 'read_token', 'read_token_file', 'insecure_plaintext', 'tls_cert', 'tls_key', 'tls_ca'];
+
+/** A token given inline or in a file (env wins over the file's keys); undefined when neither. */
+function readToken(inline: string | undefined, file: string | undefined, key: string, cfgFile: string | undefined): string | undefined {
+  if (inline) return inline;
+  if (!file) return undefined;
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw bad(cfgFile, key, `cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (!token) throw bad(cfgFile, key, `${file} is empty`);
+  return token;
+}
 
 function bad(file: string | undefined, key: string, msg: string): ValidationError {
   return new ValidationError('config.bad-api', msg, { file, section: 'api', key });
@@ -44,15 +61,13 @@ export function apiConfig(section: Record<string, unknown> | undefined, env: Nod
   const portRaw = env.SHOAL_API_PORT ?? s.port;
   const port = portRaw === undefined ? DEFAULT_API_PORT : Number(portRaw);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(file, 'port', `${JSON.stringify(portRaw)} is not a TCP port`);
-  const tokenFile = env.SHOAL_API_TOKEN_FILE || str(s.token_file, file, 'token_file');
-  let token = env.SHOAL_API_TOKEN || str(s.token, file, 'token');
-  if (!token && tokenFile) {
-    try {
-      token = readFileSync(tokenFile, 'utf8').trim();
-    } catch (err) {
-      throw bad(file, 'token_file', `cannot read ${tokenFile}: ${(err as Error).message}`);
-    }
-    if (!token) throw bad(file, 'token_file', `${tokenFile} is empty`);
+  const token = readToken(env.SHOAL_API_TOKEN || str(s.token, file, 'token'), env.SHOAL_API_TOKEN_FILE || str(s.token_file, file, 'token_file'), 'token_file', file);
+  const readTok = readToken(env.SHOAL_API_READ_TOKEN || str(s.read_token, file, 'read_token'),
+    env.SHOAL_API_READ_TOKEN_FILE || str(s.read_token_file, file, 'read_token_file'), 'read_token_file', file);
+  if (token && readTok && token === readTok) throw bad(file, 'read_token', 'the read-only token must differ from the operator token');
+  const plainRaw = env.SHOAL_API_INSECURE_PLAINTEXT ?? s.insecure_plaintext;
+  if (plainRaw !== undefined && ![true, false, 'true', 'false'].includes(plainRaw as string | boolean)) {
+    throw bad(file, 'insecure_plaintext', `${JSON.stringify(plainRaw)}: expected true or false`);
   }
   const certFile = env.SHOAL_API_TLS_CERT || str(s.tls_cert, file, 'tls_cert');
   const keyFile = env.SHOAL_API_TLS_KEY || str(s.tls_key, file, 'tls_key');
@@ -61,6 +76,8 @@ export function apiConfig(section: Record<string, unknown> | undefined, env: Nod
   if (caFile && !certFile) throw bad(file, 'tls_ca', 'tls_ca needs tls_cert and tls_key (the server\'s own certificate)');
   const cfg: ApiConfig = { listen, port };
   if (token) cfg.token = token;
+  if (readTok) cfg.readToken = readTok;
+  if (plainRaw === true || plainRaw === 'true') cfg.insecurePlaintext = true;
   if (certFile && keyFile) cfg.tls = { certFile, keyFile, ...(caFile ? { caFile } : {}) };
   return cfg;
 }

@@ -31,12 +31,21 @@ export class AuthError extends ShoalError {
   }
 }
 
+/** A caller whose role may not make this call (→ PERMISSION_DENIED). */
+export class PermissionError extends ShoalError {
+  constructor(message: string) {
+    super('api.forbidden', message);
+    this.name = 'PermissionError';
+  }
+}
+
 /** The gRPC status code for `err`. */
 export function grpcStatusOf(err: unknown): grpc.status {
   if (err instanceof ValidationError) return grpc.status.INVALID_ARGUMENT;
   if (err instanceof UnavailableError) return grpc.status.UNAVAILABLE;
   if (err instanceof NotFoundError) return grpc.status.NOT_FOUND;
   if (err instanceof AuthError) return grpc.status.UNAUTHENTICATED;
+  if (err instanceof PermissionError) return grpc.status.PERMISSION_DENIED;
   if (err instanceof ConflictError) return err.code.endsWith('.exists') ? grpc.status.ALREADY_EXISTS : grpc.status.FAILED_PRECONDITION;
   if (err instanceof ShoalError && err.retryable) return grpc.status.UNAVAILABLE;
   return grpc.status.INTERNAL;
@@ -64,6 +73,7 @@ export function fromServiceError(err: unknown, endpoint: string): ShoalError {
     case grpc.status.ALREADY_EXISTS:
     case grpc.status.FAILED_PRECONDITION: return new ConflictError(code ?? 'api.conflict', msg);
     case grpc.status.UNAUTHENTICATED: return new AuthError(msg);
+    case grpc.status.PERMISSION_DENIED: return new PermissionError(msg);
     case grpc.status.UNAVAILABLE:
     case grpc.status.DEADLINE_EXCEEDED:
       // the server's own dependency failed (etcd): say whose, so it is not taken for the CLI's connection

@@ -1,6 +1,9 @@
 /**
  * Listener policy: a unix socket or a loopback address may be plaintext without credentials; any
- * other address needs TLS with client certificates or a bearer token, or shoald refuses to start.
+ * other address needs TLS with client certificates or a bearer token, or shoald refuses to start, and a
+ * token there needs TLS unless `insecure_plaintext = true`. Callers get a role (docs/api.md): the
+ * read-only token may list, show and follow; the operator token (or a verified client certificate) may
+ * do everything. Tokens are swapped on SIGHUP (ApiTokens) without touching the listeners.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,8 +19,12 @@ export interface ApiConfig {
   listen: string[];
   /** Server certificate and key (PEM files); with `caFile`, clients must present a certificate signed by it. */
   tls?: { certFile: string; keyFile: string; caFile?: string };
-  /** Bearer token required (metadata `authorization: Bearer TOKEN`) on non-loopback listeners. */
+  /** The operator's bearer token (metadata `authorization: Bearer TOKEN`) on non-loopback listeners: every call. */
   token?: string;
+  /** The read-only bearer token: list, status, journal, cat, explain, events, the web page (READ_METHODS). */
+  readToken?: string;
+  /** `insecure_plaintext = true`: accept tokens on a non-loopback listener without TLS (they travel in clear text). */
+  insecurePlaintext?: boolean;
   /** TCP port of every machine's API, used to forward status/journal to another machine (default 7411). */
   port?: number;
 }
@@ -60,16 +67,76 @@ export function classifyListener(address: string): Listener {
   return { address, kind: isLoopback(hostOf(address)) ? 'loopback' : 'network' };
 }
 
-/** Throws ValidationError `api.insecure-listener` when a network listener would accept anyone. */
+/**
+ * Throws ValidationError `api.insecure-listener` when a network listener would accept anyone, and
+ * `api.plaintext-token` when it would take tokens in clear text without `insecure_plaintext = true`.
+ */
 export function checkPolicy(l: Listener, cfg: ApiConfig): void {
   if (l.kind !== 'network') return;
-  if (cfg.tls?.caFile || cfg.token) return;
-  throw new ValidationError(
-    'api.insecure-listener',
-    `refusing to listen on ${l.address}: a non-loopback listener needs TLS with client certificates ` +
-    '(tls_cert, tls_key and tls_ca) or a bearer token (token); or listen on a unix socket or 127.0.0.1',
-    { section: 'api', key: 'listen' },
-  );
+  const tokens = !!(cfg.token || cfg.readToken);
+  if (!cfg.tls?.caFile && !tokens) {
+    throw new ValidationError(
+      'api.insecure-listener',
+      `refusing to listen on ${l.address}: a non-loopback listener needs TLS with client certificates ` +
+      '(tls_cert, tls_key and tls_ca) or a bearer token (token); or listen on a unix socket or 127.0.0.1',
+      { section: 'api', key: 'listen' },
+    );
+  }
+  if (tokens && !cfg.tls && !cfg.insecurePlaintext) {
+    throw new ValidationError(
+      'api.plaintext-token',
+      `refusing to listen on ${l.address}: a token on a non-loopback listener without TLS travels in clear text; ` +
+      'add tls_cert and tls_key (and tls_ca) to [api], or set insecure_plaintext = true in [api] to accept that',
+      { section: 'api', key: 'insecure_plaintext' },
+    );
+  }
+}
+
+/** What a caller may do. */
+export type Role = 'read' | 'operator';
+
+/** Who made a call: recorded with every write (docs/api.md). */
+export interface Identity {
+  /** `local` (unix socket / loopback), `token:operator`, `token:read`, or `cert:<client certificate CN>`. */
+  name: string;
+  role: Role;
+}
+
+/**
+ * The calls the read-only role may make: lists, status, journal, cat, explain, events, the web page.
+ * Every other call (and any call added later) needs the operator role.
+ */
+export const READ_METHODS: ReadonlySet<string> = new Set([
+  'GetUnit', 'ListUnitFiles', 'ListUnits', 'ListMachines', 'WatchUnitStates', 'Explain', 'UnitStatus', 'Journal',
+  'UnitHistory', 'ListDeployments', 'DrainStatus', 'WatchEvents', 'ListEvents',
+]);
+
+/** True when `id` may make the call `method` (a gRPC method name, e.g. `SubmitUnit`). */
+export function allowed(id: Identity, method: string): boolean {
+  return id.role === 'operator' || READ_METHODS.has(method);
+}
+
+/** The tokens guards check now; `update` swaps them (SIGHUP) without restarting a listener. */
+export class ApiTokens {
+  operator?: string;
+  read?: string;
+  constructor(cfg: Pick<ApiConfig, 'token' | 'readToken'>) { this.update(cfg); }
+  update(cfg: Pick<ApiConfig, 'token' | 'readToken'>): void {
+    this.operator = cfg.token;
+    this.read = cfg.readToken;
+  }
+}
+
+/** The peer's verified client certificate, as grpc-js gives it (absent on plaintext listeners). */
+export interface PeerInfo {
+  getAuthContext?(): { sslPeerCertificate?: { subject?: { CN?: string | string[] } } } | undefined;
+}
+
+function sameSecret(got: string, want: string | undefined): boolean {
+  if (!want) return false;
+  const a = Buffer.from(got);
+  const b = Buffer.from(`Bearer ${want}`);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Server credentials for `l`: plaintext on unix/loopback, TLS (mTLS with a CA) on the network when configured. */
@@ -80,14 +147,25 @@ export function serverCredentials(g: typeof grpc, l: Listener, cfg: ApiConfig): 
   return g.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(certFile), private_key: readFileSync(keyFile) }], !!caFile);
 }
 
-/** The per-call check for `l`: the bearer token on network listeners when one is configured. */
-export function callGuard(l: Listener, cfg: ApiConfig): CallGuard {
-  if (l.kind !== 'network' || !cfg.token) return () => {};
-  const want = Buffer.from(`Bearer ${cfg.token}`);
-  return (md) => {
-    const got = Buffer.from(String(md.get('authorization')[0] ?? ''));
-    if (got.length !== want.length || !timingSafeEqual(got, want)) {
+const LOCAL: Identity = { name: 'local', role: 'operator' };
+
+/**
+ * The per-call check for `l`: who calls. Unix socket and loopback callers are `local` operators. On a
+ * network listener with tokens configured a token is required (the operator's or the read-only one, as
+ * `tokens` holds them at the time of the call); with mTLS and no token, a verified client certificate
+ * is an operator named by its CN. AuthError otherwise.
+ */
+export function callGuard(l: Listener, cfg: ApiConfig, tokens: ApiTokens = new ApiTokens(cfg)): CallGuard {
+  if (l.kind !== 'network') return () => LOCAL;
+  return (md, peer) => {
+    const got = String(md.get('authorization')[0] ?? '');
+    if (tokens.operator || tokens.read) {
+      if (sameSecret(got, tokens.operator)) return { name: 'token:operator', role: 'operator' };
+      if (sameSecret(got, tokens.read)) return { name: 'token:read', role: 'read' };
       throw new AuthError('missing or wrong bearer token: pass --token or set SHOAL_TOKEN');
     }
+    // no token configured: checkPolicy let this listener start only with client certificates (verified by TLS)
+    const cn = peer?.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
+    return { name: `cert:${(Array.isArray(cn) ? cn[0] : cn) ?? 'unknown'}`, role: 'operator' };
   };
 }

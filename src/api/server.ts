@@ -15,7 +15,8 @@ import type { LocalUnitInspector } from './local-units';
 import { shoalService } from './proto';
 import { shoalHandlers, type ServiceDeps } from './service';
 import type { PlacementStrategy } from '../units/types';
-import { DEFAULT_API_PORT, DEFAULT_LISTEN, callGuard, checkPolicy, classifyListener, serverCredentials, type ApiConfig, type Listener } from './listeners';
+import { ApiTokens, DEFAULT_API_PORT, DEFAULT_LISTEN, callGuard, checkPolicy, classifyListener, serverCredentials, type ApiConfig, type Listener } from './listeners';
+import { PermissionError } from './grpc-errors';
 
 /** What the server needs besides its config. */
 export interface ApiServerDeps {
@@ -64,8 +65,20 @@ export class ApiServer {
   private readonly servers: grpc.Server[] = [];
   private readonly bound: string[] = [];
   private closed = false;
+  /** The tokens every listener's guard checks; swapped by updateTokens (SIGHUP). */
+  private readonly tokens: ApiTokens;
 
-  constructor(private readonly cfg: ApiConfig, private readonly deps: ApiServerDeps) {}
+  constructor(private readonly cfg: ApiConfig, private readonly deps: ApiServerDeps) {
+    this.tokens = new ApiTokens(cfg);
+  }
+
+  /**
+   * Rotates the tokens (SIGHUP): calls from now on are checked against the new ones; connections and
+   * calls in progress (a journal -f) are not dropped. Forwarding uses the new ones too.
+   */
+  updateTokens(next: Pick<ApiConfig, 'token' | 'readToken'>): void {
+    this.tokens.update(next);
+  }
 
   /** Addresses actually bound (a `:0` port replaced by the chosen one). */
   addresses(): string[] {
@@ -89,12 +102,8 @@ export class ApiServer {
     const port = this.cfg.port ?? DEFAULT_API_PORT;
     const handlers = shoalHandlers({
       registry: this.deps.registry, log: this.deps.log, machineId: this.deps.machineId, inspector: this.deps.inspector, strategy: this.deps.strategy, events: this.deps.events,
-      connect: (m) => new ApiClient({
-        endpoint: forwardEndpoint(m, port), token: this.cfg.token,
-        caFile: this.cfg.tls?.caFile, certFile: this.cfg.tls?.caFile ? this.cfg.tls.certFile : undefined,
-        keyFile: this.cfg.tls?.caFile ? this.cfg.tls.keyFile : undefined,
-      }),
-    }, callGuard(l, this.cfg));
+      connect: (m) => this.forwardClient(m, port),
+    }, callGuard(l, this.cfg, this.tokens));
     const server = new grpc.Server();
     server.addService(shoalService().service, handlers);
     if (l.path) await prepareSocket(l.path, this.deps.log);
@@ -111,6 +120,22 @@ export class ApiServer {
     if (l.kind === 'network' && !this.cfg.tls) {
       this.deps.log.warn('api token travels in clear text on this listener: add tls_cert/tls_key outside a trusted network', { address: l.address });
     }
+  }
+
+  /**
+   * A client to another machine's shoald for status/journal: TLS verified against the cluster CA
+   * (`tls_ca`, presenting this shoald's certificate), with the read-only token when there is one (least
+   * privilege), else the operator's. Without `tls_ca` only `insecure_plaintext = true` allows it.
+   */
+  private forwardClient(m: MachineRecord, port: number): ApiClient {
+    const tls = this.cfg.tls;
+    if (!tls?.caFile && !this.cfg.insecurePlaintext) {
+      throw new PermissionError(`not forwarding to machine ${m.id}: forwarding needs TLS verified against the cluster CA ([api] tls_cert, tls_key, tls_ca), or insecure_plaintext = true`);
+    }
+    return new ApiClient({
+      endpoint: forwardEndpoint(m, port), token: this.tokens.read ?? this.tokens.operator,
+      caFile: tls?.caFile, certFile: tls?.caFile ? tls.certFile : undefined, keyFile: tls?.caFile ? tls.keyFile : undefined,
+    });
   }
 
   /** Stops every listener (in-flight calls get up to 2 s). Idempotent; never throws. */

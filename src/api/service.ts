@@ -8,9 +8,10 @@ import { ValidationError } from '../errors';
 import { metadataProblem, parseUnitName } from '../units';
 import type { TargetState } from '../units/types';
 import { fromWireState } from './messages';
-import { ConflictError, grpcStatusOf, toServiceError } from './grpc-errors';
+import { ConflictError, grpcStatusOf, PermissionError, toServiceError } from './grpc-errors';
 import { apiDuration, apiRequests } from '../metrics';
 import { emitEvent } from '../events/emit';
+import { allowed, READ_METHODS, type Identity, type PeerInfo } from './listeners';
 import { destroyUnit, setDesiredStates, submitUnit } from './unit-ops';
 import { applyBatch, type BatchAction } from './batch-ops';
 import { getUnitFile, listMachines, listUnitFiles, listUnitStates, resolveMachine, stateMsg, type BadCollector } from './views';
@@ -36,11 +37,20 @@ export interface ServiceDeps extends RoutingDeps {
   strategy?: () => PlacementStrategy | undefined;
 }
 
-/** Checks a call's credentials; throws AuthError when refused. */
-export type CallGuard = (md: grpc.Metadata) => void;
+/** Checks a call's credentials and says who calls; throws AuthError when refused. */
+export type CallGuard = (md: grpc.Metadata, peer?: PeerInfo) => Identity | void;
+
+/** The caller of one call, its role checked against the method (PermissionError when it may not). */
+function authorize(guard: CallGuard, call: { metadata: grpc.Metadata } & PeerInfo, method: string): Identity {
+  const id = guard(call.metadata, call) ?? { name: 'local', role: 'operator' as const };
+  if (!allowed(id, method)) {
+    throw new PermissionError(`${method} needs the operator role; this caller (${id.name}) is read-only`);
+  }
+  return id;
+}
 
 type Req = Record<string, unknown>;
-type UnaryFn = (req: Req) => Promise<unknown>;
+type UnaryFn = (req: Req, who: Identity) => Promise<unknown>;
 
 function str(req: Req, key: string): string {
   const v = req[key];
@@ -53,12 +63,12 @@ function desired(req: Req, key: string, required: boolean): TargetState | undefi
   return s;
 }
 
-/** Methods that change the cluster: each success is an `api.write` event naming the caller. */
-const WRITES = new Set(['SubmitUnit', 'DestroyUnit', 'SetDesiredState', 'SetMetadata', 'DeleteMetadata', 'ApplyBatch', 'ScaleGroup', 'Rollback', 'Promote']);
-
-/** Who called, as far as the API knows: token or local caller, and the peer address. */
-function identity(call: { metadata: grpc.Metadata; getPeer(): string }): string {
-  const how = call.metadata.get('authorization').length ? 'token' : 'local';
+/**
+ * Who called: the identity the guard established (local, token:operator, token:read, cert:CN) and the
+ * peer address. Every call outside READ_METHODS is a write: each success is an `api.write` event naming it.
+ */
+function identity(call: { metadata: grpc.Metadata; getPeer(): string }, who?: Identity): string {
+  const how = who?.name ?? (call.metadata.get('authorization').length ? 'token' : 'local');
   return `api:${how}@${call.getPeer()}`;
 }
 
@@ -69,23 +79,24 @@ function writeSubject(req: Req): { unit?: string; message: string } {
   return { unit: names.length === 1 ? names[0] : undefined, message: `${names.slice(0, 5).join(', ')}${extra}` };
 }
 
-function record(method: string, err: unknown, started: number, call: { metadata: grpc.Metadata; getPeer(): string; request: Req }, unary: boolean): void {
+function record(method: string, err: unknown, started: number, call: { metadata: grpc.Metadata; getPeer(): string; request: Req }, unary: boolean, who?: Identity): void {
   const code = err === undefined ? 'OK' : grpc.status[grpcStatusOf(err)] ?? 'UNKNOWN';
   apiRequests.inc({ method, code });
   if (unary) apiDuration.observe({ method }, (Date.now() - started) / 1000);
-  if (err === undefined && WRITES.has(method)) {
+  if (err === undefined && !READ_METHODS.has(method)) {
     const s = writeSubject(call.request);
-    emitEvent({ kind: 'api.write', unit: s.unit, message: `${method} ${s.message}`.trim(), actor: identity(call), fields: { method } });
+    emitEvent({ kind: 'api.write', unit: s.unit, machine: str(call.request, 'machine') || undefined, message: `${method} ${s.message}`.trim(), actor: identity(call, who), fields: { method } });
   }
 }
 
 function unary(fn: UnaryFn, guard: CallGuard, log: Logger, method: string): grpc.handleUnaryCall<Req, unknown> {
   return (call, cb) => {
     const started = Date.now();
+    let who: Identity | undefined;
     Promise.resolve()
-      .then(() => guard(call.metadata))
-      .then(() => fn(call.request))
-      .then((res) => { record(method, undefined, started, call, true); cb(null, res); })
+      .then(() => { who = authorize(guard, call, method); })
+      .then(() => fn(call.request, who!))
+      .then((res) => { record(method, undefined, started, call, true, who); cb(null, res); })
       .catch((err) => {
         record(method, err, started, call, true);
         log.debug('api call failed', { method, error: err instanceof Error ? err.message : String(err) });
@@ -98,9 +109,10 @@ function streaming(fn: (req: Req, signal: AbortSignal) => AsyncIterable<unknown>
   return (call) => {
     const ctl = new AbortController();
     const started = Date.now();
+    let who: Identity | undefined;
     call.on('cancelled', () => ctl.abort());
     (async () => {
-      guard(call.metadata);
+      who = authorize(guard, call, method);
       for await (const msg of fn(call.request, ctl.signal)) {
         if (ctl.signal.aborted) break;
         // a cancelled call never drains: wait for the drain or the cancel, so the generator (and its etcd
@@ -108,7 +120,7 @@ function streaming(fn: (req: Req, signal: AbortSignal) => AsyncIterable<unknown>
         if (!call.write(msg)) await drainOrAbort(call, ctl.signal);
       }
       call.end();
-      record(method, undefined, started, call, false);
+      record(method, undefined, started, call, false, who);
     })().catch((err) => {
       // grpc-js sends a server stream's error status on an 'error' event (destroy() would leave the client hanging)
       if (!ctl.signal.aborted) { record(method, err, started, call, false); call.emit('error', toServiceError(err)); }
@@ -229,8 +241,8 @@ export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedSer
     ListJobs: u('ListJobs', async (r) => ({ jobs: await listJobs(reg, str(r, 'name')) })),
     Promote: u('Promote', async (r) => ({ id: await promote(reg, str(r, 'name')) })),
     WatchEvents: streaming((r, signal) => watchEvents(d, r, signal), guard, 'WatchEvents'),
-    CordonMachine: u('CordonMachine', async (r) => cordonMsg(await cordonMachine(reg, str(r, 'machine'), 'api'))),
-    DrainMachine: u('DrainMachine', async (r) => cordonMsg(await drainMachine(reg, str(r, 'machine'), Number(r.deadlineMs) || DEFAULT_DRAIN_DEADLINE_MS, 'api'))),
+    CordonMachine: u('CordonMachine', async (r, who) => cordonMsg(await cordonMachine(reg, str(r, 'machine'), who.name))),
+    DrainMachine: u('DrainMachine', async (r, who) => cordonMsg(await drainMachine(reg, str(r, 'machine'), Number(r.deadlineMs) || DEFAULT_DRAIN_DEADLINE_MS, who.name))),
     UncordonMachine: u('UncordonMachine', async (r) => cordonMsg(await uncordonMachine(reg, str(r, 'machine')))),
     DrainStatus: u('DrainStatus', (r) => drainStatusMsg(reg, str(r, 'machine'))),
     Journal: streaming(async function* (r, signal) {

@@ -52,6 +52,7 @@ const USAGE = `usage: shoald [--config PATH]
 export interface DaemonRoles {
   engine?: Engine;
   agent?: Agent;
+  api?: ApiServer;
 }
 
 /** Runs the configured roles until `signal` aborts; resolves when every role has stopped. */
@@ -76,6 +77,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     if (!(await etcdAccess(registry, log))) roles.push(guard('etcd access check', untilEtcdAnswers(registry, config.etcd.endpoints, both)));
     // the API first: a refused listener (e.g. non-loopback without TLS client certs or a token) stops shoald here
     api = await startApi(config.api, { registry: apiReg, log, machineId: config.roles.includes('agent') ? machineId(config) : undefined, strategy: () => config.engine.strategy, events });
+    running.api = api;
     // the page and /metrics: refused like the API beyond loopback without a token or client certificates
     web = await startWeb(config.http, config.api, { registry: apiReg, log, strategy: () => config.engine.strategy, events });
     if (config.roles.includes('engine')) {

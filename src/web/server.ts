@@ -153,7 +153,9 @@ export class WebServer {
   private authorized(req: http.IncomingMessage): boolean {
     if (isLoopbackPeer(req.socket.remoteAddress)) return true;
     if (this.api.tls?.caFile && (req.socket as TLSSocket).authorized) return true;
-    return !!this.api.token && tokenMatches(req.headers.authorization, this.api.token);
+    // the page is read-only: the operator's token and the read-only one both open it (docs/api.md, roles)
+    return (!!this.api.token && tokenMatches(req.headers.authorization, this.api.token))
+      || (!!this.api.readToken && tokenMatches(req.headers.authorization, this.api.readToken));
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

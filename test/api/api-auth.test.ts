@@ -13,7 +13,8 @@ import { EtcdRegistry } from '../../src/etcd/registry-etcd';
 import type { MachineSession } from '../../src/etcd/registry';
 import { ApiServer } from '../../src/api/server';
 import { ApiClient } from '../../src/api/client';
-import { AuthError } from '../../src/api/grpc-errors';
+import { AuthError, PermissionError } from '../../src/api/grpc-errors';
+import { allowed } from '../../src/api/listeners';
 import type { LocalUnitInspector } from '../../src/api/local-units';
 import { UnavailableError, ValidationError } from '../../src/errors';
 import { silentLogger } from '../../src/log';
@@ -87,16 +88,80 @@ t.test('a non-loopback listener without TLS client certs or a token is refused a
   await t.rejects(new ApiServer({ listen: ['nonsense'] }, { registry: reg, log: silentLogger }).start(), { code: 'api.bad-listen' });
 });
 
-t.test('token: refused without it or with a wrong one, accepted with it; loopback needs none', async (t) => {
-  const s = await serve({ listen: [`${IP}:0`, '127.0.0.1:0'], token: 's3cret' });
+t.test('a token on a non-loopback listener without TLS is refused at startup unless insecure_plaintext = true', async (t) => {
+  const err = await new ApiServer({ listen: [`${IP}:0`], token: 's3cret' }, { registry: reg, log: silentLogger }).start().then(() => null, (e) => e);
+  t.ok(err instanceof ValidationError);
+  t.equal(err.code, 'api.plaintext-token');
+  t.match(err.message, /travels in clear text; add tls_cert and tls_key \(and tls_ca\) to \[api\], or set insecure_plaintext = true/);
+  await t.rejects(new ApiServer({ listen: [`${IP}:0`], readToken: 'r' }, { registry: reg, log: silentLogger }).start(), { code: 'api.plaintext-token' }, 'a read-only token too');
+  const s = await serve({ listen: [`${IP}:0`], token: 's3cret', insecurePlaintext: true });
+  t.same(await client({ endpoint: s.addresses()[0], token: 's3cret' }).listMachines(), [], 'said in so many words: it starts');
+});
+
+t.test('token over TLS: refused without it or with a wrong one, accepted with it; loopback needs none', async (t) => {
+  const tls = { certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
+  const s = await serve({ listen: [`${IP}:0`, '127.0.0.1:0'], token: 's3cret', tls });
   const [net, lo] = s.addresses();
   t.match(net, new RegExp(`^${IP.replace(/\./g, '\\.')}:\\d+$`));
-  const none = await client({ endpoint: net }).listMachines().then(() => null, (e) => e);
+  const ca = join(dir, 'ca.pem');
+  const none = await client({ endpoint: net, caFile: ca }).listMachines().then(() => null, (e) => e);
   t.ok(none instanceof AuthError, 'no token → UNAUTHENTICATED');
   t.match(none.message, /token/);
-  await t.rejects(client({ endpoint: net, token: 'wrong' }).listMachines(), AuthError);
-  t.same(await client({ endpoint: net, token: 's3cret' }).listMachines(), []);
+  await t.rejects(client({ endpoint: net, caFile: ca, token: 'wrong' }).listMachines(), AuthError);
+  t.same(await client({ endpoint: net, caFile: ca, token: 's3cret' }).listMachines(), []);
   t.same(await client({ endpoint: lo }).listMachines(), [], 'loopback listener: no token needed');
+});
+
+t.test('roles: the read-only token lists and shows, every write needs the operator token', async (t) => {
+  const tls = { certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
+  const s = await serve({ listen: [`${IP}:0`], token: 'op', readToken: 'ro', tls });
+  const ep = s.addresses()[0];
+  const ca = join(dir, 'ca.pem');
+  const ro = client({ endpoint: ep, caFile: ca, token: 'ro' });
+  const op = client({ endpoint: ep, caFile: ca, token: 'op' });
+  t.same(await ro.listMachines(), [], 'list-machines');
+  t.same(await ro.listUnitFiles(), [], 'list-unit-files');
+  t.same(await ro.listUnits(), [], 'list-units');
+  await t.rejects(ro.getUnit('rw.service'), { code: 'unit.not-found' }, 'cat is allowed (the unit does not exist)');
+  for (const [what, call] of [
+    ['submit', () => ro.submitUnit('rw.service', '[Service]\nExecStart=/bin/true\n')],
+    ['start', () => ro.setDesiredState(['rw.service'], 'launched')],
+    ['destroy', () => ro.destroyUnit('rw.service')],
+    ['set-metadata', () => ro.setMetadata('x', 'k', 'v')],
+    ['cordon', () => ro.cordonMachine('x')],
+  ] as const) {
+    const err = await (call as () => Promise<unknown>)().then(() => null, (e) => e);
+    t.ok(err instanceof PermissionError, `${what}: PERMISSION_DENIED for the read-only token`);
+    t.match(err?.message, /needs the operator role; this caller \(token:read\) is read-only/);
+  }
+  t.equal((await op.submitUnit('rw.service', '[Service]\nExecStart=/bin/true\n')).outcome, 'created', 'the operator token writes');
+  t.notOk(allowed({ name: 'token:read', role: 'read' }, 'SomeFutureCall'), 'a call nobody listed needs the operator role');
+});
+
+t.test('SIGHUP rotation: new tokens apply to new calls, a stream opened before keeps running', async (t) => {
+  const tls = { certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
+  const s = await serve({ listen: [`${IP}:0`], token: 'old-op', readToken: 'old-ro', tls });
+  const ep = s.addresses()[0];
+  const ca = join(dir, 'ca.pem');
+  const watcher = client({ endpoint: ep, caFile: ca, token: 'old-ro' });
+  const seen: string[] = [];
+  const ac = new AbortController();
+  const following = (async () => {
+    for await (const ev of watcher.watchUnitStates([], { signal: ac.signal })) seen.push(ev.state.unit);
+  })().catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  s.updateTokens({ token: 'new-op', readToken: 'new-ro' });
+  await t.rejects(client({ endpoint: ep, caFile: ca, token: 'old-op' }).listMachines(), AuthError, 'the old operator token is refused');
+  await t.rejects(client({ endpoint: ep, caFile: ca, token: 'old-ro' }).listMachines(), AuthError, 'the old read-only token is refused');
+  t.same(await client({ endpoint: ep, caFile: ca, token: 'new-ro' }).listMachines(), [], 'the new one is accepted');
+  const sess = await reg.register({ id: 'cccccccc33333333cccccccc33333333', address: IP, metadata: {}, capacity: { cpuMillis: 0, memoryBytes: 0 }, version: 'x', startedAt: 'now' }, 10);
+  sessions.push(sess);
+  await sess.reportState('rotated.service', { loadState: 'loaded', activeState: 'active', subState: 'running', hash: 'h', since: 'now' });
+  for (let i = 0; i < 50 && !seen.includes('rotated.service'); i++) await new Promise((r) => setTimeout(r, 100));
+  t.ok(seen.includes('rotated.service'), 'the stream opened with the old token still delivers');
+  ac.abort();
+  await following;
+  await sess.close();
 });
 
 t.test('mTLS: a client certificate signed by the CA is accepted; none or a foreign one is refused', async (t) => {
@@ -124,14 +189,15 @@ class RecordingInspector implements LocalUnitInspector {
   }
 }
 
-t.test('status and journal are forwarded to the shoald of the machine that runs the unit', async (t) => {
+t.test('status and journal are forwarded to the shoald of the machine that runs the unit, over TLS verified against the cluster CA', async (t) => {
   const M2 = 'bbbbbbbb22222222bbbbbbbb22222222';
   const inspector = new RecordingInspector('m2');
-  const b = await serve({ listen: [`${IP}:0`], token: 'tok' }, { machineId: M2, inspector });
+  const tls = { certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key'), caFile: join(dir, 'ca.pem') };
+  const b = await serve({ listen: [`${IP}:0`], token: 'tok', readToken: 'ro', tls }, { machineId: M2, inspector });
   const port = Number(b.addresses()[0].split(':').pop());
-  const a = await serve({ listen: [`unix://${dir}/front.sock`], token: 'tok', port });
+  const a = await serve({ listen: [`unix://${dir}/front.sock`], token: 'tok', readToken: 'ro', tls, port });
   sessions.push(await reg.register({ id: M2, address: IP, metadata: {}, capacity: { cpuMillis: 0, memoryBytes: 0 }, version: 'x', startedAt: 'now' }, 10));
-  await sessions[0].reportState('web.service', { loadState: 'loaded', activeState: 'active', subState: 'running', hash: 'h', since: 'now' });
+  await sessions.at(-1)!.reportState('web.service', { loadState: 'loaded', activeState: 'active', subState: 'running', hash: 'h', since: 'now' });
   const c = client({ endpoint: `${dir}/front.sock` });
   const st = await c.unitStatus('web.service');
   t.same(st.map((s) => s.machine), [M2]);
@@ -140,6 +206,19 @@ t.test('status and journal are forwarded to the shoald of the machine that runs 
   for await (const chunk of c.journal('web.service', { lines: 5 })) out += chunk;
   t.equal(out, 'line 1 of web.service on m2\nline 2 of web.service on m2\nline 3 of web.service on m2\n');
   t.same(inspector.calls, ['status web.service', 'journal web.service -n 5'], 'served by the owning machine');
-  await t.rejects(c.unitStatus('web.service', { machine: 'cccc' }), { code: 'machine.not-found' });
+  await t.rejects(c.unitStatus('web.service', { machine: 'cccc' }), { code: 'machine.not-found' }, 'only to registered machines');
   t.ok(a.addresses().length === 1);
+  // without the cluster CA a shoald does not forward (unless insecure_plaintext says so)
+  const plain = await serve({ listen: [`unix://${dir}/plain.sock`], token: 'tok', port });
+  const err = await client({ endpoint: `${dir}/plain.sock` }).unitStatus('web.service').then(() => null, (e) => e);
+  t.ok(err instanceof PermissionError);
+  t.match(err?.message, /not forwarding to machine bbbbbbbb.*needs TLS verified against the cluster CA/);
+  t.ok(plain.addresses().length === 1);
+  // a shoald whose certificate another CA signed is not trusted
+  const rogueTls = { certFile: join(dir, 'rogue.pem'), keyFile: join(dir, 'rogue.key'), caFile: join(dir, 'rogue-ca.pem') };
+  const r = await serve({ listen: [`${IP}:0`], token: 'tok', tls: rogueTls }, { machineId: 'dddddddd44444444dddddddd44444444', inspector });
+  sessions.push(await reg.register({ id: 'dddddddd44444444dddddddd44444444', address: r.addresses()[0], metadata: {}, capacity: { cpuMillis: 0, memoryBytes: 0 }, version: 'x', startedAt: 'now' }, 10));
+  await sessions.at(-1)!.reportState('evil.service', { loadState: 'loaded', activeState: 'active', subState: 'running', hash: 'h', since: 'now' });
+  await t.rejects(c.unitStatus('evil.service'), UnavailableError, 'a certificate the cluster CA did not sign is refused');
+  t.same(inspector.calls.length, 2, 'the rogue shoald was never asked');
 });

@@ -30,10 +30,20 @@ t.test('bad config names the file and key', async (t) => {
     [{ tls_ca: '/ca' }, /\[api\] tls_ca: tls_ca needs tls_cert/],
     [{ token_file: join(dir, 'nope') }, /\[api\] token_file: cannot read/],
     [{ token: 5 }, /\[api\] token: must be a string/],
+    [{ token: 'a', read_token: 'a' }, /\[api\] read_token: the read-only token must differ from the operator token/],
+    [{ insecure_plaintext: 'yes' }, /\[api\] insecure_plaintext: "yes": expected true or false/],
+    [{ read_token_file: join(dir, 'nope') }, /\[api\] read_token_file: cannot read/],
   ];
   for (const [sec, msg] of cases) {
     const err = (() => { try { apiConfig(sec, {}, 'shoald.toml'); return null; } catch (e) { return e; } })();
     t.ok(err instanceof ValidationError);
     t.match((err as Error).message, msg);
   }
+});
+
+t.test('read-only token and insecure_plaintext, from the file and from the environment', async (t) => {
+  writeFileSync(join(dir, 'read'), 'ro-from-file\n');
+  t.match(apiConfig({ token: 'op', read_token_file: join(dir, 'read'), insecure_plaintext: true }), { token: 'op', readToken: 'ro-from-file', insecurePlaintext: true });
+  t.match(apiConfig({ read_token: 'x' }, { SHOAL_API_READ_TOKEN: 'ro-env', SHOAL_API_INSECURE_PLAINTEXT: 'true' }), { readToken: 'ro-env', insecurePlaintext: true });
+  t.notOk(apiConfig({ insecure_plaintext: false }).insecurePlaintext);
 });

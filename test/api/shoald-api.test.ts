@@ -45,12 +45,22 @@ t.test('a non-loopback listener without TLS client certs or token: shoald refuse
   t.match(d.stderr(), /refusing to listen on .*needs TLS with client certificates .* or a bearer token/);
 });
 
-t.test('with a token it starts; a unix socket serves shoalctl; SIGTERM stops it cleanly', async (t) => {
+t.test('a token on a non-loopback listener without TLS: refused unless insecure_plaintext = true', async (t) => {
+  const d = shoald({ SHOAL_API_LISTEN: `${externalAddress()}:0`, SHOAL_API_TOKEN: 't' });
+  const timer = setTimeout(() => d.p.kill('SIGKILL'), 30_000);
+  t.equal(await d.exit, 1);
+  clearTimeout(timer);
+  t.match(d.stderr(), /code=api\.plaintext-token/);
+  t.match(d.stderr(), /a token on a non-loopback listener without TLS travels in clear text.*insecure_plaintext = true/);
+});
+
+t.test('with a token and insecure_plaintext it starts; a unix socket serves shoalctl; SIGTERM stops it cleanly', async (t) => {
   const sock = join(dir, 'shoal.sock');
-  const d = shoald({ SHOAL_API_LISTEN: `unix://${sock},${externalAddress()}:0`, SHOAL_API_TOKEN: 't' });
+  const d = shoald({ SHOAL_API_LISTEN: `unix://${sock},${externalAddress()}:0`, SHOAL_API_TOKEN: 't', SHOAL_API_INSECURE_PLAINTEXT: 'true' });
   const c = new ApiClient({ endpoint: sock, timeoutMs: 2000 });
   let ok = false;
-  for (let i = 0; i < 100 && !ok && d.p.exitCode === null; i++) {
+  // generous: shoald starts through the TypeScript loader, slow on a loaded machine
+  for (const until = Date.now() + 60_000; Date.now() < until && !ok && d.p.exitCode === null;) {
     ok = await c.listUnitFiles().then(() => true, () => false);
     if (!ok) await new Promise((r) => setTimeout(r, 100));
   }

@@ -13,7 +13,7 @@ import { up, type Testbed } from '../helpers/testbed';
 const ROOT = resolve(__dirname, '..', '..');
 const SHOALCTL = join(ROOT, 'bin', 'shoalctl');
 const TOKEN = 'cli-cluster-token';
-const API_ENV = `SHOAL_API_LISTEN=unix:///run/shoal/shoal.sock,0.0.0.0:7411 SHOAL_API_TOKEN=${TOKEN} SHOAL_API_PORT=7411`;
+const API_ENV = `SHOAL_API_LISTEN=unix:///run/shoal/shoal.sock,0.0.0.0:7411 SHOAL_API_TOKEN=${TOKEN} SHOAL_API_INSECURE_PLAINTEXT=true SHOAL_API_PORT=7411`;
 
 if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('shoalctl is not built: run npm run build first');
 

@@ -129,7 +129,7 @@ t.test('a non-loopback listener without token or client certificates is refused 
 });
 
 t.test('the page, its live view, explain and /metrics; a non-loopback peer needs the token', async (t) => {
-  const web = await startWeb({ listen: '0.0.0.0:0', explicit: true }, { listen: [], token: 'tok' }, { registry: reg, log: silentLogger });
+  const web = await startWeb({ listen: '0.0.0.0:0', explicit: true }, { listen: [], token: 'tok', insecurePlaintext: true }, { registry: reg, log: silentLogger });
   t.teardown(() => web?.close());
   const port = Number(web!.address().split(':').pop());
   const local = `http://127.0.0.1:${port}`;

@@ -42,6 +42,8 @@ metadata = { node = "$NODE" }
 listen = ["unix:///run/shoal/shoal.sock", "$IP:7411"]
 port = 7411
 token_file = "/etc/shoal/api-token"
+# no API TLS on the VMs yet: the token crosses the private network in clear text, said in so many words
+insecure_plaintext = true
 CONF
 # the same settings as the SHOAL_* variables testbed nodes get (docs/testbed.md)
 cat > /etc/shoal/shoald.env << CONF

@@ -219,7 +219,7 @@ t.test('cordon, drain and uncordon: state in list-machines, second calls and bad
   t.equal(r.code, 0, r.err);
   t.equal(r.out, `machine ${M1} cordoned: no new units will be placed there\n`);
   r = await ctl('cordon', 'aaaa');
-  t.match(r.out, /is already cordoned \(since .* by api\)/, 'a second cordon is a no-op that says so');
+  t.match(r.out, /is already cordoned \(since .* by local\)/, 'a second cordon is a no-op that says so');
   r = await ctl('list-machines', '--fields', 'machine,state');
   t.equal(r.out, 'MACHINE     STATE\naaaaaaaa... cordoned\n');
   r = await ctl('drain', '--no-wait', 'aaaa', '--deadline', '5min');

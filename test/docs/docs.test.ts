@@ -44,8 +44,8 @@ t.test('unit files shown pass shoalctl verify', async (t) => {
 
 t.test('config blocks load as shoald loads its config', async (t) => {
   for (const b of blocks.filter((x) => x.test?.kind === 'config')) {
-    // a token in the environment wins over token_file, so no file the doc names has to exist here
-    t.doesNotThrow(() => buildConfig(parseToml(b.text) as Record<string, unknown>, { SHOAL_API_TOKEN: 'doc-test' }, at(b)), at(b));
+    // tokens in the environment win over token_file and read_token_file, so no file the doc names has to exist here
+    t.doesNotThrow(() => buildConfig(parseToml(b.text) as Record<string, unknown>, { SHOAL_API_TOKEN: 'doc-test', SHOAL_API_READ_TOKEN: 'doc-test-read' }, at(b)), at(b));
   }
 });
 

@@ -42,7 +42,7 @@ t.test('events -f of a node kill, metrics moving, journald logs', async (t) => {
   const tb = await up({
     nodes: 3, daemon: true, t,
     env: {
-      SHOAL_ENV: `SHOAL_API_LISTEN=unix:///run/shoal/shoal.sock,0.0.0.0:7411 SHOAL_API_TOKEN=${TOKEN} SHOAL_API_PORT=7411 SHOAL_HTTP_LISTEN=0.0.0.0:7412`,
+      SHOAL_ENV: `SHOAL_API_LISTEN=unix:///run/shoal/shoal.sock,0.0.0.0:7411 SHOAL_API_TOKEN=${TOKEN} SHOAL_API_INSECURE_PLAINTEXT=true SHOAL_API_PORT=7411 SHOAL_HTTP_LISTEN=0.0.0.0:7412`,
       SHOAL_METADATA_node2: 'role=obs', SHOAL_METADATA_node3: 'role=obs',
     },
   });

@@ -28,7 +28,7 @@ t.test('the live page on a testbed, in a real browser', async (t) => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const tb = await up({
     nodes: 2, daemon: true, t,
-    env: { SHOAL_ENV_node1: `SHOAL_HTTP_LISTEN=0.0.0.0:7412 SHOAL_API_TOKEN=${TOKEN}`, SHOAL_TTL: String(TTL_S), SHOAL_METADATA_node2: 'disk=ssd' },
+    env: { SHOAL_ENV_node1: `SHOAL_HTTP_LISTEN=0.0.0.0:7412 SHOAL_API_TOKEN=${TOKEN} SHOAL_API_INSECURE_PLAINTEXT=true`, SHOAL_TTL: String(TTL_S), SHOAL_METADATA_node2: 'disk=ssd' },
   });
   const [m1, m2] = [tb.machineId('node1'), tb.machineId('node2')];
   const url = `http://${tb.ip('node1')}:7412/`;

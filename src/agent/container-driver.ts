@@ -147,9 +147,9 @@ export class ContainerDriver {
   }
 
   /**
-   * Makes sure a bridge network `name` exists and returns its id. Docker lets two concurrent creates make two
-   * networks of one name (then the name is ambiguous): every runner settles on the earliest created one and
-   * removes the others it finds unused, so units starting together end up on one network.
+   * Makes sure a bridge network `name` exists and returns its id. Docker makes several networks of one name
+   * under concurrent creates (then the name is ambiguous), so callers on one machine serialize this (the
+   * runner's machine lock); should duplicates exist anyway, the earliest created is used and unused others removed.
    */
   async ensureNetwork(name: string, machineId: string): Promise<string> {
     let nets = await this.networksNamed(name);

@@ -5,7 +5,8 @@
  *                                           on SIGTERM stop it, remove it and exit 0
  *   container-runner.js cleanup <unit>      remove any container of <unit> on this machine (ExecStopPost)
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { ShoalError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { ContainerDriver, type RunningContainer } from './container-driver';
@@ -78,7 +79,7 @@ async function runJoined(driver: ContainerDriver, opts: ReturnType<typeof create
   for (let attempt = 1; ; attempt++) {
     // by id: a name can be ambiguous for a moment (see ensureNetwork)
     const ids: NetworkJoin[] = [];
-    for (const j of joins) ids.push({ network: await driver.ensureNetwork(j.network, machine), aliases: j.aliases });
+    for (const j of joins) ids.push({ network: await withMachineLock(`net-${j.network}`, () => driver.ensureNetwork(j.network, machine)), aliases: j.aliases });
     const o = ids.length === 0 ? opts : {
       ...opts,
       HostConfig: { ...opts.HostConfig, NetworkMode: ids[0].network },
@@ -90,6 +91,38 @@ async function runJoined(driver: ContainerDriver, opts: ReturnType<typeof create
       if (attempt >= 3 || joins.length === 0 || !/network .*(not found|No such)/i.test((err as Error).message)) throw err;
       log.warn('a network went away before the container started; again', { attempt });
     }
+  }
+}
+
+/** Where runners of this machine take their locks (a directory created atomically is the lock). */
+const LOCK_DIR = process.env.SHOAL_CONTAINER_LOCK_DIR ?? '/run/shoal/locks';
+
+/**
+ * Runs `fn` holding a lock shared by the runners of this machine: Docker makes several networks of one name
+ * when they are created at once, and listing them does not tell reliably which came first. A lock older than
+ * 30 s is a killed runner's: taken over. Waits at most 60 s.
+ */
+export async function withMachineLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  mkdirSync(LOCK_DIR, { recursive: true });
+  const path = join(LOCK_DIR, name.replace(/[^A-Za-z0-9_.-]/g, '_'));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      mkdirSync(path);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        if (Date.now() - statSync(path).mtimeMs > 30_000) rmSync(path, { recursive: true, force: true });
+      } catch { /* released meanwhile */ }
+      if (Date.now() > deadline) throw new ShoalError('container.lock-timeout', `lock ${path} held for more than 60 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(path, { recursive: true, force: true });
   }
 }
 

@@ -7,6 +7,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { ContainerDriver } from '../../src/agent/container-driver';
+import { withMachineLock } from '../../src/agent/container-runner';
 import { containerUnitText } from '../../src/agent/container-unit';
 import type { ContainerSpec, UnitSpec } from '../../src/units/types';
 import { parseUnitFile } from '../../src/units/unit-file';
@@ -128,7 +129,8 @@ t.test('container unit on a testbed node', async (t) => {
     // Docker lets concurrent creates make two networks of one name (the compose scenario's three units did)
     for (let round = 0; round < 3; round++) {
       const name = `shoal-test-net-${process.pid}-${round}`;
-      const ids = await Promise.all(Array.from({ length: 6 }, () => docker.ensureNetwork(name, machine)));
+      // as each unit's runner does: under the machine's lock
+      const ids = await Promise.all(Array.from({ length: 6 }, () => withMachineLock(`net-${name}`, () => docker.ensureNetwork(name, machine))));
       t.equal(new Set(ids).size, 1, `round ${round}: every caller got the same network`);
       const again = await docker.ensureNetwork(name, machine);
       t.equal(again, ids[0], `round ${round}: a later caller gets it too (the duplicates are gone)`);

@@ -193,11 +193,11 @@ export class UnitManager {
         return;
       }
       await rm(join(this.fsDir, name), { force: true });
-      await rm(join(this.fsDir, `.${name}.ran`), { force: true });
       if (this.units.get(name) === u) this.units.delete(name);
       this.toLink.delete(name);
       this.toUnlink.add(name);
       this.installs.delete(name);
+      await rm(join(this.fsDir, `.${name}.ran`), { force: true }); // a batch unit's marker (after the bookkeeping: no await in between)
       await this.systemd.resetFailedUnit(name).catch((err) => this.log.warn('reset-failed after unload failed', { unit: name, err: String(err) }));
       this.onSettled(name, undefined);
     };

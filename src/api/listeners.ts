@@ -108,7 +108,7 @@ export interface Identity {
  */
 export const READ_METHODS: ReadonlySet<string> = new Set([
   'GetUnit', 'ListUnitFiles', 'ListUnits', 'ListMachines', 'WatchUnitStates', 'Explain', 'UnitStatus', 'Journal',
-  'UnitHistory', 'ListDeployments', 'DrainStatus', 'WatchEvents', 'ListEvents',
+  'UnitHistory', 'ListDeployments', 'ListJobs', 'DrainStatus', 'WatchEvents', 'ListEvents',
 ]);
 
 /** True when `id` may make the call `method` (a gRPC method name, e.g. `SubmitUnit`). */

@@ -164,7 +164,8 @@ export class UnitManager {
     const tmp = join(this.fsDir, `.${name}.tmp`);
     await writeFile(tmp, text);
     await rename(tmp, join(this.fsDir, name));
-    this.toUnlink.delete(name);
+    // an unlink queued by the old version's unload stays: reload() disables (dropping the old version's
+    // enable links, e.g. another WantedBy=) before it links and enables this text
     this.toLink.add(name);
     if (hasInstall(text)) this.installs.add(name);
     else if (this.installs.delete(name)) this.toUnlink.add(name); // a new text without [Install]: drop the old enable links first

@@ -32,7 +32,9 @@ t.test('TOML file, then environment overrides', async (t) => {
   t.same(e.machine.metadata, { region: 'us', ssd: 'true', rack: 'r1' });
   t.equal(e.machine.id, 'n2');
   t.equal(e.machine.ttlSeconds, 7);
-  t.same(await machineCapacity(e), { cpuMillis: 1500, memoryBytes: 1048576 }, 'configured capacity wins over the probe');
+  const cap = await machineCapacity(e);
+  t.same({ cpuMillis: cap.cpuMillis, memoryBytes: cap.memoryBytes }, { cpuMillis: 1500, memoryBytes: 1048576 }, 'configured capacity wins over the probe');
+  t.ok(cap.diskBytes === undefined || cap.diskBytes > 0, 'disk, not configured here, is probed');
   t.equal(machineId(e), 'n2');
 });
 

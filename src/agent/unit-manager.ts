@@ -97,6 +97,8 @@ export class UnitManager {
   private readonly units = new Map<string, ManagedUnit>();
   private readonly toLink = new Set<string>();
   private readonly toUnlink = new Set<string>();
+  /** Unloaded units whose old text had [Install]: their queued unlink must run before a new text is linked. */
+  private readonly enabledBefore = new Set<string>();
   /** Units whose file has an [Install] section: enabled (runtime) after linking. */
   private readonly installs = new Set<string>();
   private readonly listeners = new Set<StateListener>();
@@ -164,8 +166,9 @@ export class UnitManager {
     const tmp = join(this.fsDir, `.${name}.tmp`);
     await writeFile(tmp, text);
     await rename(tmp, join(this.fsDir, name));
-    // an unlink queued by the old version's unload stays: reload() disables (dropping the old version's
-    // enable links, e.g. another WantedBy=) before it links and enables this text
+    // an unlink queued by an old version with [Install] stays: reload() disables (dropping its enable links,
+    // e.g. another WantedBy=) before it links and enables this text; without one, re-linking is enough
+    if (!this.enabledBefore.delete(name)) this.toUnlink.delete(name);
     this.toLink.add(name);
     if (hasInstall(text)) this.installs.add(name);
     else if (this.installs.delete(name)) this.toUnlink.add(name); // a new text without [Install]: drop the old enable links first
@@ -197,9 +200,10 @@ export class UnitManager {
       if (this.units.get(name) === u) this.units.delete(name);
       this.toLink.delete(name);
       this.toUnlink.add(name);
-      this.installs.delete(name);
+      if (this.installs.delete(name)) this.enabledBefore.add(name);
       await rm(join(this.fsDir, `.${name}.ran`), { force: true }); // a batch unit's marker (after the bookkeeping: no await in between)
-      await this.systemd.resetFailedUnit(name).catch((err) => this.log.warn('reset-failed after unload failed', { unit: name, err: String(err) }));
+      // not awaited: the next pass (a replaced unit's load) need not wait for one more D-Bus call
+      void this.systemd.resetFailedUnit(name).catch((err) => this.log.warn('reset-failed after unload failed', { unit: name, err: String(err) }));
       this.onSettled(name, undefined);
     };
     if (!job) return finish('done');
@@ -232,7 +236,7 @@ export class UnitManager {
     await this.systemd.reload();
     // only what this reload applied: an unload that ended during its awaits queued an unlink for the next one
     for (const n of link) this.toLink.delete(n);
-    for (const n of unlink) this.toUnlink.delete(n);
+    for (const n of unlink) { this.toUnlink.delete(n); this.enabledBefore.delete(n); }
     for (const name of failures.keys()) {
       this.installs.delete(name);
       await rm(join(this.fsDir, name), { force: true });

@@ -190,7 +190,9 @@ export class Engine {
           if (term.aborted) break;
           dirty = true;
         }
-        await this.clock.sleep(this.opts.debounceMs ?? 50, term); // let a burst of events settle
+        // let a burst of events settle; shorter while a deployment waits on health (each step waits on this)
+        const debounce = this.opts.debounceMs ?? 50;
+        await this.clock.sleep(model.deploymentActive ? Math.min(debounce, 10) : debounce, term);
         dirty = false;
         try {
           // no live machine: a view we cannot trust, so no deadline is judged on it (like placement)

@@ -5,42 +5,16 @@
  * scale down before a window of its own.
  */
 import t from 'tap';
-import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
+import { engineOnEtcd, machineRecord, until } from '../helpers/engine-etcd';
 import { EtcdRegistry } from '../../src/etcd/registry-etcd';
-import type { MachineLoad, MachineRecord, MachineSession } from '../../src/etcd/registry';
-import { Engine } from '../../src/engine/engine';
-import { createLogger, silentLogger } from '../../src/log';
+import type { MachineLoad, MachineSession } from '../../src/etcd/registry';
 import { setDesiredStates, submitUnit } from '../../src/api/unit-ops';
 import { setEventSink } from '../../src/events/emit';
 import type { EventDraft } from '../../src/events/types';
 
-let etcd: EtcdServer;
-const regs: EtcdRegistry[] = [];
-const reg = (prefix: string) => { const r = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix, callTimeoutMs: 2000 }); regs.push(r); return r; };
-const rec = (id: string): MachineRecord => ({ id, metadata: {}, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, version: 'test', startedAt: new Date().toISOString() });
-
-t.before(async () => { etcd = await startEtcd(); });
-t.teardown(async () => { for (const r of regs) r.close(); await etcd.close(); });
-
-async function until<T>(f: () => Promise<T | false>, ms: number, what: string): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v !== false) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function startEngine(prefix: string, id = 'e1') {
-  const engine = new Engine({
-    registry: reg(prefix), id, log: process.env.DEBUG_ENGINE ? createLogger({ level: 'debug' }) : silentLogger,
-    ttlSeconds: 2, debounceMs: 20, safetyIntervalMs: 60_000, autoscaleIntervalMs: 200,
-  });
-  const ac = new AbortController();
-  const done = engine.run(ac.signal);
-  return { engine, stop: async () => { ac.abort(); await done; } };
-}
+const { reg, startEngine: start } = engineOnEtcd(t);
+const startEngine = (prefix: string, id = 'e1') => start(prefix, id, { autoscaleIntervalMs: 200 });
+const rec = (id: string) => machineRecord(id);
 
 /** Every machine reports `cpuMillis` for each web instance placed on it (what its agent's sampler would). */
 async function report(api: EtcdRegistry, sessions: Map<string, MachineSession>, cpuMillis: number) {

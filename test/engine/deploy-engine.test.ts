@@ -6,40 +6,17 @@
  * unit goes through the same gate.
  */
 import t from 'tap';
-import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
+import { engineOnEtcd, machineRecord, until } from '../helpers/engine-etcd';
 import { simulateAgents } from '../helpers/state-simulator';
 import { EtcdRegistry } from '../../src/etcd/registry-etcd';
-import type { MachineRecord, MachineSession } from '../../src/etcd/registry';
-import { Engine } from '../../src/engine/engine';
-import { silentLogger } from '../../src/log';
+import type { MachineSession } from '../../src/etcd/registry';
 import { setDesiredStates, submitUnit } from '../../src/api/unit-ops';
 import { promote } from '../../src/api/group-ops';
 import type { Deployment } from '../../src/deploy/types';
 
-let etcd: EtcdServer;
-const regs: EtcdRegistry[] = [];
-const reg = (prefix: string) => { const r = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix, callTimeoutMs: 2000 }); regs.push(r); return r; };
-const rec = (id: string): MachineRecord => ({ id, metadata: {}, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, version: 'test', startedAt: new Date().toISOString() });
-
-t.before(async () => { etcd = await startEtcd(); });
-t.teardown(async () => { for (const r of regs) r.close(); await etcd.close(); });
-
-async function until<T>(f: () => Promise<T | false | undefined>, ms: number, what: string): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v !== false && v !== undefined) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
-
-function startEngine(prefix: string, id: string) {
-  const engine = new Engine({ registry: reg(prefix), id, log: silentLogger, ttlSeconds: 1, debounceMs: 20, safetyIntervalMs: 60_000 });
-  const ac = new AbortController();
-  const done = engine.run(ac.signal);
-  return { engine, stop: async () => { ac.abort(); await done; } };
-}
+const { reg, startEngine: start } = engineOnEtcd(t);
+const startEngine = (prefix: string, id: string) => start(prefix, id, { ttlSeconds: 1 });
+const rec = (id: string) => machineRecord(id);
 
 const body = (v: string, opts: string) => `[Service]\nExecStart=/bin/sleep ${v}\n[X-Shoal]\n${opts}\n`;
 

@@ -5,41 +5,17 @@
  * machine can run where it is (reported), and a cordoned machine gets no new units.
  */
 import t from 'tap';
-import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
+import { engineOnEtcd, machineRecord, until } from '../helpers/engine-etcd';
 import { simulateAgents } from '../helpers/state-simulator';
 import { EtcdRegistry } from '../../src/etcd/registry-etcd';
-import type { MachineRecord, MachineSession } from '../../src/etcd/registry';
-import { Engine } from '../../src/engine/engine';
-import { createLogger, silentLogger } from '../../src/log';
+import type { MachineSession } from '../../src/etcd/registry';
 import { setDesiredStates, submitUnit } from '../../src/api/unit-ops';
 import { scaleGroup } from '../../src/api/group-ops';
 import { cordonMachine, drainMachine, drainStatus, uncordonMachine } from '../../src/api/drain-ops';
 import { NotFoundError } from '../../src/api/grpc-errors';
 
-let etcd: EtcdServer;
-const regs: EtcdRegistry[] = [];
-const reg = (prefix: string) => { const r = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix, callTimeoutMs: 2000 }); regs.push(r); return r; };
-const rec = (id: string): MachineRecord => ({ id, metadata: id === 'm1' ? { disk: 'ssd' } : {}, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, version: 'test', startedAt: new Date().toISOString() });
-
-t.before(async () => { etcd = await startEtcd(); });
-t.teardown(async () => { for (const r of regs) r.close(); await etcd.close(); });
-
-async function until<T>(f: () => Promise<T | false>, ms: number, what: string): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v !== false) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 30));
-  }
-}
-
-function startEngine(prefix: string, id: string) {
-  const engine = new Engine({ registry: reg(prefix), id, log: process.env.DEBUG_ENGINE ? createLogger({ level: 'debug' }) : silentLogger, ttlSeconds: 2, debounceMs: 20, safetyIntervalMs: 60_000 });
-  const ac = new AbortController();
-  const done = engine.run(ac.signal);
-  return { engine, stop: async () => { ac.abort(); await done; } };
-}
+const { reg, startEngine } = engineOnEtcd(t);
+const rec = (id: string) => machineRecord(id, id === 'm1' ? { disk: 'ssd' } : {});
 
 /** Healthy instances of each group where they are scheduled now. */
 async function healthyByGroup(api: EtcdRegistry): Promise<Map<string, number>> {

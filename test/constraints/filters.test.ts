@@ -14,7 +14,7 @@ function setup(units: [string, UnitOpts][], machines: MachineSpec[], placed: Rec
 }
 
 t.test('filters run in a fixed, documented order', async (t) => {
-  t.same(FILTERS.map((f) => f.name), ['held', 'cordon', 'machine-id', 'metadata', 'machine-of', 'replaces', 'conflicts', 'resources']);
+  t.same(FILTERS.map((f) => f.name), ['held', 'cordon', 'batch-retry', 'machine-id', 'metadata', 'machine-of', 'replaces', 'conflicts', 'resources']);
 });
 
 t.test('machine-id: full id or prefix; candidates narrow to matches', async (t) => {

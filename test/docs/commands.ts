@@ -75,6 +75,9 @@ export const COMMANDS: Record<string, CommandTest> = {
   'bin/shoalctl list-units --fields unit,machine,cpu-use,mem-use': { run: 'cluster', expect: /^UNIT +MACHINE +CPU-USE +MEM-USE/m },
   'bin/shoalctl events --kind autoscale.decision': { run: 'cluster' },
   // docs/vagrant.md
+  'vagrant/setup': { notRun: 'installs libvirt, QEMU and vagrant-libvirt and starts libvirtd for good; run by npm run scenarios:vagrant and npm run test:vagrant (outside the default run: VMs under TCG take many minutes)' },
+  'npm ci && npm run build': { notRun: 'what scripts/install does before every test run' },
+  'npm run scenarios:vagrant -- node-kill shoald-restart': { notRun: 'needs the Vagrant VMs' },
   'cd vagrant': { notRun: 'part of the Vagrant session below' },
   'vagrant up': { notRun: 'boots 3 VMs (196 s under TCG on this machine); test/scenarios/vagrant-lint.test.ts checks the Vagrantfile' },
   "vagrant ssh node1 -c 'sudo etcdctl --endpoints=http://192.168.56.11:2379 member list'": { notRun: 'needs the Vagrant VMs' },

@@ -55,7 +55,12 @@ t.test('README and docs commands against a running cluster', async (t) => {
     if (!how || !('run' in how) || how.run !== 'cluster') continue;
     seen.add(c.command);
     const cmd = how.as ?? c.command;
-    const r = await sh(cmd, env, 60_000, how.followMs);
+    let r = await sh(cmd, env, 60_000, how.followMs);
+    const until = Date.now() + (how.retryMs ?? 0);
+    while (!how.followMs && Date.now() < until && (r.code !== 0 || (how.expect && !how.expect.test(r.out)))) {
+      await new Promise((res) => setTimeout(res, 1000));
+      r = await sh(cmd, env, 60_000);
+    }
     if (how.followMs) {
       t.ok(r.running, `${c.file}:${c.line} \`${c.command}\` still follows after ${how.followMs} ms`);
       t.ok(r.out.trim().length > 0, `${c.file}:${c.line} \`${c.command}\` printed: ${r.err.slice(-300)}`);

@@ -9,7 +9,7 @@ const example = (name: string) => parseUnit(name, readFileSync(join(EXAMPLES, na
 
 t.test('every example unit parses', async (t) => {
   const names = readdirSync(EXAMPLES).filter((n) => !n.endsWith('.md')).sort();
-  t.same(names, ['app-sidekick.service', 'app.service', 'discovery.service', 'echo.service', 'echo.socket', 'hello.service', 'lb@.service', 'monitor.service', 'web-container.service', 'worker@.service']);
+  t.same(names, ['app-sidekick.service', 'app.service', 'discovery.service', 'echo.service', 'echo.socket', 'hello.service', 'lb@.service', 'monitor.service', 'report.service', 'shard@.service', 'tick@.service', 'web-container.service', 'worker@.service']);
   for (const n of names) t.equal(example(n).name, n, n);
 });
 

@@ -85,7 +85,9 @@ export class LivenessWitness {
    */
   held(id: string, now: number): boolean {
     const f = this.fates.get(id);
-    if (!f) return now < this.viewSince + this.options.graceMs || this.viewSince === -Infinity;
+    // never seen (e.g. alive and unchanged since this engine started): held after the view's start and after
+    // an etcd outage, like a machine seen alive (a new leader's first read after an outage found one absent)
+    if (!f) return this.viewSince === -Infinity || now < Math.max(this.viewSince, this.recoveredAt) + this.options.graceMs;
     if (f.kind === 'alive' || f.trusted) return false;
     return f.until === undefined || now < f.until;
   }
@@ -93,7 +95,7 @@ export class LivenessWitness {
   /** When the hold of `id` ends (ms; Infinity while unknown), for a re-plan timer. */
   heldUntil(id: string): number {
     const f = this.fates.get(id);
-    if (!f) return this.viewSince === -Infinity ? Infinity : this.viewSince + this.options.graceMs;
+    if (!f) return this.viewSince === -Infinity ? Infinity : Math.max(this.viewSince, this.recoveredAt) + this.options.graceMs;
     if (f.kind === 'alive' || f.trusted) return -Infinity;
     return f.until ?? Infinity;
   }

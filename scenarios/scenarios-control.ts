@@ -73,20 +73,27 @@ const leaderPause: Scenario = {
   },
 };
 
-/** Runs `fault`, then checks that nothing restarted and nothing moved once the cluster settles. */
-async function nothingMoves(ctx: ScenarioContext, fault: () => Promise<void>): Promise<{ ms: number }> {
-  const before = mainPids(ctx.base.obs);
-  const t0 = Date.now();
-  await fault();
-  const t1 = Date.now();
-  // leases that were going to expire have expired by now
+/**
+ * After a fault that ended at `t1`: once leases had time to expire (TTL + 1 s), the cluster settles with the
+ * MainPIDs of `before` and the base schedule; throws ScenarioFailure saying what restarted or moved.
+ */
+export async function nothingMoved(ctx: ScenarioContext, before: ReturnType<typeof mainPids>, t1: number, prefix = ''): Promise<void> {
   await sleep(ctx.ttlMs + 1000);
   const s = await ctx.cluster.expectSettled('after the fault', ctx.units, ctx.platform.nodes, SLACK_MS, t1);
   const restarted = pidChanges(before, mainPids(s.obs));
   if (restarted.length) throw new ScenarioFailure(`units restarted or moved: ${restarted.join('; ')}`, s.verdict);
   const moved = scheduleChanges(ctx.base.obs.schedule, s.obs.schedule);
   if (moved.length) throw new ScenarioFailure(`schedule changed: ${moved.join('; ')}`, s.verdict);
-  ctx.note(`fault lasted ${t1 - t0} ms; same MainPIDs (${before.size}) and schedule after`);
+  ctx.note(`${prefix}same MainPIDs (${before.size}) and schedule after`);
+}
+
+/** Runs `fault`, then checks that nothing restarted and nothing moved once the cluster settles. */
+async function nothingMoves(ctx: ScenarioContext, fault: () => Promise<void>): Promise<{ ms: number }> {
+  const before = mainPids(ctx.base.obs);
+  const t0 = Date.now();
+  await fault();
+  const t1 = Date.now();
+  await nothingMoved(ctx, before, t1, `fault lasted ${t1 - t0} ms; `);
   return { ms: t1 - t0 };
 }
 

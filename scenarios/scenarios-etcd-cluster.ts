@@ -5,10 +5,11 @@
  * again (for a replacement: until the new member is healthy). They run on their own testbed (see
  * etcdClusterScenarios), not in the 1-member suite.
  */
-import { mainPids, pidChanges, scheduleChanges } from './checks';
+import { mainPids, pidChanges } from './checks';
 import { ScenarioFailure } from './cluster';
 import { sleep, type Scenario, type ScenarioContext } from './scenario';
 import { finalCheck } from './scenarios-node';
+import { nothingMoved } from './scenarios-control';
 
 const SLACK_MS = 20_000;
 /** How long quorum stays lost (SHOAL_SCENARIO_QUORUM_LOSS_S, default 30 s). */
@@ -40,17 +41,6 @@ async function untilQuorumRead(ctx: ScenarioContext, t0: number, timeoutMs: numb
   return Date.now() - t0;
 }
 
-/** After a fault has ended at `t1`: leases had time to expire, then the same MainPIDs and the same schedule. */
-async function nothingMoved(ctx: ScenarioContext, t1: number): Promise<void> {
-  const before = mainPids(ctx.base.obs);
-  await sleep(ctx.ttlMs + 1000);
-  const s = await ctx.cluster.expectSettled('after the fault', ctx.units, ctx.platform.nodes, SLACK_MS, t1);
-  const restarted = pidChanges(before, mainPids(s.obs));
-  if (restarted.length) throw new ScenarioFailure(`units restarted or moved: ${restarted.join('; ')}`, s.verdict);
-  const moved = scheduleChanges(ctx.base.obs.schedule, s.obs.schedule);
-  if (moved.length) throw new ScenarioFailure(`schedule changed: ${moved.join('; ')}`, s.verdict);
-  ctx.note(`same MainPIDs (${before.size}) and schedule after`);
-}
 
 /** systemd's MainPIDs on every node now (no etcd needed) against the base: what changed. */
 async function changedOnNodes(ctx: ScenarioContext): Promise<string[]> {
@@ -71,7 +61,7 @@ const memberKill: Scenario = {
     const ms = await untilQuorumRead(ctx, t0, SLACK_MS);
     const next = await leaderMember(ctx);
     ctx.note(`killed ${victim} (the leader); ${next} leads; quorum reads again after ${ms} ms`);
-    await nothingMoved(ctx, Date.now());
+    await nothingMoved(ctx, mainPids(ctx.base.obs), Date.now());
     const t1 = Date.now();
     await e.act('start', victim);
     ctx.note(`${victim} started again on its data, healthy after ${Date.now() - t1} ms`);
@@ -103,7 +93,7 @@ const quorumLoss: Scenario = {
     }
     const ms = await untilQuorumRead(ctx, t1, SLACK_MS);
     ctx.note(`paused ${paused.join(' and ')} for ${t1 - t0} ms; quorum reads again ${ms} ms after they resumed`);
-    await nothingMoved(ctx, t1);
+    await nothingMoved(ctx, mainPids(ctx.base.obs), t1);
     return { recoveryMs: ms, verdict: (await finalCheck(ctx)).verdict };
   },
 };
@@ -122,7 +112,7 @@ const memberReplace: Scenario = {
     await untilQuorumRead(ctx, t0, SLACK_MS);
     if (!(await e.leader())) throw new ScenarioFailure('no etcd leader after the replacement');
     ctx.note(`${victim} killed, removed and replaced by a new member: healthy after ${ms} ms`);
-    await nothingMoved(ctx, Date.now());
+    await nothingMoved(ctx, mainPids(ctx.base.obs), Date.now());
     return { recoveryMs: ms, verdict: (await finalCheck(ctx)).verdict };
   },
 };

@@ -22,6 +22,9 @@ export interface RecorderOptions {
   checkMs?: number;
 }
 
+/** How many revisions back the first recorder of a cluster starts (no cursor yet). */
+export const FIRST_LOOKBACK = 10_000;
+
 /** One derived event with its place in the log. */
 interface Placed { revision: number; n: number; draft: EventDraft }
 
@@ -52,7 +55,10 @@ async function recordTerm(o: RecorderOptions, signal: AbortSignal, log: Logger):
   const keys = store.keys;
   const deriver = new EventDeriver(keys);
   let { cursor, raw, revision } = await store.readCursor();
-  let pos: Cursor = cursor ?? { revision: revision + 1, n: 0 };
+  // no cursor: the first recorder of this cluster. It starts from the cluster's history (at most
+  // FIRST_LOOKBACK revisions back) rather than from now, so what happened before it attached (the units
+  // submitted and placed while it was being elected) is in the log too
+  let pos: Cursor = cursor ?? { revision: Math.max(1, revision + 1 - FIRST_LOOKBACK), n: 0 };
   const pending: Placed[] = [];
   let lastRev = 0;
   let counter = { revision: 0, n: 0 };

@@ -53,6 +53,8 @@ export interface DaemonRoles {
   engine?: Engine;
   agent?: Agent;
   api?: ApiServer;
+  /** The web page and /metrics listener (absent when `[http] listen = ""`). */
+  web?: WebServer;
 }
 
 /** Runs the configured roles until `signal` aborts; resolves when every role has stopped. */
@@ -80,6 +82,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     running.api = api;
     // the page and /metrics: refused like the API beyond loopback without a token or client certificates
     web = await startWeb(config.http, config.api, { registry: apiReg, log, strategy: () => config.engine.strategy, events });
+    if (web) running.web = web;
     if (config.roles.includes('engine')) {
       // loaded only for the engine role: an agent-only shoald never loads the scheduler
       // eslint-disable-next-line @typescript-eslint/no-require-imports

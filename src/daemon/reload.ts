@@ -1,7 +1,7 @@
 /**
  * SIGHUP: re-read the config and apply what can change while running — the machine's address, static
  * metadata and capacity (agent), the default placement strategy (engine), the API tokens (rotated
- * without dropping a connection). The API keeps serving.
+ * without dropping a connection; the web page and /metrics listener takes the same ones). The API keeps serving.
  * Settings that need a restart (roles, etcd, prefix, machine id, TTLs, API listeners) are reported, not applied.
  * A bad new config changes nothing.
  */
@@ -12,12 +12,15 @@ import type { Engine } from '../engine/engine';
 import { loadConfig, type DaemonConfig } from './config';
 import { machineCapacity } from './machine';
 import type { ApiServer } from '../api/server';
+import type { WebServer } from '../web/server';
 
 /** What reloading needs from the running roles. */
 export interface ReloadTargets {
   engine?: Pick<Engine, 'setStrategy'>;
   agent?: Pick<Agent, 'updateMachine'>;
   api?: Pick<ApiServer, 'updateTokens'>;
+  /** The web page and /metrics listener: same tokens as the API. */
+  web?: Pick<WebServer, 'updateTokens'>;
 }
 
 /** Names of the settings in which `next` differs from `prev` but that only a restart applies. */
@@ -46,8 +49,9 @@ export async function reloadConfig(path: string | undefined, prev: DaemonConfig,
   const restart = restartOnlyChanges(prev, next);
   if (restart.length) log.warn('config reload: these settings apply only after a restart', { settings: restart.join(',') });
   try {
-    if (targets.api && (prev.api.token !== next.api.token || prev.api.readToken !== next.api.readToken)) {
-      targets.api.updateTokens(next.api);
+    if (prev.api.token !== next.api.token || prev.api.readToken !== next.api.readToken) {
+      targets.api?.updateTokens(next.api);
+      targets.web?.updateTokens(next.api);
       log.info('api tokens rotated', { operator: !!next.api.token, readOnly: !!next.api.readToken });
     }
     if (targets.engine && prev.engine.strategy !== next.engine.strategy) targets.engine.setStrategy(next.engine.strategy);

@@ -15,7 +15,7 @@ import { Counter, Gauge, register } from 'prom-client';
 import type { Logger } from '../log';
 import { ShoalError } from '../errors';
 import type { ApiConfig } from '../api/listeners';
-import { checkPolicy, classifyListener, type Listener } from '../api/listeners';
+import { ApiTokens, checkPolicy, classifyListener, type Listener } from '../api/listeners';
 import type { ApiRegistry } from '../api/api-registry';
 import type { PlacementStrategy } from '../units/types';
 import type { HttpConfig } from './http-config';
@@ -91,13 +91,29 @@ export class WebServer {
   private server: http.Server | null = null;
   private readonly listener: Listener;
   private readonly files: Map<string, { type: string; body: Buffer }>;
-  private readonly streams = new Set<http.ServerResponse>();
+  /** stream → the Authorization header it was opened with (checked again when the tokens rotate). */
+  private readonly streams = new Map<http.ServerResponse, string | undefined>();
+  /** The tokens checked now; swapped by updateTokens (SIGHUP), as the API's. */
+  private readonly tokens: ApiTokens;
 
   /** Throws ValidationError `api.insecure-listener` for a non-loopback address without a token or client-certificate TLS. */
   constructor(private readonly cfg: { listen: string }, private readonly api: ApiConfig, private readonly deps: WebDeps) {
     this.listener = classifyListener(cfg.listen);
     checkPolicy(this.listener, api);
+    this.tokens = new ApiTokens(api);
     this.files = loadStatic();
+  }
+
+  /**
+   * Rotates the tokens (SIGHUP): requests from now on are checked against the new ones, the listener and
+   * its connections stay. A live page opened with a token that is no longer valid is cut off (the browser
+   * then asks again); loopback and client-certificate pages go on.
+   */
+  updateTokens(next: Pick<ApiConfig, 'token' | 'readToken'>): void {
+    this.tokens.update(next);
+    for (const [res, auth] of this.streams) {
+      if (!this.allowed(res.req.socket, auth)) res.destroy();
+    }
   }
 
   /** The live view, loaded on the first page visit: a shoald nobody looks at never loads the scheduler for it. */
@@ -142,7 +158,7 @@ export class WebServer {
   /** Stops listening, ends every stream. Idempotent. */
   async close(): Promise<void> {
     this.statusHub?.close();
-    for (const s of this.streams) s.destroy();
+    for (const s of this.streams.keys()) s.destroy();
     const server = this.server;
     this.server = null;
     if (!server) return;
@@ -150,12 +166,12 @@ export class WebServer {
     await new Promise<void>((res) => server.close(() => res()));
   }
 
-  private authorized(req: http.IncomingMessage): boolean {
-    if (isLoopbackPeer(req.socket.remoteAddress)) return true;
-    if (this.api.tls?.caFile && (req.socket as TLSSocket).authorized) return true;
+  private allowed(socket: Socket, authorization: string | undefined): boolean {
+    if (isLoopbackPeer(socket.remoteAddress)) return true;
+    if (this.api.tls?.caFile && (socket as TLSSocket).authorized) return true;
     // the page is read-only: the operator's token and the read-only one both open it (docs/api.md, roles)
-    return (!!this.api.token && tokenMatches(req.headers.authorization, this.api.token))
-      || (!!this.api.readToken && tokenMatches(req.headers.authorization, this.api.readToken));
+    const { operator, read } = this.tokens;
+    return (!!operator && tokenMatches(authorization, operator)) || (!!read && tokenMatches(authorization, read));
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -164,8 +180,8 @@ export class WebServer {
     res.once('finish', () => requests.inc({ route, code: String(res.statusCode) }));
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'");
-    if (!this.authorized(req)) {
-      if (this.api.token) res.setHeader('WWW-Authenticate', 'Basic realm="shoal", charset="UTF-8"');
+    if (!this.allowed(req.socket, req.headers.authorization)) {
+      if (this.tokens.operator || this.tokens.read) res.setHeader('WWW-Authenticate', 'Basic realm="shoal", charset="UTF-8"');
       return this.text(res, 401, 'unauthorized: send the API token (Authorization: Bearer TOKEN, or any user name with the token as password) or a client certificate\n');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') { res.setHeader('Allow', 'GET, HEAD'); return this.text(res, 405, 'read-only: GET only\n'); }
@@ -199,7 +215,7 @@ export class WebServer {
     if ((this.statusHub?.size ?? 0) >= (this.deps.maxFollowers ?? 100)) return this.text(res, 503, 'too many live pages open on this machine; try another machine or later\n');
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.write('retry: 2000\n\n');
-    this.streams.add(res);
+    this.streams.set(res, req.headers.authorization);
     const sock: Socket = req.socket;
     sock.setNoDelay(true);
     const unfollow = this.hub.follow({

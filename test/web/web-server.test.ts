@@ -21,6 +21,8 @@ import { httpConfig } from '../../src/web/http-config';
 import { buildConfig } from '../../src/daemon/config';
 import { WebServer, startWeb, tokenMatches } from '../../src/web/server';
 import { StatusHub } from '../../src/web/hub';
+import { loadConfig } from '../../src/daemon/config';
+import { reloadConfig } from '../../src/daemon/reload';
 import { EventStore } from '../../src/events/store';
 import { createEtcdClient } from '../../src/etcd/client';
 import { KeyLayout } from '../../src/etcd/keys';
@@ -244,6 +246,74 @@ t.test('given the cluster events stream, the feed is that stream: stored events 
   await m3.close();
   await new Promise((r) => setTimeout(r, 1000));
   t.notOk(feed.some((e) => e.kind === 'machine.joined'), 'no second events system: nothing derived by the page itself');
+});
+
+t.test('SIGHUP token rotation reaches the page and /metrics: the old token is refused, the new and the read-only ones work, the listener stays', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-web-rotate-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const op = join(dir, 'op.token');
+  const ro = join(dir, 'ro.token');
+  writeFileSync(op, 'op-1\n');
+  writeFileSync(ro, 'ro-1\n');
+  const path = join(dir, 'shoal.toml');
+  writeFileSync(path, `[machine]\nid = "m1"\n[api]\ntoken_file = "${op}"\nread_token_file = "${ro}"\ninsecure_plaintext = true\n[http]\nlisten = "0.0.0.0:0"\n`);
+  const prev = loadConfig(path, {});
+  const web = await startWeb(prev.http, prev.api, { registry: reg, log: silentLogger });
+  t.teardown(() => web?.close());
+  const port = Number(web!.address().split(':').pop());
+  const remote = `http://${externalAddress()}:${port}`;
+  const bearer = (tok: string) => ({ authorization: `Bearer ${tok}` });
+  const basic = (tok: string) => ({ authorization: `Basic ${Buffer.from(`me:${tok}`).toString('base64')}` });
+  // one kept-alive connection, opened before the rotation and used after it
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  const getOn = (url: string, headers: Record<string, string>) => new Promise<{ code: number; reused: boolean }>((resolve, reject) => {
+    const req = http.get(url, { headers, agent, timeout: 10_000 }, (res) => { res.resume(); res.on('end', () => resolve({ code: res.statusCode ?? 0, reused: req.reusedSocket })); });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer in 10 s`)));
+    req.on('error', reject);
+  });
+  /** A live page (SSE) opened with `headers`; `closed` resolves when shoald ends it. */
+  const openStream = (url: string, headers: Record<string, string>) => new Promise<{ closed: Promise<void>; req: http.ClientRequest }>((resolve, reject) => {
+    const req = http.get(url, { headers });
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) { reject(new Error(`${url}: HTTP ${res.statusCode}`)); return; }
+      res.resume();
+      resolve({ req, closed: new Promise((r) => { res.on('close', () => r()); res.on('error', () => r()); }) });
+    });
+    req.on('error', reject);
+  });
+
+  t.equal((await getOn(`${remote}/`, basic('op-1'))).code, 200, 'the page with the operator token');
+  t.equal((await getOn(`${remote}/metrics`, bearer('ro-1'))).code, 200, '/metrics with the read-only token');
+  const oldStream = await openStream(`${remote}/api/events`, basic('ro-1'));
+  const localStream = await openStream(`http://127.0.0.1:${port}/api/events`, {});
+  t.teardown(() => { oldStream.req.destroy(); localStream.req.destroy(); });
+  let localClosed = false;
+  void localStream.closed.then(() => { localClosed = true; });
+
+  writeFileSync(op, 'op-2\n');
+  writeFileSync(ro, 'ro-2\n');
+  const next = await reloadConfig(path, prev, { web: web! }, silentLogger);
+  t.equal(next.api.token, 'op-2');
+  t.equal(web!.address(), `0.0.0.0:${port}`, 'the same listener');
+
+  const after = await getOn(`${remote}/metrics`, bearer('op-2'));
+  t.equal(after.code, 200, '/metrics with the new operator token');
+  t.ok(after.reused, 'over the connection opened before the rotation: nothing was dropped');
+  for (const [tok, what] of [['op-1', 'old operator'], ['ro-1', 'old read-only']]) {
+    t.equal((await getOn(`${remote}/metrics`, bearer(tok))).code, 401, `/metrics refuses the ${what} token`);
+    t.equal((await getOn(`${remote}/`, basic(tok))).code, 401, `the page refuses the ${what} token`);
+    t.equal((await getOn(`${remote}/api/status`, basic(tok))).code, 401, `/api/status refuses the ${what} token`);
+  }
+  t.equal((await getOn(`${remote}/`, basic('ro-2'))).code, 200, 'the page with the new read-only token');
+  t.equal((await getOn(`${remote}/api/status`, bearer('ro-2'))).code, 200, 'its data too');
+  await Promise.race([oldStream.closed, new Promise((_, rej) => setTimeout(() => rej(new Error('the live page opened with the old token was not cut off in 5 s')), 5000))]);
+  t.pass('a live page opened with the old token was cut off');
+  await new Promise((r) => setTimeout(r, 200));
+  t.notOk(localClosed, 'a loopback live page goes on');
+  const renewed = await openStream(`${remote}/api/events`, basic('ro-2'));
+  t.teardown(() => renewed.req.destroy());
+  t.pass('a live page with the new read-only token opens');
 });
 
 t.test('TLS with a CA beyond loopback: HTTPS; a client certificate signed by the CA is let in, none or another CA\'s is refused', async (t) => {

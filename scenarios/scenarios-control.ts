@@ -143,6 +143,28 @@ const shoaldRestart: Scenario = {
   },
 };
 
+const shoaldSlowRestart: Scenario = {
+  name: 'shoald-slow-restart',
+  title: 'shoald restarted on a node, the new process starting TTL + 4 s late (a cold start on a loaded machine): nothing moves',
+  async run(ctx) {
+    const node = busiestNode(ctx.base.obs, ctx.units);
+    const lateS = Math.ceil(ctx.ttlMs / 1000) + 4;
+    ctx.note(`restarting shoald on ${node}, the new process held ${lateS} s by a runtime drop-in`);
+    const dropIn = '/run/systemd/system/shoald.service.d/zz-late-start.conf';
+    const sh = async (cmd: string) => {
+      const r = await ctx.platform.exec(node, ['sh', '-c', cmd]);
+      if (r.code !== 0) throw new Error(`${node}: ${cmd}: exit ${r.code}: ${r.stderr}`);
+    };
+    await sh(`mkdir -p ${dropIn.replace(/\/[^/]*$/, '')} && printf '[Service]\\nExecStartPre=/bin/sleep ${lateS}\\n' > ${dropIn} && systemctl daemon-reload`);
+    try {
+      const r = await nothingMoves(ctx, () => ctx.platform.restartShoald(node));
+      return { recoveryMs: r.ms, verdict: (await finalCheck(ctx)).verdict };
+    } finally {
+      await sh(`rm -f ${dropIn} && systemctl daemon-reload`);
+    }
+  },
+};
+
 const etcdMemberStop: Scenario = {
   name: 'etcd-member-stop',
   title: `one etcd member stopped for ${ETCD_PAUSE_MS / 1000} s (two keep the quorum): nothing restarted, nothing unscheduled`,
@@ -165,4 +187,4 @@ const etcdMemberStop: Scenario = {
 };
 
 /** The control-plane scenarios. */
-export const controlScenarios: Scenario[] = [leaderKill, leaderPause, etcdRestart, etcdPause, etcdMemberStop, shoaldRestart];
+export const controlScenarios: Scenario[] = [leaderKill, leaderPause, etcdRestart, etcdPause, etcdMemberStop, shoaldRestart, shoaldSlowRestart];

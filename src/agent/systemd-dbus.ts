@@ -128,6 +128,16 @@ class SystemdDbus implements Systemd {
     return (await this.job('RestartUnit', name, mode)).done;
   }
 
+  async unitLoaded(name: string): Promise<boolean> {
+    try {
+      await this.manager('GetUnit', 's', [name]);
+      return true;
+    } catch (err) {
+      if (err instanceof ShoalError && err.code === 'systemd.no-such-unit') return false;
+      throw err;
+    }
+  }
+
   async refUnit(name: string): Promise<void> {
     await this.raw(DEST, unitObjectPath(name), UNIT_IFACE, 'Ref', '', []);
   }

@@ -77,6 +77,11 @@ export interface Systemd {
   resetFailedUnit(name: string): Promise<void>;
   /** States of the units matching the glob patterns (all units when empty). */
   listUnits(patterns?: string[]): Promise<SystemdUnitState[]>;
+  /**
+   * True when systemd holds the unit in memory (GetUnit, which never loads); false when the next reference
+   * loads it afresh from its file (a unit never loaded, or garbage-collected after it stopped).
+   */
+  unitLoaded(name: string): Promise<boolean>;
   /** One unit's state (loading it when systemd has not yet); LoadState `not-found` when it has no file. */
   unitState(name: string): Promise<SystemdUnitState>;
   /** Calls `listener` on every unit state change (PropertiesChanged); returns the unsubscribe function. */

@@ -224,6 +224,7 @@ export class UnitManager {
     const link = [...this.toLink];
     const unlink = [...this.toUnlink];
     const failures = new Map<string, unknown>();
+    const fresh = await this.loadableWithoutReload(link, unlink);
     await this.systemd.disableUnitFiles(unlink, true).catch(async (err) => {
       this.log.warn('unlinking a batch failed; unlinking one by one', { err: String(err) });
       for (const n of unlink) await this.systemd.disableUnitFiles([n], true).catch((e) => this.log.warn('unlink failed', { unit: n, err: String(e) }));
@@ -233,7 +234,7 @@ export class UnitManager {
       for (const n of link) await this.systemd.linkUnitFiles([`${this.dir}/${n}`], true).catch((e) => failures.set(n, e));
     });
     await this.enable(link.filter((n) => this.installs.has(n) && !failures.has(n)));
-    await this.systemd.reload();
+    if (!fresh) await this.systemd.reload();
     // only what this reload applied: an unload that ended during its awaits queued an unlink for the next one
     for (const n of link) this.toLink.delete(n);
     for (const n of unlink) { this.toUnlink.delete(n); this.enabledBefore.delete(n); }
@@ -242,8 +243,29 @@ export class UnitManager {
       await rm(join(this.fsDir, name), { force: true });
       this.units.delete(name);
     }
-    await Promise.all(link.filter((n) => !failures.has(n)).map((n) => this.refresh(n).catch((err) => this.log.warn('state refresh failed', { unit: n, err: String(err) }))));
+    const refreshAll = () => Promise.all(link.filter((n) => !failures.has(n)).map((n) => this.refresh(n).catch((err) => this.log.warn('state refresh failed', { unit: n, err: String(err) }))));
+    await refreshAll(); // reads each state, and loads a fresh unit from its file
+    if (fresh && link.some((n) => !failures.has(n) && this.units.get(n)?.state.loadState !== 'loaded')) {
+      // this systemd did not find the new file without a daemon-reload (older than 246): do one
+      this.log.debug('units not found without a daemon-reload; reloading', { units: link.length });
+      await this.systemd.reload();
+      await refreshAll();
+    }
     if (failures.size > 0) throw new UnitFailures(failures);
+  }
+
+  /**
+   * True when this batch needs no daemon-reload: systemd (since 246) loads a unit it does not hold in memory
+   * straight from its file, finding a new link through its unit-path cache. So a reload is needed only to
+   * replace a unit systemd still holds (its old definition), and for [Install] links (targets' Wants=). A
+   * replaced unit (stopped, file removed) is usually garbage-collected by then: saves the ~200 ms reload per
+   * rollout step. Any doubt (a D-Bus error) means reload.
+   */
+  private async loadableWithoutReload(link: string[], unlink: string[]): Promise<boolean> {
+    if (link.length === 0) return false; // unlinks alone: the reload drops what systemd still holds of them
+    if (unlink.some((n) => this.enabledBefore.has(n)) || link.some((n) => this.installs.has(n))) return false;
+    const held = await Promise.all(link.map((n) => this.systemd.unitLoaded(n).catch(() => true)));
+    return !held.some(Boolean);
   }
 
   /**

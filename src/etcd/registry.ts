@@ -413,10 +413,13 @@ export interface MachineSession {
    */
   detach(): void;
   /**
-   * detach() after one last keep-alive, so the next agent has the whole TTL (not what was left of it since
-   * the last periodic keep-alive) to take the record over. Bounded by the call deadline; never throws.
+   * For a shoald restart: moves the machine's keys (record, states, load) onto a new lease of
+   * `graceSeconds` (default RESTART_GRACE_S, at least the TTL) and detaches, so the next process has that
+   * long to take the record over before the engine counts the machine lost: a cold start under load can
+   * take longer than the TTL. If the move fails, one last keep-alive leaves the whole TTL instead.
+   * Bounded by the call deadline; never throws.
    */
-  handOver(): Promise<void>;
+  handOver(graceSeconds?: number): Promise<void>;
 }
 
 /** Machine registration for the agent. */

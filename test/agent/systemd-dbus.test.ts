@@ -100,6 +100,52 @@ t.test('on a real node', async (t) => {
     t.equal(um.get('a.service')!.state.activeState, 'active');
   });
 
+  await t.test('a replaced unit runs its new text; no daemon-reload unless systemd still holds the old one', async (t) => {
+    let reloads = 0;
+    const counted = new Proxy(sd, {
+      get(target, prop) {
+        if (prop === 'reload') return async () => { reloads++; await target.reload(); };
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const { um, run } = managerWithJobs({ systemd: counted, fsRoot });
+    t.teardown(() => um.close());
+    await um.adopt();
+    const text = (v: string) => `[Service]\nExecStart=/bin/sh -c 'echo ${v} > /run/r.out; exec sleep 1000'\n`;
+    const runsText = async (v: string) => {
+      for (let i = 0; i < 100 && (await tb.sh(node, 'cat /run/r.out 2>/dev/null || true')).trim() !== v; i++) await new Promise((r) => setTimeout(r, 50));
+      return (await tb.sh(node, 'cat /run/r.out')).trim();
+    };
+    // a unit systemd has never seen: found through its unit-path cache, no reload
+    await um.load('r.service', text('v1'));
+    await um.reload();
+    await run('start', 'r.service');
+    t.equal(await runsText('v1'), 'v1', 'the first text runs');
+    t.equal(reloads, 0, 'a new unit: no daemon-reload');
+    // replaced as the agent does (unload: stop, file removed; then load the new text): systemd collected the old unit
+    await run('unload', 'r.service');
+    await um.load('r.service', text('v2'));
+    await um.reload();
+    await run('start', 'r.service');
+    t.equal(await runsText('v2'), 'v2', 'the new text runs');
+    t.equal(reloads, 0, 'a replaced unit systemd had collected: no daemon-reload');
+    t.equal(await show('r.service', 'NeedDaemonReload'), 'no');
+    // held by another unit's Wants=: systemd keeps the old definition in memory, so a reload is needed and done
+    await um.load('holder.service', '[Unit]\nWants=r.service\n' + SLEEP);
+    await um.reload();
+    await run('start', 'holder.service');
+    await run('unload', 'r.service');
+    await um.load('r.service', text('v3'));
+    await um.reload();
+    await run('start', 'r.service');
+    t.equal(await runsText('v3'), 'v3', 'the new text runs while another unit holds the name');
+    t.equal(reloads, 1, 'one daemon-reload, because systemd still held the old unit');
+    t.equal(await show('r.service', 'NeedDaemonReload'), 'no');
+    for (const n of ['holder.service', 'r.service']) await run('unload', n);
+    await um.reload();
+  });
+
   await t.test('a start job that fails leaves the unit failed, and still started', async (t) => {
     const { um, run } = managerWithJobs({ systemd: sd, fsRoot });
     t.teardown(() => um.close());

@@ -68,6 +68,9 @@ export interface EngineOptions {
   clock?: Clock;
 }
 
+/** Moves and unschedules logged one by one per pass (the rest at debug level). */
+const MOVES_LOGGED = 20;
+
 /** No answer from etcd for this long (ms) = the engine's view is stale. */
 const STALE_MS = 3000;
 
@@ -374,11 +377,14 @@ export class Engine {
       : drainer.record(model, leadership.guard, drains, stuck, applied, this.clock.now());
     if (result.decisions.length === 0) return record([]);
     const res = await this.opts.registry.applySchedule(leadership.guard, result.decisions.map(toChange));
+    let told = 0;
     for (const d of result.decisions.slice(0, res.applied)) {
       model.schedule.delete(d.unit);
       if (d.kind === 'place') model.schedule.set(d.unit, d.machine);
       if (d.kind === 'move') model.schedule.set(d.unit, d.to);
-      this.opts.log.debug('schedule', { kind: d.kind, unit: d.unit, reason: d.reason });
+      // a unit taken off a machine is what an operator asks about afterwards: say why (bounded per pass)
+      if (d.kind !== 'place' && told++ < MOVES_LOGGED) this.opts.log.info('unit taken off its machine', { kind: d.kind, unit: d.unit, from: d.from, ...(d.kind === 'move' ? { to: d.to } : {}), reason: d.reason });
+      else this.opts.log.debug('schedule', { kind: d.kind, unit: d.unit, reason: d.reason });
       placements.inc({ kind: d.kind });
     }
     this.stats.decisions += res.applied;

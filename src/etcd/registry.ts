@@ -414,7 +414,8 @@ export interface MachineSession {
   detach(): void;
   /**
    * For a shoald restart: moves the machine's keys (record, states, load) onto a new lease of
-   * `graceSeconds` (default RESTART_GRACE_S, at least the TTL) and detaches, so the next process has that
+   * `graceSeconds` (default RESTART_GRACE_S, at least the TTL; only for a record with a `session` token,
+   * which the next agent can take over) and detaches, so the next process has that
    * long to take the record over before the engine counts the machine lost: a cold start under load can
    * take longer than the TTL. If the move fails, one last keep-alive leaves the whole TTL instead.
    * Bounded by the call deadline; never throws.

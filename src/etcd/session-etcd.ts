@@ -109,7 +109,8 @@ export async function registerMachine(
       if (closed) return;
       stats.requests++;
       await etcdCall('lease keep-alive', () => lease.keepaliveOnce()).catch(() => undefined);
-      if (graceSeconds > ttlSeconds) await moveToLease(client, stats, leaseId, key, graceSeconds).catch(() => undefined);
+      // only a record with a session token can be taken over by the next agent: without one a grace only delays it
+      if (graceSeconds > ttlSeconds && record.session) await moveToLease(client, stats, leaseId, key, graceSeconds).catch(() => undefined);
       session.detach();
     },
     detach() {

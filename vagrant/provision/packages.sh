@@ -1,9 +1,19 @@
 #!/bin/bash
-# vagrant/provision/packages.sh — Debian packages shoal needs on a VM (etcd, Docker, iptables,
-# busybox for a local container image) and Node.js 20 from nodejs.org (checked against its
-# SHASUMS256) unless the box has it (the local box of vagrant/box/build has all of these, so this
-# only checks there). Idempotent: a second run only checks.
+# vagrant/provision/packages.sh NODE — names the VM NODE (hostname), installs the Debian packages
+# shoal needs on a VM (etcd, Docker, iptables, busybox for a local container image) and Node.js 20
+# from nodejs.org (checked against its SHASUMS256) unless the box has it (the local box of
+# vagrant/box/build has all of these, so this only checks there). Idempotent: a second run only checks.
 set -euo pipefail
+
+NODE=${1:?usage: packages.sh NODE}
+# the hostname here rather than Vagrant's vm.hostname: Vagrant's Debian guest also restarts every
+# network interface for it (~10 ssh round trips and a DHCP renewal: most of a minute under TCG)
+if [ "$(hostname)" != "$NODE" ]; then
+  echo "$NODE" > /etc/hostname
+  hostname "$NODE"
+  sed -i '/^127\.0\.1\.1[[:space:]]/d' /etc/hosts
+  echo "127.0.1.1 $NODE" >> /etc/hosts
+fi
 
 NODE_VERSION=${NODE_VERSION:-20.20.2}
 export DEBIAN_FRONTEND=noninteractive
@@ -20,7 +30,9 @@ if [ ${#need[@]} -gt 0 ]; then
   # the package starts etcd.service with a single-member default config: etcd.sh replaces it
   apt-get install -y -qq --no-install-recommends "${need[@]}" > /dev/null
 fi
-systemctl enable --now docker.service > /dev/null
+# Docker starts on first use (its socket), not at boot or here: shoald never waits on it
+systemctl disable docker.service > /dev/null 2>&1 || true
+systemctl enable --now docker.socket > /dev/null
 
 if [ "$(node -v 2> /dev/null)" != "v$NODE_VERSION" ]; then
   tmp=$(mktemp -d)
@@ -36,13 +48,22 @@ fi
 [ -x /usr/bin/node ] || ln -sf /usr/local/bin/node /usr/bin/node
 echo "packages: node $(node -v), $(etcd --version | head -1), $(docker --version)"
 
-# no registry: a busybox image made from the static busybox, as on the testbed
-if ! docker image inspect localbusybox:latest > /dev/null 2>&1; then
-  d=$(mktemp -d)
-  mkdir "$d/bin"
-  cp "$(command -v busybox)" "$d/bin/busybox"
-  # one process makes every applet's link (a loop of ln forks ~300 times: minutes in an emulated VM)
-  chroot "$d" /bin/busybox --install -s /bin
-  tar -C "$d" -c . | docker import - localbusybox:latest > /dev/null
-  rm -rf "$d"
+# no registry: a busybox image made from the static busybox, as on the testbed. Imported in the
+# background (it starts dockerd: a minute in an emulated VM); /var/lib/shoal/localbusybox marks it done.
+if [ ! -f /var/lib/shoal/localbusybox ] && ! systemctl is-active --quiet shoal-localbusybox.service; then
+  cat > /usr/local/sbin/shoal-localbusybox << 'SCRIPT'
+#!/bin/sh
+set -eu
+d=$(mktemp -d)
+mkdir "$d/bin"
+cp "$(command -v busybox)" "$d/bin/busybox"
+# one process makes every applet's link (a loop of ln forks ~300 times: minutes in an emulated VM)
+chroot "$d" /bin/busybox --install -s /bin
+tar -C "$d" -c . | docker import - localbusybox:latest > /dev/null
+rm -rf "$d"
+mkdir -p /var/lib/shoal
+touch /var/lib/shoal/localbusybox
+SCRIPT
+  chmod 0755 /usr/local/sbin/shoal-localbusybox
+  systemd-run --quiet --no-block --unit=shoal-localbusybox --property=Type=oneshot /usr/local/sbin/shoal-localbusybox
 fi

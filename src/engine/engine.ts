@@ -246,8 +246,8 @@ export class Engine {
   private sawRead(model: ClusterModel): void {
     const now = this.clock.now();
     const live = new Set<string>();
-    for (const rec of model.liveMachines()) { live.add(rec.id); this.witness.sawAlive(rec, now); }
-    for (const id of model.absentScheduled()) if (!live.has(id)) this.witness.sawAbsent(id, now);
+    for (const rec of model.liveMachines()) { live.add(rec.id); this.witness.sawAlive(rec, now, model.revision); }
+    for (const id of model.absentScheduled()) if (!live.has(id)) this.witness.sawAbsent(id, now, model.revision);
   }
 
   /**
@@ -284,14 +284,14 @@ export class Engine {
       const now = this.clock.now();
       if (batch.reset) { this.witness.rebuilt(now); continue; }
       this.witness.contact(now);
-      for (const e of batch.events) if (e.type === 'machine') this.sawMachine(e.machine, e.value, now);
+      for (const e of batch.events) if (e.type === 'machine') this.sawMachine(e.machine, e.value, now, batch.revision);
     }
     await pinging;
   }
 
-  private sawMachine(id: string, value: MachineRecord | null, now: number): void {
-    if (value) this.witness.sawAlive(value, now);
-    else this.witness.sawGone(id, now);
+  private sawMachine(id: string, value: MachineRecord | null, now: number, rev: number): void {
+    if (value) this.witness.sawAlive(value, now, rev);
+    else this.witness.sawGone(id, now, rev);
   }
 
   /** Applies watch batches to the model until the term ends; a reset means a full re-read. */
@@ -311,7 +311,7 @@ export class Engine {
       if (batch.bad) { this.reportBad(batch.bad); model.markBad(batch.bad); }
       let changed = false;
       for (const e of batch.events) {
-        if (e.type === 'machine') this.sawMachine(e.machine, e.value, now);
+        if (e.type === 'machine') this.sawMachine(e.machine, e.value, now, batch.revision);
         changed = model.apply(e) || changed;
       }
       if (changed) poke();

@@ -17,10 +17,16 @@ export interface LivenessOptions {
   staleMs: number;
 }
 
+/** `rev`: the etcd revision the fate was seen at, when known (a read older than it says nothing of it). */
 type Fate =
-  | { kind: 'alive'; record: MachineRecord }
+  | { kind: 'alive'; record: MachineRecord; rev?: number }
   /** `until`: held until then (ms); undefined while the engine has not heard from etcd since. */
-  | { kind: 'gone'; record?: MachineRecord; trusted: boolean; at: number; until?: number };
+  | { kind: 'gone'; record?: MachineRecord; trusted: boolean; at: number; until?: number; rev?: number };
+
+/** True when `prev` was seen at a later revision than `rev` (both known): older news does not replace it. */
+function isNewer(prev: Fate | undefined, rev: number | undefined): boolean {
+  return prev?.rev !== undefined && rev !== undefined && prev.rev > rev;
+}
 
 /** What the engine has seen of machine liveness, across terms. */
 export class LivenessWitness {
@@ -53,9 +59,11 @@ export class LivenessWitness {
     return at - this.lastContact <= this.options.staleMs;
   }
 
-  /** The machine's record was seen live at `at`. */
-  sawAlive(record: MachineRecord, _at: number): void {
-    this.fates.set(record.id, { kind: 'alive', record });
+  /** The machine's record was seen live at `at` (etcd revision `rev`, when known). */
+  sawAlive(record: MachineRecord, _at: number, rev?: number): void {
+    const prev = this.fates.get(record.id);
+    if (isNewer(prev, rev)) return;
+    this.fates.set(record.id, { kind: 'alive', record, rev });
   }
 
   /**
@@ -63,32 +71,39 @@ export class LivenessWitness {
    * Trusted (its units may move at once) when it left on purpose (`leaving`), or when the view was fresh
    * at `at` and etcd had been back for a whole grace period. The first sighting counts.
    */
-  sawGone(id: string, at: number): void {
+  sawGone(id: string, at: number, rev?: number): void {
     const prev = this.fates.get(id);
-    if (prev?.kind === 'gone') return;
+    if (prev?.kind === 'gone' || isNewer(prev, rev)) return;
     const record = prev?.record;
     const { graceMs } = this.options;
     const trusted = record?.leaving === true || (this.fresh(at) && at - this.recoveredAt >= graceMs);
     const until = trusted ? at : this.fresh(at) ? Math.max(at, this.recoveredAt) + graceMs : undefined;
-    this.fates.set(id, { kind: 'gone', record, trusted, at, until });
-  }
-
-  /** A read at `at` did not find `id`: a death only if the witness last saw it alive (else it says nothing). */
-  sawAbsent(id: string, at: number): void {
-    if (this.fates.get(id)?.kind === 'alive') this.sawGone(id, at);
+    this.fates.set(id, { kind: 'gone', record, trusted, at, until, rev });
   }
 
   /**
-   * True when the absent machine `id` must keep its units at `now`: its death was not trusted and its
-   * grace has not run out (or etcd has not been reachable since). Machines never seen are held until
-   * the view's start plus the grace.
+   * A read at `at` (of etcd revision `rev`) did not find `id`: a death only if the witness last saw it
+   * alive, before that revision (the witness's own watch may be ahead of the read: then it says nothing).
+   */
+  sawAbsent(id: string, at: number, rev?: number): void {
+    if (this.fates.get(id)?.kind === 'alive') this.sawGone(id, at, rev);
+  }
+
+  /**
+   * True when the machine `id`, absent from the engine's model, must keep its units at `now`: the witness
+   * saw it alive (its watch is ahead of the model's: the model catches up), or its death was not trusted
+   * and its grace has not run out (or etcd has not been reachable since). Machines never seen are held
+   * until the view's start plus the grace.
    */
   held(id: string, now: number): boolean {
     const f = this.fates.get(id);
     // never seen (e.g. alive and unchanged since this engine started): held after the view's start and after
     // an etcd outage, like a machine seen alive (a new leader's first read after an outage found one absent)
     if (!f) return this.viewSince === -Infinity || now < Math.max(this.viewSince, this.recoveredAt) + this.options.graceMs;
-    if (f.kind === 'alive' || f.trusted) return false;
+    // a chaos etcd-pause round: the new leader planned from a read made before node3 re-registered, while
+    // this watch had already seen it back; it took "absent and alive" for not held and moved its units
+    if (f.kind === 'alive') return true;
+    if (f.trusted) return false;
     return f.until === undefined || now < f.until;
   }
 
@@ -96,7 +111,8 @@ export class LivenessWitness {
   heldUntil(id: string): number {
     const f = this.fates.get(id);
     if (!f) return this.viewSince === -Infinity ? Infinity : Math.max(this.viewSince, this.recoveredAt) + this.options.graceMs;
-    if (f.kind === 'alive' || f.trusted) return -Infinity;
+    if (f.kind === 'alive') return Infinity; // until the model sees it (a watch event re-plans)
+    if (f.trusted) return -Infinity;
     return f.until ?? Infinity;
   }
 

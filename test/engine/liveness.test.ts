@@ -77,3 +77,25 @@ t.test('a machine never seen (alive and unchanged since the engine started) is h
   t.equal(w.heldUntil('n1'), 90_000 + G);
   t.notOk(w.held('n1', 90_000 + G), 'and not after its grace');
 });
+
+t.test('a machine the witness saw alive is held while the model has not caught up (two watches, one ahead)', async (t) => {
+  // chaos seed 5 round 4: after an etcd pause the new leader read the cluster (revision 895) before node3
+  // re-registered; the witness's own watch then saw node3's record (revision 897) before the model did
+  const w = witness();
+  w.contact(0);
+  w.sawAlive(rec('n3'), 0, 10);
+  w.contact(40_000); // etcd back after a pause: a recovery
+  w.sawGone('n3', 40_000, 890); // its lease revoked on resume
+  w.sawAlive(rec('n3'), 40_100, 897); // re-registered, seen by the witness's watch
+  w.sawAbsent('n3', 40_200, 895); // the term's read, older than that
+  t.ok(w.held('n3', 40_300), 'absent from the model but alive: its units stay');
+  t.ok(w.held('n3', 40_000 + G + 1), 'also after the grace: it is alive');
+  t.equal(w.heldUntil('n3'), Infinity, 'no timer: the model catching up re-plans');
+  // older news never replaces newer
+  w.sawGone('n3', 40_300, 896);
+  t.ok(w.held('n3', 40_000 + G + 1), 'a delete older than the put it saw is ignored');
+  // and a real death after that is seen as usual
+  for (let at = 41_000; at <= 60_000; at += 1000) w.contact(at); // the engine's pings, every second
+  w.sawGone('n3', 60_000, 900);
+  t.notOk(w.held('n3', 60_000), 'gone at a later revision, with a fresh view long after the outage: trusted');
+});

@@ -11,7 +11,8 @@ import { finalCheck } from './scenarios-node';
 import { destroyUnit, setDesiredStates, submitUnit } from '../src/api/unit-ops';
 import { cordonMachine, drainMachine, drainStatus, uncordonMachine } from '../src/api/drain-ops';
 
-const GROUPS = [
+/** The two groups the drain scenarios place on one machine. */
+export const GROUPS = [
   { tpl: 'scn-drn-a@.service', count: 3, parallel: 1 },
   { tpl: 'scn-drn-b@.service', count: 3, parallel: 2 },
 ];
@@ -21,10 +22,11 @@ function groupText(parallel: number, count: number): string {
     `Instances=${count}`, `UpdateParallel=${parallel}`, 'MinHealthyTime=1s', 'HealthCheck=/usr/bin/test -d /proc/self', 'HealthInterval=500ms', ''].join('\n');
 }
 
-const instanceNames = () => GROUPS.flatMap((g) => Array.from({ length: g.count }, (_, i) => g.tpl.replace('@.', `@${i + 1}.`)));
+/** The 6 instances of GROUPS. */
+export const instanceNames = (): string[] => GROUPS.flatMap((g) => Array.from({ length: g.count }, (_, i) => g.tpl.replace('@.', `@${i + 1}.`)));
 
 /** Healthy instances of each group on the machine the schedule names, and where each runs. */
-async function sample(ctx: ScenarioContext): Promise<{ healthy: number[]; where: Map<string, string> }> {
+export async function sample(ctx: ScenarioContext): Promise<{ healthy: number[]; where: Map<string, string> }> {
   const [units, schedule, states] = await Promise.all([ctx.cluster.reg.listUnits(), ctx.cluster.reg.listSchedule(), ctx.cluster.reg.listStates()]);
   const hash = new Map(units.value.map((u) => [u.name, u.hash]));
   const healthy = GROUPS.map(() => 0);
@@ -34,6 +36,31 @@ async function sample(ctx: ScenarioContext): Promise<{ healthy: number[]; where:
     if (s.state.hash === hash.get(s.unit) && s.state.health === 'healthy' && s.state.activeState === 'active') healthy[gi]++;
   }
   return { healthy, where: schedule.value };
+}
+
+/**
+ * Starts GROUPS with all 6 instances healthy on machine `id` (the other machines are cordoned meanwhile,
+ * then uncordoned). Throws a ScenarioFailure after 60 s.
+ */
+export async function placeGroupsOn(ctx: ScenarioContext, id: string, otherIds: string[]): Promise<void> {
+  const reg = ctx.cluster.reg;
+  for (const o of otherIds) await cordonMachine(reg, o, 'scenario');
+  try {
+    for (const g of GROUPS) await submitUnit(reg, g.tpl, groupText(g.parallel, g.count));
+    await setDesiredStates(reg, GROUPS.map((g) => g.tpl), 'launched');
+    await ctx.cluster.waitFor('6 healthy instances on one node', 60_000, async () => {
+      const s = await sample(ctx);
+      return s.healthy.every((h, i) => h === GROUPS[i].count) && instanceNames().every((u) => s.where.get(u) === id) ? true : undefined;
+    });
+  } finally {
+    for (const o of otherIds) await uncordonMachine(reg, o);
+  }
+}
+
+/** Destroys GROUPS and waits until no instance is healthy anywhere. */
+export async function removeGroups(ctx: ScenarioContext): Promise<void> {
+  for (const g of GROUPS) await destroyUnit(ctx.cluster.reg, g.tpl);
+  await ctx.cluster.waitFor('the groups gone', 30_000, async () => ((await sample(ctx)).healthy.every((h) => h === 0) ? true : undefined));
 }
 
 const drain: Scenario = {
@@ -47,18 +74,7 @@ const drain: Scenario = {
     const id = await ctx.cluster.machineId(node);
     const others = without(ctx.platform.nodes, node);
     const otherIds = await Promise.all(others.map((n) => ctx.cluster.machineId(n)));
-    // the other machines cordoned while the groups start: all 6 instances land on `node`
-    for (const o of otherIds) await cordonMachine(reg, o, 'scenario');
-    try {
-      for (const g of GROUPS) await submitUnit(reg, g.tpl, groupText(g.parallel, g.count));
-      await setDesiredStates(reg, GROUPS.map((g) => g.tpl), 'launched');
-      await ctx.cluster.waitFor('6 healthy instances on the drained node', 60_000, async () => {
-        const s = await sample(ctx);
-        return s.healthy.every((h, i) => h === GROUPS[i].count) && instanceNames().every((u) => s.where.get(u) === id) ? true : undefined;
-      });
-    } finally {
-      for (const o of otherIds) await uncordonMachine(reg, o);
-    }
+    await placeGroupsOn(ctx, id, otherIds);
     const before = unitsOn(ctx.base.obs, ctx.units, node);
     ctx.note(`  ${at()}  ${node} runs the 6 group instances and ${before.length} base unit(s): ${before.join(', ') || '-'}`);
     const started = Date.now();
@@ -94,8 +110,7 @@ const drain: Scenario = {
     if (assigned.length) throw new ScenarioFailure(`still assigned to ${node}: ${assigned.join(', ')}`);
     ctx.note(`  ${at()}  drained in ${(drainMs / 1000).toFixed(1)} s: ${done.moved.length} unit(s) moved; systemd on ${node} runs none of them`);
     await uncordonMachine(reg, id);
-    for (const g of GROUPS) await destroyUnit(reg, g.tpl);
-    await ctx.cluster.waitFor('the groups gone', 30_000, async () => ((await sample(ctx)).healthy.every((h) => h === 0) ? true : undefined));
+    await removeGroups(ctx);
     return { recoveryMs: drainMs, verdict: (await finalCheck(ctx)).verdict };
   },
 };

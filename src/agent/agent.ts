@@ -17,6 +17,7 @@ import { systemClock } from './clock';
 import { wantedUnits } from './desired';
 import { computeTasks, executeTasks, type DesiredUnit, type Task } from './reconcile';
 import { shutdownKind, type ShutdownKind } from './shutdown';
+import { STOP_CORDON_BY, STOP_DRAIN_MS } from '../drain/types';
 import { StateReporter, type ReportedState } from './state-reporter';
 import { LoadReporter } from './load-reporter';
 import type { LoadSource } from './load-sampler';
@@ -48,6 +49,8 @@ export interface AgentOptions {
   loadIntervalMs?: number;
   /** How long a machine leaving for good waits for its units to be placed elsewhere (default 10 s). */
   leaveWaitMs?: number;
+  /** How long a stop for good waits for the gradual drain of this machine (default STOP_DRAIN_MS; 0: no drain). */
+  stopDrainMs?: number;
   /** Wait after a watch event before reconciling, to batch bursts (default 10 ms). */
   debounceMs?: number;
   /** Reconcile at least this often even without events (default 60 s). */
@@ -66,6 +69,8 @@ const REGISTER_REMINDER_EVERY = 20;
 /** Retry delays of one failing unit (ms): first, and at most. */
 const UNIT_RETRY_MIN_MS = 1000;
 const UNIT_RETRY_MAX_MS = 60_000;
+/** A drain no leader has taken up within this long (ms) is given up: no engine is left to do it. */
+const DRAIN_PICKUP_MS = 10_000;
 /** Orphan container cleanup gives up after this long (ms): a hung dockerd must not hold the agent. */
 const ORPHAN_CLEANUP_TIMEOUT_MS = 30_000;
 
@@ -219,6 +224,7 @@ export class Agent {
     const waitMs = this.o.leaveWaitMs ?? 10_000;
     if (session) {
       try {
+        await this.drainBeforeLeaving(session);
         await withDeadline(session.update({ ...this.o.machine, leaving: true, startedAt: new Date(this.clock.now()).toISOString() }),
           2000, 'etcd.unavailable', 'marking the machine leaving');
         this.log.info('stopping for good: machine marked leaving; waiting for its units to be placed elsewhere', { waitMs });
@@ -227,7 +233,7 @@ export class Agent {
         const left = this.view.snapshot().assigned.size;
         if (left) this.log.warn('units still assigned here after the wait; stopping them anyway', { units: left });
       } catch (err) {
-        this.log.warn('cannot mark the machine leaving (etcd unreachable?); stopping its units so none survives the lease', { err: String(err) });
+        this.log.warn('cannot drain or mark the machine leaving (etcd unreachable?); stopping its units so none survives the lease', { err: String(err) });
       }
     } else {
       this.log.warn('stopping for good without a registration (etcd unreachable?); stopping the units here');
@@ -236,6 +242,65 @@ export class Agent {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     for (const until = this.clock.now() + 5000; this.running && this.clock.now() < until;) await sleep(this.clock, 10);
     await this.unloadAll(5000);
+  }
+
+  /**
+   * The gradual part of a stop for good (docs/operations.md): cordons this machine with a drain request
+   * (by STOP_CORDON_BY, or keeping an operator's cordon) and waits until the leader reports it done, so
+   * groups keep `count − UpdateParallel` healthy instances while the units move. Bounded: the drain's own
+   * deadline (when the leader moves the rest at once) falls 5 s before this wait of `stopDrainMs` ends, and a
+   * drain no leader takes up within DRAIN_PICKUP_MS is given up. A drain already running (an operator's
+   * `shoalctl drain` before the stop) is followed, not restarted. Throws when etcd cannot be written (2 s):
+   * the caller then stops the units at once.
+   */
+  private async drainBeforeLeaving(session: MachineSession): Promise<void> {
+    const reg = this.o.registry;
+    const budget = this.o.stopDrainMs ?? STOP_DRAIN_MS;
+    if (budget <= 0 || !reg.getCordon || !reg.putCordon || !reg.getDrainProgress) return;
+    const id = this.o.machine.id;
+    const t0 = this.clock.now();
+    const cur = await withDeadline(reg.getCordon(id), 2000, 'etcd.unavailable', 'reading the cordon');
+    const old = cur?.drain ? await withDeadline(reg.getDrainProgress(id), 2000, 'etcd.unavailable', 'reading the drain') : null;
+    let drainId: string;
+    if (cur?.drain && !(old?.id === cur.drain.id && old.status === 'done')) {
+      drainId = cur.drain.id;
+      this.log.info('stopping for good: following the drain already running', { drain: drainId });
+    } else {
+      drainId = `${id.slice(0, 12)}-${t0}`;
+      const deadlineAt = t0 + Math.max(1000, budget - 5000);
+      await withDeadline(reg.putCordon(id, { since: cur?.since ?? t0, by: cur?.by ?? STOP_CORDON_BY, drain: { id: drainId, startedAt: t0, deadlineAt } }),
+        2000, 'etcd.unavailable', 'asking for a drain');
+      this.log.info('stopping for good: draining the machine first', { drain: drainId, deadlineMs: deadlineAt - t0 });
+    }
+    const until = t0 + budget;
+    let picked = false;
+    while (this.clock.now() < until && !session.lost.aborted) {
+      const p = await withDeadline(reg.getDrainProgress(id), 2000, 'etcd.unavailable', 'reading the drain').catch(() => null);
+      if (p?.id === drainId) {
+        picked = true;
+        if (p.status === 'done') { this.log.info('drained', { drain: drainId, message: p.message, ms: this.clock.now() - t0 }); return; }
+      }
+      if (!picked && this.clock.now() - t0 >= DRAIN_PICKUP_MS) {
+        this.log.warn('no leader took the drain up; leaving without it', { drain: drainId, waitedMs: this.clock.now() - t0 });
+        return;
+      }
+      await sleep(this.clock, 250);
+    }
+    this.log.warn('drain not done in time; the rest moves at once', { drain: drainId, waitedMs: this.clock.now() - t0 });
+  }
+
+  /** Lifts the cordon a stop for good left (STOP_CORDON_BY): the machine is back. An operator's cordon stays. */
+  private async liftStopCordon(): Promise<void> {
+    const reg = this.o.registry;
+    if (!reg.getCordon || !reg.deleteCordon) return;
+    try {
+      const cur = await withDeadline(reg.getCordon(this.o.machine.id), 2000, 'etcd.unavailable', 'reading the cordon');
+      if (cur?.by !== STOP_CORDON_BY) return;
+      await withDeadline(reg.deleteCordon(this.o.machine.id), 2000, 'etcd.unavailable', 'lifting the cordon');
+      this.log.info('lifted the cordon of the last stop for good: the machine takes units again');
+    } catch (err) {
+      this.log.warn('cannot lift the cordon of the last stop for good; shoalctl uncordon lifts it', { err: String(err) });
+    }
   }
 
   /**
@@ -292,6 +357,7 @@ export class Agent {
       this.kick(0);
       // reconnected: re-read everything (units may have moved away while we were cut off)
       if (!first) this.resyncWatch?.();
+      else void this.liftStopCordon();
       first = false;
       const ended = anyAborted([session.lost, signal]);
       await ended.done;

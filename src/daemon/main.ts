@@ -13,6 +13,7 @@ import type { Agent } from '../agent/agent';
 import { reloadConfig } from './reload';
 import { loadConfig, type DaemonConfig } from './config';
 import { machineId } from './machine';
+import { STOP_DRAIN_MS } from '../drain/types';
 import { apiRegistry, startApi } from '../api/api-config';
 import type { ApiServer } from '../api/server';
 import { startWeb, type WebServer } from '../web/server';
@@ -162,8 +163,11 @@ export function memoryFigures(): Record<string, number> {
   return out;
 }
 
-/** Longest a stop may take, ms: a leaving machine waits ≤ 10 s for its units to move, then ≤ 5 s to stop them. */
-const SHUTDOWN_MS = 25_000;
+/**
+ * Longest a stop may take, ms: a stop for good drains ≤ STOP_DRAIN_MS, waits ≤ 10 s for the rest to move,
+ * then ≤ 5 s to stop them. Below systemd's TimeoutStopSec (90 s, set in deploy/shoald.service).
+ */
+const SHUTDOWN_MS = STOP_DRAIN_MS + 25_000;
 
 /** Entry point used by bin/shoald. */
 export async function main(argv = process.argv.slice(2)): Promise<number> {

@@ -1,4 +1,4 @@
-/** The records of cordons and drains as stored in etcd (docs/etcd-layout.md, docs/operations.md). Pure data. */
+/** The records of cordons and drains as stored in etcd (docs/etcd-layout.md, docs/operations.md). Pure data and constants. */
 
 /**
  * `cordon/<machine>`, written by the API (`shoalctl cordon`/`drain`) or by a shoald stopping for good:
@@ -8,10 +8,18 @@
 export interface CordonRecord {
   /** ms since the epoch. */
   since: number;
-  /** Who cordoned it (an API identity, or `shoald` for a machine leaving). */
+  /** Who cordoned it (an API identity, or STOP_CORDON_BY for a machine stopped for good). */
   by: string;
   drain?: DrainRequest;
 }
+
+/**
+ * Longest wait of a stop for good for its drain, ms: systemd's default TimeoutStopSec is 90 s, and after the
+ * drain come ≤ 2 s to mark the machine leaving, ≤ 10 s for the rest to move and ≤ 10 s to stop what is left.
+ */
+export const STOP_DRAIN_MS = 45_000;
+/** Who a cordon written by a stop for good is by: shoald lifts only its own when it starts again. */
+export const STOP_CORDON_BY = 'shoald:stop';
 
 /** A drain asked of the leader. */
 export interface DrainRequest {

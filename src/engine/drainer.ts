@@ -113,14 +113,16 @@ export class Drainer {
 }
 
 /** Evicted units the plan could not place anywhere else, with the planner's reason. */
-export function stuckOf(evict: readonly string[], result: PlanResult): Map<string, string> {
-  const want = new Set(evict);
+export function stuckOf(pass: DrainPass, result: PlanResult): Map<string, string> {
+  const from = new Map<string, string>();
+  for (const mp of pass.machines) for (const u of mp.evict) from.set(u, mp.machine);
   const out = new Map<string, string>();
   for (const u of result.unplaceable) {
-    if (!want.has(u.unit)) continue;
+    const draining = from.get(u.unit);
+    if (draining === undefined) continue;
     // the other machines' refusals say why (the draining machine's own is its cordon)
-    const others = u.rejections.filter((r) => r.plugin !== 'cordon');
-    const why = others.length ? others.map((r) => `${r.machine}: ${r.plugin}: ${r.reason}`).join('; ') : u.reason ?? 'no other machine is live';
+    const others = u.rejections.filter((r) => r.machine !== draining);
+    const why = others.length ? others.map((r) => `${r.machine}: ${r.plugin}: ${r.reason}`).join('; ') : 'no other machine is live';
     out.set(u.unit, why);
   }
   return out;

@@ -362,7 +362,7 @@ export class Engine {
     snapshot.evict = drains.evict;
     let result = plan(snapshot);
     // a drained unit no other machine can run stays where it is (planned again without it)
-    const stuck = stuckOf(drains.evict, result);
+    const stuck = stuckOf(drains, result);
     if (stuck.size) {
       snapshot.evict = drains.evict.filter((u) => !stuck.has(u));
       result = plan(snapshot);

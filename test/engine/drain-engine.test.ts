@@ -2,7 +2,8 @@
  * Cordon and drain through the API operations and real engines on a real etcd (agents simulated by
  * reporting states): a drain moves a machine's units one group step at a time, never leaving a group
  * below count − UpdateParallel healthy, continues across an engine failover, leaves a unit no other
- * machine can run where it is (reported), and a cordoned machine gets no new units.
+ * machine can run where it is (reported), and a cordoned machine gets no new units. shoalctl drain of the
+ * only machine reports the unit left and exits 1.
  */
 import t from 'tap';
 import { engineOnEtcd, machineRecord, until } from '../helpers/engine-etcd';
@@ -13,6 +14,13 @@ import { setDesiredStates, submitUnit } from '../../src/api/unit-ops';
 import { scaleGroup } from '../../src/api/group-ops';
 import { cordonMachine, drainMachine, drainStatus, uncordonMachine } from '../../src/api/drain-ops';
 import { NotFoundError } from '../../src/api/grpc-errors';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiServer } from '../../src/api/server';
+import { runCli } from '../../src/cli/program';
+import type { CliIO } from '../../src/cli/io';
+import { silentLogger } from '../../src/log';
 
 const { reg, startEngine } = engineOnEtcd(t);
 const rec = (id: string) => machineRecord(id, id === 'm1' ? { disk: 'ssd' } : {});
@@ -84,4 +92,42 @@ t.test('drain: group steps, floors kept, failover, a pinned unit stays, cordon k
   t.match(await uncordonMachine(api, 'm1'), { changed: true });
   t.match(await uncordonMachine(api, 'm1'), { changed: false, message: /not cordoned/ });
   t.same(await drainStatus(api, 'm1'), { machine: 'm1', cordon: null, progress: null });
+});
+
+t.test('draining the only machine that can run a unit: shoalctl drain reports it left (exit 1), it stays running there', async (t) => {
+  const P = '/d2/';
+  const api = reg(P);
+  const session = await api.register(rec('solo'), 5);
+  const sim = simulateAgents(api, [session], { healthyAfterMs: 100 });
+  t.teardown(() => sim.stop());
+  const e = startEngine(P, 'e1');
+  t.teardown(() => e.stop());
+  await submitUnit(api, 'only.service', '[Service]\nExecStart=/bin/sleep 1000\n');
+  await setDesiredStates(api, ['only.service'], 'launched');
+  const active = async () => (await api.listStates('only.service')).value.some((s) => s.machine === 'solo' && s.state.activeState === 'active');
+  await until(active, 15_000, 'only.service active on solo');
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-drain-'));
+  const server = new ApiServer({ listen: [`unix://${dir}/s.sock`] }, { registry: api, log: silentLogger });
+  await server.start();
+  t.teardown(async () => { await server.close(); rmSync(dir, { recursive: true, force: true }); });
+  const ctl = async (...args: string[]) => {
+    let out = '';
+    let err = '';
+    const io: CliIO = { stdout: { write: (s: string) => { out += s; } }, stderr: { write: (s: string) => { err += s; } }, env: { SHOAL_ENDPOINT: `unix://${dir}/s.sock` }, cwd: dir };
+    return { code: await runCli(args, io), out, err };
+  };
+  const r = await ctl('drain', 'solo', '--deadline', '30s');
+  t.equal(r.code, 1, 'exit 1: a unit could not move');
+  t.match(r.out, /machine solo drained: 0 unit\(s\) moved, 1 left: no other machine can run them/);
+  t.match(r.out, /left {2}only\.service: no other machine can run it \(no other machine is live\)/, 'the report names the unit and why');
+  t.match(r.err, /1 unit\(s\) left on solo: no other machine can run them/);
+  t.same((await api.listAssigned('solo')).value, ['only.service'], 'still placed there');
+  t.ok(await active(), 'still running there');
+  const again = await ctl('drain', 'solo', '--no-wait');
+  t.equal(again.code, 0, again.err);
+  t.match(again.out, /cordoned; draining/, 'a drain of a drained machine starts again (units may have come back)');
+  const unknown = await ctl('drain', 'nosuch');
+  t.equal(unknown.code, 1);
+  t.match(unknown.err, /no live machine "nosuch"/, 'an unknown machine is refused, nothing written');
+  t.same([...(await api.listCordons()).keys()], ['solo']);
 });

@@ -5,7 +5,7 @@
  * passes `maxBufferedBytes` is cut off, so a slow client never holds the others back.
  */
 import type { Logger } from '../log';
-import type { ClusterReader, RegistryWatcher, WatchScope } from '../etcd/registry';
+import type { ClusterReader, LeaderElector, RegistryWatcher, WatchScope } from '../etcd/registry';
 import type { PlacementStrategy } from '../units/types';
 import type { ClusterEvent, EventFilter } from '../events/types';
 import { FeedState, feedEntry, type FeedEntry } from './feed';
@@ -23,8 +23,8 @@ export interface EventFollower {
   follow(filter: EventFilter, opts: { signal: AbortSignal; limit?: number }): AsyncIterable<ClusterEvent>;
 }
 
-/** What the hub reads from. */
-export type HubRegistry = ClusterReader & RegistryWatcher;
+/** What the hub reads from (the leader key too, when the registry can read it). */
+export type HubRegistry = ClusterReader & RegistryWatcher & Partial<Pick<LeaderElector, 'currentLeader'>>;
 
 export interface HubOptions {
   registry: HubRegistry;
@@ -42,7 +42,7 @@ export interface HubOptions {
   retryMs?: number;
 }
 
-const SCOPES: WatchScope[] = ['units', 'desired', 'schedule', 'machines', 'metadata', 'states', 'groups', 'deployments', 'load', 'cordon', 'drains']
+const SCOPES: WatchScope[] = ['units', 'desired', 'schedule', 'machines', 'metadata', 'states', 'groups', 'deployments', 'load', 'cordon', 'drains', 'jobs']
   .map((kind) => ({ kind } as WatchScope));
 
 /** One SSE frame. */
@@ -69,7 +69,13 @@ export class StatusHub {
   /** The latest view (a fresh read when nobody follows). Throws what the registry throws. */
   async status(): Promise<StatusView> {
     if (this.ac && this.last) return this.last;
-    return buildStatus(await this.o.registry.readCluster(), this.o.strategy?.());
+    const [cluster, leader] = await Promise.all([this.o.registry.readCluster(), this.leader()]);
+    return buildStatus(cluster, this.o.strategy?.(), Date.now(), leader);
+  }
+
+  /** The leader key's value; null when none or unreadable now (the rest of the view still shows). */
+  private async leader(): Promise<string | null> {
+    return (await this.o.registry.currentLeader?.().catch(() => null)) ?? null;
   }
 
   /** Adds a follower: it gets the current view and feed as soon as they are known, then every change. */
@@ -138,6 +144,8 @@ export class StatusHub {
           if (since !== undefined && e.time <= since && this.feed.some((f) => f.time === e.time && f.kind === e.kind && f.subject === (e.unit ?? e.machine ?? ''))) continue;
           since = e.time;
           this.addFeed([feedEntry(e)]);
+          // the leader key is not among the watched scopes: its change comes as this event
+          if (e.kind === 'leader.changed') { this.dirty = true; this.schedule(signal); }
         }
       } catch (err) {
         if (signal.aborted) return;
@@ -202,7 +210,7 @@ export class StatusHub {
   private async read(signal: AbortSignal, seed: boolean): Promise<number> {
     this.reading = true;
     try {
-      const cluster = await this.o.registry.readCluster();
+      const [cluster, leader] = await Promise.all([this.o.registry.readCluster(), this.leader()]);
       this.lastRead = Date.now();
       if (signal.aborted) return cluster.revision;
       if (seed) {
@@ -211,7 +219,7 @@ export class StatusHub {
         this.feedState.seed(cluster.machines.keys(), cluster.schedule, states,
           [...(cluster.deployments ?? new Map())].map(([u, d]) => [u, `${d.status} ${d.step}/${d.steps}`]));
       }
-      const view = buildStatus(cluster, this.o.strategy?.());
+      const view = buildStatus(cluster, this.o.strategy?.(), Date.now(), leader);
       this.last = view;
       if (this.error) { this.error = null; this.broadcast([sseFrame('problem', { message: null })]); }
       this.broadcast(seed ? [sseFrame('status', view), sseFrame('feed-all', this.feed)] : [sseFrame('status', view)]);

@@ -17,13 +17,15 @@ import { ShoalError } from '../errors';
 import type { ApiConfig } from '../api/listeners';
 import { ApiTokens, checkPolicy, classifyListener, type Listener } from '../api/listeners';
 import type { ApiRegistry } from '../api/api-registry';
+import type { LeaderElector } from '../etcd/registry';
 import type { PlacementStrategy } from '../units/types';
 import type { HttpConfig } from './http-config';
 import type { EventFollower, StatusHub } from './hub';
 
 /** What the listener needs besides its config. */
 export interface WebDeps {
-  registry: ApiRegistry;
+  /** shoald's API registry (an EtcdRegistry: it reads the leader key too). */
+  registry: ApiRegistry & Partial<Pick<LeaderElector, 'currentLeader'>>;
   log: Logger;
   strategy?: () => PlacementStrategy | undefined;
   /** The cluster events stream for the page's feed (shoald's EventStore). */

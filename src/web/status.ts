@@ -1,7 +1,8 @@
 /**
  * The web page's view of the cluster, built from one consistent read (ClusterState, states included).
  * Pure: machines with capacity and what the plan reserves on them, units with desired vs actual state per
- * machine, why an unplaced unit is unplaced (the planner's reason), groups and deployments.
+ * machine, why an unplaced unit is unplaced (the planner's reason), groups and deployments, batch jobs, and
+ * which engine leads.
  */
 import { isTemplate, parseUnit } from '../units';
 import { runPlan } from '../engine/plan';
@@ -10,6 +11,7 @@ import type { ClusterState, UnitStateRecord } from '../etcd/registry';
 import type { PlacementStrategy, TargetState } from '../units/types';
 import { isFinished } from '../deploy/types';
 import { cordonState } from '../api/drain-ops';
+import type { JobRecord } from '../jobs/types';
 
 /** One machine as the page shows it. Sizes: millicores and bytes. */
 export interface MachineView {
@@ -55,6 +57,32 @@ export interface UnitView {
   unplaced?: string;
 }
 
+/** One batch job (jobs/<unit>, src/jobs) as the page shows it, as `shoalctl jobs` does. Times: ms since the epoch. */
+export interface JobView {
+  unit: string;
+  kind: 'run' | 'completions' | 'timer';
+  /** pending, running, retrying, succeeded, failed; a timer: scheduled. */
+  status: string;
+  /** In words: `run 2, 1/3 failed`, `3/4 done`, `5 fired, 1 skipped`. */
+  progress: string;
+  /** Machine of the last run ('' before the first). */
+  machine: string;
+  /** How the last run ended (`status=0`, `signal (killed 9)`), '' when running or none. */
+  exit: string;
+  /** A timer's next event, or when a retrying job may run again (0: none). */
+  next: number;
+  finished: boolean;
+  message: string;
+  updatedAt: number;
+}
+
+/** The engine holding the leader key (engine/leader); its id is the machine id unless [engine] id says otherwise. */
+export interface LeaderView {
+  id: string;
+  /** When it took over (ISO), when known. */
+  since?: string;
+}
+
 /** The whole page. */
 export interface StatusView {
   revision: number;
@@ -64,8 +92,41 @@ export interface StatusView {
   units: UnitView[];
   groups: { template: string; count: number }[];
   deployments: { unit: string; status: string; step: number; steps: number; healthy: number; total: number; message: string; finished: boolean }[];
+  /** Batch jobs: unfinished first, then the latest finished (at most MAX_JOBS). */
+  jobs: JobView[];
+  /** Jobs not shown beyond MAX_JOBS. */
+  moreJobs: number;
+  /** null when no engine leads (or it was not read). */
+  leader: LeaderView | null;
   /** Keys skipped because their value is bad. */
   bad: number;
+}
+
+/** Most jobs listed on the page (timers keep a history; `shoalctl jobs` lists them all). */
+export const MAX_JOBS = 50;
+
+function jobView(j: JobRecord): JobView {
+  const base = { unit: j.unit, kind: j.kind, status: j.status, message: j.message, updatedAt: j.updatedAt };
+  if (j.kind === 'run') {
+    const last = j.runs.at(-1);
+    const exit = !last?.result ? '' : last.exitCode === 'exited' ? `status=${last.exitStatus ?? '?'}` : `${last.result}${last.exitCode ? ` (${last.exitCode} ${last.exitStatus ?? '?'})` : ''}`;
+    const finished = j.status === 'succeeded' || j.status === 'failed';
+    return { ...base, progress: `run ${j.runs.length}, ${j.failures}/${j.backoffLimit} failed`, machine: last?.machine ?? '', exit, next: j.status === 'retrying' ? j.retryAt ?? 0 : 0, finished };
+  }
+  if (j.kind === 'completions') {
+    return { ...base, progress: `${j.succeeded}/${j.completions ?? '?'} done${j.failed ? `, ${j.failed} failed` : ''}`, machine: '', exit: '', next: 0, finished: j.status !== 'running' };
+  }
+  return { ...base, progress: `${j.fired ?? 0} fired, ${j.skipped ?? 0} skipped`, machine: '', exit: '', next: j.nextEvent ?? 0, finished: false };
+}
+
+/** The leader key's value (`{"id", "since"}` as the engine writes it, or a bare id); null for none. */
+export function leaderView(raw: string | null | undefined): LeaderView | null {
+  if (!raw) return null;
+  try {
+    const o = JSON.parse(raw) as { id?: unknown; since?: unknown };
+    if (typeof o.id === 'string') return typeof o.since === 'string' ? { id: o.id, since: o.since } : { id: o.id };
+  } catch { /* a bare value */ }
+  return { id: raw };
 }
 
 function loadOf(c: ClusterState, id: string): Pick<MachineView, 'load'> {
@@ -111,9 +172,9 @@ function onMachine(rec: UnitStateRecord, hash: string): UnitOnMachine {
 
 /**
  * Builds the page's view of `c`. Runs the planner once (pure) to learn what it reserves per machine and why
- * units are unplaceable; `strategy` is the cluster's default placement strategy.
+ * units are unplaceable; `strategy` is the cluster's default placement strategy; `leader` the leader key's value.
  */
-export function buildStatus(c: ClusterState, strategy?: PlacementStrategy, now = Date.now()): StatusView {
+export function buildStatus(c: ClusterState, strategy?: PlacementStrategy, now = Date.now(), leader: string | null = null): StatusView {
   const snap = { ...snapshotOf(c), strategy };
   const { state, result } = runPlan(snap);
   const unplaceable = new Map(result.unplaceable.map((u) => {
@@ -152,5 +213,8 @@ export function buildStatus(c: ClusterState, strategy?: PlacementStrategy, now =
   const deployments = [...(c.deployments?.values() ?? [])].map((d) => ({
     unit: d.unit, status: d.status, step: d.step, steps: d.steps, healthy: d.healthy, total: d.total, message: d.message, finished: isFinished(d),
   })).sort((a, b) => Number(a.finished) - Number(b.finished) || (a.unit < b.unit ? -1 : 1));
-  return { revision: c.revision, time: now, machines, units, groups, deployments, bad: c.bad?.length ?? 0 };
+  const allJobs = [...(c.jobs?.values() ?? [])].map(jobView)
+    .sort((a, b) => Number(a.finished) - Number(b.finished) || b.updatedAt - a.updatedAt || (a.unit < b.unit ? -1 : 1));
+  const jobs = allJobs.slice(0, MAX_JOBS);
+  return { revision: c.revision, time: now, machines, units, groups, deployments, jobs, moreJobs: allJobs.length - jobs.length, leader: leaderView(leader), bad: c.bad?.length ?? 0 };
 }

@@ -1,8 +1,10 @@
 /**
  * The web status page in a real headless Chromium (Debian's chromium, driven by playwright-core) against a
  * testbed: node1's shoald serves the page beyond loopback with a token; the page lists the testbed's machines
- * and units and why one is unplaced; killing node2 updates the page without a reload within TTL + 2 s; a
- * request from a non-loopback address without the token is refused. Screenshots go to test-artifacts/web/.
+ * and units and why one is unplaced, which engine leads and a batch job run to success; killing node2 updates
+ * the page without a reload within TTL + 2 s (and the leader, when node2 led); a request from a non-loopback
+ * address without the token is refused; on a phone-sized screen nothing overflows sideways. Screenshots go to
+ * test-artifacts/web/.
  * Needs `npm run build` (the nodes run dist/) and scripts/install (chromium).
  */
 import t from 'tap';
@@ -42,6 +44,9 @@ t.test('the live page on a testbed, in a real browser', async (t) => {
   for (const n of ['web-a', 'web-b']) await submit(`${n}.service`, '[Service]\nExecStart=/bin/sleep 100000\n[X-Shoal]\nCPU=100m\n[X-Fleet]\nMachineMetadata=disk=ssd\n');
   await submit('free.service', '[Service]\nExecStart=/bin/sleep 100000\n[X-Shoal]\nMemory=64M\n');
   await submit('huge.service', '[Service]\nExecStart=/bin/sleep 100000\n[X-Shoal]\nMemory=4096G\n');
+  // a batch job on node1 (it outlives the kill): runs once, exit 0
+  await submit('report.service', `[Service]\nExecStart=/bin/sh -c 'echo report done'\n[X-Shoal]\nKind=batch\n[X-Fleet]\nMachineID=${m1}\n`);
+  const leaderKey = async () => { const v = await reg.currentLeader(); return v ? (JSON.parse(v) as { id: string }).id : null; };
 
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 60_000 });
   t.teardown(() => browser.close());
@@ -90,11 +95,25 @@ t.test('the live page on a testbed, in a real browser', async (t) => {
     t.match(await page.locator('#explain').innerText(), /not placed/, 'explain shows the summary');
     await page.waitForSelector('#feed li[data-kind="unit.placed"][data-subject="web-a.service"]', { timeout: 30_000 });
     t.pass('the feed shows the events stream (web-a.service placed)');
+    // which engine leads: the header says the leader key's engine, its machine card says "leads"
+    const leader = await leaderKey();
+    t.ok(leader === m1 || leader === m2, `an engine of the testbed leads (${leader})`);
+    await page.waitForSelector(`#leader[data-leader="${leader}"]`, { timeout: 30_000 });
+    t.match(await page.locator('#leader').innerText(), new RegExp(`leader ${leader!.slice(0, 12)}`), 'the header names the leader');
+    t.equal(await page.locator(`[data-machine="${leader}"] [data-leads]`).count(), 1, 'its machine card says it leads');
+    // the batch job: its run on node1 ends with exit 0 and the page's jobs section says so
+    try {
+      await page.waitForSelector('#jobs tr[data-job="report.service"][data-status="succeeded"]', { timeout: 60_000 });
+    } catch (err) {
+      throw new Error(`report.service not shown succeeded: ${await page.locator('#jobs tbody').innerText()}`);
+    }
+    t.match(await page.locator('#jobs tr[data-job="report.service"]').innerText(), new RegExp(`${m1.slice(0, 12)} · status=0`), 'the job row: its run on node1, exit status 0');
     await page.screenshot({ path: join(ARTIFACTS, 'desktop.png'), fullPage: true });
   });
 
   await t.test(`killing node2 updates the page within TTL + 2 s (${TTL_S + 2} s), without a reload`, async (t) => {
     await page.evaluate(() => { window.notReloaded = true; });
+    const ledBefore = await leaderKey();
     const t0 = Date.now();
     await tb.kill('node2');
     await page.waitForFunction((id) => !document.querySelector(`[data-machine="${id}"]`), m2, { timeout: 60_000 });
@@ -109,18 +128,40 @@ t.test('the live page on a testbed, in a real browser', async (t) => {
     const movedMs = Date.now() - t0;
     t.match(await page.locator('[data-unplaced="web-a.service"]').innerText(), /why: .*disk=ssd|why: .*metadata/i, 'web-a: why it is not placed now');
     t.comment(`web-a/web-b shown unplaced (their machine gone, no other fits) ${movedMs} ms after the kill`);
+    // node1's engine leads now (it took over if node2 led), and the page says so
+    await page.waitForSelector(`#leader[data-leader="${m1}"]`, { timeout: 30_000 });
+    t.pass(`the header shows node1's engine leading (before the kill: ${ledBefore === m2 ? 'node2' : 'node1'})`);
     t.equal(await page.evaluate(() => window.notReloaded), true, 'the page was not reloaded');
     await page.screenshot({ path: join(ARTIFACTS, 'after-kill.png'), fullPage: true });
   });
 
-  await t.test('usable on a phone-sized screen', async (t) => {
-    const phone = await browser.newContext({ httpCredentials: { username: 'shoal', password: TOKEN }, viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
+  await t.test('usable on a phone-sized screen: nothing overflows sideways, every section readable', async (t) => {
+    const W = 390;
+    const phone = await browser.newContext({ httpCredentials: { username: 'shoal', password: TOKEN }, viewport: { width: W, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     const p = await phone.newPage();
     await p.goto(url);
     await p.waitForSelector(`[data-machine="${m1}"]`, { timeout: 30_000 });
+    await p.waitForSelector('#jobs tr[data-job="report.service"]', { timeout: 30_000 });
     const width = await p.evaluate(() => document.documentElement.scrollWidth);
-    t.ok(width <= 390, `the page fits the screen's width (${width} px): wide tables scroll in their own box`);
+    t.ok(width <= W, `the page is no wider than the screen (${width} px ≤ ${W})`);
+    // every element outside the tables' own scroll boxes ends within the screen (wide tables scroll inside their box)
+    const over: string[] = await p.evaluate((w) => [...document.querySelectorAll('body *')]
+      .filter((e) => !e.closest('.scroll') && e.getClientRects().length && e.getBoundingClientRect().right > w + 0.5)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className ? `.${String(e.className).split(' ').join('.')}` : ''} right=${Math.round(e.getBoundingClientRect().right)}`), W);
+    t.same(over, [], 'nothing sticks out to the right');
+    // each section: its heading on screen width, its text at least 12 px, its box inside the screen
+    const sections: { id: string; title: string; left: number; right: number; minFont: number }[] = await p.evaluate(() => [...document.querySelectorAll('main > section')].map((s) => {
+      const r = s.getBoundingClientRect();
+      const fonts = [...s.querySelectorAll('h2, td, li, .card, .dep')].map((e) => parseFloat(window.getComputedStyle(e).fontSize));
+      return { id: s.id, title: s.querySelector('h2')?.textContent?.trim() ?? '', left: r.left, right: r.right, minFont: Math.min(...fonts, 99) };
+    }));
+    t.same(sections.map((x) => x.id), ['machines-section', 'grid-section', 'units-section', 'deploy-section', 'jobs-section', 'feed-section'], 'every section is there, one column');
+    for (const x of sections) {
+      t.ok(x.left >= 0 && x.right <= W, `${x.title}: within the screen (${Math.round(x.left)}..${Math.round(x.right)} px)`);
+      t.ok(x.minFont >= 12, `${x.title}: text at least 12 px (${x.minFont})`);
+    }
     await p.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: false });
+    await p.screenshot({ path: join(ARTIFACTS, 'phone-full.jpg'), fullPage: true, type: 'jpeg', quality: 70 });
     await phone.close();
   });
 });

@@ -248,6 +248,49 @@ t.test('given the cluster events stream, the feed is that stream: stored events 
   t.notOk(feed.some((e) => e.kind === 'machine.joined'), 'no second events system: nothing derived by the page itself');
 });
 
+t.test('the view shows batch jobs (jobs/) and which engine leads, live', async (t) => {
+  const client = createEtcdClient({ endpoints: [etcd.endpoint] });
+  t.teardown(() => client.close());
+  const keys = new KeyLayout('/jobs-web/');
+  const jreg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: '/jobs-web/' });
+  t.teardown(() => jreg.close());
+  const store = new EventStore(client, keys);
+  const hub = new StatusHub({ registry: jreg, log: silentLogger, events: store, minIntervalMs: 50 });
+  t.teardown(() => hub.close());
+  const views: StatusView[] = [];
+  hub.follow({ send: (frame) => { if (frame.startsWith('event: status\n')) views.push(JSON.parse(frame.split('data: ')[1])); return 0; }, close: () => undefined });
+  const wait = async (pred: (v: StatusView) => boolean, what: string) => {
+    for (let i = 0; i < 100; i++) { const v = views.find(pred); if (v) return v; await new Promise((r) => setTimeout(r, 100)); }
+    throw new Error(`no view with ${what}: last ${JSON.stringify(views.at(-1))}`);
+  };
+  const first = await wait(() => true, 'anything');
+  t.same(first.jobs, [], 'no jobs yet');
+  t.equal(first.leader, null, 'no leader yet');
+
+  const now = Date.now();
+  const run = { kind: 'run', unit: 'report.service', hash: 'h1', status: 'retrying', failures: 1, backoffLimit: 3, retryAt: now + 4000, avoid: ['m1'], createdAt: now, updatedAt: now, message: 'run 1 failed: exit-code (exited 3)',
+    runs: [{ machine: 'm1', placedAt: now, startedAt: now, endedAt: now, result: 'exit-code', exitCode: 'exited', exitStatus: 3, outcome: 'failed' }] };
+  await client.put(keys.job('report.service')).value(JSON.stringify(run));
+  await client.put(keys.job('old.service')).value(JSON.stringify({ ...run, unit: 'old.service', status: 'succeeded', updatedAt: now - 60_000, retryAt: undefined, message: 'succeeded',
+    runs: [{ ...run.runs[0], machine: 'm2', result: 'success', exitStatus: 0, outcome: 'succeeded' }] }));
+  await client.put(keys.job('shard@.service')).value(JSON.stringify({ kind: 'completions', unit: 'shard@.service', hash: 'h2', status: 'running', completions: 4, parallelism: 2, succeeded: 3, failed: 0, createdAt: now, updatedAt: now - 1000, message: '3/4 done' }));
+  const withJobs = await wait((v) => v.jobs.length === 3, 'three jobs');
+  t.same(withJobs.jobs.map((j) => [j.unit, j.status, j.progress, j.machine, j.exit, j.finished]), [
+    ['report.service', 'retrying', 'run 1, 1/3 failed', 'm1', 'status=3', false],
+    ['shard@.service', 'running', '3/4 done', '', '', false],
+    ['old.service', 'succeeded', 'run 1, 1/3 failed', 'm2', 'status=0', true],
+  ], 'unfinished first (latest change first), then finished; the last run\'s machine and exit');
+  t.equal(withJobs.jobs[0].next, now + 4000, 'when a retrying job runs again');
+
+  // a new leader: the key (engine/leader, as the engine writes it) and the recorder's leader.changed event
+  await client.put(keys.leader).value(JSON.stringify({ id: 'm7', pid: 1, since: '2026-11-30T19:00:00.000Z' }));
+  await store.append({ kind: 'leader.changed', message: 'engine m7 leads', actor: 'm7' });
+  const led = await wait((v) => v.leader !== null, 'a leader');
+  t.same(led.leader, { id: 'm7', since: '2026-11-30T19:00:00.000Z' }, 'the page says which engine leads');
+  const fresh = await hub.status();
+  t.same(fresh.leader, led.leader, '/api/status too');
+});
+
 t.test('SIGHUP token rotation reaches the page and /metrics: the old token is refused, the new and the read-only ones work, the listener stays', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-web-rotate-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 // The live page: one EventSource on /api/events (status = the whole view, feed = new events,
 // problem = etcd unreachable); the browser reconnects by itself when the stream drops.
-import { addFeed, renderDeployments, renderExplain, renderGrid, renderMachines, renderUnits } from './render.js';
+import { addFeed, renderDeployments, renderExplain, renderGrid, renderJobs, renderLeader, renderMachines, renderUnits } from './render.js';
 
 const $ = (id) => document.getElementById(id);
 let view = null;
@@ -26,13 +26,17 @@ async function explain(unit) {
 
 function render(v) {
   view = v;
-  renderMachines($('machines'), v.machines, v.units);
+  renderMachines($('machines'), v.machines, v.units, v.leader);
+  renderLeader($('leader'), v.leader, v.machines);
   $('machines-count').textContent = `(${v.machines.length})`;
   renderGrid($('grid'), v.machines, v.units);
   renderUnits(document.querySelector('#units tbody'), v.units, explain);
   const bad = v.units.filter((u) => !u.ok).length;
   $('units-count').textContent = `(${v.units.length}${bad ? `, ${bad} not as desired` : ''})`;
   renderDeployments($('groups'), $('deployments'), v);
+  renderJobs(document.querySelector('#jobs tbody'), v.jobs ?? [], v.moreJobs ?? 0);
+  const active = (v.jobs ?? []).filter((j) => !j.finished).length;
+  $('jobs-count').textContent = `(${(v.jobs ?? []).length + (v.moreJobs ?? 0)}${active ? `, ${active} unfinished` : ''})`;
   $('summary').textContent = `revision ${v.revision} · ${new Date(v.time).toLocaleTimeString([], { hour12: false })}`;
   document.body.dataset.revision = String(v.revision);
 }

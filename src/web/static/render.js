@@ -33,11 +33,11 @@ function bar(label, used, total, fmt, testid) {
     el('div', { class: 'track' }, el('div', { class: cls, style: `width:${pct}%` })));
 }
 
-export function renderMachines(root, machines, units) {
+export function renderMachines(root, machines, units, leader) {
   const count = new Map();
   for (const u of units) if (u.machine) count.set(u.machine, (count.get(u.machine) ?? 0) + 1);
   root.replaceChildren(...machines.map((m) => el('div', { class: `card${m.leaving || m.cordon ? ' leaving' : ''}`, 'data-machine': m.id, 'data-cordon': m.cordon || null },
-    el('h3', { text: m.id }),
+    el('h3', {}, m.id, leader && leader.id === m.id ? el('span', { class: 'chip lead', 'data-leads': '', text: 'leads' }) : null),
     el('div', { class: 'muted', text: `${m.address || 'no address'} · ${count.get(m.id) ?? 0} unit(s) · v${m.version}${m.leaving ? ' · leaving' : ''}${m.cordon ? ` · ${m.cordon}` : ''}` }),
     el('div', { class: 'chips' }, Object.entries(m.metadata).map(([k, v]) => el('span', { class: 'chip', text: `${k}=${v}` }))),
     bar('CPU reserved', m.reserved.cpuMillis, m.capacity.cpuMillis, fmtCpu, 'cpu'),
@@ -99,6 +99,30 @@ export function renderDeployments(groupsRoot, depRoot, view) {
     el('div', { class: 'muted', text: d.message }),
     d.finished ? null : el('div', { class: 'bar' }, el('div', { class: 'track' }, el('div', { class: 'fill', style: `width:${d.steps ? Math.round((d.step / d.steps) * 100) : 0}%` })))))
     : [el('div', { class: 'muted', text: 'no deployments' })]));
+}
+
+/** The engine that leads, in the header ('no leader' when none). */
+export function renderLeader(span, leader, machines) {
+  span.dataset.leader = leader ? leader.id : '';
+  if (!leader) { span.textContent = 'no leader'; return; }
+  const known = machines.some((m) => m.id === leader.id);
+  span.textContent = `leader ${leader.id.slice(0, 12)}${known ? '' : ' (engine only)'}${leader.since ? ` since ${hhmmss(Date.parse(leader.since))}` : ''}`;
+  span.title = `engine ${leader.id} leads${leader.since ? ` since ${leader.since}` : ''}`;
+}
+
+const JOB_CLASS = { failed: 'bad', retrying: 'warn', running: 'run', pending: 'run' };
+
+/** Batch jobs (shoalctl jobs): unfinished first. */
+export function renderJobs(tbody, jobs, more) {
+  const rows = jobs.map((j) => el('tr', { 'data-job': j.unit, 'data-status': j.status },
+    el('td', {}, j.unit, j.kind !== 'run' ? el('span', { class: 'chip', text: j.kind }) : null),
+    el('td', { class: JOB_CLASS[j.status] ?? '', text: j.status }),
+    el('td', { text: `${j.progress}${j.next ? ` · next ${hhmmss(j.next)}` : ''}` }),
+    el('td', { text: j.machine ? `${j.machine.slice(0, 12)}${j.exit ? ` · ${j.exit}` : ''}` : j.exit || '–' }),
+    el('td', { class: 'muted', text: j.message })));
+  if (!jobs.length) rows.push(el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'no batch jobs' })));
+  if (more) rows.push(el('tr', {}, el('td', { colspan: 5, class: 'muted', text: `… ${more} older finished job(s): shoalctl jobs` })));
+  tbody.replaceChildren(...rows);
 }
 
 function hhmmss(t) { return new Date(t).toLocaleTimeString([], { hour12: false }); }

@@ -26,6 +26,11 @@ export interface ClientOptions {
   keyFile?: string;
   /** Deadline of one unary call in ms (default 10000). */
   timeoutMs?: number;
+  /**
+   * Ping the server this often (ms) while a call is open; no answer within 5 s fails the call with
+   * UNAVAILABLE. For long streams (events -f): a machine that died without closing the connection is noticed.
+   */
+  keepaliveMs?: number;
 }
 
 /** `/path` → `unix:///path`; anything else unchanged. */
@@ -52,7 +57,8 @@ export class ApiClient {
   constructor(opts: ClientOptions = {}) {
     this.endpoint = normalizeEndpoint(opts.endpoint ?? DEFAULT_ENDPOINT);
     const Ctor = shoalService();
-    this.client = new Ctor(this.endpoint, credentials(opts));
+    const keepalive = opts.keepaliveMs ? { 'grpc.keepalive_time_ms': opts.keepaliveMs, 'grpc.keepalive_timeout_ms': 5000 } : {};
+    this.client = new Ctor(this.endpoint, credentials(opts), keepalive);
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }
@@ -142,8 +148,8 @@ export class ApiClient {
 
   /** Follows reported state changes until `signal` aborts. */
   /** Cluster events passing the filter (the last `limit` stored, oldest first), then new ones while `follow`. */
-  watchEvents(req: { unit?: string; machine?: string; since?: number; kinds?: string[]; follow?: boolean; limit?: number; live?: boolean }, signal?: AbortSignal): AsyncIterable<ClusterEventMsg> {
-    return this.stream('watchEvents', { unit: req.unit ?? '', machine: req.machine ?? '', since: req.since ?? 0, kinds: req.kinds ?? [], follow: !!req.follow, limit: req.limit ?? 0, live: !!req.live }, signal);
+  watchEvents(req: { unit?: string; machine?: string; since?: number; kinds?: string[]; follow?: boolean; limit?: number; live?: boolean; fromRevision?: number }, signal?: AbortSignal): AsyncIterable<ClusterEventMsg> {
+    return this.stream('watchEvents', { unit: req.unit ?? '', machine: req.machine ?? '', since: req.since ?? 0, kinds: req.kinds ?? [], follow: !!req.follow, limit: req.limit ?? 0, live: !!req.live, fromRevision: req.fromRevision ?? 0 }, signal);
   }
 
   /** Reported state changes of `names` (all when empty); the current ones first with `initial`, then a `synced` marker with `synced`. */

@@ -171,6 +171,8 @@ async function* watchEvents(d: ServiceDeps, r: Req, signal: AbortSignal): AsyncI
   const filter: EventFilter = { unit: str(r, 'unit') || undefined, machine: str(r, 'machine') || undefined, kinds: (r.kinds as string[]) ?? [] };
   const since = Number(r.since ?? 0);
   if (since > 0) filter.since = since;
+  const fromRevision = Number(r.fromRevision ?? 0);
+  if (fromRevision > 0) filter.fromRevision = fromRevision;
   const limit = Number(r.limit ?? 0) || undefined;
   if (!r.follow) {
     for (const e of (await d.events.list(filter, limit)).events) yield eventMsg(e);

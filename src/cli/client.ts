@@ -24,7 +24,7 @@ export function addClientOptions(program: Command): void {
 }
 
 /** An ApiClient for the command being run: flags win over the environment. */
-export function connect(cmd: Command, io: CliIO): ApiClient {
+export function connect(cmd: Command, io: CliIO, extra: { keepaliveMs?: number } = {}): ApiClient {
   const f = cmd.optsWithGlobals() as ClientFlags;
   // required here, not at the top: gRPC is most of shoalctl's load time, and version/help/verify/plan never use it
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -36,6 +36,7 @@ export function connect(cmd: Command, io: CliIO): ApiClient {
     caFile: f.caFile ?? env.SHOAL_CA_FILE,
     certFile: f.certFile ?? env.SHOAL_CERT_FILE,
     keyFile: f.keyFile ?? env.SHOAL_KEY_FILE,
+    ...extra,
   });
 }
 

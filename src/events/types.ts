@@ -63,6 +63,8 @@ export interface EventFilter {
   since?: number;
   /** Kinds or kind prefixes ending in `.` (e.g. `unit.`). */
   kinds?: string[];
+  /** Only events stored at or after this etcd revision (resuming a stream). */
+  fromRevision?: number;
 }
 
 /** True when `e` passes `f`. Pure. */
@@ -70,6 +72,7 @@ export function matches(e: ClusterEvent, f: EventFilter): boolean {
   if (f.unit && e.unit !== f.unit) return false;
   if (f.machine && e.machine !== f.machine && !(e.machine && e.machine.startsWith(f.machine))) return false;
   if (f.since !== undefined && e.time < f.since) return false;
+  if (f.fromRevision !== undefined && e.revision < f.fromRevision) return false;
   if (f.kinds && f.kinds.length && !f.kinds.some((k) => (k.endsWith('.') ? e.kind.startsWith(k) : e.kind === k))) return false;
   return true;
 }

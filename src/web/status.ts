@@ -196,15 +196,23 @@ export function buildStatus(c: ClusterState, strategy?: PlacementStrategy, now =
   for (const rec of [...c.units.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const desired = c.desired.get(rec.name) ?? 'inactive';
     let kind: UnitView['kind'] = 'unit';
+    let batch = false;
     try {
       const spec = parseUnit(rec.name, rec.text);
       kind = isTemplate(rec.name) ? 'template' : spec.options.global ? 'global' : 'unit';
+      batch = !!spec.job;
     } catch { kind = 'bad'; }
     const states: Record<string, UnitOnMachine> = {};
     for (const [m, s] of c.states?.get(rec.name) ?? []) states[m] = onMachine(s, rec.hash);
     const machine = kind === 'unit' ? c.schedule.get(rec.name) ?? '' : '';
-    const v: UnitView = { name: rec.name, desired, kind, machine, states, ...judge(desired, kind, machine, states, live) };
-    if (kind === 'unit' && desired !== 'inactive' && (!machine || !live.has(machine))) {
+    const job = batch ? c.jobs?.get(rec.name) : undefined;
+    const ended = job?.kind === 'run' && (job.status === 'succeeded' || job.status === 'failed' || job.status === 'retrying') ? job : undefined;
+    // a batch unit that ran to its end (or waits to retry) is unscheduled on purpose: its job says how it stands
+    const verdict = ended && desired === 'launched'
+      ? { actual: `job ${ended.status}: ${ended.message}`, ok: ended.status === 'succeeded' }
+      : judge(desired, kind, machine, states, live);
+    const v: UnitView = { name: rec.name, desired, kind, machine, states, ...verdict };
+    if (kind === 'unit' && !ended && desired !== 'inactive' && (!machine || !live.has(machine))) {
       v.unplaced = unplaceable.get(rec.name) ?? (machine ? `its machine ${machine} is gone: the engine moves it` : 'waiting for the engine to place it');
     }
     units.push(v);

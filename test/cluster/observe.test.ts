@@ -1,6 +1,7 @@
 /**
  * Issue 13 on the testbed (3 nodes running shoald): `shoalctl events -f` shows a node kill's events in
- * order (machine lost, unit moved, unit started on the new machine); /metrics scraped from every node
+ * order (machine lost, unit moved, unit started on the new machine), and goes on through a restart of the
+ * shoald it follows (a leader change when that one led) with nothing lost or printed twice; /metrics scraped from every node
  * parses strictly and its counters move (a placement, then a move after the kill); shoald logs to journald
  * with priorities and no timestamps of its own. One testbed bring-up.
  */
@@ -95,6 +96,20 @@ t.test('events -f of a node kill, metrics moving, journald logs', async (t) => {
   t.ok(at(lost) > at(/unit\.placed\s+obs\.service/), 'then the machine lost');
   t.ok(at(movedRe) > at(lost), 'then the unit moved to the survivor');
   t.ok(at(started) > at(movedRe), 'then it started there');
+
+  // the shoald it follows restarts (node1; its engine may lead: then another takes over): the follower goes on
+  const ledBefore = (await scrape(tb.ip('node1')))!;
+  const node1Led = sampleValue(ledBefore, 'shoal_engine_leader') === 1;
+  const outBefore = out.length;
+  await tb.exec('node1', ['systemctl', 'restart', 'shoald']);
+  await until(async () => (await api.listMachines()).length >= 2, 90_000, "node1's API back after the restart");
+  await api.submitUnit('after-restart.service', UNIT, { desired: 'inactive' });
+  await until(async () => /unit\.submitted\s+after-restart\.service/.test(out.slice(outBefore)), 60_000, `the follower to print the submit after the restart: ${out.slice(outBefore)}${err}`);
+  t.match(err, /events: stream lost .*following again from the last event/, `the follower lost its stream and followed again (${err.trim()})`);
+  if (node1Led) t.match(out.slice(outBefore), /leader\.changed/, 'node1 led: the leader change after its restart is printed');
+  const printedLines = out.split('\n').filter(Boolean);
+  t.equal(new Set(printedLines).size, printedLines.length, `no event printed twice (${printedLines.length} lines)`);
+  t.ok(at(started) < printedLines.findIndex((l) => /unit\.submitted\s+after-restart\.service/.test(l)), 'in order: the restart\'s events after the kill\'s');
   follower.kill('SIGINT');
   t.equal(await exited, 0, `events -f exits 0 on ^C: ${err}`);
   t.comment(lines.filter((l) => /obs\.service|machine\./.test(l)).join('\n'));

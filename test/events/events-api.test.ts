@@ -13,7 +13,8 @@ import { ApiClient } from '../../src/api/client';
 import { EventStore } from '../../src/events/store';
 import { runRecorder } from '../../src/events/recorder';
 import { emitEvent, setEventSink } from '../../src/events/emit';
-import { parseSince } from '../../src/cli/commands/events';
+import { EventCursor, parseSince } from '../../src/cli/commands/events';
+import { spawn } from 'node:child_process';
 import type { ClusterEventMsg } from '../../src/api/messages';
 import { silentLogger } from '../../src/log';
 import type { Etcd3 } from 'etcd3';
@@ -115,6 +116,73 @@ t.test('shoalctl events: text, json, filters, since; emitEvent reaches the strea
   const none = await shoalctl(['events'], { env: { SHOAL_ENDPOINT: `${dir}/bare.sock` } });
   t.not(none.code, 0);
   t.match(none.stderr, /no events store/);
+});
+
+t.test('events -f outlives a shoald restart: it follows again from the last event, nothing lost or printed twice', async (t) => {
+  const sock = `${dir}/restart.sock`;
+  let api = new ApiServer({ listen: [`unix://${sock}`] }, { registry: reg, log: silentLogger, events: store });
+  await api.start();
+  t.teardown(() => api.close());
+  const ROOT = join(__dirname, '..', '..');
+  const follower = spawn(process.execPath, [`--import=file://${join(ROOT, 'node_modules/@tapjs/typescript/dist/esm/import.mjs')}`, join(ROOT, 'src/cli/main.ts'), 'events', '-f', '-o', 'json', '--kind', 'resume.'], {
+    env: { ...process.env, SHOAL_ENDPOINT: sock }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  follower.stdout.on('data', (b) => { out += b.toString(); });
+  follower.stderr.on('data', (b) => { err += b.toString(); });
+  const exited = new Promise<number | null>((r) => follower.on('exit', (c) => r(c)));
+  t.teardown(() => { follower.kill('SIGKILL'); });
+  const printed = () => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { message: string; id: string; revision: number });
+  const emit = (n: number) => store.append({ kind: 'resume.test', message: `e${n}` });
+  /** Two events in one etcd transaction: one revision (as the recorder stores a batch). */
+  const emitPair = async (a: number, b: number) => {
+    const k = new KeyLayout(P);
+    const now = Date.now();
+    await raw.if(k.event(`xpair-${a}`), 'Create', '==', 0).then(
+      raw.put(k.event(`xpair-${a}`)).value(JSON.stringify({ kind: 'resume.test', message: `e${a}`, time: now })),
+      raw.put(k.event(`xpair-${b}`)).value(JSON.stringify({ kind: 'resume.test', message: `e${b}`, time: now })),
+    ).commit();
+  };
+
+  await emit(1);
+  await emitPair(2, 3);
+  await until(() => printed().length >= 3, 20_000, `the first three events printed (out: ${out} err: ${err})`);
+  // shoald stops: the stream ends; events stored meanwhile must come after it is back
+  await api.close();
+  await emit(4);
+  await emitPair(5, 6);
+  await new Promise((r) => setTimeout(r, 500));
+  api = new ApiServer({ listen: [`unix://${sock}`] }, { registry: reg, log: silentLogger, events: store });
+  await api.start();
+  await emit(7);
+  await until(() => printed().some((e) => e.message === 'e7'), 20_000, `e7 after the restart (out: ${out} err: ${err})`);
+  // and once more, while the follower is waiting on a quiet stream
+  await api.close();
+  api = new ApiServer({ listen: [`unix://${sock}`] }, { registry: reg, log: silentLogger, events: store });
+  await api.start();
+  await emit(8);
+  await until(() => printed().some((e) => e.message === 'e8'), 20_000, `e8 after the second restart (out: ${out} err: ${err})`);
+  follower.kill('SIGINT');
+  t.equal(await exited, 0, `exits 0 on ^C: ${err}`);
+  const got = printed();
+  t.same(got.map((e) => e.message), ['e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'e7', 'e8'], 'every event once, in order');
+  t.equal(new Set(got.map((e) => e.id)).size, got.length, 'no id twice');
+  t.match(err, /events: stream lost \(.*\); following again from the last event/, 'says it lost the stream');
+  t.match(err, /events: following again/, 'and that it follows again');
+});
+
+t.test('EventCursor: skips what a resumed stream repeats, keeps what is new', async (t) => {
+  const c = new EventCursor();
+  t.equal(c.resume(), null, 'nothing seen: no resume point');
+  t.ok(c.accept({ id: 'a', revision: 5 }));
+  t.ok(c.accept({ id: 'b', revision: 7 }));
+  t.same(c.resume(), { fromRevision: 7, limit: 0 });
+  t.notOk(c.accept({ id: 'b', revision: 7 }), 'the same id at the resume revision: skipped');
+  t.ok(c.accept({ id: 'c', revision: 7 }), 'another id of that revision: new');
+  t.notOk(c.accept({ id: 'a', revision: 5 }), 'an older revision: skipped');
+  t.ok(c.accept({ id: 'd', revision: 9 }));
+  t.same(c.resume(), { fromRevision: 9, limit: 0 });
 });
 
 t.test('--since forms', async (t) => {

@@ -108,6 +108,8 @@ t.test('the live page on a testbed, in a real browser', async (t) => {
       throw new Error(`report.service not shown succeeded: ${await page.locator('#jobs tbody').innerText()}`);
     }
     t.match(await page.locator('#jobs tr[data-job="report.service"]').innerText(), new RegExp(`${m1.slice(0, 12)} · status=0`), 'the job row: its run on node1, exit status 0');
+    await page.waitForSelector('#units tr[data-unit="report.service"][data-ok="true"]', { timeout: 10_000 });
+    t.match(await page.locator('#units tr[data-unit="report.service"]').innerText(), /job succeeded/, 'its unit row: done as desired, not "not placed"');
     await page.screenshot({ path: join(ARTIFACTS, 'desktop.png'), fullPage: true });
   });
 
@@ -160,7 +162,7 @@ t.test('the live page on a testbed, in a real browser', async (t) => {
       t.ok(x.left >= 0 && x.right <= W, `${x.title}: within the screen (${Math.round(x.left)}..${Math.round(x.right)} px)`);
       t.ok(x.minFont >= 12, `${x.title}: text at least 12 px (${x.minFont})`);
     }
-    await p.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: false });
+    await p.screenshot({ path: join(ARTIFACTS, 'phone.jpg'), fullPage: false, type: 'jpeg', quality: 75 });
     await p.screenshot({ path: join(ARTIFACTS, 'phone-full.jpg'), fullPage: true, type: 'jpeg', quality: 70 });
     await phone.close();
   });

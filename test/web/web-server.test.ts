@@ -282,6 +282,16 @@ t.test('the view shows batch jobs (jobs/) and which engine leads, live', async (
   ], 'unfinished first (latest change first), then finished; the last run\'s machine and exit');
   t.equal(withJobs.jobs[0].next, now + 4000, 'when a retrying job runs again');
 
+  // the batch units themselves: unscheduled on purpose once run (or waiting to retry), so their job says how they stand
+  const batch = '[Service]\nExecStart=/bin/true\n[X-Shoal]\nKind=batch\n';
+  for (const name of ['report.service', 'old.service', 'never.service']) await jreg.submitUnit({ name, text: batch, hash: unitHash(batch) }, { desired: 'launched' });
+  const units = (await wait((v) => v.units.length === 3, 'three batch units')).units;
+  const byName = (n: string) => units.find((u) => u.name === n)!;
+  t.match(byName('old.service'), { ok: true, actual: 'job succeeded: succeeded' }, 'a succeeded batch unit is as desired, not "not placed"');
+  t.notOk(byName('old.service').unplaced, 'and no reason why it is unplaced');
+  t.match(byName('report.service'), { ok: false, actual: /^job retrying: run 1 failed/ }, 'a retrying one says so');
+  t.match(byName('never.service'), { ok: false, unplaced: 'no live machines' }, 'one without a job yet is unplaced as any unit, with the planner\'s reason');
+
   // a new leader: the key (engine/leader, as the engine writes it) and the recorder's leader.changed event
   await client.put(keys.leader).value(JSON.stringify({ id: 'm7', pid: 1, since: '2026-11-30T19:00:00.000Z' }));
   await store.append({ kind: 'leader.changed', message: 'engine m7 leads', actor: 'm7' });

@@ -209,7 +209,7 @@ export function buildStatus(c: ClusterState, strategy?: PlacementStrategy, now =
     const ended = job?.kind === 'run' && (job.status === 'succeeded' || job.status === 'failed' || job.status === 'retrying') ? job : undefined;
     // a batch unit that ran to its end (or waits to retry) is unscheduled on purpose: its job says how it stands
     const verdict = ended && desired === 'launched'
-      ? { actual: `job ${ended.status}: ${ended.message}`, ok: ended.status === 'succeeded' }
+      ? { actual: ended.message.startsWith(ended.status) ? `job ${ended.message}` : `job ${ended.status}: ${ended.message}`, ok: ended.status === 'succeeded' }
       : judge(desired, kind, machine, states, live);
     const v: UnitView = { name: rec.name, desired, kind, machine, states, ...verdict };
     if (kind === 'unit' && !ended && desired !== 'inactive' && (!machine || !live.has(machine))) {

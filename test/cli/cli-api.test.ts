@@ -194,6 +194,49 @@ t.test('start/stop/unload block until agents report; templates; --no-block', asy
   t.notOk(dump(etcd.endpoint, P)[`${P}units/app@2.service`]);
 });
 
+t.test('stop and restart follow the state stream too: no polling reads', async (t) => {
+  const s = sessions[0];
+  writeFileSync(join(dir, 'poll.service'), '[Service]\nExecStart=/bin/sleep 100\n');
+  t.equal((await ctl('submit', join(dir, 'poll.service'))).code, 0);
+  const hash = JSON.parse(dump(etcd.endpoint, P)[`${P}units/poll.service`]).hash;
+  // stand-in for the agent: reports what each desired state asks for, a little after it is set
+  const ac = new AbortController();
+  t.teardown(() => ac.abort());
+  void (async () => {
+    for await (const b of reg.watch([{ kind: 'desired' }], { signal: ac.signal })) {
+      for (const e of b.events) {
+        if (e.type !== 'desired' || e.unit !== 'poll.service' || !e.value) continue;
+        const active = e.value === 'launched' ? 'active' : 'inactive';
+        setTimeout(() => { void s.reportState('poll.service', { loadState: 'loaded', activeState: active, subState: active === 'active' ? 'running' : 'dead', hash, since: 'now' }); }, 200);
+      }
+    }
+  })();
+  const counted = async (before: Record<string, number>, streams: number) => {
+    // a stream is counted when the server ends it, just after the client cancelled it
+    let calls: Record<string, number> = {};
+    for (let i = 0; i < 100 && (calls.WatchUnitStates ?? 0) < streams; i++) { calls = diffCalls(before, await apiCalls()); await new Promise((res) => setTimeout(res, 50)); }
+    return calls;
+  };
+  let before = await apiCalls();
+  let r = await ctl('start', '--block-attempts', '50', 'poll.service');
+  t.equal(r.code, 0, r.err);
+  await counted(before, 1);
+  before = await apiCalls();
+  r = await ctl('stop', '--block-attempts', '50', 'poll.service');
+  t.equal(r.code, 0, r.err);
+  let calls = await counted(before, 1);
+  t.same(calls, { ApplyBatch: 1, WatchUnitStates: 1 }, `stop: one write, one watch, no ListUnits polling: ${JSON.stringify(calls)}`);
+  before = await apiCalls();
+  r = await ctl('restart', '--block-attempts', '50', 'poll.service');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /poll\.service/);
+  calls = await counted(before, 2);
+  t.same(calls, { ApplyBatch: 2, WatchUnitStates: 2 }, `restart: a stop and a start, each one write and one watch, no polling: ${JSON.stringify(calls)}`);
+  t.equal(dump(etcd.endpoint, P)[`${P}desired/poll.service`], 'launched');
+  ac.abort();
+  t.equal((await ctl('destroy', '--no-block', 'poll.service')).code, 0);
+});
+
 t.test('machines and metadata', async (t) => {
   let r = await ctl('set-metadata', 'aaaa', 'disk=ssd');
   t.equal(r.code, 0, r.err);

@@ -97,6 +97,13 @@ t.test('events -f of a node kill, metrics moving, journald logs', async (t) => {
   t.ok(at(movedRe) > at(lost), 'then the unit moved to the survivor');
   t.ok(at(started) > at(movedRe), 'then it started there');
 
+  // metrics after: someone alive counted a move (the new leader if the old one died with the node)
+  const after = new Map<string, Map<string, Family>>();
+  for (const n of tb.nodes.filter((x) => x !== victim)) after.set(n, (await scrape(tb.ip(n)))!);
+  const moves = [...after].map(([n, f]) => sampleValue(f, 'shoal_engine_placements_total', { kind: 'move' }) - sampleValue(before.get(n)!, 'shoal_engine_placements_total', { kind: 'move' }));
+  t.ok(moves.some((d) => d >= 1), `a move was counted after the kill (${moves.join(', ')})`);
+  t.equal([...after.values()].reduce((a, f) => a + sampleValue(f, 'shoal_engine_leader'), 0), 1, 'one leader after the kill');
+
   // the shoald it follows restarts (node1; its engine may lead: then another takes over): the follower goes on
   const ledBefore = (await scrape(tb.ip('node1')))!;
   const node1Led = sampleValue(ledBefore, 'shoal_engine_leader') === 1;
@@ -112,14 +119,7 @@ t.test('events -f of a node kill, metrics moving, journald logs', async (t) => {
   t.ok(at(started) < printedLines.findIndex((l) => /unit\.submitted\s+after-restart\.service/.test(l)), 'in order: the restart\'s events after the kill\'s');
   follower.kill('SIGINT');
   t.equal(await exited, 0, `events -f exits 0 on ^C: ${err}`);
-  t.comment(lines.filter((l) => /obs\.service|machine\./.test(l)).join('\n'));
-
-  // metrics after: someone alive counted a move (the new leader if the old one died with the node)
-  const after = new Map<string, Map<string, Family>>();
-  for (const n of tb.nodes.filter((x) => x !== victim)) after.set(n, (await scrape(tb.ip(n)))!);
-  const moves = [...after].map(([n, f]) => sampleValue(f, 'shoal_engine_placements_total', { kind: 'move' }) - sampleValue(before.get(n)!, 'shoal_engine_placements_total', { kind: 'move' }));
-  t.ok(moves.some((d) => d >= 1), `a move was counted after the kill (${moves.join(', ')})`);
-  t.equal([...after.values()].reduce((a, f) => a + sampleValue(f, 'shoal_engine_leader'), 0), 1, 'one leader after the kill');
+  t.comment(printedLines.filter((l) => /obs\.service|after-restart|machine\.|leader\./.test(l)).join('\n'));
 
   // journald: priorities from the <N> prefixes, messages without a prefix or a timestamp of ours
   const j = await tb.exec('node1', ['journalctl', '-u', 'shoald.service', '-o', 'json', '--no-pager', '-n', '200']);

@@ -248,7 +248,7 @@ t.test('given the cluster events stream, the feed is that stream: stored events 
   t.notOk(feed.some((e) => e.kind === 'machine.joined'), 'no second events system: nothing derived by the page itself');
 });
 
-t.test('the view shows batch jobs (jobs/) and which engine leads, live', async (t) => {
+t.test('the view shows batch jobs (jobs/), groups and deployments in progress, and which engine leads, live', async (t) => {
   const client = createEtcdClient({ endpoints: [etcd.endpoint] });
   t.teardown(() => client.close());
   const keys = new KeyLayout('/jobs-web/');
@@ -291,6 +291,21 @@ t.test('the view shows batch jobs (jobs/) and which engine leads, live', async (
   t.notOk(byName('old.service').unplaced, 'and no reason why it is unplaced');
   t.match(byName('report.service'), { ok: false, actual: /^job retrying: run 1 failed/ }, 'a retrying one says so');
   t.match(byName('never.service'), { ok: false, unplaced: 'no live machines' }, 'one without a job yet is unplaced as any unit, with the planner\'s reason');
+
+  // groups (scale counts) and deployments: the one in progress first, with its step and health
+  await client.put(`/jobs-web/groups/web@.service`).value('3');
+  const dep = (unit: string, status: string, step: number, updatedAt: number) => JSON.stringify({
+    unit, id: `abc-${updatedAt}`, from: null, to: { hash: 'abc', text: '' }, target: 'abc', status, parallel: 1, canary: 0, autoRevert: true, healthyDeadlineMs: 60_000,
+    step, steps: 3, inFlight: [], stepStartedAt: updatedAt, healthy: step, total: 3, maxInFlight: 1, startedAt: updatedAt, updatedAt, message: `${status} at step ${step}`,
+  });
+  await client.put('/jobs-web/deployments/api@.service').value(dep('api@.service', 'succeeded', 3, now - 5000));
+  await client.put('/jobs-web/deployments/web@.service').value(dep('web@.service', 'running', 2, now));
+  const withDeps = await wait((v) => v.deployments.length === 2 && v.groups.length === 1, 'a group and two deployments');
+  t.same(withDeps.groups, [{ template: 'web@.service', count: 3 }], 'the group and its count');
+  t.same(withDeps.deployments.map((d) => [d.unit, d.status, d.step, d.steps, d.healthy, d.total, d.finished]), [
+    ['web@.service', 'running', 2, 3, 2, 3, false],
+    ['api@.service', 'succeeded', 3, 3, 3, 3, true],
+  ], 'the deployment in progress first, then the finished one');
 
   // a new leader: the key (engine/leader, as the engine writes it) and the recorder's leader.changed event
   await client.put(keys.leader).value(JSON.stringify({ id: 'm7', pid: 1, since: '2026-11-30T19:00:00.000Z' }));

@@ -105,8 +105,9 @@ export function renderDeployments(groupsRoot, depRoot, view) {
 export function renderLeader(span, leader, machines) {
   span.dataset.leader = leader ? leader.id : '';
   if (!leader) { span.textContent = 'no leader'; return; }
-  const known = machines.some((m) => m.id === leader.id);
-  span.textContent = `leader ${leader.id.slice(0, 12)}${known ? '' : ' (engine only)'}${leader.since ? ` since ${hhmmss(Date.parse(leader.since))}` : ''}`;
+  // a machine's engine is named by its machine id (shortened like the grid's columns); [engine] id or HOST-PID as they are
+  const id = machines.some((m) => m.id === leader.id) ? leader.id.slice(0, 12) : leader.id;
+  span.textContent = `leader ${id}${leader.since ? ` since ${hhmmss(Date.parse(leader.since))}` : ''}`;
   span.title = `engine ${leader.id} leads${leader.since ? ` since ${leader.since}` : ''}`;
 }
 

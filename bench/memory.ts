@@ -1,12 +1,17 @@
 /**
- * shoald memory on the testbed: 3 nodes running shoald as deployed (engine + agent + API), UNITS_PER_NODE
- * units per node (default 100) submitted in one batch and reported active, then shoald's RSS per node
- * (max of 5 samples over 5 s after a 5 s settle) and its heap as V8 reports it in the log.
- * Run as root: `npm run bench:memory [-- UNITS_PER_NODE]`. BENCH_NODE_FLAGS='--flag ...' runs shoald with other
- * node flags (a drop-in in each node) instead of those of testbed/nodecfg/system/shoald.service.
- * Target: ≤ 60 MiB per node at 100 units.
+ * shoald memory and cold start on the testbed: 3 nodes, node1 running shoald as deployed (engine + agent + API
+ * + web), node2 and node3 agent-only (SHOAL_ROLES=agent in a drop-in); UNITS_PER_NODE units per node (default
+ * 100) submitted in one batch and reported active, then shoald's RSS per node (max of 5 samples over 5 s after
+ * a 5 s settle), its RssAnon/RssFile and its heap as V8 reports it in the log (SIGUSR2). Then the cold start:
+ * shoald restarted RESTARTS times (default 3) in node1 and node3, each start's `uptimeMs` at its "starting"
+ * (node up + modules loaded + config) and "machine registered" (holds its machine again) log lines, with the
+ * host's load average beside them (timing figures on a shared machine are only as good as its load).
+ * Run as root: `npm run bench:memory [-- UNITS_PER_NODE [RESTARTS]]`. BENCH_NODE_FLAGS='--flag ...' runs
+ * shoald with other node flags (a drop-in in each node) instead of those of testbed/nodecfg/system/shoald.service.
+ * Target: ≤ 60 MiB per node at 100 units; a cold start well under the machine TTL (testbed: 10 s).
  */
 import { execFile } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EtcdRegistry } from '../src/etcd/registry-etcd';
 import { applyBatch } from '../src/api/batch-ops';
@@ -22,22 +27,59 @@ export function tbScript(args: string[], env: NodeJS.ProcessEnv = {}): Promise<s
 }
 
 const PER_NODE = Number(process.argv[2] ?? 100);
+const RESTARTS = Number(process.argv[3] ?? 3);
 const NODES = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Writes a runtime drop-in for shoald in `node` (no restart). */
+function dropIn(node: string, name: string, text: string): Promise<string> {
+  return tbScript(['node', 'exec', node, 'sh', '-c',
+    `mkdir -p /run/systemd/system/shoald.service.d && printf '${text}' > /run/systemd/system/shoald.service.d/${name}.conf`]);
+}
+
 /** Restarts shoald in every node with other node flags (a runtime drop-in replacing its ExecStart). */
 export async function useNodeFlags(nodes: string[], flags: string): Promise<void> {
-  const dropIn = `[Service]\nExecStart=\nExecStart=/usr/bin/node ${flags} /opt/shoal/bin/shoald\n`;
-  await Promise.all(nodes.map((n) => tbScript(['node', 'exec', n, 'sh', '-c',
-    `mkdir -p /run/systemd/system/shoald.service.d && printf '${dropIn}' > /run/systemd/system/shoald.service.d/flags.conf && systemctl daemon-reload && systemctl restart shoald`])));
+  await Promise.all(nodes.map(async (n) => {
+    await dropIn(n, 'flags', `[Service]\nExecStart=\nExecStart=/usr/bin/node ${flags} /opt/shoal/bin/shoald\n`);
+    await tbScript(['node', 'exec', n, 'sh', '-c', 'systemctl daemon-reload && systemctl restart shoald']);
+  }));
   await sleep(3000);
+}
+
+/** Makes `nodes` agent-only (SHOAL_ROLES=agent in a drop-in; the unit's Environment= wins over the node's) and restarts them. */
+async function agentOnly(nodes: string[]): Promise<void> {
+  await Promise.all(nodes.map(async (n) => {
+    await dropIn(n, 'roles', '[Service]\nEnvironment=SHOAL_ROLES=agent\n');
+    await tbScript(['node', 'exec', n, 'sh', '-c', 'systemctl daemon-reload && systemctl restart shoald']);
+  }));
+}
+
+/** `uptimeMs` of the last log line of shoald matching `what` since `cursor` (a journal cursor), or NaN. */
+async function loggedUptime(node: string, what: string, cursor: string): Promise<number> {
+  const out = await tbScript(['node', 'exec', node, 'sh', '-c', `journalctl -u shoald -o cat --no-pager --after-cursor='${cursor}' | grep '${what}' | tail -1`]);
+  return Number(/uptimeMs[=":]+(\d+)/.exec(out)?.[1] ?? NaN);
+}
+
+/**
+ * Restarts shoald in `node` and waits until it registered its machine again; returns the new process's
+ * uptime at its "starting" and "machine registered" lines (ms since exec) and the host's 1-min load average.
+ */
+async function coldStart(node: string): Promise<{ startingMs: number; registeredMs: number; load: number }> {
+  const cursor = (await tbScript(['node', 'exec', node, 'sh', '-c', 'journalctl -u shoald -n 0 --show-cursor --no-pager | sed -n "s/^-- cursor: //p"'])).trim();
+  const load = loadavg()[0];
+  await tbScript(['node', 'exec', node, 'systemctl', 'restart', 'shoald']);
+  for (const end = Date.now() + 60_000; Date.now() < end; await sleep(500)) {
+    const registeredMs = await loggedUptime(node, 'machine registered', cursor);
+    if (!Number.isNaN(registeredMs)) return { startingMs: await loggedUptime(node, 'starting', cursor), registeredMs, load };
+  }
+  throw new Error(`${node}: shoald did not register its machine within 60 s of a restart`);
 }
 
 /** shoald's memory as it logs it on SIGUSR2 (see memoryFigures in src/daemon/main.ts). */
 async function shoaldMemoryLog(node: string): Promise<string> {
   await tbScript(['node', 'exec', node, 'systemctl', 'kill', '-s', 'USR2', '--kill-who=main', 'shoald']);
   await sleep(500);
-  const out = await tbScript(['node', 'exec', node, 'sh', '-c', 'journalctl -u shoald -o cat --no-pager | grep \'"memory"\\|msg=memory\' | tail -1']);
+  const out = await tbScript(['node', 'exec', node, 'sh', '-c', 'journalctl -u shoald -o cat --no-pager | grep -E \'^memory |"memory"|msg=memory\' | tail -1']);
   return out.trim();
 }
 
@@ -76,6 +118,11 @@ async function main(): Promise<void> {
     reg = new EtcdRegistry({ ...testbedEtcd(TB), callTimeoutMs: 10_000 });
     const flags = process.env.BENCH_NODE_FLAGS;
     if (flags !== undefined) await useNodeFlags(nodes, flags);
+    await agentOnly(nodes.slice(1));
+    for (const end = Date.now() + 60_000; (await reg.listMachines()).value.length < NODES; await sleep(250)) {
+      if (Date.now() > end) throw new Error('the agent-only nodes did not register again within 60 s');
+    }
+    await sleep(3000);
     const idle = await Promise.all(nodes.map((n) => shoaldRssKib(n)));
     const total = PER_NODE * NODES;
     const units = Array.from({ length: total }, (_, i) => ({ name: `mem-${i}.service`, text: '[Service]\nExecStart=/bin/sleep infinity\n' }));
@@ -91,14 +138,24 @@ async function main(): Promise<void> {
       await sleep(1000);
     }
     const mib = (k: number) => (k / 1024).toFixed(1);
-    console.log(`shoald RSS per node (engine + agent + API), ${total} units active (${[...perNode.values()].join('/')} per node)${flags !== undefined ? `, node flags: ${flags || '(none)'}` : ''}:`);
-    nodes.forEach((n, i) => console.log(`  ${n}: idle ${mib(idle[i])} MiB, with units ${mib(max[i])} MiB`));
-    for (const n of nodes.slice(0, 1)) {
+    const role = (i: number) => (i === 0 ? 'engine+agent' : 'agent only');
+    console.log(`shoald RSS per node, ${total} units active (${[...perNode.values()].join('/')} per node)${flags !== undefined ? `, node flags: ${flags || '(none)'}` : ''}:`);
+    nodes.forEach((n, i) => console.log(`  ${n} (${role(i)}): idle ${mib(idle[i])} MiB, with units ${mib(max[i])} MiB`));
+    for (const n of [nodes[0], nodes[NODES - 1]]) {
       console.log(`  ${n}: ${await shoaldRssSplit(n)}`);
       console.log(`  ${n}: ${await shoaldMemoryLog(n)}`);
     }
     const worst = Math.max(...max) / 1024;
     console.log(`max ${worst.toFixed(1)} MiB  [target ≤ 60: ${worst <= 60 ? 'met' : 'MISSED'}]`);
+    // cold start: restarts with the units running (they are adopted, not restarted)
+    for (const [i, n] of [[0, nodes[0]], [NODES - 1, nodes[NODES - 1]]] as const) {
+      const runs = [];
+      for (let r = 0; r < RESTARTS; r++) runs.push(await coldStart(n));
+      const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      console.log(`cold start ${n} (${role(i)}), ${RESTARTS} restarts: exec → "starting" ${runs.map((r) => r.startingMs).join('/')} ms, `
+        + `→ "machine registered" ${runs.map((r) => r.registeredMs).join('/')} ms (median ${med(runs.map((r) => r.registeredMs))}), `
+        + `host load average ${runs.map((r) => r.load.toFixed(1)).join('/')}`);
+    }
   } finally {
     reg?.close();
     await tbScript(['down'], env).catch((e) => console.error(String(e)));

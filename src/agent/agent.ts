@@ -350,7 +350,8 @@ export class Agent {
       backoff.reset();
       refusedBackoff.reset();
       lastError = '';
-      this.log.info('machine registered', { ttl: this.o.ttlSeconds });
+      // uptimeMs: the process's age, i.e. how long a (re)started shoald took to hold its machine again
+      this.log.info('machine registered', { ttl: this.o.ttlSeconds, uptimeMs: Math.round(process.uptime() * 1000) });
       this.reporter.setSession(session);
       this.load?.setSession(session);
       this.session = session;

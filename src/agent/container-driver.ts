@@ -1,8 +1,11 @@
 /**
- * Docker through dockerode: run, stop and remove shoal's containers, find them by label, and remove
- * orphans. The only module that imports dockerode. Engine errors become ShoalErrors here.
+ * Docker: run, stop and remove shoal's containers, find them by label, and remove orphans. The only module
+ * that loads dockerode, and only for what the container runner does (pull, create, attach, start, stop,
+ * networks); listing and removing, all that shoald's agent does, go through DockerSocketApi (docker-api.ts)
+ * so shoald never loads dockerode. Engine errors become ShoalErrors here.
  */
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { DockerSocketApi, dockerSocketPath, type DockerContainerSummary, type DockerOps } from './docker-api';
 import { ShoalError, UnavailableError } from '../errors';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
@@ -68,16 +71,56 @@ function wrap(err: unknown, what: string): ShoalError {
     { details: { statusCode: e.statusCode }, cause: err });
 }
 
+/** Stops waiting for `p` when `signal` aborts (dockerode's inspect calls take no signal). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(Object.assign(new Error('no answer in time'), { name: 'TimeoutError' }));
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then((v) => { signal.removeEventListener('abort', onAbort); resolve(v); }, (e) => { signal.removeEventListener('abort', onAbort); reject(e); });
+  });
+}
+
+/** DockerOps through dockerode, for a DOCKER_HOST that is not a unix socket (tcp, ssh, TLS). */
+function dockerodeOps(docker: () => Docker): DockerOps {
+  return {
+    listContainers: async (filters, all, signal) => (await docker().listContainers({ all, filters, abortSignal: signal })) as unknown as DockerContainerSummary[],
+    removeContainer: async (id, signal) => { await docker().getContainer(id).remove({ force: true, v: true, abortSignal: signal }); },
+    listNetworks: (filters, signal) => docker().listNetworks({ filters, abortSignal: signal }),
+    inspectNetwork: (id, signal) => untilAborted(docker().getNetwork(id).inspect(), signal) as Promise<{ Containers?: Record<string, unknown> }>,
+    removeNetwork: async (id, signal) => { await docker().getNetwork(id).remove({ abortSignal: signal }); },
+  };
+}
+
 /** Container operations for one machine's units. */
 export class ContainerDriver {
-  private readonly docker: Docker;
+  private dockerode?: Docker;
+  private readonly socketPath?: string;
+  private readonly ops: DockerOps;
   private readonly log: Logger;
   private readonly callMs: number;
 
   constructor(opts: ContainerDriverOptions = {}) {
     this.callMs = opts.callTimeoutMs ?? DOCKER_CALL_MS;
-    this.docker = opts.socketPath ? new Docker({ socketPath: opts.socketPath }) : new Docker();
+    this.socketPath = opts.socketPath;
+    const socket = opts.socketPath ?? dockerSocketPath();
+    this.ops = socket ? new DockerSocketApi(socket) : dockerodeOps(() => this.docker);
     this.log = opts.log ?? silentLogger;
+  }
+
+  /** dockerode, loaded on first use (by the runner's calls): it follows DOCKER_HOST unless a socket was given. */
+  private get docker(): Docker {
+    if (!this.dockerode) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const Dockerode = require('dockerode') as typeof import('dockerode');
+      this.dockerode = this.socketPath ? new Dockerode({ socketPath: this.socketPath }) : new Dockerode();
+    }
+    return this.dockerode;
+  }
+
+  /** The deadline of one call (callTimeoutMs). */
+  private deadline(): AbortSignal {
+    return AbortSignal.timeout(this.callMs);
   }
 
   /** Makes sure `image` is present: pulls it when missing; throws `container.image-missing` if that fails. */
@@ -139,7 +182,7 @@ export class ContainerDriver {
   /** Removes a container, killing it if it runs; a gone one is fine. */
   async remove(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).remove({ force: true, v: true, ...within(this.callMs) }); // v: its anonymous volumes too, never named ones
+      await this.ops.removeContainer(id, this.deadline()); // v=1: its anonymous volumes too, never named ones
     } catch (err) {
       const code = (err as { statusCode?: number }).statusCode;
       if (code !== 404 && code !== 409) throw wrap(err, `remove ${id}`); // 409: removal already in progress
@@ -170,7 +213,7 @@ export class ContainerDriver {
   private async networksNamed(name: string): Promise<Array<{ id: string; created: number }>> {
     let all: Array<{ Id: string; Name: string; Created?: string }>;
     try {
-      all = await this.docker.listNetworks({ filters: { name: [name] }, ...within(this.callMs) });
+      all = await this.ops.listNetworks({ name: [name] }, this.deadline());
     } catch (err) {
       throw wrap(err, `list networks ${name}`);
     }
@@ -181,9 +224,9 @@ export class ContainerDriver {
   /** Removes a network (by id) no container uses any more; true when removed. Never throws for a gone or busy one. */
   async removeNetworkIfUnused(id: string): Promise<boolean> {
     try {
-      const info = (await bounded(this.docker.getNetwork(id).inspect(), this.callMs)) as { Containers?: Record<string, unknown> };
+      const info = await this.ops.inspectNetwork(id, this.deadline());
       if (Object.keys(info.Containers ?? {}).length > 0) return false;
-      await this.docker.getNetwork(id).remove(within(this.callMs));
+      await this.ops.removeNetwork(id, this.deadline());
       return true;
     } catch (err) {
       const code = (err as { statusCode?: number }).statusCode;
@@ -203,7 +246,7 @@ export class ContainerDriver {
   async removeUnusedNetworks(machineId: string): Promise<string[]> {
     let nets: Array<{ Name: string }>;
     try {
-      nets = await this.docker.listNetworks({ filters: { label: [`${LABEL_MACHINE}=${machineId}`] }, ...within(this.callMs) });
+      nets = await this.ops.listNetworks({ label: [`${LABEL_MACHINE}=${machineId}`] }, this.deadline());
     } catch (err) {
       throw wrap(err, 'list networks');
     }
@@ -217,7 +260,7 @@ export class ContainerDriver {
     const label = [`${LABEL_MACHINE}=${machineId}`];
     if (unit !== undefined) label.push(`${LABEL_UNIT}=${unit}`);
     try {
-      const all = await this.docker.listContainers({ all: true, filters: { label }, ...within(this.callMs) });
+      const all = await this.ops.listContainers({ label }, true, this.deadline());
       return all.map((c) => ({
         id: c.Id,
         name: (c.Names[0] ?? '').replace(/^\//, ''),
@@ -237,7 +280,7 @@ export class ContainerDriver {
   async health(machineId: string, unit: string): Promise<string | null> {
     const running = (await this.list(machineId, unit)).filter((c) => c.state === 'running');
     if (running.length === 0) return null;
-    const status = (await this.docker.listContainers({ filters: { id: [running[0].id] }, ...within(this.callMs) }))[0]?.Status ?? '';
+    const status = (await this.ops.listContainers({ id: [running[0].id] }, false, this.deadline()))[0]?.Status ?? '';
     if (/\(healthy\)/.test(status)) return 'healthy';
     if (/\(unhealthy\)/.test(status)) return 'unhealthy';
     if (/health: starting/.test(status)) return 'starting';

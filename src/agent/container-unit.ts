@@ -3,6 +3,7 @@
  * runs the container runner, so the service's lifetime is the container's (see docs/containers.md).
  * Pure: no I/O.
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ValidationError } from '../errors';
 import type { ContainerSpec, UnitEntry, UnitFile, UnitSection, UnitSpec } from '../units/types';
@@ -24,9 +25,14 @@ const OWNED_KEYS = ['ExecStart', 'ExecStop', 'ExecReload', 'PIDFile', 'BusName']
 /** Service types that make sense for a runner that stays in the foreground. */
 const ALLOWED_TYPES = ['simple', 'exec'];
 
-/** The runner next to this module once compiled (dist/src/agent/container-runner.js). */
+/**
+ * The compiled runner, dist/src/agent/container-runner.js: next to this module in dist/src/agent, under
+ * dist/src/agent from the bundled shoald (dist/shoald.js; the path is part of every container unit's text,
+ * so it stays the same whichever way shoald was built).
+ */
 export function defaultRunnerCommand(): RunnerCommand {
-  const here = __filename.endsWith('.ts') ? resolve(__dirname, '..', '..', 'dist', 'src', 'agent') : __dirname;
+  const here = __filename.endsWith('.ts') ? resolve(__dirname, '..', '..', 'dist', 'src', 'agent')
+    : existsSync(join(__dirname, 'container-runner.js')) ? __dirname : join(__dirname, 'src', 'agent');
   return { node: process.execPath, runner: join(here, 'container-runner.js') };
 }
 

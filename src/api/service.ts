@@ -15,7 +15,6 @@ import { allowed, READ_METHODS, type Identity, type PeerInfo } from './listeners
 import { destroyUnit, setDesiredStates, submitUnit } from './unit-ops';
 import { applyBatch, type BatchAction } from './batch-ops';
 import { getUnitFile, listMachines, listUnitFiles, listUnitStates, resolveMachine, stateMsg, type BadCollector } from './views';
-import { explainUnit } from './explain';
 import type { PlacementStrategy } from '../units/types';
 import { listDeployments, promote, rollback, scaleGroup, unitHistory } from './group-ops';
 import { listJobs } from './job-ops';
@@ -232,7 +231,9 @@ export function shoalHandlers(d: ServiceDeps, guard: CallGuard): grpc.UntypedSer
       const m = await resolveMachine(reg, str(r, 'machine'));
       return { machine: m.id, existed: await reg.deleteMetadata(m.id, str(r, 'key')) };
     }),
-    Explain: u('Explain', (r) => explainUnit(reg, str(r, 'name'), d.strategy?.())),
+    // the planner (engine code) loads with the first Explain: an agent-only shoald may never need it
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    Explain: u('Explain', (r) => (require('./explain') as typeof import('./explain')).explainUnit(reg, str(r, 'name'), d.strategy?.())),
     UnitStatus: u('UnitStatus', async (r) => ({ statuses: await unitStatus(d, str(r, 'name'), str(r, 'machine'), !!r.local) })),
     WatchUnitStates: streaming((r, signal) => watchStates(d, r, signal), guard, 'WatchUnitStates'),
     ApplyBatch: streaming((r, signal) => batchStream(d, r, signal), guard, 'ApplyBatch'),

@@ -1,5 +1,6 @@
 /** This machine's identity and capacity for registration: id from config or /etc/machine-id, capacity probed or configured. */
 import { randomUUID } from 'node:crypto';
+import { cpus, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { statfs } from 'node:fs/promises';
@@ -19,15 +20,14 @@ export function machineId(cfg: DaemonConfig, path = '/etc/machine-id'): string {
   throw new ValidationError('config.no-machine-id', `no machine id: set machine.id or SHOAL_MACHINE_ID (${path} is missing or empty)`, { key: 'machine.id' });
 }
 
-/** Capacity: configured values win; the rest from systeminformation (cores × 1000 millis, total memory) and statfs (disk). */
+/**
+ * Capacity: configured values win; the rest probed: logical CPUs × 1000 millicores, total memory (bytes, MemTotal),
+ * and statfs (disk). From node:os, which answers at once: systeminformation, used before, ran `lscpu` (a
+ * subprocess without a deadline, hundreds of ms on a busy machine) and cost a few MiB of modules at start-up.
+ */
 export async function machineCapacity(cfg: DaemonConfig): Promise<MachineRecord['capacity']> {
-  let cpuMillis = cfg.machine.cpuMillis;
-  let memoryBytes = cfg.machine.memoryBytes;
-  // systeminformation loads only when a capacity is not configured (it is a few MiB of modules)
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const si = () => require('systeminformation') as typeof import('systeminformation');
-  if (cpuMillis === undefined) cpuMillis = (await si().cpu()).cores * 1000;
-  if (memoryBytes === undefined) memoryBytes = (await si().mem()).total;
+  const cpuMillis = cfg.machine.cpuMillis ?? cpus().length * 1000;
+  const memoryBytes = cfg.machine.memoryBytes ?? totalmem();
   // Disk= reservations are of the disk units write to: /var/lib's filesystem unless configured
   const diskBytes = cfg.machine.diskBytes ?? (await statfs('/var/lib').then((s) => s.blocks * s.bsize, () => 0));
   return { cpuMillis: Math.round(cpuMillis), memoryBytes: Math.round(memoryBytes), ...(diskBytes > 0 ? { diskBytes: Math.round(diskBytes) } : {}) };

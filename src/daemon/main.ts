@@ -20,7 +20,6 @@ import { startWeb, type WebServer } from '../web/server';
 import { createEtcdClient } from '../etcd/client';
 import { KeyLayout } from '../etcd/keys';
 import { EventStore } from '../events/store';
-import { runRecorder } from '../events/recorder';
 import { setEventSink } from '../events/emit';
 
 /** Parses `--config PATH` / `--config=PATH`; throws ValidationError on anything else. */
@@ -95,6 +94,8 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
       const engine = new Engine({ registry, id, log: log.child({ component: 'engine' }), ttlSeconds: config.engine.ttlSeconds, strategy: config.engine.strategy, machineGraceMs, autoscaleIntervalMs: config.engine.autoscaleIntervalMs });
       running.engine = engine;
       roles.push(guard('engine', engine.run(both)));
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runRecorder } = require('../events/recorder') as typeof import('../events/recorder');
       recorder = runRecorder({ client: eventsClient, store: events, isLeader: () => engine.isLeader, log: log.child({ component: 'events' }) }, both);
     }
     if (config.roles.includes('agent')) {
@@ -163,6 +164,11 @@ export function memoryFigures(): Record<string, number> {
   return out;
 }
 
+/** Milliseconds since this process started (node's start-up included), for start-up figures in the log. */
+export function uptimeMs(): number {
+  return Math.round(process.uptime() * 1000);
+}
+
 /**
  * Longest a stop may take, ms: a stop for good drains ≤ STOP_DRAIN_MS, waits ≤ 10 s for the rest to move,
  * then ≤ 5 s to stop them. Below systemd's TimeoutStopSec (90 s, set in deploy/shoald.service).
@@ -196,7 +202,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   process.on('SIGHUP', onHup);
   const onUsr2 = () => log.info('memory', memoryFigures());
   process.on('SIGUSR2', onUsr2);
-  log.info('starting', { roles: config.roles.join(','), etcd: config.etcd.endpoints.join(','), prefix: config.etcd.prefix });
+  // uptimeMs: from the process's start (node's own start-up and module load included): a busy machine's cold start
+  log.info('starting', { roles: config.roles.join(','), etcd: config.etcd.endpoints.join(','), prefix: config.etcd.prefix, uptimeMs: uptimeMs() });
   try {
     await runDaemon(config, log, ac.signal, running);
     log.info('stopped');

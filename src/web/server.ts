@@ -56,7 +56,9 @@ const TYPES: Record<string, string> = {
 
 /** The page's files (src/web/static, found from src/web or dist/src/web), read once. */
 function loadStatic(): Map<string, { type: string; body: Buffer }> {
-  const dir = [join(__dirname, 'static'), resolve(__dirname, '..', '..', '..', 'src', 'web', 'static')].find((d) => existsSync(join(d, 'index.html')));
+  // from src/web, dist/src/web, or the bundled shoald (dist/shoald.js)
+  const dir = [join(__dirname, 'static'), resolve(__dirname, '..', '..', '..', 'src', 'web', 'static'), resolve(__dirname, '..', 'src', 'web', 'static')]
+    .find((d) => existsSync(join(d, 'index.html')));
   if (!dir) throw new ShoalError('http.no-page', `the web page's files are missing (looked for src/web/static/index.html from ${__dirname})`);
   const out = new Map<string, { type: string; body: Buffer }>();
   for (const f of ['index.html', 'app.js', 'render.js', 'style.css']) {

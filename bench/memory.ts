@@ -75,6 +75,27 @@ async function coldStart(node: string): Promise<{ startingMs: number; registered
   throw new Error(`${node}: shoald did not register its machine within 60 s of a restart`);
 }
 
+/** Signals the shoald started with --heapsnapshot-signal=SIGPWR (seen from the host) and copies its snapshot to `to`. */
+async function heapSnapshot(to: string): Promise<void> {
+  const pid = (await new Promise<string>((res) => execFile('pgrep', ['-f', 'heapsnapshot-signal=SIGPWR'], (_e, out) => res(out)))).trim().split('\n')[0];
+  if (!pid) throw new Error('no shoald with --heapsnapshot-signal found');
+  process.kill(Number(pid), 'SIGPWR');
+  for (const end = Date.now() + 60_000; Date.now() < end; await sleep(1000)) {
+    const dir = `/proc/${pid}/root/tmp`;
+    const { readdirSync, copyFileSync, statSync } = await import('node:fs');
+    const f = readdirSync(dir).find((x) => x.endsWith('.heapsnapshot'));
+    if (f) {
+      const size = statSync(join(dir, f)).size;
+      await sleep(2000);
+      if (statSync(join(dir, f)).size !== size) continue; // still being written
+      copyFileSync(join(dir, f), to);
+      console.log(`  heap snapshot of node1's shoald: ${to}`);
+      return;
+    }
+  }
+  throw new Error('no heap snapshot within 60 s');
+}
+
 /** shoald's memory as it logs it on SIGUSR2 (see memoryFigures in src/daemon/main.ts). */
 async function shoaldMemoryLog(node: string): Promise<string> {
   await tbScript(['node', 'exec', node, 'systemctl', 'kill', '-s', 'USR2', '--kill-who=main', 'shoald']);
@@ -118,6 +139,9 @@ async function main(): Promise<void> {
     reg = new EtcdRegistry({ ...testbedEtcd(TB), callTimeoutMs: 10_000 });
     const flags = process.env.BENCH_NODE_FLAGS;
     if (flags !== undefined) await useNodeFlags(nodes, flags);
+    // BENCH_HEAP_SNAPSHOT=FILE: node1's shoald writes a heap snapshot on SIGPWR (taken after the RSS figures)
+    const snapshot = process.env.BENCH_HEAP_SNAPSHOT;
+    if (snapshot) await useNodeFlags(nodes.slice(0, 1), `${flags ?? '--max-semi-space-size=1 --optimize-for-size'} --heapsnapshot-signal=SIGPWR --diagnostic-dir=/tmp`);
     await agentOnly(nodes.slice(1));
     for (const end = Date.now() + 60_000; (await reg.listMachines()).value.length < NODES; await sleep(250)) {
       if (Date.now() > end) throw new Error('the agent-only nodes did not register again within 60 s');
@@ -145,6 +169,7 @@ async function main(): Promise<void> {
       console.log(`  ${n}: ${await shoaldRssSplit(n)}`);
       console.log(`  ${n}: ${await shoaldMemoryLog(n)}`);
     }
+    if (snapshot) await heapSnapshot(snapshot);
     const worst = Math.max(...max) / 1024;
     console.log(`max ${worst.toFixed(1)} MiB  [target ≤ 60: ${worst <= 60 ? 'met' : 'MISSED'}]`);
     // cold start: restarts with the units running (they are adopted, not restarted)

@@ -143,7 +143,20 @@ export class Agent {
   /** Runs until `signal` aborts. Throws only when systemd cannot be used at start. */
   async run(signal: AbortSignal): Promise<void> {
     this.units.onState((u) => { this.health.observe(observed(u)); this.reportUnit(u.name); });
-    const adopted = await this.units.adopt();
+    // the loops end after the shutdown is worked out (and, for a stop for good, after the machine left)
+    const loops = new AbortController();
+    // registering first: a restarted shoald holds its machine again before adopting its units (100 units through
+    // D-Bus took 2 s at load 9, and the lease the last process handed over runs out TTL seconds after it stopped).
+    // No pass runs before the adoption: passes wait for the view, which the view loop reads after it.
+    const session = this.sessionLoop(loops.signal);
+    let adopted: ManagedUnit[];
+    try {
+      adopted = await this.units.adopt();
+    } catch (err) {
+      loops.abort();
+      await session;
+      throw err;
+    }
     this.load?.start();
     for (const u of adopted) this.reportUnit(u.name);
     this.log.info('adopted units from the runtime dir', { count: adopted.length, running: adopted.filter((u) => u.started).length });
@@ -153,8 +166,6 @@ export class Agent {
       void within(this.o.removeOrphans(isActive), ORPHAN_CLEANUP_TIMEOUT_MS, 'orphan container cleanup')
         .catch((err) => this.log.warn('orphan cleanup failed', { err: String(err) }));
     }
-    // the loops end after the shutdown is worked out (and, for a stop for good, after the machine left)
-    const loops = new AbortController();
     const onAbort = () => {
       void this.onShutdown().catch((err) => this.log.error('shutdown step failed', { err: String(err) }))
         .finally(() => { loops.abort(); this.resyncWatch?.(); });
@@ -162,7 +173,7 @@ export class Agent {
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     try {
-      await Promise.all([this.sessionLoop(loops.signal), this.viewLoop(loops.signal)]);
+      await Promise.all([session, this.viewLoop(loops.signal)]);
     } finally {
       signal.removeEventListener('abort', onAbort);
       this.halted = true;

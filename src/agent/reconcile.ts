@@ -167,7 +167,8 @@ export async function executeTasks(tasks: readonly Task[], run: TaskRunner, opts
 }
 
 /** Runs `fn` over `items`, at most `n` at a time. */
-async function pool<T>(items: readonly T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
+/** Calls `fn` on every item, at most `n` at a time; rejects with the first failure (the others still run to their end). */
+export async function pool<T>(items: readonly T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
   let i = 0;
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
     while (i < items.length) await fn(items[i++]);

@@ -11,11 +11,14 @@ import { ShoalError } from '../errors';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import { parseUnitName } from '../units/unit-name';
-import { UnitFailures, type ActualUnit } from './reconcile';
+import { pool, UnitFailures, type ActualUnit } from './reconcile';
 import { isRunningState, type Systemd, type SystemdUnitState } from './systemd';
 
 /** The runtime dir fleet-style agents use by default (under /run: gone at reboot, like the links). */
 export const DEFAULT_UNIT_DIR = '/run/shoal/units';
+
+/** Units adopted at once at start-up (their state read from systemd in parallel). */
+const ADOPT_CONCURRENCY = 16;
 
 /** A start/stop job the agent queued and still follows. */
 export interface PendingJob {
@@ -117,8 +120,10 @@ export class UnitManager {
   /** Adopts the units whose files are in the runtime dir (running ones count as started). Call once, first. */
   async adopt(): Promise<ManagedUnit[]> {
     await mkdir(this.fsDir, { recursive: true });
-    for (const file of (await readdir(this.fsDir)).sort()) {
-      if (file.startsWith('.')) continue; // temp files of an interrupted write
+    // temp files of an interrupted write and run markers start with a dot
+    const files = (await readdir(this.fsDir)).filter((f) => !f.startsWith('.')).sort();
+    // ADOPT_CONCURRENCY at a time: each unit's D-Bus round trips wait on systemd, not on the other units
+    await pool(files, ADOPT_CONCURRENCY, async (file) => {
       const text = await readFile(join(this.fsDir, file), 'utf8');
       const state = await this.systemd.unitState(file);
       // a batch unit this agent started: never again in this load; its exit from the marker if systemd collected it
@@ -133,7 +138,7 @@ export class UnitManager {
       if (hasInstall(text)) this.installs.add(file);
       // an agent that died between writing and reloading left the link undone
       if (state.loadState !== 'loaded') this.toLink.add(file);
-    }
+    });
     return this.list();
   }
 

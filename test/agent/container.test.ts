@@ -109,6 +109,8 @@ t.test('container unit on a testbed node', async (t) => {
     t.same(removed.map((c) => c.id), [orphan], 'exactly the orphan removed');
     t.equal((await running()).length, 1, 'the active unit keeps its container');
     t.same((await docker.list(machine)).map((c) => c.unit), [UNIT], 'only the unit container is left');
+    // what shoald's agent does (list, health, remove orphans) goes over Docker's socket: shoald never loads dockerode
+    t.same(Object.keys(require.cache).filter((k) => /node_modules[\\/]dockerode[\\/]/.test(k)), [], 'listing and removing loaded no dockerode');
   });
 
   await t.test('killing the runner abruptly: ExecStopPost removes the container', async (t) => {

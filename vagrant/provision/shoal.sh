@@ -14,7 +14,8 @@ SRC=/opt/shoal
 cd "$SRC"
 # the host's build came with the checkout (Vagrantfile: dist/ and production node_modules): building
 # in an emulated VM takes minutes. A checkout without it is built here.
-if [ ! -f dist/src/daemon/main.js ] || [ ! -d node_modules ]; then
+# (bin/shoald runs the bundle dist/shoald.js; a build from before the bundle has no such file)
+if [ ! -f dist/shoald.js ] || [ ! -d node_modules ]; then
   command -v npm > /dev/null || { echo "shoal: no build in /opt/shoal and no npm in the VM: run npm ci && npm run build on the host, then vagrant rsync" >&2; exit 1; }
   npm ci --no-fund --no-audit
   npm run --silent build
@@ -68,9 +69,12 @@ StartLimitIntervalSec=0
 [Service]
 WorkingDirectory=/opt/shoal
 EnvironmentFile=/etc/shoal/shoald.env
-ExecStart=/usr/bin/node /opt/shoal/bin/shoald
+# the node flags of deploy/shoald.service (memory: npm run bench:memory)
+ExecStart=/usr/bin/node --max-semi-space-size=1 --optimize-for-size /opt/shoal/bin/shoald
 Restart=always
 RestartSec=1
+# V8's code cache of the bundled shoald (bin/shoald): a restart compiles less
+CacheDirectory=shoal
 # stopping shoald must not stop the units it runs: they are their own systemd units
 KillMode=mixed
 

@@ -37,10 +37,16 @@ function dropIn(node: string, name: string, text: string): Promise<string> {
     `mkdir -p /run/systemd/system/shoald.service.d && printf '${text}' > /run/systemd/system/shoald.service.d/${name}.conf`]);
 }
 
-/** Restarts shoald in every node with other node flags (a runtime drop-in replacing its ExecStart). */
+/**
+ * Restarts shoald in every node with other node flags (a runtime drop-in replacing its ExecStart). Words
+ * of `flags` of the form NAME=VALUE (e.g. MALLOC_ARENA_MAX=2) are shoald's environment instead.
+ */
 export async function useNodeFlags(nodes: string[], flags: string): Promise<void> {
+  const words = flags.split(/\s+/).filter(Boolean);
+  const env = words.filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w));
+  const node = words.filter((w) => !env.includes(w)).join(' ');
   await Promise.all(nodes.map(async (n) => {
-    await dropIn(n, 'flags', `[Service]\nExecStart=\nExecStart=/usr/bin/node ${flags} /opt/shoal/bin/shoald\n`);
+    await dropIn(n, 'flags', `[Service]\nExecStart=\nExecStart=/usr/bin/node ${node} /opt/shoal/bin/shoald\n${env.map((e) => `Environment=${e}\n`).join('')}`);
     await tbScript(['node', 'exec', n, 'sh', '-c', 'systemctl daemon-reload && systemctl restart shoald']);
   }));
   await sleep(3000);
@@ -172,6 +178,18 @@ async function main(): Promise<void> {
     if (snapshot) await heapSnapshot(snapshot);
     const worst = Math.max(...max) / 1024;
     console.log(`max ${worst.toFixed(1)} MiB  [target ≤ 60: ${worst <= 60 ? 'met' : 'MISSED'}]`);
+    // BENCH_VARIANTS='FLAGS;FLAGS...': each in turn on every node (shoald restarted, units adopted), RSS after 20 s
+    for (const variant of (process.env.BENCH_VARIANTS ?? '').split(';').map((v) => v.trim()).filter(Boolean)) {
+      await useNodeFlags(nodes, variant);
+      await sleep(20_000);
+      const vmax = nodes.map(() => 0);
+      for (let s = 0; s < 5; s++) {
+        (await Promise.all(nodes.map((n) => shoaldRssKib(n)))).forEach((v, i) => { vmax[i] = Math.max(vmax[i], v); });
+        await sleep(1000);
+      }
+      console.log(`variant ${variant}: ${nodes.map((n, i) => `${n} ${mib(vmax[i])}`).join(', ')} MiB; ${await shoaldRssSplit(nodes[NODES - 1])}; ${await shoaldMemoryLog(nodes[NODES - 1])}`);
+    }
+    if (process.env.BENCH_VARIANTS) await useNodeFlags(nodes, flags ?? '--max-semi-space-size=1 --optimize-for-size');
     // cold start: restarts with the units running (they are adopted, not restarted)
     for (const [i, n] of [[0, nodes[0]], [NODES - 1, nodes[NODES - 1]]] as const) {
       const runs = [];

@@ -93,7 +93,7 @@ async function heapSnapshot(to: string): Promise<void> {
     if (f) {
       const size = statSync(join(dir, f)).size;
       await sleep(2000);
-      if (statSync(join(dir, f)).size !== size) continue; // still being written
+      if (size === 0 || statSync(join(dir, f)).size !== size) continue; // still being written
       copyFileSync(join(dir, f), to);
       console.log(`  heap snapshot of node1's shoald: ${to}`);
       return;

@@ -104,7 +104,9 @@ const shoaldStop: Scenario = {
     if (st.cordon?.by !== STOP_CORDON_BY || st.progress?.status !== 'done') {
       throw new ScenarioFailure(`the stop did not drain: cordon ${JSON.stringify(st.cordon)}, progress ${st.progress?.status ?? 'none'} ${st.progress?.message ?? ''}`);
     }
-    const s = await cluster.expectSettled(`after stopping shoald on ${victim}`, units, without(platform.nodes, victim), SLACK_MS, t0);
+    // the group instances are expected too: each runs once, on the other nodes
+    const withGroups = [...units, ...instanceNames().map((name) => ({ name, text: '', desired: 'launched' as const, global: false }))];
+    const s = await cluster.expectSettled(`after stopping shoald on ${victim}`, withGroups, without(platform.nodes, victim), SLACK_MS, t0);
     await noneActiveOn(ctx, victim, moved, 'after the stop');
     const after = await sample(ctx);
     if (after.healthy.some((h, i) => h !== GROUPS[i].count)) throw new ScenarioFailure(`groups not whole after the stop: ${after.healthy.join(', ')}`);

@@ -1,7 +1,8 @@
 /**
  * The real bin/shoalctl (built: npm run build) against a real 3-node testbed running shoald (agent +
- * engine + API) in every node, over the bridge with a token: the fleetctl cycle, --replace, templates,
- * global units, status and journal streamed from the owning machine, and bad input.
+ * engine + API) in every node, over the bridge with a token and mutual TLS verified against the testbed's CA:
+ * the fleetctl cycle, --replace, templates, global units, status and journal streamed from the owning machine
+ * (forwarded node1 → owner over TLS verified against the CA), and bad input.
  */
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
@@ -13,7 +14,11 @@ import { up, type Testbed } from '../helpers/testbed';
 const ROOT = resolve(__dirname, '..', '..');
 const SHOALCTL = join(ROOT, 'bin', 'shoalctl');
 const TOKEN = 'cli-cluster-token';
-const API_ENV = `SHOAL_API_LISTEN=unix:///run/shoal/shoal.sock,0.0.0.0:7411 SHOAL_API_TOKEN=${TOKEN} SHOAL_API_INSECURE_PLAINTEXT=true SHOAL_API_PORT=7411`;
+// the API over TLS verified against the testbed's CA (testbed/certs: api.pem for every node address), mutual:
+// shoalctl on the host presents the CA's client certificate, and forwarding between nodes presents api.pem
+const PKI = '/etc/shoal/pki';
+const API_ENV = `SHOAL_API_LISTEN=unix:///run/shoal/shoal.sock,0.0.0.0:7411 SHOAL_API_TOKEN=${TOKEN} SHOAL_API_PORT=7411 `
+  + `SHOAL_API_TLS_CERT=${PKI}/api.pem SHOAL_API_TLS_KEY=${PKI}/api-key.pem SHOAL_API_TLS_CA=${PKI}/ca.pem`;
 
 if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('shoalctl is not built: run npm run build first');
 
@@ -21,10 +26,16 @@ let tb: Testbed;
 let dir: string;
 let endpoint: string;
 
-/** Runs the built shoalctl on the host against node1's API; never throws. */
-function ctl(args: string[], opts: { token?: string | null; cwd?: string } = {}): Promise<{ code: number; out: string; err: string }> {
+/** shoalctl's TLS settings on the host: the testbed's CA and its client certificate. */
+function tlsEnv(): Record<string, string> {
+  const tls = tb.etcd.tls!;
+  return { SHOAL_CA_FILE: tls.ca!, SHOAL_CERT_FILE: tls.cert!, SHOAL_KEY_FILE: tls.key! };
+}
+
+/** Runs the built shoalctl on the host against node1's API (TLS unless `tls` is false); never throws. */
+function ctl(args: string[], opts: { token?: string | null; cwd?: string; tls?: Record<string, string> } = {}): Promise<{ code: number; out: string; err: string }> {
   const token = opts.token === undefined ? TOKEN : opts.token;
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', SHOAL_ENDPOINT: endpoint, ...(token ? { SHOAL_TOKEN: token } : {}) };
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', SHOAL_ENDPOINT: endpoint, ...(token ? { SHOAL_TOKEN: token } : {}), ...(opts.tls ?? tlsEnv()) };
   return new Promise((res) => {
     execFile(process.execPath, [SHOALCTL, ...args], { cwd: opts.cwd ?? dir, env, timeout: 60_000 }, (err, out, errOut) => {
       res({ code: err ? (typeof err.code === 'number' ? err.code : 99) : 0, out, err: errOut });
@@ -69,6 +80,17 @@ t.test('a caller without the token is refused on the network listener', async (t
   const r = await ctl(['list-units'], { token: null });
   t.equal(r.code, 1);
   t.match(r.err, /token/);
+});
+
+t.test('the API is TLS verified against the cluster CA: no client certificate, or no CA, is refused', async (t) => {
+  const { SHOAL_CA_FILE } = tlsEnv();
+  let r = await ctl(['list-units'], { tls: { SHOAL_CA_FILE } });
+  t.equal(r.code, 1, 'a token without a client certificate is refused');
+  t.notMatch(r.out, /UNIT/);
+  r = await ctl(['list-units'], { tls: {} });
+  t.equal(r.code, 1, 'plaintext to the TLS listener is refused');
+  r = await ctl(['list-units']);
+  t.equal(r.code, 0, `with the CA and a client certificate it answers: ${r.err}`);
 });
 
 t.test('submit, load, start, stop, unload, destroy cycle', async (t) => {
@@ -198,7 +220,7 @@ t.test('journal -f follows new lines; restart gives a new process', async (t) =>
   let r = await ctl(['start', ...BLOCK, 'ticker.service']);
   t.equal(r.code, 0, r.err);
   const p = spawn(process.execPath, [SHOALCTL, 'journal', '-f', '-n', '1', 'ticker.service'], {
-    cwd: dir, env: { PATH: process.env.PATH, SHOAL_ENDPOINT: endpoint, SHOAL_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: dir, env: { PATH: process.env.PATH, SHOAL_ENDPOINT: endpoint, SHOAL_TOKEN: TOKEN, ...tlsEnv() }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   const ticks = await new Promise<number[]>((res) => {

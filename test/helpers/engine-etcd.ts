@@ -1,7 +1,8 @@
 /**
  * The shared set-up of the engine tests on a real etcd: one etcd for the file (started before, stopped
  * after), registries on their own prefixes (closed at the end), engines started and stopped, machine
- * records, and a bounded wait. The engine runs with a short TTL and a 20 ms debounce.
+ * records, and a bounded wait. The engine runs with a short TTL and a 20 ms debounce. etcd serves TLS with
+ * client certificates and has auth on (every registry logs in as user `shoal` with its password).
  */
 type Tap = { before(fn: () => unknown): void; teardown(fn: () => unknown): void };
 import { startEtcd, type EtcdServer } from './etcd-server';
@@ -14,10 +15,11 @@ import { createLogger, silentLogger } from '../../src/log';
 export function engineOnEtcd(t: Tap) {
   let etcd: EtcdServer | undefined;
   const regs: EtcdRegistry[] = [];
-  t.before(async () => { etcd = await startEtcd(); });
+  // the secure path, as in production: TLS with a client certificate and etcd auth (user shoal, password)
+  t.before(async () => { etcd = await startEtcd({ tls: true, auth: true }); });
   t.teardown(async () => { for (const r of regs) r.close(); await etcd?.close(); });
   const reg = (prefix: string) => {
-    const r = new EtcdRegistry({ endpoints: [etcd!.endpoint], prefix, callTimeoutMs: 2000 });
+    const r = new EtcdRegistry({ ...etcd!.connection, prefix, callTimeoutMs: 2000 });
     regs.push(r);
     return r;
   };

@@ -10,11 +10,12 @@ import { drainScenarios } from './scenarios-drain';
 import { autoscaleScenarios } from './scenarios-autoscale';
 import { jobScenarios } from './scenarios-jobs';
 import { etcdClusterScenarios } from './scenarios-etcd-cluster';
+import { composeScenarios } from './scenarios-compose';
 
 export { etcdClusterScenarios };
 
 /** The whole suite. */
-export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios, ...shoaldScenarios, ...groupScenarios, ...drainScenarios, ...autoscaleScenarios, ...jobScenarios];
+export const allScenarios: Scenario[] = [...nodeScenarios, ...controlScenarios, ...placementScenarios, ...unitScenarios, ...shoaldScenarios, ...groupScenarios, ...drainScenarios, ...autoscaleScenarios, ...jobScenarios, ...composeScenarios];
 
 /** The scenarios named in `names` (all when empty); throws naming the unknown ones and the known ones. */
 export function selectScenarios(names: string[]): Scenario[] {

@@ -64,6 +64,19 @@ release_lock() {
 
 docker_ok() { command -v docker > /dev/null && docker version > /dev/null 2>&1; }
 
+# What the nodes' agents made on the shared host engine and a gone machine cannot clean up any more: containers
+# labelled shoal.* (with their anonymous volumes: -v) and networks labelled shoal.machine (compose project
+# networks, one per machine). Named volumes stay, as on a real machine. Prints what it removed.
+remove_shoal_docker_objects() {
+  local ids nets
+  ids=$( (docker ps -aq --filter label=shoal.machine; docker ps -aq --filter label=shoal.unit
+    docker ps -aq --filter label=shoal.node) | sort -u)
+  [ -z "$ids" ] || { docker rm -f -v $ids > /dev/null; echo "removed host containers: $(echo $ids)"; }
+  nets=$(docker network ls -q --filter label=shoal.machine)
+  [ -z "$nets" ] || { docker network rm $nets > /dev/null; echo "removed host networks: $(echo $nets)"; }
+  return 0
+}
+
 # etcd runs with TLS and client-certificate auth: testbed/certs makes a CA, etcd's certificate and a
 # client certificate in $PKI at `up`; nodes see the CA and the client certificate at $NODE_PKI.
 PKI=$RUN/pki

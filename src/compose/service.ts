@@ -444,7 +444,10 @@ function deployKeys(ctx: ServiceContext, d: UnitDraft, deploy: CNode, replicas: 
         if (uk === 'parallelism' && typeof uv.value === 'number' && uv.value >= 1) addLine(d, 'X-Shoal', 'UpdateParallel', String(uv.value), uv.path);
         else if (uk === 'failure_action' && uv.value === 'rollback') addLine(d, 'X-Shoal', 'AutoRevert', 'true', uv.path);
         else if (uk === 'failure_action' && uv.value === 'pause') continue; // shoal's default: a failed deployment stops
-        else ctx.unsupported(uv, `${uk}: ${String(uv.value)} is not supported (parallelism, failure_action: rollback|pause are)`);
+        else if (uk === 'monitor') {
+          // Swarm watches each updated task this long for a failure; shoal's step waits as long before it counts healthy
+          try { addLine(d, 'X-Shoal', 'MinHealthyTime', formatSpan(parseComposeDuration(uv.value)), uv.path); } catch (e) { fail(ctx, uv, (e as Error).message); }
+        } else ctx.unsupported(uv, `${uk}: ${String(uv.value)} is not supported (parallelism, monitor, failure_action: rollback|pause are)`);
       }
     } else ctx.unsupported(v, `deploy.${k} is not supported`);
   }

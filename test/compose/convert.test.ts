@@ -56,7 +56,7 @@ const cases: Case[] = [
   {
     fixture: 'replicas',
     expect: {
-      'replicas-worker@.service': [/^Instances=3$/m, /^CPUs=500m$/m, /^Memory=512M$/m, /^CPU=250m$/m, /^Memory=128M$/m, /^UpdateParallel=2$/m,
+      'replicas-worker@.service': [/^Instances=3$/m, /^CPUs=500m$/m, /^Memory=512M$/m, /^CPU=250m$/m, /^Memory=128M$/m, /^UpdateParallel=2$/m, /^MinHealthyTime=30s$/m,
         /^AutoRevert=true$/m, /^MachineOf=replicas-redis\.service$/m],
       'replicas-redis.service': [/^CPUs=1$/m, /^Memory=1G$/m, /^CPU=1$/m, /no reservation: reserve the limit/],
     },

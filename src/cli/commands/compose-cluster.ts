@@ -17,9 +17,14 @@ import { runTransition, type Transition } from '../client-transition';
 import type { CliIO } from '../io';
 import { renderTable } from '../table';
 
-/** The stored units of `project`, by their marker line. */
+/**
+ * The stored units of `project`, by their marker line. A group's instances (`p-s@1.service`, listed beside their
+ * template with its text) are left out: the template stands for them in every verb.
+ */
 async function projectUnits(c: ApiClient, project: string): Promise<UnitFileInfo[]> {
-  return (await c.listUnitFiles()).filter((u) => readMarker(u.text)?.project === project);
+  const mine = (await c.listUnitFiles()).filter((u) => readMarker(u.text)?.project === project);
+  const templates = new Set(mine.filter((u) => u.template).map((u) => u.name));
+  return mine.filter((u) => u.template || !templates.has(u.name.replace(/@[^@]*\.service$/, '@.service')));
 }
 
 const START: Transition = { target: 'launched', goal: 'launched', acceptFiles: false };

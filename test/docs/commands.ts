@@ -97,4 +97,16 @@ export const COMMANDS: Record<string, CommandTest> = {
   'bin/shoalctl compose convert -f test/compose/fixtures/webapp/compose.yaml': { run: 'host' },
   'bin/shoalctl compose convert -f test/compose/fixtures/webapp/compose.yaml -o /tmp/webapp-units': { run: 'host' },
   'bin/shoalctl verify /tmp/webapp-units/webapp-web.service': { run: 'host' },
+  'bin/shoalctl compose up -f examples/compose/compose.yaml': { run: 'cluster', expect: /^Unit hello-web\.service (submitted|unchanged)$/m },
+  'bin/shoalctl compose ps -f examples/compose/compose.yaml': {
+    run: 'cluster', expect: /^SERVICE +UNIT +MACHINE +ACTIVE +SUB +HEALTH\napi +hello-api\.service +(\S+) +active +running +\S+\nweb +hello-web\.service +\1 +active/,
+  },
+  'curl http://NODE_IP:8090/': {
+    run: 'cluster', retryMs: 20_000, expect: /^(hello|bonjour) from web\napi says hi\n$/,
+    as: 'curl -sf -m 5 "http://$(bin/shoalctl compose ps -f examples/compose/compose.yaml | awk \'$1 == "web" { print $3 }\' | cut -d/ -f2):8090/"',
+  },
+  'GREETING=bonjour bin/shoalctl compose up -f examples/compose/compose.yaml': {
+    run: 'cluster', expect: /^Unit hello-web\.service replaced\nUnit hello-api\.service unchanged$/m,
+  },
+  'bin/shoalctl compose down -f examples/compose/compose.yaml': { run: 'cluster', expect: /^Project hello is down$/m },
 };

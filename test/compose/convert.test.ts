@@ -159,6 +159,17 @@ t.test('-p names the project; the default file is found in the current directory
   t.match(none.stderr, /no compose file: none of compose\.yaml/);
 });
 
+t.test('-f and -p also go before the verb, as docker compose takes them; the verb\'s own win', async (t) => {
+  const file = join(FIX, 'webapp', 'compose.yaml');
+  const after = await shoalctl(['compose', 'convert', '-f', file, '-p', 'shop']);
+  const before = await shoalctl(['compose', '-f', file, '-p', 'shop', 'convert']);
+  t.equal(before.code, 0, before.stderr);
+  t.match(before.stdout, /^# ==> shop-web\.service <==$/m);
+  t.equal(before.stdout, after.stdout);
+  const both = await shoalctl(['compose', '-p', 'outer', 'convert', '-f', file, '-p', 'inner']);
+  t.match(both.stdout, /^# ==> inner-web\.service <==$/m);
+});
+
 /** Bad input: [compose text, expected stderr lines]. Each must exit 1 and write nothing. */
 const bad: Array<{ name: string; text: string; expect: RegExp[]; files?: Record<string, string> }> = [
   {

@@ -17,6 +17,12 @@ import { runTransition, type Transition } from '../client-transition';
 import type { CliIO } from '../io';
 import { renderTable } from '../table';
 
+/** A compose verb's flags with those given before the verb (`compose -f FILE up`); the verb's own win. */
+export function composeFlags<T>(cmd: Command): ProjectFlags & T {
+  return { ...(cmd.parent?.opts() ?? {}), ...cmd.opts() } as ProjectFlags & T;
+}
+
+
 /**
  * The stored units of `project`, by their marker line. A group's instances (`p-s@1.service`, listed beside their
  * template with its text) are left out: the template stands for them in every verb.
@@ -54,7 +60,8 @@ Examples:
 
 Every service is converted before anything is sent: one bad service changes nothing. Units of services no longer
 in the file are destroyed. Exit status: 0 when every unit is active, 1 otherwise.`)
-    .action(async (flags: ProjectFlags & BlockFlags, cmd: Command) => {
+    .action(async (_flags: unknown, cmd: Command) => {
+      const flags = composeFlags<BlockFlags>(cmd);
       const r = load(flags, io);
       await withClient(cmd, io, async (c) => {
         const wanted = new Set(r.units.map((u) => u.name));
@@ -79,7 +86,8 @@ Examples:
   shoalctl compose -p shop down
 
 Exit status: 0 when the project's units are gone from every machine, 1 otherwise.`)
-    .action(async (flags: ProjectFlags & { timeout: string }, cmd: Command) => {
+    .action(async (_flags: unknown, cmd: Command) => {
+      const flags = composeFlags<{ timeout: string }>(cmd);
       const project = projectOf(flags, io, load);
       const timeoutMs = Number(flags.timeout) * 1000;
       if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new CliError(`--timeout: ${JSON.stringify(flags.timeout)} is not a number of seconds`, 2);
@@ -109,7 +117,8 @@ Exit status: 0 when the project's units are gone from every machine, 1 otherwise
 Examples:
   shoalctl compose ps
   shoalctl compose -p shop ps`)
-    .action(async (flags: ProjectFlags, cmd: Command) => {
+    .action(async (_flags: unknown, cmd: Command) => {
+      const flags = composeFlags<object>(cmd);
       const project = projectOf(flags, io, load);
       await withClient(cmd, io, async (c) => {
         const units = await projectUnits(c, project);

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io';
 import type { ProjectFlags } from '../../compose/project';
-import { registerComposeCluster } from './compose-cluster';
+import { composeFlags, registerComposeCluster } from './compose-cluster';
 
 /** Adds the options every compose verb takes. */
 export function projectOptions(cmd: Command): Command {
@@ -26,9 +26,10 @@ export function load(flags: ProjectFlags, io: CliIO): ReturnType<typeof import('
 
 /** Adds `compose` and its verbs to the program. */
 export function registerCompose(program: Command, io: CliIO): void {
-  const compose = program
+  // -f/-p before the verb too, as `docker compose -f app.yml -p shop up` takes them
+  const compose = projectOptions(program
     .command('compose')
-    .description('Run a Docker Compose project on the cluster: each service becomes a container unit (docs/compose.md)');
+    .description('Run a Docker Compose project on the cluster: each service becomes a container unit (docs/compose.md)'));
 
   projectOptions(compose.command('convert'))
     .description('Write one unit file per service (or print them); contacts no cluster')
@@ -39,7 +40,8 @@ Examples:
   shoalctl compose convert -f app.yml -o units/   # write units/<project>-<service>.service
 
 Exit status: 0 when every service converted; 1 when any did not (each problem as file:line: key: message; nothing written).`)
-    .action((opts: ProjectFlags & { output?: string }) => {
+    .action((_flags: unknown, cmd: Command) => {
+      const opts = composeFlags<{ output?: string }>(cmd);
       const r = load(opts, io);
       if (opts.output) {
         const dir = resolve(io.cwd, opts.output);

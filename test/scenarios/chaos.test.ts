@@ -37,10 +37,7 @@ t.test(`chaos campaign on the testbed, seeds ${seeds.join(' ')}`, { timeout: 900
     t.ok(r.rounds.length >= 2, `seed ${seed}: ${r.rounds.length} faults injected`);
     t.same(r.initial, [], `seed ${seed}: the initial workload settled without violations`);
     for (const x of r.rounds) {
-      // A short etcd pause can still move a live node's units (issue 9, open; docs/scenarios.md, "What the campaign
-      // found"): such a round is reported as a TODO, with its journals kept above, instead of failing the suite.
-      const todo = x.faults.some((f) => f.kind === 'etcd-pause') ? 'issue 9: a short etcd pause can move units (open)' : undefined;
-      t.same(x.violations, [], `seed ${seed} round ${x.round}: ${x.faults.map((f, i) => `${f.kind}${x.nodes[i] ? ` on ${x.nodes[i]}` : ''}`).join(' + ')}`, todo ? { todo } : {});
+      t.same(x.violations, [], `seed ${seed} round ${x.round}: ${x.faults.map((f, i) => `${f.kind}${x.nodes[i] ? ` on ${x.nodes[i]}` : ''}`).join(' + ')}`);
     }
   }
 });

@@ -96,6 +96,21 @@ etcdctl_() {
   ETCDCTL_API=3 etcdctl --endpoints="$(etcd_urls 127.0.0.1)" --cacert "$PKI/ca.pem" --cert "$PKI/client.pem" --key "$PKI/client-key.pem" \
     --dial-timeout=2s --command-timeout=5s "$@"
 }
+# etcdctl as etcd's root-role user `etcd` (the CN of server.pem): membership changes need it once auth is on
+etcdctl_admin() {
+  ETCDCTL_API=3 etcdctl --endpoints="$(etcd_urls 127.0.0.1)" --cacert "$PKI/ca.pem" --cert "$PKI/server.pem" --key "$PKI/server-key.pem" \
+    --dial-timeout=2s --command-timeout=5s "$@"
+}
+# etcd auth on (docs/security.md): etcd takes a client certificate's CN as the user, so shoal (client.pem,
+# CN shoal) is the user `shoal`, which may read and write every key under / and nothing else; `etcd`
+# (server.pem) and `root` have the root role. The passwords are random and unused (certificates log in).
+etcd_auth_enable() {
+  local pw u
+  pw() { head -c 64 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 20; }
+  for u in root etcd; do etcdctl_ user add "$u:$(pw)" > /dev/null && etcdctl_ user grant-role "$u" root > /dev/null || return 1; done
+  etcdctl_ role add shoal > /dev/null && etcdctl_ role grant-permission shoal --prefix=true readwrite / > /dev/null \
+    && etcdctl_ user add "shoal:$(pw)" > /dev/null && etcdctl_ user grant-role shoal shoal > /dev/null && etcdctl_ auth enable > /dev/null
+}
 # Starts member $1 as a host process (TLS for clients and peers, client certificates required);
 # $2 = new | existing (joining a running cluster after `etcdctl member add`).
 etcd_start() {

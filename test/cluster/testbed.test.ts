@@ -51,6 +51,9 @@ t.test('testbed: nodes, faults and teardown', async (t) => {
     t.not(noCert.code, 0, 'etcd refuses a client without a certificate');
     const plain = await tb.exec('node1', ['curl', '-sf', '-m', '2', 'http://10.88.0.1:2379/health']);
     t.not(plain.code, 0, 'etcd does not answer plain http');
+    // etcd auth is on: the client certificate's CN is the user shoal, which may write under / only
+    await t.rejects(tb.etcdctl('put', 'outside-of-slash', 'x'), /permission denied/, 'etcd auth is on: shoal may not write outside /');
+    t.match(await tb.etcdctl('put', '/testbed-auth-check', 'x'), /OK/, 'and may write under /');
     t.equal((await tb.sh('node1', 'getent hosts node2')).trim().split(/\s+/)[0], '10.88.0.12', 'names resolve');
   });
 

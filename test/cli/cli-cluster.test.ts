@@ -91,6 +91,7 @@ t.test('the API is TLS verified against the cluster CA: no client certificate, o
   t.equal(r.code, 1, 'plaintext to the TLS listener is refused');
   r = await ctl(['list-units']);
   t.equal(r.code, 0, `with the CA and a client certificate it answers: ${r.err}`);
+  t.equal(r.err, '', 'and says nothing on stderr (no DEP0123 warning for the IP address server name)');
 });
 
 t.test('submit, load, start, stop, unload, destroy cycle', async (t) => {

@@ -21,6 +21,14 @@ export function machineId(cfg: DaemonConfig, path = '/etc/machine-id'): string {
 }
 
 /**
+ * The engine's id (its leader key, `leader.changed` events, the page's leader): `[engine] id`, else the
+ * machine id when the agent role runs in the same shoald (the engine is that machine's), else `HOST-PID`.
+ */
+export function engineId(cfg: DaemonConfig, host: string, pid: number, path = '/etc/machine-id'): string {
+  return cfg.engine.id ?? cfg.machine.id ?? (cfg.roles.includes('agent') ? machineId(cfg, path) : `${host}-${pid}`);
+}
+
+/**
  * Capacity: configured values win; the rest probed: logical CPUs × 1000 millicores, total memory (bytes, MemTotal),
  * and statfs (disk). From node:os, which answers at once: systeminformation, used before, ran `lscpu` (a
  * subprocess without a deadline, hundreds of ms on a busy machine) and cost a few MiB of modules at start-up.

@@ -12,7 +12,7 @@ import { runAgentRole } from './agent-hook';
 import type { Agent } from '../agent/agent';
 import { reloadConfig } from './reload';
 import { loadConfig, type DaemonConfig } from './config';
-import { machineId } from './machine';
+import { engineId, machineId } from './machine';
 import { STOP_DRAIN_MS } from '../drain/types';
 import { apiRegistry, startApi } from '../api/api-config';
 import type { ApiServer } from '../api/server';
@@ -87,7 +87,9 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
       // loaded only for the engine role: an agent-only shoald never loads the scheduler
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { Engine } = require('../engine/engine') as typeof import('../engine/engine');
-      const id = config.engine.id ?? config.machine.id ?? `${hostname()}-${process.pid}`;
+      // with the agent role on, the engine is this machine's: the same id (list-machines and the page show
+      // which machine leads); an engine-only process without one is told apart by host and pid
+      const id = engineId(config, hostname(), process.pid);
       // a machine the engine has not seen die gets its own TTL plus a margin to re-register (issue 9)
       // two TTLs + 3 s: an agent whose register call was in flight when etcd came back gets a whole retry
       const machineGraceMs = (2 * config.machine.ttlSeconds + 3) * 1000;

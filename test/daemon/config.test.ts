@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig, loadConfig } from '../../src/daemon/config';
-import { machineCapacity, machineId } from '../../src/daemon/machine';
+import { engineId, machineCapacity, machineId } from '../../src/daemon/machine';
 import { ValidationError } from '../../src/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'shoal-cfg-'));
@@ -77,6 +77,13 @@ t.test('probed capacity and /etc/machine-id', async (t) => {
   t.ok(cap.memoryBytes > 1 << 20, `memory ${cap.memoryBytes}`);
   t.equal(machineId(c, file('mid', 'abc123\n')), 'abc123');
   t.throws(() => machineId(c, join(dir, 'missing')), { code: 'config.no-machine-id' });
+});
+
+t.test('the engine id: [engine] id, else the machine id beside an agent, else HOST-PID', async (t) => {
+  const mid = file('mid2', 'm-77\n');
+  t.equal(engineId(buildConfig({}, { SHOAL_ROLES: 'engine,agent' }), 'h', 1, mid), 'm-77', 'engine + agent: the machine\'s id (/etc/machine-id)');
+  t.equal(engineId(buildConfig({}, { SHOAL_ROLES: 'engine,agent', SHOAL_MACHINE_ID: 'n9' }), 'h', 1, mid), 'n9');
+  t.equal(engineId(buildConfig({}, { SHOAL_ROLES: 'engine' }), 'h', 42, mid), 'h-42', 'an engine-only shoald: host and pid');
 });
 
 const bad: [string, string, NodeJS.ProcessEnv, RegExp][] = [

@@ -119,8 +119,7 @@ t.test('up of a changed file replaces only what changed; a group rolls one insta
   const before = { web: await containers('web'), cache: await containers('cache'), worker: await containers('worker') };
   t.equal(before.worker.length, 2);
   const t0 = Date.now();
-  // up waits until every instance runs the new version: the whole rolling update (~1 s a step here; once 90 s
-  // on the loaded machine, so up to ~5 min)
+  // up waits until every unit is active (a group's instances at either version; once 90 s on the loaded machine)
   const r = await ctl(['compose', 'up', '--block-attempts', '600'], { WORKER_V: '2' });
   t.comment(`compose up of the changed file took ${Date.now() - t0} ms`);
   if (r.code !== 0) {
@@ -132,6 +131,7 @@ t.test('up of a changed file replaces only what changed; a group rolls one insta
   t.match(r.out, /^Unit clic-web\.service unchanged$/m);
   t.match(r.out, /^Unit clic-cache\.service unchanged$/m);
   t.notMatch(r.out, /destroyed/, 'no instance destroyed: the template stands for them');
+  t.match(r.out, /^Group clic-worker@\.service is rolling to its new version: shoalctl rollout status clic-worker@\.service$/m);
   const rollout = await ctl(['rollout', 'status', 'clic-worker@.service']);
   t.equal(rollout.code, 0, `rollout status: ${rollout.out}${rollout.err}`);
   const d = await ctl(['deployments', 'clic-worker@.service', '--no-legend', '--fields', 'unit,status,step']);

@@ -74,6 +74,8 @@ in the file are destroyed. Exit status: 0 when every unit is active, 1 otherwise
         const results = await runBatch(c, io, 'submit', { action: 'SUBMIT', units: r.units.map((u) => ({ name: u.name, text: u.text })), replace: true });
         for (const x of results) io.stdout.write(`Unit ${x.name} ${x.outcome === 'created' ? 'submitted' : x.outcome}\n`);
         await runTransition(c, io, r.units.map((u) => u.name), START, flags, 'start');
+        // a replaced group rolls on after up returned (its instances were active, at either version)
+        for (const x of results) if (x.outcome === 'replaced' && /@\.service$/.test(x.name)) io.stdout.write(`Group ${x.name} is rolling to its new version: shoalctl rollout status ${x.name}\n`);
       });
     });
 

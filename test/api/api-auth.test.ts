@@ -61,8 +61,8 @@ function makeCerts(): void {
 }
 
 t.before(async () => {
-  etcd = await startEtcd();
-  reg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: '/auth/', callTimeoutMs: 3000 });
+  etcd = await startEtcd({ tls: true, auth: true });
+  reg = new EtcdRegistry({ ...etcd.connection, prefix: '/auth/', callTimeoutMs: 3000 });
   dir = mkdtempSync(join(tmpdir(), 'shoal-auth-'));
   makeCerts();
 });

@@ -38,8 +38,8 @@ t.before(async () => {
   writeFileSync(join(dir, 'modules.js'), "process.on('exit', () => require('fs').writeFileSync(process.env.MODULES_OUT, Object.keys(require.cache).join('\\n')));\n");
   writeFileSync(join(dir, 'machines.toml'), '[[machine]]\nid = "m1"\ncpu = 4\nmemory = "8G"\n');
   writeFileSync(join(dir, 'app@.service'), '[Service]\nExecStart=/bin/sleep %i\n');
-  etcd = await startEtcd();
-  reg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: '/bundle/', callTimeoutMs: 3000 });
+  etcd = await startEtcd({ tls: true, auth: true });
+  reg = new EtcdRegistry({ ...etcd.connection, prefix: '/bundle/', callTimeoutMs: 3000 });
   server = new ApiServer({ listen: [`unix://${dir}/s.sock`] }, { registry: reg, log: silentLogger });
   await server.start();
 });

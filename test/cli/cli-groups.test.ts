@@ -36,11 +36,11 @@ async function ctl(...args: string[]): Promise<{ code: number; out: string; err:
 }
 
 t.before(async () => {
-  etcd = await startEtcd();
-  reg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: '/clig/', callTimeoutMs: 3000 });
+  etcd = await startEtcd({ tls: true, auth: true });
+  reg = new EtcdRegistry({ ...etcd.connection, prefix: '/clig/', callTimeoutMs: 3000 });
   dir = mkdtempSync(join(tmpdir(), 'shoal-clig-'));
   // rollout status follows the deployment's events: the leader's recorder stores them
-  raw = createEtcdClient({ endpoints: [etcd.endpoint] });
+  raw = createEtcdClient({ ...etcd.connection });
   const events = new EventStore(raw, new KeyLayout('/clig/'));
   recorder = runRecorder({ client: raw, store: events, isLeader: () => true, checkMs: 20 }, stopRecorder.signal);
   for (let i = 0; !(await events.list()).events.length; i++) {

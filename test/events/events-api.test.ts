@@ -33,9 +33,9 @@ let recorder: Promise<void>;
 let store: EventStore;
 
 t.before(async () => {
-  etcd = await startEtcd();
-  reg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: P, callTimeoutMs: 3000 });
-  raw = createEtcdClient({ endpoints: [etcd.endpoint] });
+  etcd = await startEtcd({ tls: true, auth: true });
+  reg = new EtcdRegistry({ ...etcd.connection, prefix: P, callTimeoutMs: 3000 });
+  raw = createEtcdClient({ ...etcd.connection });
   store = new EventStore(raw, new KeyLayout(P));
   recorder = runRecorder({ client: raw, store, isLeader: () => true, checkMs: 20 }, ac.signal);
   dir = mkdtempSync(join(tmpdir(), 'shoal-ev-'));

@@ -16,8 +16,8 @@ import type { Etcd3 } from 'etcd3';
 
 let etcd: EtcdServer;
 const clients: Etcd3[] = [];
-const client = () => { const c = createEtcdClient({ endpoints: [etcd.endpoint], callTimeoutMs: 3000 }); clients.push(c); return c; };
-t.before(async () => { etcd = await startEtcd(); });
+const client = () => { const c = createEtcdClient({ ...etcd.connection, callTimeoutMs: 3000 }); clients.push(c); return c; };
+t.before(async () => { etcd = await startEtcd({ tls: true, auth: true }); });
 t.teardown(async () => { for (const c of clients) c.close(); await etcd.close(); });
 
 async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {

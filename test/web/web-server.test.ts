@@ -91,8 +91,8 @@ function follow(url: string) {
 const machine = (id: string): MachineRecord => ({ id, address: '10.0.0.1', metadata: { role: 'web' }, capacity: { cpuMillis: 2000, memoryBytes: 2 ** 30 }, version: 'test', startedAt: new Date().toISOString() });
 
 t.before(async () => {
-  etcd = await startEtcd();
-  reg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: '/web/' });
+  etcd = await startEtcd({ tls: true, auth: true });
+  reg = new EtcdRegistry({ ...etcd.connection, prefix: '/web/' });
 });
 t.teardown(async () => {
   reg?.close();
@@ -227,7 +227,7 @@ t.test('a follower that does not read is cut off; the others keep getting every 
 });
 
 t.test('given the cluster events stream, the feed is that stream: stored events first, then live ones', async (t) => {
-  const client = createEtcdClient({ endpoints: [etcd.endpoint] });
+  const client = createEtcdClient({ ...etcd.connection });
   t.teardown(() => client.close());
   const store = new EventStore(client, new KeyLayout('/web/'));
   await store.append({ kind: 'unit.placed', unit: 'x.service', machine: 'm9', message: 'placed on m9' });
@@ -249,10 +249,10 @@ t.test('given the cluster events stream, the feed is that stream: stored events 
 });
 
 t.test('the view shows batch jobs (jobs/), groups and deployments in progress, and which engine leads, live', async (t) => {
-  const client = createEtcdClient({ endpoints: [etcd.endpoint] });
+  const client = createEtcdClient({ ...etcd.connection });
   t.teardown(() => client.close());
   const keys = new KeyLayout('/jobs-web/');
-  const jreg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: '/jobs-web/' });
+  const jreg = new EtcdRegistry({ ...etcd.connection, prefix: '/jobs-web/' });
   t.teardown(() => jreg.close());
   const store = new EventStore(client, keys);
   const hub = new StatusHub({ registry: jreg, log: silentLogger, events: store, minIntervalMs: 50 });

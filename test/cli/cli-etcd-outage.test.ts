@@ -33,8 +33,8 @@ async function ctl(...args: string[]): Promise<{ code: number; out: string; err:
 }
 
 t.before(async () => {
-  etcd = await startEtcd();
-  reg = apiRegistry({ endpoints: [etcd.endpoint], prefix: '/outage/' });
+  etcd = await startEtcd({ tls: true, auth: true });
+  reg = apiRegistry({ ...etcd.connection, prefix: '/outage/' });
   dir = mkdtempSync(join(tmpdir(), 'shoal-outage-'));
   server = new ApiServer({ listen: [`unix://${dir}/s.sock`] }, { registry: reg, log: silentLogger });
   await server.start();

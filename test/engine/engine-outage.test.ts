@@ -14,7 +14,7 @@ import { parseUnitFile } from '../../src/units/unit-file';
 
 let etcd: EtcdServer;
 const regs: EtcdRegistry[] = [];
-const reg = (prefix: string) => { const r = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix, callTimeoutMs: 1000 }); regs.push(r); return r; };
+const reg = (prefix: string) => { const r = new EtcdRegistry({ ...etcd.connection, prefix, callTimeoutMs: 1000 }); regs.push(r); return r; };
 const rec = (id: string): MachineRecord => ({
   id, metadata: {}, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, version: 'test', startedAt: new Date().toISOString(),
 });
@@ -25,7 +25,7 @@ const unit = (name: string) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const GRACE = 4000;
 
-t.before(async () => { etcd = await startEtcd(); });
+t.before(async () => { etcd = await startEtcd({ tls: true, auth: true }); });
 t.teardown(async () => { for (const r of regs) r.close(); await etcd.close(); });
 
 async function until(cond: () => Promise<boolean>, ms: number, what: string): Promise<number> {

@@ -9,10 +9,10 @@ import { EtcdRegistry } from '../../src/etcd/registry-etcd';
 
 let etcd: EtcdServer;
 const regs: EtcdRegistry[] = [];
-const reg = (prefix: string) => { const r = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix, callTimeoutMs: 500 }); regs.push(r); return r; };
+const reg = (prefix: string) => { const r = new EtcdRegistry({ ...etcd.connection, prefix, callTimeoutMs: 500 }); regs.push(r); return r; };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-t.before(async () => { etcd = await startEtcd(); });
+t.before(async () => { etcd = await startEtcd({ tls: true, auth: true }); });
 t.teardown(async () => { etcd.resume(); for (const r of regs) r.close(); await etcd.close(); });
 
 t.test('a watch started while etcd is unreachable ends within a second of its abort', async (t) => {

@@ -66,6 +66,8 @@ export interface EngineOptions {
   /** How often every engine checks that etcd answers, in ms (default 1000). */
   contactIntervalMs?: number;
   clock?: Clock;
+  /** Called with true when this engine becomes the leader and false when its term ends (shoald: V8 tiering). */
+  onLeading?: (leading: boolean) => void;
 }
 
 /** Moves and unschedules logged one by one per pass (the rest at debug level). */
@@ -137,6 +139,7 @@ export class Engine {
       if (!term) return;
       this.stats.terms++;
       this.leading = true;
+      this.opts.onLeading?.(true);
       engineLeader.set(1);
       engineTerms.inc();
       log.info('elected leader', { engine: id, revision: term.guard.createRevision });
@@ -150,6 +153,7 @@ export class Engine {
         log.error('leader loop failed', { engine: id, reason: (err as Error).message });
       } finally {
         this.leading = false;
+        this.opts.onLeading?.(false);
         engineLeader.set(0);
         signal.removeEventListener('abort', stop);
         const why = term.lost.aborted ? String((term.lost.reason as Error)?.message ?? term.lost.reason) : 'stopping';

@@ -44,7 +44,8 @@ const USAGE = `usage: shoald [--config PATH]
   SHOAL_ETCD_PASSWORD, SHOAL_ETCD_DIAL_TIMEOUT, SHOAL_ETCD_REQUEST_TIMEOUT (seconds), SHOAL_PREFIX, SHOAL_ROLES, SHOAL_MACHINE_ID, SHOAL_METADATA=k=v,k2=v2, SHOAL_TTL,
   SHOAL_ENGINE_TTL, SHOAL_ENGINE_ID, SHOAL_CAPACITY_CPU (cores or millicores: 2, 1.5, 500m), SHOAL_CAPACITY_MEMORY (bytes or
   K/M/G/T, 1024-based: 512M, 1G), SHOAL_ADDRESS, SHOAL_HTTP_LISTEN (web page and /metrics,
-  default 127.0.0.1:7412, "" for none)). Exit status 2 on a bad config or argument, or when etcd
+  default 127.0.0.1:7412, "" for none), SHOAL_V8_OPT=always (V8's optimizing compiler also outside
+  a leading engine's term)). Exit status 2 on a bad config or argument, or when etcd
   refuses shoal's certificate or credentials.
 `;
 

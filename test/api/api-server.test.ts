@@ -31,8 +31,8 @@ let tcpClient: ApiClient;
 const sessions: MachineSession[] = [];
 
 t.before(async () => {
-  etcd = await startEtcd();
-  reg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: P, callTimeoutMs: 3000 });
+  etcd = await startEtcd({ tls: true, auth: true });
+  reg = new EtcdRegistry({ ...etcd.connection, prefix: P, callTimeoutMs: 3000 });
   dir = mkdtempSync(join(tmpdir(), 'shoal-api-'));
   server = new ApiServer({ listen: [`unix://${dir}/shoal.sock`, '127.0.0.1:0'] }, { registry: reg, log: silentLogger, strategy: () => 'binpack' });
   await server.start();
@@ -76,7 +76,7 @@ t.test('bad names and bad unit files are refused and nothing is written', async 
     await t.rejects(unixClient.setDesiredState([name], 'launched'), ValidationError);
     await t.rejects(unixClient.destroyUnit(name), ValidationError);
   }
-  t.same(dump(etcd.endpoint, P), {}, 'etcd holds no key under the prefix');
+  t.same(dump(etcd, P), {}, 'etcd holds no key under the prefix');
 });
 
 t.test('submit, replace, cat and destroy round-trip', async (t) => {
@@ -87,7 +87,7 @@ t.test('submit, replace, cat and destroy round-trip', async (t) => {
   const err = await unixClient.submitUnit('web.service', SVC2).then(() => null, (e) => e);
   t.ok(err instanceof ConflictError, 'a different body without replace is refused');
   t.match(err.message, /--replace/);
-  t.equal(JSON.parse(dump(etcd.endpoint, P)[`${P}units/web.service`]).text, SVC, 'the stored body is unchanged');
+  t.equal(JSON.parse(dump(etcd, P)[`${P}units/web.service`]).text, SVC, 'the stored body is unchanged');
   const r2 = await unixClient.submitUnit('web.service', SVC2, { replace: true });
   t.equal(r2.outcome, 'replaced');
   t.not(r2.hash, r1.hash);
@@ -99,7 +99,7 @@ t.test('submit, replace, cat and destroy round-trip', async (t) => {
   t.equal(await unixClient.destroyUnit('web.service'), true);
   t.equal(await unixClient.destroyUnit('web.service'), false);
   await t.rejects(unixClient.getUnit('web.service'), NotFoundError);
-  t.same(dump(etcd.endpoint, P), {});
+  t.same(dump(etcd, P), {});
 });
 
 t.test('desired states, templates and instances', async (t) => {
@@ -110,14 +110,14 @@ t.test('desired states, templates and instances', async (t) => {
   await t.rejects(unixClient.setDesiredState(['nope@1.service'], 'launched'), { message: /template nope@\.service/ });
   // one bad name in a batch: nothing written
   await t.rejects(unixClient.setDesiredState(['app@1.service', 'nope.service'], 'launched'), NotFoundError);
-  t.notOk(dump(etcd.endpoint, P)[`${P}units/app@1.service`], 'no instance created when one name fails');
+  t.notOk(dump(etcd, P)[`${P}units/app@1.service`], 'no instance created when one name fails');
   const created = await unixClient.setDesiredState(['app@1.service', 'app@2.service'], 'launched');
   t.same(created, ['app@1.service', 'app@2.service']);
-  const kv = dump(etcd.endpoint, P);
+  const kv = dump(etcd, P);
   t.equal(kv[`${P}desired/app@1.service`], 'launched');
   t.match(JSON.parse(kv[`${P}units/app@2.service`]).text, /sleep %i/, 'instance stored with the template text');
   t.same(await unixClient.setDesiredState(['app@1.service'], 'loaded'), [], 'existing instance: only its state changes');
-  t.equal(dump(etcd.endpoint, P)[`${P}desired/app@1.service`], 'loaded');
+  t.equal(dump(etcd, P)[`${P}desired/app@1.service`], 'loaded');
   const files = await unixClient.listUnitFiles();
   t.same(files.map((f) => [f.name, f.desiredState, f.template]), [
     ['app@.service', 'inactive', true], ['app@1.service', 'loaded', false], ['app@2.service', 'launched', false],

@@ -21,8 +21,8 @@ let dir: string;
 let c: ApiClient;
 
 t.before(async () => {
-  etcd = await startEtcd();
-  reg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: P, callTimeoutMs: 3000 });
+  etcd = await startEtcd({ tls: true, auth: true });
+  reg = new EtcdRegistry({ ...etcd.connection, prefix: P, callTimeoutMs: 3000 });
   dir = mkdtempSync(join(tmpdir(), 'shoal-batch-'));
   server = new ApiServer({ listen: [`unix://${dir}/shoal.sock`] }, { registry: reg, log: silentLogger });
   await server.start();
@@ -53,7 +53,7 @@ t.test('one bad entry anywhere in a batch changes nothing, and the error names i
     t.match(err?.message, msg, `${what}: says what and where`);
     t.match(err?.code, code, what);
   }
-  t.same(dump(etcd.endpoint, P), {}, 'nothing was written');
+  t.same(dump(etcd, P), {}, 'nothing was written');
   for (const names of [['ok.service', '../x.service'], ['web[.service']]) {
     await t.rejects(c.applyBatch({ action: 'SET_STATE', units: names.map((name) => ({ name })), state: 'launched' }), ValidationError);
     await t.rejects(c.applyBatch({ action: 'DESTROY', units: names.map((name) => ({ name })) }), ValidationError);
@@ -68,7 +68,7 @@ t.test('submit 1,000 units: progress streams chunk by chunk, each unit has its r
   t.same(seen[0], [0, 1000], 'the total comes first');
   t.equal(seen.length, 1 + Math.ceil(1000 / 64), 'then one message per chunk of 64');
   t.same(seen[seen.length - 1], [1000, 1000]);
-  const kv = dump(etcd.endpoint, P);
+  const kv = dump(etcd, P);
   t.equal(Object.keys(kv).length, 2000);
   const again = await c.applyBatch({ action: 'SUBMIT', units: [{ name: 'web1.service', text: SVC(7) }, { name: 'web2.service', text: SVC(2) }] });
   t.same(again.map((r) => [r.name, r.outcome, r.previous]), [['web1.service', 'exists', 'loaded'], ['web2.service', 'unchanged', 'loaded']]);
@@ -80,7 +80,7 @@ t.test('set-state: names, globs and template instances; a missing unit changes n
   const err = await c.applyBatch({ action: 'SET_STATE', units: [...inst, { name: 'nope.service' }], state: 'launched' }).then(() => null, (e) => e);
   t.ok(err instanceof NotFoundError);
   t.match(err?.message, /unit nope\.service not found: submit it first/);
-  t.notOk(dump(etcd.endpoint, P)[`${P}units/app@0.service`], 'no instance created when one name fails');
+  t.notOk(dump(etcd, P)[`${P}units/app@0.service`], 'no instance created when one name fails');
   const created = await c.applyBatch({ action: 'SET_STATE', units: inst, state: 'launched' });
   t.ok(created.every((r) => r.outcome === 'created'), 'instances created from the template');
   const glob = await c.applyBatch({ action: 'SET_STATE', units: [{ name: 'app@1?.service' }], state: 'loaded' });
@@ -90,14 +90,14 @@ t.test('set-state: names, globs and template instances; a missing unit changes n
   t.equal(skip.length, 200, 'app@*.service: every instance, never the template app@.service');
   t.equal(skip.filter((r) => r.outcome === 'skipped').length, 190, 'launched ones skipped');
   await t.rejects(c.applyBatch({ action: 'SET_STATE', units: [{ name: 'zzz*.service' }], state: 'loaded' }), { message: /no submitted unit matches "zzz\*\.service"/ });
-  t.equal(dump(etcd.endpoint, P)[`${P}desired/app@5.service`], 'launched');
+  t.equal(dump(etcd, P)[`${P}desired/app@5.service`], 'launched');
 });
 
 t.test('destroy by glob: per-unit results; missing names are reported, not errors', async (t) => {
   const res = await c.applyBatch({ action: 'DESTROY', units: [{ name: 'web*.service' }, { name: 'gone.service' }] });
   t.equal(res.filter((r) => r.outcome === 'destroyed').length, 1000);
   t.same(res.find((r) => r.name === 'gone.service')?.outcome, 'not-found');
-  const left = Object.keys(dump(etcd.endpoint, P)).filter((k) => k.includes('/units/web'));
+  const left = Object.keys(dump(etcd, P)).filter((k) => k.includes('/units/web'));
   t.same(left, []);
 });
 

@@ -35,8 +35,8 @@ async function ctl(...args: string[]): Promise<{ code: number; out: string; err:
 }
 
 t.before(async () => {
-  etcd = await startEtcd();
-  reg = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: P, callTimeoutMs: 3000 });
+  etcd = await startEtcd({ tls: true, auth: true });
+  reg = new EtcdRegistry({ ...etcd.connection, prefix: P, callTimeoutMs: 3000 });
   dir = mkdtempSync(join(tmpdir(), 'shoal-cli-'));
   server = new ApiServer({ listen: [`unix://${dir}/s.sock`] }, { registry: reg, log: silentLogger });
   await server.start();
@@ -124,7 +124,7 @@ t.test('bad input exits 1 or 2 with a clear message', async (t) => {
   t.match(r.err, /cannot reach shoald at unix:\/\/.*nobody\.sock/);
   r = await ctl('start', '--block-attempts', 'x', 'web.service');
   t.equal(r.code, 2);
-  t.notOk(dump(etcd.endpoint, P)[`${P}units/a..b.service`]);
+  t.notOk(dump(etcd, P)[`${P}units/a..b.service`]);
 });
 
 /** API calls so far by method (shoal_api_requests_total, counted by the server in this process). */
@@ -143,7 +143,7 @@ function diffCalls(a: Record<string, number>, b: Record<string, number>): Record
 t.test('start/stop/unload block until agents report; templates; --no-block', async (t) => {
   const s = await reg.register({ id: M1, address: '10.1.1.1', metadata: { role: 'web' }, capacity: { cpuMillis: 0, memoryBytes: 0 }, version: 'x', startedAt: 'now' }, 10);
   sessions.push(s);
-  const hash = JSON.parse(dump(etcd.endpoint, P)[`${P}units/web.service`]).hash;
+  const hash = JSON.parse(dump(etcd, P)[`${P}units/web.service`]).hash;
   // stand-in for the agent: report what the desired state asks for, a little later
   const report = (unit: string, active: string) => setTimeout(() => {
     void s.reportState(unit, { loadState: 'loaded', activeState: active, subState: active === 'active' ? 'running' : 'dead', hash, since: 'now' });
@@ -159,7 +159,7 @@ t.test('start/stop/unload block until agents report; templates; --no-block', asy
   t.same(Object.keys(calls).sort(), ['ApplyBatch', 'WatchUnitStates'], `start follows the state stream, no polling reads (no ListUnits): ${JSON.stringify(calls)}`);
   t.equal(calls.WatchUnitStates, 1, 'one watch call');
   t.equal(r.err, 'web.service launched (1/1)\n', 'not a terminal: one plain progress line per unit');
-  t.equal(dump(etcd.endpoint, P)[`${P}desired/web.service`], 'launched');
+  t.equal(dump(etcd, P)[`${P}desired/web.service`], 'launched');
   r = await ctl('list-units');
   t.equal(r.out, 'UNIT        MACHINE              ACTIVE SUB     HEALTH\nweb.service aaaaaaaa.../10.1.1.1 active running -\n');
   r = await ctl('list-units', '--full', '--no-legend', '--fields', 'machine,load');
@@ -182,23 +182,23 @@ t.test('start/stop/unload block until agents report; templates; --no-block', asy
   setTimeout(() => { void s.reportState('web.service', null); }, 300);
   r = await ctl('unload', '--block-attempts', '50', 'web.service');
   t.equal(r.code, 0, r.err);
-  t.equal(dump(etcd.endpoint, P)[`${P}desired/web.service`], 'inactive');
+  t.equal(dump(etcd, P)[`${P}desired/web.service`], 'inactive');
   r = await ctl('start', '--no-block', 'app@.service');
   t.equal(r.code, 1, 'a template cannot be started');
   r = await ctl('start', '--no-block', 'app@1.service', 'app@2.service', 'app@3.service');
   t.equal(r.code, 0, r.err);
   t.equal(r.out, 'Triggered unit app@1.service start\nTriggered unit app@2.service start\nTriggered unit app@3.service start\n');
-  t.equal(dump(etcd.endpoint, P)[`${P}desired/app@2.service`], 'launched', 'instances created from the template');
+  t.equal(dump(etcd, P)[`${P}desired/app@2.service`], 'launched', 'instances created from the template');
   r = await ctl('destroy', '--no-block', 'app@1.service', 'app@2.service', 'app@3.service', 'app@.service');
   t.equal(r.code, 0, r.err);
-  t.notOk(dump(etcd.endpoint, P)[`${P}units/app@2.service`]);
+  t.notOk(dump(etcd, P)[`${P}units/app@2.service`]);
 });
 
 t.test('stop and restart follow the state stream too: no polling reads', async (t) => {
   const s = sessions[0];
   writeFileSync(join(dir, 'poll.service'), '[Service]\nExecStart=/bin/sleep 100\n');
   t.equal((await ctl('submit', join(dir, 'poll.service'))).code, 0);
-  const hash = JSON.parse(dump(etcd.endpoint, P)[`${P}units/poll.service`]).hash;
+  const hash = JSON.parse(dump(etcd, P)[`${P}units/poll.service`]).hash;
   // stand-in for the agent: reports what each desired state asks for, a little after it is set
   const ac = new AbortController();
   t.teardown(() => ac.abort());
@@ -232,7 +232,7 @@ t.test('stop and restart follow the state stream too: no polling reads', async (
   t.match(r.out, /poll\.service/);
   calls = await counted(before, 2);
   t.same(calls, { ApplyBatch: 2, WatchUnitStates: 2 }, `restart: a stop and a start, each one write and one watch, no polling: ${JSON.stringify(calls)}`);
-  t.equal(dump(etcd.endpoint, P)[`${P}desired/poll.service`], 'launched');
+  t.equal(dump(etcd, P)[`${P}desired/poll.service`], 'launched');
   ac.abort();
   t.equal((await ctl('destroy', '--no-block', 'poll.service')).code, 0);
 });
@@ -282,7 +282,7 @@ t.test('cordon, drain and uncordon: state in list-machines, second calls and bad
   t.equal(r.out, `machine ${M1} uncordoned: it takes new units again\n`);
   r = await ctl('uncordon', 'aaaa');
   t.equal(r.out, `machine ${M1} is not cordoned\n`);
-  t.notOk(dump(etcd.endpoint, P)[`${P}cordon/${M1}`], 'nothing left in etcd');
+  t.notOk(dump(etcd, P)[`${P}cordon/${M1}`], 'nothing left in etcd');
 });
 
 t.test('explain and completion', async (t) => {
@@ -319,10 +319,10 @@ t.test('a bad value in etcd is named on stderr and skipped; an agent-reported re
   t.equal(r.code, 0, r.err);
   t.match(r.out, /^UNIT +MACHINE +ACTIVE +SUB +HEALTH +REASON\nb\.service +aaaaaaaa\.\.\.\/10\.1\.1\.1 +inactive +dead +- +start failed: bad unit file setting\n$/, 'REASON joins the default columns');
   await s.reportState('b.service', null);
-  etcdctl(etcd.endpoint, 'put', `${P}units/junk.service`, '{"name":"junk.ser');
+  etcdctl(etcd, 'put', `${P}units/junk.service`, '{"name":"junk.ser');
   r = await ctl('list-unit-files', '--no-legend', '--fields', 'unit');
   t.equal(r.code, 0, r.err);
   t.equal(r.out, 'b.service\nweb.service\n', 'the listing goes on without the bad key');
   t.equal(r.err, `warning: skipped etcd key ${P}units/junk.service: not JSON (fix or delete that key)\n`);
-  etcdctl(etcd.endpoint, 'del', `${P}units/junk.service`);
+  etcdctl(etcd, 'del', `${P}units/junk.service`);
 });

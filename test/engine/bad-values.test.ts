@@ -16,15 +16,15 @@ import { etcdctl } from '../etcd/etcdctl';
 let etcd: EtcdServer;
 const regs: EtcdRegistry[] = [];
 const P = '/bad/';
-const reg = () => { const r = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: P, callTimeoutMs: 1000 }); regs.push(r); return r; };
+const reg = () => { const r = new EtcdRegistry({ ...etcd.connection, prefix: P, callTimeoutMs: 1000 }); regs.push(r); return r; };
 const rec = (id: string): MachineRecord => ({ id, metadata: {}, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, version: 'test', startedAt: '' });
 const unit = (name: string) => {
   const text = '[Service]\nExecStart=/bin/sleep 1000\n';
   return { name, text, hash: unitHash(parseUnitFile(text)) };
 };
-const put = (key: string, value: string) => etcdctl(etcd.endpoint, 'put', `${P}${key}`, value);
+const put = (key: string, value: string) => etcdctl(etcd, 'put', `${P}${key}`, value);
 
-t.before(async () => { etcd = await startEtcd(); });
+t.before(async () => { etcd = await startEtcd({ tls: true, auth: true }); });
 t.teardown(async () => { for (const r of regs) r.close(); await etcd.close(); });
 
 async function until(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {

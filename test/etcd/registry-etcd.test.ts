@@ -9,13 +9,13 @@ import { dump, etcdctl } from './etcdctl';
 let etcd: EtcdServer;
 const regs: EtcdRegistry[] = [];
 const P = '/t1/';
-const newReg = (prefix = P) => { const r = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix, callTimeoutMs: 2000 }); regs.push(r); return r; };
+const newReg = (prefix = P) => { const r = new EtcdRegistry({ ...etcd.connection, prefix, callTimeoutMs: 2000 }); regs.push(r); return r; };
 const machine = (id: string, extra: Partial<MachineRecord> = {}): MachineRecord => ({
   id, address: '10.0.0.1', metadata: { role: 'web' }, capacity: { cpuMillis: 2000, memoryBytes: 1 << 30 },
   version: '0.1.0', startedAt: '2026-01-01T00:00:00.000Z', ...extra,
 });
 
-t.before(async () => { etcd = await startEtcd(); });
+t.before(async () => { etcd = await startEtcd({ tls: true, auth: true }); });
 t.teardown(async () => { for (const r of regs) r.close(); await etcd.close(); });
 
 t.test('writes land at the documented keys', async (t) => {
@@ -31,7 +31,7 @@ t.test('writes land at the documented keys', async (t) => {
   t.ok(c);
   const r = await reg.applySchedule(c!.guard, [{ kind: 'place', unit: 'web.service', machine: 'm1' }]);
   t.same(r, { applied: 1, notLeader: false, txns: 1 });
-  const kv = dump(etcd.endpoint, P);
+  const kv = dump(etcd, P);
   t.same(Object.keys(kv).sort(), [
     '/t1/assigned/m1/web.service', '/t1/desired/web.service', '/t1/engine/leader', '/t1/engine/writer',
     '/t1/machines/m1', '/t1/metadata/m1/disk', '/t1/schedule/web.service', '/t1/states/web.service/m1', '/t1/units/web.service',
@@ -52,7 +52,7 @@ t.test('writes land at the documented keys', async (t) => {
   t.equal((await reg.listStates('web.service')).value[0].state.subState, 'running');
   // states and the machine record hang on the lease
   await s.close();
-  const after = dump(etcd.endpoint, P);
+  const after = dump(etcd, P);
   t.notOk(after['/t1/machines/m1'], 'record gone with the lease');
   t.notOk(after['/t1/states/web.service/m1'], 'states gone with the lease');
   t.equal(await reg.destroyUnit('web.service'), true);
@@ -86,7 +86,7 @@ t.test('placements from a non-leader are refused by etcd', async (t) => {
   t.equal(await reg.currentLeader(), 'b');
   const r3 = await reg.applySchedule(a!.guard, [{ kind: 'place', unit: 'x.service', machine: 'm1' }]);
   t.equal(r3.notLeader, true, 'old guard refused while a new leader holds the key');
-  t.same(dump(etcd.endpoint, '/t2/schedule/'), {}, 'nothing written');
+  t.same(dump(etcd, '/t2/schedule/'), {}, 'nothing written');
   await b!.resign();
 });
 
@@ -121,7 +121,7 @@ t.test('batches above 128 operations are split into several transactions', async
   const r2 = await reg.applySchedule(l!.guard, moves);
   t.equal(r2.applied, 100);
   t.equal(r2.txns, Math.ceil(100 / 42), 'three ops per move, whole moves per txn');
-  t.equal(dump(etcd.endpoint, '/t4/engine/writer')['/t4/engine/writer'], 'e', 'the writer is recorded');
+  t.equal(dump(etcd, '/t4/engine/writer')['/t4/engine/writer'], 'e', 'the writer is recorded');
   t.equal((await reg.listAssigned('mX')).value.length, 100);
   t.equal((await reg.listAssigned('m0')).value.length, Math.ceil(300 / 7) - Math.ceil(100 / 7), 'moved units left their old machine');
   await l!.resign();
@@ -170,10 +170,10 @@ t.test('a restarted agent with the same session token takes its live record over
 t.test('a revoked lease is reported as lost', async (t) => {
   const reg = newReg('/t6/');
   const s = await reg.register(machine('m9'), 2);
-  const out = etcdctl(etcd.endpoint, 'lease', 'list');
+  const out = etcdctl(etcd, 'lease', 'list');
   const ids = out.split('\n').map((l) => l.trim()).filter((l) => /^[0-9a-f]+$/.test(l));
   t.ok(ids.length >= 1);
-  for (const id of ids) etcdctl(etcd.endpoint, 'lease', 'revoke', id);
+  for (const id of ids) etcdctl(etcd, 'lease', 'revoke', id);
   const t0 = Date.now();
   await new Promise<void>((resolve) => { if (s.lost.aborted) resolve(); else s.lost.addEventListener('abort', () => resolve()); });
   t.ok(Date.now() - t0 < 3000, 'noticed within the TTL');

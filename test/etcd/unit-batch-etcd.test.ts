@@ -8,24 +8,24 @@ import { dump, revision } from './etcdctl';
 
 let etcd: EtcdServer;
 const regs: EtcdRegistry[] = [];
-const newReg = (prefix: string) => { const r = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix, callTimeoutMs: 5000 }); regs.push(r); return r; };
+const newReg = (prefix: string) => { const r = new EtcdRegistry({ ...etcd.connection, prefix, callTimeoutMs: 5000 }); regs.push(r); return r; };
 const rec = (name: string, v = 1) => ({ name, text: `[Service]\nExecStart=/bin/sleep ${v}\n`, hash: `h${v}` });
 
-t.before(async () => { etcd = await startEtcd(); });
+t.before(async () => { etcd = await startEtcd({ tls: true, auth: true }); });
 t.teardown(async () => { for (const r of regs) r.close(); await etcd.close(); });
 
 t.test('300 new units: one blind write transaction per 64 units (etcd refuses more than 128 ops)', async (t) => {
   const reg = newReg('/b1/');
   const ops: UnitBatchOp[] = Array.from({ length: 300 }, (_, i) => ({ kind: 'submit', unit: rec(`u${i}.service`), desired: 'launched' }));
   const chunks: number[] = [];
-  const rev0 = revision(etcd.endpoint);
+  const rev0 = revision(etcd);
   const before = reg.stats.requests;
   const res = await reg.applyUnitBatch(ops, (r) => chunks.push(r.length));
   t.same(chunks.sort((a, b) => b - a), [64, 64, 64, 64, 44], 'results reported per chunk as committed');
   t.equal(reg.stats.requests - before, 5, '5 chunks, one write each');
-  t.equal(revision(etcd.endpoint) - rev0, 5, 'each chunk is one transaction (one revision)');
+  t.equal(revision(etcd) - rev0, 5, 'each chunk is one transaction (one revision)');
   t.ok(res.every((r) => r.outcome === 'created' && r.previous === null && r.hash === 'h1'));
-  const kv = dump(etcd.endpoint, '/b1/');
+  const kv = dump(etcd, '/b1/');
   t.equal(Object.keys(kv).length, 600);
   t.equal(kv['/b1/desired/u299.service'], 'launched');
 
@@ -33,7 +33,7 @@ t.test('300 new units: one blind write transaction per 64 units (etcd refuses mo
   const again = await reg.applyUnitBatch(ops);
   t.ok(again.every((r) => r.outcome === 'unchanged' && r.previous === 'launched'), 'same bodies: unchanged, nothing written');
   t.equal(reg.stats.requests - before2, 5, 'the refused blind write returned what is stored: no second request');
-  t.equal(revision(etcd.endpoint) - rev0, 5, 'no write for an unchanged batch');
+  t.equal(revision(etcd) - rev0, 5, 'no write for an unchanged batch');
 });
 
 t.test('every outcome, per unit', async (t) => {
@@ -65,7 +65,7 @@ t.test('every outcome, per unit', async (t) => {
   ]);
   const skip = await reg.applyUnitBatch([{ kind: 'desired', name: 'a.service', state: 'loaded', skipFrom: ['launched'] }]);
   t.equal(skip[0].outcome, 'skipped');
-  const kv = dump(etcd.endpoint, '/b2/');
+  const kv = dump(etcd, '/b2/');
   t.same(Object.keys(kv).sort(), [
     '/b2/desired/a.service', '/b2/desired/b.service', '/b2/desired/c.service', '/b2/desired/y@1.service',
     '/b2/history/b.service', // b was replaced: its versions are kept (docs/groups.md)
@@ -94,7 +94,7 @@ t.test('racing batches: each unit created exactly once, no write lost (seeded)',
     const [ra, rb] = await Promise.all([a.applyUnitBatch(pick()), b.applyUnitBatch(pick())]);
     const created = new Map<string, number>();
     for (const r of [...ra, ...rb]) if (r.outcome === 'created') created.set(r.name, (created.get(r.name) ?? 0) + 1);
-    const kv = dump(etcd.endpoint, prefix);
+    const kv = dump(etcd, prefix);
     for (const [name, count] of created) if (count !== 1) t.fail(`seed ${seed}: ${name} created ${count} times`);
     for (const r of [...ra, ...rb]) {
       const stored = JSON.parse(kv[`${prefix}units/${r.name}`]).hash;

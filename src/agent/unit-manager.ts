@@ -84,6 +84,9 @@ export function fileHash(text: string): string {
   return createHash('sha1').update(text).digest('hex');
 }
 
+/** Above this many links in a batch the agent reloads systemd rather than asking about each unit. */
+const FRESH_LOAD_MAX = 32;
+
 /**
  * Load, unload, start and stop units; batches links into one daemon-reload per `reload()`. Jobs are
  * queued, not waited for: systemd runs them in parallel, and a slow one holds back only its own unit.
@@ -268,6 +271,7 @@ export class UnitManager {
    */
   private async loadableWithoutReload(link: string[], unlink: string[]): Promise<boolean> {
     if (link.length === 0) return false; // unlinks alone: the reload drops what systemd still holds of them
+    if (link.length > FRESH_LOAD_MAX) return false; // one reload costs less than that many GetUnit calls
     if (unlink.some((n) => this.enabledBefore.has(n)) || link.some((n) => this.installs.has(n))) return false;
     const held = await Promise.all(link.map((n) => this.systemd.unitLoaded(n).catch(() => true)));
     return !held.some(Boolean);

@@ -12,9 +12,9 @@ import type { Clock } from '../../src/agent/clock';
 import { silentLogger } from '../../src/log';
 
 t.test('writes only significant changes, at their pace', async (t) => {
-  const etcd = await startEtcd();
+  const etcd = await startEtcd({ tls: true, auth: true });
   t.teardown(() => etcd.close());
-  const reg = new EtcdRegistry({ endpoints: [etcd.endpoint], callTimeoutMs: 2000 });
+  const reg = new EtcdRegistry({ ...etcd.connection, callTimeoutMs: 2000 });
   t.teardown(() => reg.close());
   const rec: MachineRecord = { id: 'm1', metadata: {}, capacity: { cpuMillis: 2000, memoryBytes: 0 }, version: 't', startedAt: '' };
   const session = await reg.register(rec, 10);

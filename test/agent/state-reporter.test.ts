@@ -12,9 +12,9 @@ import { systemClock } from '../../src/agent/clock';
 import { silentLogger } from '../../src/log';
 
 t.test('a write that completes under the old session is rewritten under the new one', async (t) => {
-  const etcd = await startEtcd();
+  const etcd = await startEtcd({ tls: true, auth: true });
   t.teardown(() => etcd.close());
-  const reg = new EtcdRegistry({ endpoints: [etcd.endpoint], callTimeoutMs: 1000 });
+  const reg = new EtcdRegistry({ ...etcd.connection, callTimeoutMs: 1000 });
   t.teardown(() => reg.close());
   const rec: MachineRecord = { id: 'm1', metadata: {}, capacity: { cpuMillis: 0, memoryBytes: 0 }, version: 't', startedAt: '', session: '6f1c2b9e-0000-4000-8000-000000000001' };
   const old = await reg.register(rec, 5);

@@ -3,9 +3,9 @@
  * TTL + 1 s (default TTL 5 s); SIGTERM → resigns at once; a leader frozen past its TTL writes nothing after.
  */
 import t from 'tap';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
+import { shoaldEtcdEnv, startEtcd, type EtcdServer } from '../helpers/etcd-server';
 import { EtcdRegistry } from '../../src/etcd/registry-etcd';
 import type { MachineSession } from '../../src/etcd/registry';
 import { unitHash } from '../../src/units/unit-hash';
@@ -17,7 +17,7 @@ let etcd: EtcdServer;
 const procs: ChildProcess[] = [];
 const regs: EtcdRegistry[] = [];
 
-t.before(async () => { etcd = await startEtcd(); });
+t.before(async () => { etcd = await startEtcd({ tls: true, auth: true }); });
 t.teardown(async () => {
   for (const p of procs) if (p.exitCode === null && p.signalCode === null) { p.kill('SIGCONT'); p.kill('SIGKILL'); }
   for (const r of regs) r.close();
@@ -28,7 +28,7 @@ interface Eng { id: string; proc: ChildProcess; log: string[] }
 
 function spawnEngine(id: string, prefix: string, ttl?: number): Eng {
   const env: NodeJS.ProcessEnv = {
-    ...process.env, SHOAL_ROLES: 'engine', SHOAL_ETCD: etcd.endpoint, SHOAL_PREFIX: prefix, SHOAL_ENGINE_ID: id, SHOAL_LOG_LEVEL: 'info',
+    ...process.env, SHOAL_ROLES: 'engine', ...shoaldEtcdEnv(etcd), SHOAL_PREFIX: prefix, SHOAL_ENGINE_ID: id, SHOAL_LOG_LEVEL: 'info',
   };
   if (ttl) env.SHOAL_ENGINE_TTL = String(ttl);
   const proc = spawn(process.execPath, [`--import=file://${TS_LOADER}`, join(ROOT, 'src/daemon/main.ts'), '--config', '/dev/null'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -53,7 +53,7 @@ const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCod
 
 t.test('three engines, default TTL: one leader; kill -9 → replaced within TTL + 1 s; SIGTERM → resigns', async (t) => {
   const P = '/d1/';
-  const api = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: P }); regs.push(api);
+  const api = new EtcdRegistry({ ...etcd.connection, prefix: P }); regs.push(api);
   const m: MachineSession = await api.register({ id: 'm1', metadata: {}, capacity: { cpuMillis: 0, memoryBytes: 0 }, version: 't', startedAt: '' }, 60);
   const engines = ['a', 'b', 'c'].map((id) => spawnEngine(id, P));
   const first = await until(() => leaderId(api), 20_000, 'a leader');
@@ -86,7 +86,7 @@ t.test('three engines, default TTL: one leader; kill -9 → replaced within TTL 
 
 t.test('a leader frozen past its TTL writes no placement after losing leadership', async (t) => {
   const P = '/d2/';
-  const api = new EtcdRegistry({ endpoints: [etcd.endpoint], prefix: P }); regs.push(api);
+  const api = new EtcdRegistry({ ...etcd.connection, prefix: P }); regs.push(api);
   const m = await api.register({ id: 'm1', metadata: {}, capacity: { cpuMillis: 0, memoryBytes: 0 }, version: 't', startedAt: '' }, 60);
   const engines = ['x', 'y'].map((id) => spawnEngine(id, P, 2));
   const first = await until(() => leaderId(api), 20_000, 'a leader');
@@ -124,5 +124,5 @@ t.test('a leader frozen past its TTL writes no placement after losing leadership
 });
 
 function ctl(...args: string[]): string {
-  return execFileSync('etcdctl', ['--endpoints', etcd.endpoint, ...args], { env: { ...process.env, ETCDCTL_API: '3' } }).toString();
+  return etcd.etcdctl(...args);
 }

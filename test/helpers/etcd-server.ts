@@ -167,3 +167,13 @@ export async function startEtcd(opts: EtcdServerOptions = {}): Promise<EtcdServe
     },
   };
 }
+
+/** shoald's SHOAL_ETCD* environment for `etcd` (endpoint, and with tls/auth its files and the user shoal). */
+export function shoaldEtcdEnv(etcd: EtcdServer): Record<string, string> {
+  const c = etcd.connection;
+  return {
+    SHOAL_ETCD: c.endpoints.join(','),
+    ...(c.tls?.ca ? { SHOAL_ETCD_CA: c.tls.ca } : {}), ...(c.tls?.cert ? { SHOAL_ETCD_CERT: c.tls.cert } : {}), ...(c.tls?.key ? { SHOAL_ETCD_KEY: c.tls.key } : {}),
+    ...(c.auth ? { SHOAL_ETCD_USERNAME: c.auth.username, SHOAL_ETCD_PASSWORD: c.auth.password } : {}),
+  };
+}

@@ -5,9 +5,11 @@
  * connection per VM), etcd over the private network. VMs are left running by down().
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import type { EtcdTls } from '../src/etcd/client';
 import type { NodeExec, Platform, StartOptions } from './platform';
 
 /** vagrant/ of the project: the first one up from here (works from scenarios/ and dist/scenarios/). */
@@ -19,6 +21,8 @@ function vagrantDir(): string {
 const VAGRANT_DIR = vagrantDir();
 /** Private network of the Vagrantfile: nodeN is 192.168.56.(10+N). */
 const NET = process.env.SHOAL_VAGRANT_NET ?? '192.168.56';
+/** The Vagrantfile's certificates for etcd (testbed/certs, once per cluster), beside Vagrant's state. */
+const PKI = join(resolve(VAGRANT_DIR, process.env.VAGRANT_DOTFILE_PATH ?? '.vagrant'), 'pki');
 const CUT_TAG = 'shoal-scenario-cut';
 const DROPIN = '/run/systemd/system/shoald.service.d/scenario-machine-id.conf';
 
@@ -49,7 +53,9 @@ export class VagrantPlatform implements Platform {
   readonly name = 'vagrant';
   readonly nodes = ['node1', 'node2', 'node3'];
   readonly spare = 'node4';
-  readonly etcdEndpoints = [11, 12, 13].map((i) => `http://${NET}.${i}:2379`);
+  readonly etcdEndpoints = [11, 12, 13].map((i) => `https://${NET}.${i}:2379`);
+  /** etcd on the VMs wants TLS with a client certificate (vagrant/provision/etcd.sh). */
+  readonly etcdTls: EtcdTls = { ca: join(PKI, 'ca.pem'), cert: join(PKI, 'client.pem'), key: join(PKI, 'client-key.pem') };
   readonly ttlSeconds: number;
   private readonly dir = mkdtempSync(join(tmpdir(), 'shoal-vagrant-'));
   private readonly sshConfigs = new Map<string, string>();
@@ -179,11 +185,27 @@ export class VagrantPlatform implements Platform {
   /** Until every member reports healthy (30 s). */
   private async waitEtcd(): Promise<void> {
     for (let i = 0; i < 150; i++) {
-      const ok = await Promise.all(this.etcdEndpoints.map((e) => fetch(`${e}/health`, { signal: AbortSignal.timeout(1000) })
-        .then(async (r) => /"health":\s*"true"/.test(await r.text()), () => false)));
+      const ok = await Promise.all(this.etcdEndpoints.map((e) => this.etcdHealthy(e)));
       if (ok.every(Boolean)) return;
       await sleep(200);
     }
     throw new Error(`etcd not healthy on ${this.etcdEndpoints.join(', ')} after 30 s`);
+  }
+
+  /** GET /health of one member with the client certificate; false on any error or after 1 s. */
+  private etcdHealthy(endpoint: string): Promise<boolean> {
+    const tls = { ca: readFileSync(this.etcdTls.ca!), cert: readFileSync(this.etcdTls.cert!), key: readFileSync(this.etcdTls.key!) };
+    return new Promise((res) => {
+      const req = request(`${endpoint}/health`, { ...tls, timeout: 1000 }, (r) => {
+        let body = '';
+        r.setEncoding('utf8');
+        r.on('data', (c: string) => { body += c; });
+        r.on('end', () => res(/"health":\s*"true"/.test(body)));
+        r.on('error', () => res(false));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => res(false));
+      req.end();
+    });
   }
 }

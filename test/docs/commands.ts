@@ -81,7 +81,7 @@ export const COMMANDS: Record<string, CommandTest> = {
   'npm run scenarios:vagrant -- node-kill shoald-restart': { notRun: 'needs the Vagrant VMs' },
   'cd vagrant': { notRun: 'part of the Vagrant session below' },
   'vagrant up': { notRun: 'boots 3 VMs (196 s under TCG on this machine); test/scenarios/vagrant-lint.test.ts checks the Vagrantfile' },
-  "vagrant ssh node1 -c 'sudo etcdctl --endpoints=http://192.168.56.11:2379 member list'": { notRun: 'needs the Vagrant VMs' },
+  "vagrant ssh node1 -c 'sudo etcdctl --endpoints=https://192.168.56.11:2379 --cacert=/etc/shoal/pki/ca.pem --cert=/etc/shoal/pki/client.pem --key=/etc/shoal/pki/client-key.pem member list'": { notRun: 'needs the 3 Vagrant VMs; vagrant/test/boot.test.ts runs this etcdctl with these certificates in its VM (endpoint health)' },
   "vagrant ssh node1 -c 'sudo journalctl -u shoald -n 20'": { notRun: 'needs the Vagrant VMs' },
   'export SHOAL_ENDPOINT=192.168.56.11:7411 SHOAL_TOKEN=$(cat vagrant/.vagrant/shoal-api-token)': { notRun: 'needs the Vagrant VMs (their token file)' },
   'SHOAL_PLATFORM=vagrant npm run scenarios -- node-cut leader-pause': { notRun: 'needs the Vagrant VMs' },

@@ -32,6 +32,10 @@ roles = ["engine", "agent"]
 [etcd]
 endpoints = [$toml_list]
 prefix = "/shoal/"
+# etcd wants TLS with a client certificate (provision/etcd.sh installed these)
+ca = "/etc/shoal/pki/ca.pem"
+cert = "/etc/shoal/pki/client.pem"
+key = "/etc/shoal/pki/client-key.pem"
 
 [machine]
 address = "$IP"
@@ -52,6 +56,9 @@ SHOAL_CONFIG=/etc/shoal/shoal.toml
 SHOAL_NODE=$NODE
 SHOAL_ADDRESS=$IP
 SHOAL_ETCD=$ENDPOINTS
+SHOAL_ETCD_CA=/etc/shoal/pki/ca.pem
+SHOAL_ETCD_CERT=/etc/shoal/pki/client.pem
+SHOAL_ETCD_KEY=/etc/shoal/pki/client-key.pem
 SHOAL_PREFIX=/shoal/
 SHOAL_METADATA=node=$NODE
 SHOAL_TTL=$TTL

@@ -116,9 +116,10 @@ t.test('one VM boots through Vagrant on libvirt and its shoald registers', async
   const ep = '--endpoints=https://192.168.58.11:2379 --command-timeout=10s --cacert=/etc/shoal/pki/ca.pem';
   const withCert = ssh(`sudo etcdctl ${ep} --cert=/etc/shoal/pki/client.pem --key=/etc/shoal/pki/client-key.pem endpoint health`);
   t.equal(withCert.status, 0, `etcd answers shoal's client certificate (${out(withCert)})`);
+  // the same endpoint and CA without the client certificate (etcdctl reports the refused handshake
+  // only as "all SubConns are in TransientFailure")
   const noCert = ssh(`sudo etcdctl ${ep} endpoint health`);
-  t.not(noCert.status, 0, 'etcd refuses a client without a certificate');
-  t.match(out(noCert), /certificate|tls|handshake/i, `refused at the TLS handshake (${out(noCert)})`);
+  t.not(noCert.status, 0, `etcd refuses a client without a certificate (${out(noCert).slice(-200)})`);
 
   const down = run('vagrant', ['destroy', '-f'], 300_000);
   t.equal(down.status, 0, 'vagrant destroy', { output: out(down) });

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
+import { shoaldEtcdEnv, startEtcd, type EtcdServer } from '../helpers/etcd-server';
 import { ApiClient } from '../../src/api/client';
 
 const ROOT = join(__dirname, '..', '..');
@@ -19,7 +19,7 @@ function externalAddress(): string {
 
 function shoald(env: Record<string, string>) {
   const p = spawn(process.execPath, [`--import=file://${TS_LOADER}`, join(ROOT, 'src/daemon/main.ts'), '--config', '/dev/null'], {
-    env: { ...process.env, SHOAL_ROLES: 'engine', SHOAL_ETCD: etcd.endpoint, SHOAL_PREFIX: '/sapi/', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, SHOAL_ROLES: 'engine', ...shoaldEtcdEnv(etcd), SHOAL_PREFIX: '/sapi/', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   p.stderr!.on('data', (b) => { err += b.toString(); });
@@ -28,7 +28,7 @@ function shoald(env: Record<string, string>) {
 }
 
 t.before(async () => {
-  etcd = await startEtcd();
+  etcd = await startEtcd({ tls: true, auth: true });
   dir = mkdtempSync(join(tmpdir(), 'shoal-sapi-'));
 });
 t.teardown(async () => {

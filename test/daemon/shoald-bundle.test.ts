@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
+import { shoaldEtcdEnv, startEtcd, type EtcdServer } from '../helpers/etcd-server';
 
 const ROOT = resolve(__dirname, '..', '..');
 if (!existsSync(join(ROOT, 'dist', 'shoald.js'))) throw new Error('shoald is not built: run npm run build first');
@@ -17,7 +17,7 @@ if (!existsSync(join(ROOT, 'dist', 'shoald.js'))) throw new Error('shoald is not
 let etcd: EtcdServer;
 let dir: string;
 t.before(async () => {
-  etcd = await startEtcd();
+  etcd = await startEtcd({ tls: true, auth: true });
   dir = mkdtempSync(join(tmpdir(), 'shoal-shoald-bundle-'));
   writeFileSync(join(dir, 'modules.js'), "process.on('exit', () => require('fs').writeFileSync(process.env.MODULES_OUT, Object.keys(require.cache).join('\\n')));\n");
 });
@@ -39,7 +39,7 @@ t.test('bin/shoald (engine role) starts from the bundle, serves the page, stops 
   const port = await freePort();
   const p = spawn(process.execPath, ['--max-semi-space-size=1', '--optimize-for-size', '-r', join(dir, 'modules.js'), join(ROOT, 'bin', 'shoald'), '--config', '/dev/null'], {
     env: {
-      PATH: process.env.PATH ?? '', SHOAL_ROLES: 'engine', SHOAL_ETCD: etcd.endpoint, SHOAL_PREFIX: '/bundle/', SHOAL_ENGINE_ID: 'e1',
+      PATH: process.env.PATH ?? '', SHOAL_ROLES: 'engine', ...shoaldEtcdEnv(etcd), SHOAL_PREFIX: '/bundle/', SHOAL_ENGINE_ID: 'e1',
       SHOAL_API_LISTEN: `unix://${dir}/api.sock`, SHOAL_HTTP_LISTEN: `127.0.0.1:${port}`, MODULES_OUT: join(dir, 'modules.txt'), SHOAL_LOG_FORMAT: 'logfmt',
     },
     stdio: ['ignore', 'ignore', 'pipe'],

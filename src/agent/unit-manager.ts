@@ -5,7 +5,7 @@
  * that is how a restarted agent adopts what runs. State is followed by D-Bus signals, not polling.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShoalError } from '../errors';
 import type { Logger } from '../log';
@@ -120,7 +120,11 @@ export class UnitManager {
     this.unsubscribe = this.systemd.onUnitChange((name, change) => this.onChange(name, change));
   }
 
-  /** Adopts the units whose files are in the runtime dir (running ones count as started). Call once, first. */
+  /**
+   * Adopts the units whose files are in the runtime dir. A running unit counts as started only when this
+   * agent started it (its `.NAME.started` marker): one systemd started (a socket's service, a WantedBy= of an
+   * enabled unit) is left to systemd, as before the restart. Call once, first.
+   */
   async adopt(): Promise<ManagedUnit[]> {
     await mkdir(this.fsDir, { recursive: true });
     // temp files of an interrupted write and run markers start with a dot
@@ -136,8 +140,9 @@ export class UnitManager {
         if (!state.exit && kept && !isRunningState(state.activeState)) state.exit = kept;
         if (state.exit || isRunningState(state.activeState)) await this.systemd.refUnit?.(file).catch(() => undefined);
       }
+      const ours = await access(this.startedMarker(file)).then(() => true, () => false);
       // a service found ended that ran (ExecMainStartTimestamp set) counts as ran: a batch run is not started again
-      this.units.set(file, { name: file, fileHash: fileHash(text), unitHash: headerHash(text), started: isRunningState(state.activeState), ran: marker !== null || isRunningState(state.activeState) || state.exit !== undefined, activeState: state.activeState, state });
+      this.units.set(file, { name: file, fileHash: fileHash(text), unitHash: headerHash(text), started: ours && isRunningState(state.activeState), ran: marker !== null || isRunningState(state.activeState) || state.exit !== undefined, activeState: state.activeState, state });
       if (hasInstall(text)) this.installs.add(file);
       // an agent that died between writing and reloading left the link undone
       if (state.loadState !== 'loaded') this.toLink.add(file);
@@ -210,6 +215,7 @@ export class UnitManager {
       this.toUnlink.add(name);
       if (this.installs.delete(name)) this.enabledBefore.add(name);
       await rm(join(this.fsDir, `.${name}.ran`), { force: true }); // a batch unit's marker (after the bookkeeping: no await in between)
+      if (!this.units.has(name)) await rm(this.startedMarker(name), { force: true });
       // not awaited: the next pass (a replaced unit's load) need not wait for one more D-Bus call
       void this.systemd.resetFailedUnit(name).catch((err) => this.log.warn('reset-failed after unload failed', { unit: name, err: String(err) }));
       this.onSettled(name, undefined);
@@ -334,6 +340,9 @@ export class UnitManager {
     const job = await this.systemd.queueJob(kind, name);
     const u = this.units.get(name);
     if (!u) return;
+    // who started it, for a restarted agent (adopt): what systemd started on its own is not ours to stop
+    if (kind === 'stop') await rm(this.startedMarker(name), { force: true }).catch(() => undefined);
+    else if (!u.started) await writeFile(this.startedMarker(name), '').catch((err) => this.log.warn('cannot mark the unit as started by shoal', { unit: name, err: String(err) }));
     u.started = kind !== 'stop';
     if (kind !== 'stop') { u.ran = true; u.startedAtMs = Date.now(); }
     const pending: PendingJob = { kind, since: Date.now(), late: false };
@@ -354,6 +363,11 @@ export class UnitManager {
       await this.refresh(name).catch((err) => this.log.warn('state refresh failed', { unit: name, err: String(err) }));
       if (!this.closed) this.onSettled(name, this.get(name));
     });
+  }
+
+  /** The marker saying this agent started `name` (gone with its stop or unload). */
+  private startedMarker(name: string): string {
+    return join(this.fsDir, `.${name}.started`);
   }
 
   /** `done`, or 'late' once the job deadline passed (the job itself goes on in systemd). */

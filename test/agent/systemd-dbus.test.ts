@@ -163,18 +163,23 @@ t.test('on a real node', async (t) => {
   await t.test('a new UnitManager adopts the running units (same MainPID) and unloads cleanly', async (t) => {
     const pid = Number(await show('a.service', 'MainPID'));
     t.ok(pid > 0);
+    // d.service: managed (its file in the runtime dir) but started by systemd itself, as a socket's service or
+    // a WantedBy= of an enabled unit is: the newcomer's finding (a shoald restart stopped such units)
+    await tb.sh(node, `printf '[Service]\\nExecStart=/bin/sleep 1000\\n' > /run/shoal/units/d.service && systemctl link --runtime /run/shoal/units/d.service && systemctl start d.service`);
     const sd2 = await connectSystemd({ busAddress });
     t.teardown(() => sd2.close());
     const { um, run } = managerWithJobs({ systemd: sd2, fsRoot });
     t.teardown(() => um.close());
     const adopted = await um.adopt();
-    t.same(adopted.map((u) => u.name), ['a.service', 'b.service', 'c.service']);
+    t.same(adopted.map((u) => u.name), ['a.service', 'b.service', 'c.service', 'd.service']);
     const a = adopted[0];
     t.ok(a.started);
     t.equal(a.state.mainPid, pid, 'adopted, not restarted');
     t.notOk(adopted[2].started, 'c was never started');
+    t.equal(adopted[3].state.activeState, 'active');
+    t.notOk(adopted[3].started, 'd runs, but systemd started it, not shoal: a desired-loaded d is not stopped');
 
-    for (const n of ['a.service', 'b.service', 'c.service']) await run('unload', n);
+    for (const n of ['a.service', 'b.service', 'c.service', 'd.service']) await run('unload', n);
     await um.reload();
     t.same(um.list(), []);
     t.equal(await show('a.service', 'LoadState'), 'not-found');

@@ -164,6 +164,14 @@ export class ClusterModel {
   }
 
   /** True when `unit` is healthy (or active, without checks) at its stored version on the machine it is scheduled on. */
+  /** True when the machine `unit` is scheduled on reports it loaded at its current hash (active or not). */
+  loadedWhereScheduled(unit: string): boolean {
+    const m = this.schedule.get(unit);
+    const hash = this.units.get(unit)?.hash;
+    const s = m === undefined ? undefined : this.states.get(unit)?.get(m);
+    return !!s && s.hash === hash && s.loadState === 'loaded';
+  }
+
   healthyWhereScheduled(unit: string): boolean {
     const m = this.schedule.get(unit);
     const hash = this.units.get(unit)?.hash;

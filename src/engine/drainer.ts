@@ -79,7 +79,10 @@ export class Drainer {
       for (const m of p.moved) {
         const where = model.schedule.get(m.unit);
         if (where !== undefined && where !== mp.machine) m.to = where;
-        if (!m.healthy && (model.unitHash(m.unit) === undefined || (where === m.to && model.healthyWhereScheduled(m.unit)))) m.healthy = true;
+        // a unit desired only loaded (a socket's service, one a WantedBy= starts) never turns active on its
+        // own: loaded at its new machine is all there is to wait for (else every such drain ran to its deadline)
+        const arrived = model.launched(m.unit) ? model.healthyWhereScheduled(m.unit) : model.loadedWhereScheduled(m.unit);
+        if (!m.healthy && (model.unitHash(m.unit) === undefined || (where === m.to && arrived))) m.healthy = true;
       }
       const left = model.unitsOn(mp.machine);
       p.stuck = left.filter((u) => stuck.has(u) || (p.stuck.some((s) => s.unit === u) && !mp.evict.includes(u)))

@@ -94,6 +94,29 @@ t.test('drain: group steps, floors kept, failover, a pinned unit stays, cordon k
   t.same(await drainStatus(api, 'm1'), { machine: 'm1', cordon: null, progress: null });
 });
 
+t.test('a unit desired only loaded (a socket\'s service) counts as moved once loaded on its new machine: the drain does not run to its deadline', async (t) => {
+  // the newcomer's finding: a machine with a socket-activated echo.service drained for the whole deadline
+  const P = '/d3/';
+  const api = reg(P);
+  const sessions: MachineSession[] = [];
+  for (const id of ['m1', 'm2']) sessions.push(await api.register(rec(id), 5));
+  const sim = simulateAgents(api, sessions, { healthyAfterMs: 200 });
+  t.teardown(() => sim.stop());
+  const e = startEngine(P, 'e1');
+  t.teardown(() => e.stop());
+  await submitUnit(api, 'echo.service', '[Service]\nExecStart=/bin/cat\n[X-Fleet]\nMachineMetadata=disk=ssd\n');
+  await setDesiredStates(api, ['echo.service'], 'loaded');
+  await until(async () => (await api.listAssigned('m1')).value.includes('echo.service'), 10_000, 'echo loaded on m1');
+  // now anywhere: drop the metadata pin so m2 can take it
+  await submitUnit(api, 'echo.service', '[Service]\nExecStart=/bin/cat\n', { replace: true });
+  await until(async () => (await api.listStates('echo.service')).value.some((s) => s.state.hash && s.machine === 'm1' && s.state.loadState === 'loaded'), 10_000, 'echo reported loaded');
+  const t0 = Date.now();
+  await drainMachine(api, 'm1', 60_000, 'test');
+  const p = await until(async () => { const s = await drainStatus(api, 'm1'); return s.progress?.status === 'done' && s.progress; }, 15_000, 'the drain to finish');
+  t.same(p.moved.map((m) => `${m.unit} -> ${m.to} ${m.healthy}`), ['echo.service -> m2 true'], 'moved, and counted arrived when loaded there');
+  t.notOk(p.deadlinePassed, `done in ${Date.now() - t0} ms, not by its deadline`);
+});
+
 t.test('draining the only machine that can run a unit: shoalctl drain reports it left (exit 1), it stays running there', async (t) => {
   const P = '/d2/';
   const api = reg(P);

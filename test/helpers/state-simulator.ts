@@ -1,7 +1,7 @@
 /**
  * Reports unit states the way agents do, for engine-driver tests on real etcd without systemd: every
- * launched unit the engine placed on one of `sessions`' machines is reported active at its stored hash,
- * and `healthy` once it has run `healthyAfterMs` at that hash, unless `broken(hash)` says its check fails.
+ * launched unit the engine placed on one of `sessions`' machines is reported active at its stored hash
+ * (a unit desired only loaded: loaded and inactive), and `healthy` once it has run `healthyAfterMs` at that hash, unless `broken(hash)` says its check fails.
  * Polls etcd every 40 ms (a test helper; the real agent follows watches).
  */
 import type { MachineSession, UnitStateRecord } from '../../src/etcd/registry';
@@ -37,8 +37,16 @@ export function simulateAgents(reg: EtcdRegistry, sessions: MachineSession[], op
         for (const u of units.value) {
           const m = schedule.value.get(u.name);
           const s = m ? byId.get(m) : undefined;
-          if (!s || desired.value.get(u.name) !== 'launched') continue;
+          if (!s) continue;
           const key = `${u.name}@${m}`;
+          if (desired.value.get(u.name) === 'loaded') {
+            // a unit desired only loaded: loaded at its hash, not running, no health (as an agent reports it)
+            if (reported.get(key) === `${u.hash}/loaded`) continue;
+            await s.reportState(u.name, { loadState: 'loaded', activeState: 'inactive', subState: 'dead', hash: u.hash, since: new Date(now).toISOString() });
+            reported.set(key, `${u.hash}/loaded`);
+            continue;
+          }
+          if (desired.value.get(u.name) !== 'launched') continue;
           const seen = since.get(key);
           if (!seen || seen.hash !== u.hash) since.set(key, { hash: u.hash, at: now });
           const at = since.get(key)!.at;

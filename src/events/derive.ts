@@ -19,6 +19,8 @@ export interface KeyChange {
 /** What the deriver remembers between changes (machines seen lost, to tell `returned` from `joined`). */
 export class EventDeriver {
   private readonly lost = new Set<string>();
+  /** The last value of state keys deleted lately (a lease handed over or lost): a re-report of the same run is no news. */
+  private readonly goneStates = new Map<string, string>();
 
   constructor(private readonly keys: KeyLayout) {}
 
@@ -31,7 +33,7 @@ export class EventDeriver {
         case 'units': return unitEvents(c, p.unit, now);
         case 'desired': return c.next !== null && c.next !== c.prev ? [{ kind: 'unit.desired', unit: p.unit, message: `desired state ${c.next}`, time: now }] : [];
         case 'schedule': return scheduleEvents(c, p.unit, now);
-        case 'states': return stateEvents(c, p.unit, p.machine, now);
+        case 'states': return stateEvents(this.sameRun(c), p.unit, p.machine, now);
         case 'machines': return this.machineEvents(c, p.machine, now);
         case 'deployments': return deploymentEvents(c, p.unit, now);
         case 'engine': return p.name === 'leader' ? leaderEvents(c, now) : [];
@@ -40,6 +42,27 @@ export class EventDeriver {
     } catch (err) {
       return [{ kind: 'key.bad', message: `skipped ${c.key}: ${(err as Error).message}`.slice(0, 300), fields: { key: c.key }, time: now }];
     }
+  }
+
+  /**
+   * A state key re-created for the same run (same hash and MainPID) after its deletion (a restarted agent
+   * taking its machine over, an agent re-registering after an etcd outage) is compared with the value it
+   * had, so it says nothing new: without this every unit of a restarted shoald's machine was "started" again.
+   */
+  private sameRun(c: KeyChange): KeyChange {
+    if (c.next === null) {
+      if (c.prev !== null) {
+        if (this.goneStates.size >= GONE_STATES_MAX) this.goneStates.delete(this.goneStates.keys().next().value!);
+        this.goneStates.set(c.key, c.prev);
+      }
+      return c;
+    }
+    const was = this.goneStates.get(c.key);
+    this.goneStates.delete(c.key);
+    if (c.prev !== null || was === undefined) return c;
+    const a = safe(() => decodeState(c.key, was));
+    const b = safe(() => decodeState(c.key, c.next!));
+    return a && b && a.hash === b.hash && (a.mainPid ?? 0) > 0 && a.mainPid === b.mainPid ? { ...c, prev: was } : c;
   }
 
   private machineEvents(c: KeyChange, machine: string, now: number): EventDraft[] {
@@ -58,6 +81,9 @@ export class EventDeriver {
     return [];
   }
 }
+
+/** Deleted state values remembered (oldest forgotten first). */
+const GONE_STATES_MAX = 10_000;
 
 function safe<T>(fn: () => T): T | null {
   try { return fn(); } catch { return null; }

@@ -66,3 +66,18 @@ t.test('drafts and filters', async (t) => {
   t.ok(matches(e, { kinds: ['unit.'] }));
   t.notOk(matches(e, { kinds: ['machine.'] }));
 });
+
+t.test('a state re-created for the same run (a restarted agent, a lease handed over) is no news; a new run is', async (t) => {
+  // a newcomer's finding: after restart-shoald every unit of that node had a fresh unit.started
+  const d = new EventDeriver(keys);
+  const kinds = (key: string, prev: string | null, next: string | null) => d.derive({ key, prev, next }, 1).map((e) => e.kind);
+  const k = '/s/states/a.service/m1';
+  t.same(kinds(k, null, state('active', { mainPid: 61 })), ['unit.started']);
+  t.same(kinds(k, state('active', { mainPid: 61 }), null), [], 'deleted with the old lease');
+  t.same(kinds(k, null, state('active', { mainPid: 61, since: 'later' })), [], 'the same process reported again: nothing');
+  t.same(kinds(k, state('active', { mainPid: 61 }), null), []);
+  t.same(kinds(k, null, state('active', { mainPid: 75 })), ['unit.started'], 'another process: a new run');
+  t.same(kinds(k, state('active', { mainPid: 75 }), null), []);
+  t.same(kinds(k, null, state('failed', { mainPid: 75 })), ['unit.failed'], 'the same pid but now failed: said');
+  t.same(kinds('/s/states/b.service/m1', null, state('active')), ['unit.started'], 'no pid known: started');
+});

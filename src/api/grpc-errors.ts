@@ -66,7 +66,8 @@ export function fromServiceError(err: unknown, endpoint: string): ShoalError {
   const e = err as Partial<grpc.ServiceError>;
   if (typeof e?.code !== 'number') return new ShoalError('api.internal', err instanceof Error ? err.message : String(err));
   const code = String(e.metadata?.get(CODE_KEY)?.[0] ?? '') || undefined;
-  const msg = e.details || e.message || 'unknown error';
+  // grpc-js ends a connection error with an empty "Resolution note: " when its resolver has nothing to add
+  const msg = (e.details || e.message || 'unknown error').replace(/\s*Resolution note:\s*$/, '');
   switch (e.code) {
     case grpc.status.INVALID_ARGUMENT: return new ValidationError(code ?? 'api.invalid-argument', msg);
     case grpc.status.NOT_FOUND: return new NotFoundError(code ?? 'api.not-found', msg);

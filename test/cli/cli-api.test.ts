@@ -122,6 +122,7 @@ t.test('bad input exits 1 or 2 with a clear message', async (t) => {
   r = await ctl('list-units', '--endpoint', `unix://${dir}/nobody.sock`);
   t.equal(r.code, 1);
   t.match(r.err, /cannot reach shoald at unix:\/\/.*nobody\.sock/);
+  t.notMatch(r.err, /Resolution note/, 'no dangling "Resolution note:" of grpc-js');
   r = await ctl('start', '--block-attempts', 'x', 'web.service');
   t.equal(r.code, 2);
   t.notOk(dump(etcd, P)[`${P}units/a..b.service`]);

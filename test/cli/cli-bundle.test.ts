@@ -85,5 +85,7 @@ t.test('API verbs through the bundle: submit a template, start and stop instance
   r = await ctl(['destroy', '--no-block', 'app@*.service', 'nope.service'], dir);
   t.equal(r.code, 0, r.err);
   t.match(r.err, /Unit nope\.service does not exist, nothing to destroy/);
+  t.notMatch(r.out, /Destroyed nope\.service/, 'a unit that did not exist is not said destroyed');
+  t.match(r.out, /^Destroyed app@2\.service$/m);
   t.equal((await reg.listUnits()).value.map((u) => u.name).join(), 'app@.service', 'the instances are gone, the template stays');
 });

@@ -20,7 +20,7 @@ export function registerDestroy(program: Command, io: CliIO): void {
     await withClient(c, io, async (client) => {
       const results = await runBatch(client, io, 'destroy', { action: 'DESTROY', units: names.map((name) => ({ name })) });
       for (const r of results) if (r.outcome === 'not-found') io.stderr.write(`Unit ${r.name} does not exist, nothing to destroy\n`);
-      const done = results.map((r) => r.name);
+      const done = results.filter((r) => r.outcome !== 'not-found').map((r) => r.name);
       if (opts.block !== false) await waitFor(client, io, done, 'unloaded', new Map(), opts);
       for (const n of done) io.stdout.write(`Destroyed ${n}\n`);
     });

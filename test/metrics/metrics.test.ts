@@ -2,6 +2,12 @@
 import t from 'tap';
 import * as m from '../../src/metrics';
 import { parsePromText, sampleValue } from '../helpers/prom-text';
+// a published parser of Prometheus' text format (no types of its own), beside our strict one
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const parsePrometheusTextFormat = require('parse-prometheus-text-format') as (text: string) => {
+  name: string; help: string; type: string;
+  metrics: { value?: string; labels?: Record<string, string>; buckets?: Record<string, string>; count?: string; sum?: string }[];
+}[];
 
 t.test('every metric is on the default register, parses, and follows the naming conventions', async (t) => {
   m.placements.inc({ kind: 'place' });
@@ -26,6 +32,15 @@ t.test('every metric is on the default register, parses, and follows the naming 
   t.equal(sampleValue(fams, 'shoal_engine_plan_duration_seconds_count'), 1);
   t.equal(sampleValue(fams, 'shoal_engine_plan_duration_seconds_bucket', { le: '0.005' }), 1);
   t.equal(sampleValue(fams, 'shoal_engine_plan_duration_seconds_bucket', { le: '0.001' }), 0);
+  // and a published Prometheus text-format parser reads the same families, types and values
+  const theirs = parsePrometheusTextFormat(await m.register.metrics());
+  t.same(theirs.map((f) => f.name).sort(), [...fams.keys()].sort(), 'the same metric families');
+  for (const f of theirs) t.equal(f.type.toLowerCase(), fams.get(f.name)?.type, `${f.name}: the same type`);
+  const placements = theirs.find((f) => f.name === 'shoal_engine_placements_total')!;
+  t.equal(placements.metrics.find((x) => x.labels?.kind === 'place')?.value, '1');
+  const plan = theirs.find((f) => f.name === 'shoal_engine_plan_duration_seconds')!;
+  t.equal(plan.metrics[0].count, '1');
+  t.equal(plan.metrics[0].buckets?.['0.005'], '1');
 });
 
 t.test('the parser is strict', async (t) => {

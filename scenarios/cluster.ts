@@ -41,7 +41,7 @@ export class Cluster {
   private readonly ids = new Map<string, string>();
 
   constructor(readonly platform: Platform, readonly log: (msg: string) => void = () => undefined) {
-    this.reg = new EtcdRegistry({ endpoints: platform.etcdEndpoints, tls: platform.etcdTls, callTimeoutMs: 3000 });
+    this.reg = new EtcdRegistry({ endpoints: platform.etcdEndpoints, tls: platform.etcdTls, callTimeoutMs: platform.etcdCallTimeoutMs ?? 3000 });
   }
 
   /** The machine id `node` registers with (cached). */

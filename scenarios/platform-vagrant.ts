@@ -55,6 +55,8 @@ export class VagrantPlatform implements Platform {
   readonly spare = 'node4';
   readonly etcdEndpoints = [11, 12, 13].map((i) => `https://${NET}.${i}:2379`);
   /** etcd on the VMs wants TLS with a client certificate (vagrant/provision/etcd.sh). */
+  // three etcd members under QEMU's software emulation: the host's writes missed a 3 s deadline (docs/vagrant.md)
+  readonly etcdCallTimeoutMs = 15_000;
   readonly etcdTls: EtcdTls = { ca: join(PKI, 'ca.pem'), cert: join(PKI, 'client.pem'), key: join(PKI, 'client-key.pem') };
   readonly ttlSeconds: number;
   private readonly dir = mkdtempSync(join(tmpdir(), 'shoal-vagrant-'));

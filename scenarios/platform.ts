@@ -32,6 +32,8 @@ export interface Platform {
   readonly etcdEndpoints: string[];
   /** etcd's CA and the client certificate (PEM paths), when etcd serves TLS. */
   readonly etcdTls?: EtcdTls;
+  /** The scenario client's deadline per etcd call, ms (default 3000; emulated VMs need more). */
+  readonly etcdCallTimeoutMs?: number;
   /** etcd's members by name (etcd1..etcdN) when single members can be acted on (see etcdMember). */
   readonly etcdMembers?: string[];
   /** The machine/engine lease TTL the cluster runs with, in seconds. */

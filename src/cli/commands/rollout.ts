@@ -7,8 +7,10 @@ import { CliError, EXIT_FAILURE } from '../cli-error';
 
 const FINISHED = new Set(['succeeded', 'failed', 'reverted']);
 
-function line(d: DeploymentMsg): string {
-  return `${d.unit} ${d.fromHash.slice(0, 7) || '-'} -> ${d.target.slice(0, 7)}: ${d.status}, step ${d.step}/${d.steps}, ${d.healthy}/${d.total} healthy${d.message ? ` (${d.message})` : ''}`;
+/** One status line: the version instances move away from, and the one they move to (back to `from` while reverting). */
+export function line(d: DeploymentMsg): string {
+  const away = d.target === d.toHash ? d.fromHash : d.toHash;
+  return `${d.unit} ${away.slice(0, 7) || '-'} -> ${d.target.slice(0, 7)}: ${d.status}, step ${d.step}/${d.steps}, ${d.healthy}/${d.total} healthy${d.message ? ` (${d.message})` : ''}`;
 }
 
 /** Adds `rollout status` to the program. */

@@ -24,6 +24,8 @@ const bad: { name: string; file: string; text: string; expect: RegExp }[] = [
   { name: 'forbidden combination', file: 'b.service', text: '[X-Fleet]\nGlobal=true\nMachineOf=c.service\n', expect: /b\.service:\d+: .*(Global|MachineOf)/ },
   { name: 'assignment before any section', file: 'c.service', text: 'ExecStart=/bin/true\n', expect: /c\.service:1/ },
   { name: 'unknown unit type in the name', file: 'd.servic', text: '[Service]\nExecStart=/bin/true\n', expect: /d\.servic/ },
+  { name: 'a service with nothing to run (systemd refuses it)', file: 'f.service', text: '[Unit]\nDescription=x\n', expect: /f\.service:1: .*systemd would refuse to load it/ },
+  { name: 'an empty file (systemd takes it as masked)', file: 'g.service', text: '', expect: /g\.service: .*empty.*masked/ },
   { name: 'binary junk', file: 'e.service', text: '[Service]\nExecStart=\u0000\u0001\n', expect: /e\.service/ },
 ];
 for (const c of bad) {
@@ -34,6 +36,15 @@ for (const c of bad) {
     t.match(run.stderr, c.expect);
   });
 }
+
+t.test('every problem of a file is printed, in line order', async (t) => {
+  const path = write('many.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineOff=b.service\nGlobal=maybe\n[X-Shoal]\nCPU=lots\n');
+  const run = await shoalctl(['verify', path]);
+  t.equal(run.code, 1);
+  const lines = run.stderr.trim().split('\n').filter((l) => l.startsWith(path));
+  t.same(lines.map((l) => Number(l.slice(path.length + 1).split(':')[0])), [4, 5, 7], run.stderr);
+  t.match(run.stderr, /1 of 1 unit file\(s\) invalid/);
+});
 
 t.test('a missing file is an error naming it; other files are still checked', async (t) => {
   const good = write('good.service', '[Service]\nExecStart=/bin/true\n');

@@ -17,16 +17,21 @@ Examples:
   shoalctl verify web.service
   shoalctl verify units-examples/*
 
-Exit status: 0 when every file is valid, 1 when any is not (each problem is printed as file:line: key: message).`)
+Exit status: 0 when every file is valid, 1 when any is not. Every problem is printed, as file:line: key: message,\nincluding a service systemd would refuse to load (no ExecStart=).`)
     .action((files: string[], opts: { quiet?: boolean }) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { parseUnit } = require('../../units/unit') as typeof import('../../units/unit'); // loaded only for verify
+      const { checkUnit } = require('../../units/unit-check') as typeof import('../../units/unit-check'); // loaded only for verify
       let bad = 0;
       for (const path of files) {
         try {
           const arg = readUnitFileArg(path, io.cwd);
-          const spec = parseUnit(arg.name, arg.text, { file: arg.file });
-          if (!opts.quiet) io.stdout.write(`${path}: ok (${spec.name}, hash ${spec.hash.slice(0, 7)})\n`);
+          const { spec, problems } = checkUnit(arg.name, arg.text, { file: arg.file });
+          if (problems.length === 0 && spec) {
+            if (!opts.quiet) io.stdout.write(`${path}: ok (${spec.name}, hash ${spec.hash.slice(0, 7)})\n`);
+            continue;
+          }
+          bad++;
+          for (const p of problems) io.stderr.write(`${p.message.startsWith(path) ? p.message : `${path}: ${p.message}`}\n`);
         } catch (err) {
           if (!(err instanceof CliError) && !(err instanceof ShoalError)) throw err;
           bad++;

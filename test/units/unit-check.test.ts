@@ -1,0 +1,76 @@
+/**
+ * checkUnit (shoalctl verify): every problem of a file, in line order; and serviceLoadProblem agrees
+ * with the live `systemd-analyze verify` (systemd 252, as in the testbed image) over every combination
+ * of the keys systemd's service_verify reads. Fails, never skips, when systemd-analyze is missing.
+ */
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkUnit, MAX_PROBLEMS, serviceLoadProblem } from '../../src/units/unit-check';
+import { parseUnit } from '../../src/units/unit';
+
+t.test('every bad key is reported, in line order, each with its line', async (t) => {
+  const text = '[Service]\nExecStart=/bin/true\n[X-Fleet]\nConflicts=\nMachineOf=a b\nBogus=1\nMachineID=zz\n[X-Shoal]\nCPU=abc\n';
+  const { spec, problems } = checkUnit('x.service', text, { file: 'x.service' });
+  t.equal(spec, undefined, 'no spec for a bad file');
+  t.same(problems.map((p) => p.location?.line), [5, 6, 7, 9]);
+  t.same(problems.map((p) => p.location?.key), ['MachineOf', 'Bogus', 'MachineID', 'CPU']);
+  t.match(problems[0].message, /^x\.service:5: /);
+});
+
+t.test('a continued line is stepped over whole; the count is bounded', async (t) => {
+  const cont = checkUnit('y.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nBogus=a \\\n  b\nOther=1\n');
+  t.same(cont.problems.map((p) => p.location?.line), [4, 6], 'the continuation of line 4 is not a problem of its own');
+  const many = '[Service]\nExecStart=/bin/true\n[X-Fleet]\n' + Array.from({ length: 50 }, (_, i) => `Bad${i}=1`).join('\n');
+  t.equal(checkUnit('z.service', many).problems.length, MAX_PROBLEMS);
+  t.same(checkUnit('ok.service', '[Service]\nExecStart=/bin/true\n').problems, []);
+  t.equal(checkUnit('ok.service', '[Service]\nExecStart=/bin/true\n').spec?.name, 'ok.service');
+});
+
+t.test('a container unit needs no ExecStart=; an empty file is masked', async (t) => {
+  t.same(checkUnit('c.service', '[X-Container]\nImage=busybox\nCommand=sleep 1\n').problems, []);
+  t.match(checkUnit('e.service', '').problems[0]?.message, /empty.*masked/);
+  t.match(checkUnit('e.socket', '').problems[0]?.message, /empty.*masked/);
+});
+
+// every combination of what service_verify reads
+function cases(): { name: string; text: string }[] {
+  const out: { name: string; text: string }[] = [];
+  let n = 0;
+  for (const start of [undefined, '/bin/true', '']) {
+    for (const stop of [undefined, '/bin/true']) {
+      for (const type of [undefined, 'simple', 'oneshot', 'forking', 'exec']) {
+        for (const remain of [undefined, 'yes', 'no']) {
+          for (const success of [undefined, 'none', 'exit']) {
+            const unit = success === undefined ? '' : `[Unit]\nSuccessAction=${success}\n`;
+            const svc = [start === undefined ? '' : `ExecStart=${start}\n`, stop === undefined ? '' : `ExecStop=${stop}\n`,
+              type === undefined ? '' : `Type=${type}\n`, remain === undefined ? '' : `RemainAfterExit=${remain}\n`].join('');
+            out.push({ name: `c${n++}.service`, text: `${unit}[Service]\n${svc}` });
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+t.test('serviceLoadProblem agrees with systemd-analyze verify on every combination', async (t) => {
+  const all = cases();
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-unit-check-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const c of all) writeFileSync(join(dir, c.name), c.text);
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile('systemd-analyze', ['verify', '--man=no', ...all.map((c) => join(dir, c.name))], { timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') reject(new Error('systemd-analyze is missing (apt install systemd)'));
+      else resolve(`${stdout}${stderr}`);
+    });
+  });
+  const refused = new Set([...out.matchAll(/^(c\d+\.service): .*Refusing\./gm)].map((m) => m[1]));
+  t.ok(refused.size > 20 && refused.size < all.length - 20, `systemd refused ${refused.size} of ${all.length}`);
+  for (const c of all) {
+    const ours = serviceLoadProblem(parseUnit(c.name, c.text));
+    t.equal(ours !== undefined, refused.has(c.name), `${JSON.stringify(c.text)}: systemd ${refused.has(c.name) ? 'refuses' : 'loads'} it${ours ? ` (ours: ${ours.message})` : ''}`);
+  }
+});

@@ -86,3 +86,11 @@ export function jobFinished(j: Job): boolean {
 export function retryDelayMs(failures: number): number {
   return Math.min(2000 * 2 ** Math.max(0, failures - 1), 300_000);
 }
+
+/**
+ * A run job's progress in one cell: `run 2, 1 failed, BackoffLimit=3`. BackoffLimit counts retries
+ * (Kubernetes' backoffLimit): the job fails at BackoffLimit + 1 failed runs, so "failures/limit" misread.
+ */
+export function runProgress(j: { runs: readonly unknown[]; failures: number; backoffLimit: number }): string {
+  return `run ${j.runs.length}, ${j.failures} failed, BackoffLimit=${j.backoffLimit}`;
+}

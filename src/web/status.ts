@@ -11,7 +11,7 @@ import type { ClusterState, UnitStateRecord } from '../etcd/registry';
 import type { PlacementStrategy, TargetState } from '../units/types';
 import { isFinished } from '../deploy/types';
 import { cordonState } from '../api/drain-ops';
-import type { JobRecord } from '../jobs/types';
+import { runProgress, type JobRecord } from '../jobs/types';
 
 /** One machine as the page shows it. Sizes: millicores and bytes. */
 export interface MachineView {
@@ -111,7 +111,7 @@ function jobView(j: JobRecord): JobView {
     const last = j.runs.at(-1);
     const exit = !last?.result ? '' : last.exitCode === 'exited' ? `status=${last.exitStatus ?? '?'}` : `${last.result}${last.exitCode ? ` (${last.exitCode} ${last.exitStatus ?? '?'})` : ''}`;
     const finished = j.status === 'succeeded' || j.status === 'failed';
-    return { ...base, progress: `run ${j.runs.length}, ${j.failures}/${j.backoffLimit} failed`, machine: last?.machine ?? '', exit, next: j.status === 'retrying' ? j.retryAt ?? 0 : 0, finished };
+    return { ...base, progress: runProgress(j), machine: last?.machine ?? '', exit, next: j.status === 'retrying' ? j.retryAt ?? 0 : 0, finished };
   }
   if (j.kind === 'completions') {
     return { ...base, progress: `${j.succeeded}/${j.completions ?? '?'} done${j.failed ? `, ${j.failed} failed` : ''}`, machine: '', exit: '', next: 0, finished: j.status !== 'running' };

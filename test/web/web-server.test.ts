@@ -276,9 +276,9 @@ t.test('the view shows batch jobs (jobs/), groups and deployments in progress, a
   await client.put(keys.job('shard@.service')).value(JSON.stringify({ kind: 'completions', unit: 'shard@.service', hash: 'h2', status: 'running', completions: 4, parallelism: 2, succeeded: 3, failed: 0, createdAt: now, updatedAt: now - 1000, message: '3/4 done' }));
   const withJobs = await wait((v) => v.jobs.length === 3, 'three jobs');
   t.same(withJobs.jobs.map((j) => [j.unit, j.status, j.progress, j.machine, j.exit, j.finished]), [
-    ['report.service', 'retrying', 'run 1, 1/3 failed', 'm1', 'status=3', false],
+    ['report.service', 'retrying', 'run 1, 1 failed, BackoffLimit=3', 'm1', 'status=3', false],
     ['shard@.service', 'running', '3/4 done', '', '', false],
-    ['old.service', 'succeeded', 'run 1, 1/3 failed', 'm2', 'status=0', true],
+    ['old.service', 'succeeded', 'run 1, 1 failed, BackoffLimit=3', 'm2', 'status=0', true],
   ], 'unfinished first (latest change first), then finished; the last run\'s machine and exit');
   t.equal(withJobs.jobs[0].next, now + 4000, 'when a retrying job runs again');
 

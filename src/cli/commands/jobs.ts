@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { JobMsg, JobRunMsg } from '../../api/messages';
 import type { CliIO } from '../io';
+import { runProgress } from '../../jobs/types';
 import { withClient } from '../client';
 import { addListingOptions, printListing, shortMachine, type Columns, type ListingFlags } from '../client-output';
 
@@ -20,7 +21,7 @@ function exitOf(r: JobRunMsg | undefined): string {
 function progress(j: JobMsg): string {
   if (j.kind === 'completions') return `${j.succeeded}/${j.completions} done, parallelism ${j.parallelism}${j.failed ? `, ${j.failed} failed` : ''}`;
   if (j.kind === 'timer') return `${j.fired} fired, ${j.skipped} skipped; kept: ${j.succeeded} done, ${j.failed} failed`;
-  return `run ${j.runs.length}, ${j.failures}/${j.backoffLimit} failed`;
+  return runProgress(j);
 }
 
 const COLUMNS: Columns<JobMsg> = {

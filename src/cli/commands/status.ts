@@ -4,6 +4,7 @@ import { CliError } from '../cli-error';
 import type { CliIO } from '../io';
 import { withClient } from '../client';
 import { shortMachine } from '../client-output';
+import { runProgress } from '../../jobs/types';
 
 /** Adds `status` to the program. */
 export function registerStatus(program: Command, io: CliIO): void {
@@ -25,7 +26,7 @@ answer is printed either way). A batch unit's job (shoalctl jobs) is printed fir
         for (const u of units) {
           // a batch unit: its job first (a finished run is no longer loaded anywhere)
           const job = (await client.listJobs(u).catch(() => [])).find((j) => j.unit === u);
-          if (job) io.stdout.write(`job: ${job.status} (${job.kind}${job.kind === 'run' ? `, run ${job.runs.length}, ${job.failures}/${job.backoffLimit} failed` : ''}): ${job.message}\n`);
+          if (job) io.stdout.write(`job: ${job.status} (${job.kind}${job.kind === 'run' ? `, ${runProgress(job)}` : ''}): ${job.message}\n`);
           let all;
           try {
             all = await client.unitStatus(u, { machine: opts.machine });

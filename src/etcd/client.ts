@@ -43,25 +43,37 @@ export class EtcdRefusedError extends ShoalError {
 }
 
 /**
- * A call on a host that failed to connect in the last BROKEN_MS skips that host while another one
- * is not broken, so one dead member of three costs a call nothing. etcd3's own circuit breaker would
- * refuse every call for 5 s after three failures, which turns a 1 s restart of a single etcd into 5 s
- * of outage: with one endpoint (or every endpoint broken) calls always go through.
+ * A call on a host that failed (no connection, or no answer before the deadline) skips that host for a
+ * while, as long as another one is not skipped, so one dead member of three costs a call nothing:
+ * BROKEN_MS after the first failure, doubling with each failure in a row up to MAX_BROKEN_MS, reset by a
+ * success. A member whose machine lost power answers nothing (no RST): every call that tries it waits
+ * for its whole deadline, so a fixed 2 s pause had 1 call in 3 wait for the deadline every few seconds
+ * (the Vagrant node-kill scenario). etcd3's own circuit breaker would refuse every call for 5 s after three
+ * failures, which turns a 1 s restart of a single etcd into 5 s of outage: with one endpoint (or every
+ * endpoint skipped) calls always go through.
  */
-const BROKEN_MS = 2000;
+export const BROKEN_MS = 2000;
+export const MAX_BROKEN_MS = 30_000;
 
-function hostPolicies(endpoints: string[]) {
+/** The per-host policy of createEtcdClient (exported for its test); `now` in ms. */
+export function hostPolicies(endpoints: string[], now: () => number = Date.now) {
   const brokenUntil = new Map<string, number>();
-  const usable = (h: string) => (brokenUntil.get(h) ?? 0) <= Date.now();
+  const failures = new Map<string, number>();
+  const usable = (h: string) => (brokenUntil.get(h) ?? 0) <= now();
   const policy = (host: string) => ({
     execute: async (fn: (ctx: { signal: AbortSignal; attempt: number }) => unknown, signal?: AbortSignal) => {
       if (!usable(host) && endpoints.some((h) => h !== host && usable(h))) throw new Error(`etcd ${host}: skipped, failed to connect recently`);
       try {
         const out = await fn({ signal: signal ?? new AbortController().signal, attempt: 0 });
         brokenUntil.delete(host);
+        failures.delete(host);
         return out;
       } catch (err) {
-        if (connectionShaped(err)) brokenUntil.set(host, Date.now() + BROKEN_MS);
+        if (connectionShaped(err)) {
+          const n = (failures.get(host) ?? 0) + 1;
+          failures.set(host, n);
+          brokenUntil.set(host, now() + Math.min(BROKEN_MS * 2 ** Math.min(n - 1, 16), MAX_BROKEN_MS));
+        }
         throw err;
       }
     },

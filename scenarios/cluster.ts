@@ -105,6 +105,7 @@ export class Cluster {
    * when the clock started (the fault). Never throws for an unsettled cluster: read `verdict`.
    */
   async waitSettled(units: ScenarioUnit[], nodes: string[], timeoutMs: number, since = Date.now()): Promise<Settled> {
+    timeoutMs *= this.platform.timeScale ?? 1;
     let last: Settled | undefined;
     for (;;) {
       try {
@@ -134,6 +135,7 @@ export class Cluster {
 
   /** Polls `probe` until it returns a value (not undefined) or `timeoutMs` passes; throws then. */
   async waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+    timeoutMs *= this.platform.timeScale ?? 1;
     const end = Date.now() + timeoutMs;
     for (;;) {
       try {

@@ -57,6 +57,11 @@ export class VagrantPlatform implements Platform {
   /** etcd on the VMs wants TLS with a client certificate (vagrant/provision/etcd.sh). */
   // three etcd members under QEMU's software emulation: the host's writes missed a 3 s deadline (docs/vagrant.md)
   readonly etcdCallTimeoutMs = 15_000;
+  /**
+   * Under TCG a guest runs CPU work ~5x and process creation ~48x slower than the host
+   * (shared/reference/vagrant-tcg), and halting or booting a VM alone takes tens of seconds.
+   */
+  readonly timeScale = process.env.SHOAL_VAGRANT_ACCEL === 'kvm' ? 2 : 6;
   readonly etcdTls: EtcdTls = { ca: join(PKI, 'ca.pem'), cert: join(PKI, 'client.pem'), key: join(PKI, 'client-key.pem') };
   readonly ttlSeconds: number;
   private readonly dir = mkdtempSync(join(tmpdir(), 'shoal-vagrant-'));

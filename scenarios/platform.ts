@@ -38,6 +38,11 @@ export interface Platform {
   readonly etcdMembers?: string[];
   /** The machine/engine lease TTL the cluster runs with, in seconds. */
   readonly ttlSeconds: number;
+  /**
+   * How much slower than the testbed the platform's machines are (default 1): every settle deadline of
+   * a scenario is multiplied by it. Recovery times are reported as measured.
+   */
+  readonly timeScale?: number;
 
   /** Brings the cluster up from a clean state: etcd, the base nodes, shoald registered on each. */
   up(): Promise<void>;

@@ -3,6 +3,7 @@
  * a command (exit 0 = healthy), an HTTP GET (2xx = healthy), a TCP connect. I/O; used by monitor.ts.
  */
 import { spawn } from 'node:child_process';
+import { get as httpGet, type ClientRequest } from 'node:http';
 import { connect } from 'node:net';
 
 /** One check's verdict; `output` is a short reason or the command's output (at most 200 chars). */
@@ -32,16 +33,28 @@ export function commandCheck(command: string, timeoutMs: number): Promise<CheckR
   });
 }
 
-/** GETs `url`; healthy on a 2xx answer within `timeoutMs`. */
-export async function httpCheck(url: string, timeoutMs: number): Promise<CheckResult> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
-    await res.body?.cancel().catch(() => undefined);
-    return { ok: res.status >= 200 && res.status < 300, output: `HTTP ${res.status}` };
-  } catch (err) {
-    const e = err as Error;
-    return { ok: false, output: e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : clip(String((e as { cause?: Error }).cause?.message ?? e.message)) };
-  }
+/**
+ * GETs `url` (http://; a redirect is an answer, not followed); healthy on a 2xx status within `timeoutMs`
+ * (connect and response head). node:http rather than fetch: fetch's HTTP parser (undici's llhttp) is
+ * WebAssembly, which shoald started with --jitless/--lite-mode does not have (docs/performance.md).
+ */
+export function httpCheck(url: string, timeoutMs: number): Promise<CheckResult> {
+  return new Promise((resolve) => {
+    let req: ClientRequest | undefined;
+    const finish = (r: CheckResult) => { clearTimeout(timer); req?.destroy(); resolve(r); };
+    const timer = setTimeout(() => finish({ ok: false, output: `timed out after ${timeoutMs} ms` }), timeoutMs);
+    try {
+      // a connection of its own, closed after the answer: no keep-alive pool towards the checked unit
+      req = httpGet(url, { agent: false, headers: { 'user-agent': 'shoal-health-check' } }, (res) => {
+        const code = res.statusCode ?? 0;
+        res.resume();
+        finish({ ok: code >= 200 && code < 300, output: `HTTP ${code}` });
+      });
+      req.once('error', (err) => finish({ ok: false, output: clip(err.message) }));
+    } catch (err) { // a malformed URL or a scheme node:http does not speak
+      finish({ ok: false, output: clip((err as Error).message) });
+    }
+  });
 }
 
 /** Connects to `host:port`; healthy when the connection is accepted within `timeoutMs`. */

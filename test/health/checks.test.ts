@@ -1,9 +1,14 @@
 /** The health checks on real processes and sockets: verdicts, and every check ends by its deadline. */
 import t from 'tap';
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { createServer as tcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
 import { commandCheck, httpCheck, tcpCheck } from '../../src/health/checks';
+
+const ROOT = resolve(__dirname, '..', '..');
+const TS_LOADER = join(ROOT, 'node_modules/@tapjs/typescript/dist/esm/import.mjs');
 
 t.test('command: exit 0 healthy, otherwise not; a hung command is killed at its deadline', async (t) => {
   t.match(await commandCheck('true', 2000), { ok: true });
@@ -17,7 +22,8 @@ t.test('http: 2xx healthy, 500 not, a server that never answers times out', asyn
   let hang = false;
   const srv: Server = createServer((req, res) => {
     if (hang) return; // never answers
-    res.statusCode = req.url === '/bad' ? 500 : 204;
+    res.statusCode = req.url === '/bad' ? 500 : req.url === '/moved' ? 302 : 204;
+    if (req.url === '/moved') res.setHeader('location', '/');
     res.end();
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
@@ -25,6 +31,12 @@ t.test('http: 2xx healthy, 500 not, a server that never answers times out', asyn
   const port = (srv.address() as AddressInfo).port;
   t.match(await httpCheck(`http://127.0.0.1:${port}/`, 2000), { ok: true, output: 'HTTP 204' });
   t.match(await httpCheck(`http://127.0.0.1:${port}/bad`, 2000), { ok: false, output: 'HTTP 500' });
+  t.match(await httpCheck(`http://127.0.0.1:${port}/moved`, 2000), { ok: false, output: 'HTTP 302' }, 'a redirect is not followed');
+  t.match(await httpCheck('http://[bad/', 2000), { ok: false, output: /invalid url/i }, 'a malformed URL is an unhealthy verdict, not a throw');
+  // shoald may run with --jitless/--lite-mode (no WebAssembly): fetch's HTTP parser is WebAssembly and crashed the process
+  const jitless = await new Promise<string>((res, rej) => execFile(process.execPath, ['--jitless', `--import=file://${TS_LOADER}`,
+    join(__dirname, 'fixtures', 'http-check.ts'), `http://127.0.0.1:${port}/`, '5000'], { timeout: 60_000 }, (err, out, errOut) => (err ? rej(new Error(errOut || err.message)) : res(out))));
+  t.same(JSON.parse(jitless), { ok: true, output: 'HTTP 204' }, 'under --jitless');
   hang = true;
   const t0 = Date.now();
   t.match(await httpCheck(`http://127.0.0.1:${port}/`, 300), { ok: false, output: /timed out/ });

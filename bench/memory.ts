@@ -95,7 +95,7 @@ async function heapSnapshot(to: string): Promise<void> {
       await sleep(2000);
       if (size === 0 || statSync(join(dir, f)).size !== size) continue; // still being written
       copyFileSync(join(dir, f), to);
-      console.log(`  heap snapshot of node1's shoald: ${to}`);
+      console.log(`  heap snapshot of ${process.env.BENCH_HEAP_NODE ?? 'node1'}'s shoald: ${to}`);
       return;
     }
   }
@@ -145,9 +145,11 @@ async function main(): Promise<void> {
     reg = new EtcdRegistry({ ...testbedEtcd(TB), callTimeoutMs: 10_000 });
     const flags = process.env.BENCH_NODE_FLAGS;
     if (flags !== undefined) await useNodeFlags(nodes, flags);
-    // BENCH_HEAP_SNAPSHOT=FILE: node1's shoald writes a heap snapshot on SIGPWR (taken after the RSS figures)
+    // BENCH_HEAP_SNAPSHOT=FILE: node1's shoald (BENCH_HEAP_NODE=node3: an agent-only one) writes a heap snapshot on
+    // SIGPWR (taken after the RSS figures)
     const snapshot = process.env.BENCH_HEAP_SNAPSHOT;
-    if (snapshot) await useNodeFlags(nodes.slice(0, 1), `${flags ?? '--max-semi-space-size=1 --optimize-for-size'} --heapsnapshot-signal=SIGPWR --diagnostic-dir=/tmp`);
+    const snapshotNode = process.env.BENCH_HEAP_NODE ?? nodes[0];
+    if (snapshot) await useNodeFlags([snapshotNode], `${flags ?? '--max-semi-space-size=1 --optimize-for-size'} --heapsnapshot-signal=SIGPWR --diagnostic-dir=/tmp`);
     await agentOnly(nodes.slice(1));
     for (const end = Date.now() + 60_000; (await reg.listMachines()).value.length < NODES; await sleep(250)) {
       if (Date.now() > end) throw new Error('the agent-only nodes did not register again within 60 s');

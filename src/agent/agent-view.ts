@@ -16,9 +16,14 @@ export function agentScopes(machineId: string): WatchScope[] {
   return [{ kind: 'units' }, { kind: 'desired' }, { kind: 'assigned', machine: machineId }, { kind: 'metadata-of', machine: machineId }];
 }
 
-/** The etcd-side state one agent follows, with parsed units cached by hash. */
+/**
+ * The etcd-side state one agent follows. Every unit's record (its text, compact) is kept, so an assignment
+ * needs no read; the parsed model only of the units this machine may run: those assigned here and globals.
+ * A parsed unit is several times its text, and the cluster's units grow with the cluster, not the machine.
+ */
 export class AgentViewState {
   private readonly records = new Map<string, UnitRecord>();
+  /** Parsed units assigned here or global (a unit whose text does not parse is in `unparsed` instead). */
   private readonly specs = new Map<string, UnitSpec>();
   private readonly desired = new Map<string, TargetState>();
   private readonly assigned = new Set<string>();
@@ -40,6 +45,9 @@ export class AgentViewState {
     const [units, desired, assigned, metadata] = await Promise.all([
       registry.listUnits(), registry.listDesired(), registry.listAssigned(this.machineId), registry.getMetadata(this.machineId),
     ]);
+    // assignments first: which units are kept parsed depends on them
+    this.assigned.clear();
+    for (const u of assigned.value) this.assigned.add(u);
     this.records.clear();
     this.specs.clear();
     this.unparsed.clear();
@@ -49,8 +57,6 @@ export class AgentViewState {
     this.badUnit.clear();
     this.badDesired.clear();
     this.markBad([...(units.bad ?? []), ...(desired.bad ?? [])]);
-    this.assigned.clear();
-    for (const u of assigned.value) this.assigned.add(u);
     this.dynamic.clear();
     for (const [k, v] of metadata) this.dynamic.set(k, v);
     // watch from the oldest of the reads: replaying a few events is harmless, missing one is not
@@ -85,8 +91,8 @@ export class AgentViewState {
           break;
         case 'assigned':
           if (e.machine !== this.machineId) break;
-          if (e.value && !this.assigned.has(e.unit)) { this.assigned.add(e.unit); changed = true; }
-          else if (!e.value) changed = this.assigned.delete(e.unit) || changed;
+          if (e.value && !this.assigned.has(e.unit)) { this.assigned.add(e.unit); this.keepParsed(e.unit); changed = true; }
+          else if (!e.value && this.assigned.delete(e.unit)) { this.dropParsed(e.unit); changed = true; }
           break;
         case 'metadata':
           if (e.machine !== this.machineId) break;
@@ -124,17 +130,39 @@ export class AgentViewState {
       this.unparsed.delete(name);
       return this.records.delete(name);
     }
-    if (old && old.hash === record.hash && (this.specs.has(name) || this.unparsed.has(name))) return false;
+    if (old && old.hash === record.hash) return false;
     this.records.set(name, record);
+    const spec = this.parsed(name, record);
+    // a unit neither assigned here nor global is not kept parsed (parsed again once assigned here)
+    if (spec && (this.assigned.has(name) || spec.options.global)) this.specs.set(name, spec);
+    else this.specs.delete(name);
+    return true;
+  }
+
+  /** Parses the stored unit `name` assigned here (once its record is here; a watch batch may bring the record later). */
+  private keepParsed(name: string): void {
+    const record = this.records.get(name);
+    if (!record || this.specs.has(name) || this.unparsed.has(name)) return;
+    const spec = this.parsed(name, record);
+    if (spec) this.specs.set(name, spec);
+  }
+
+  /** Drops the parsed model of `name`, no longer assigned here, unless it is a global. */
+  private dropParsed(name: string): void {
+    if (this.specs.get(name)?.options.global === false) this.specs.delete(name);
+  }
+
+  /** The unit `name` parsed from `record`, or undefined (noted in `unparsed`, logged) when its text does not parse. */
+  private parsed(name: string, record: UnitRecord): UnitSpec | undefined {
     try {
-      this.specs.set(name, this.parse(record));
+      const spec = this.parse(record);
       this.unparsed.delete(name);
+      return spec;
     } catch (err) {
       // the API validates, so this is a bug or an old agent: leave the unit as it is here (never stop it for our failure)
-      this.specs.delete(name);
       this.unparsed.add(name);
       this.log.error('cannot parse unit; leaving it as it is here', { unit: name, err: String(err) });
+      return undefined;
     }
-    return true;
   }
 }

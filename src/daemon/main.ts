@@ -21,6 +21,9 @@ import { createEtcdClient } from '../etcd/client';
 import { KeyLayout } from '../etcd/keys';
 import { EventStore } from '../events/store';
 import { setEventSink } from '../events/emit';
+import { manageTiering, optimizing } from './tiering';
+
+export { withStartFlags } from './tiering';
 
 /** Parses `--config PATH` / `--config=PATH`; throws ValidationError on anything else. */
 export function parseArgs(argv: string[]): { config?: string; help: boolean } {
@@ -104,7 +107,6 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     if (config.roles.includes('agent')) {
       roles.push(guard('agent', runAgentRole({ config, registry, log: log.child({ component: 'agent' }), signal: both, onAgent: (a) => { running.agent = a; } })));
     }
-    armTiering();
     const results = await Promise.allSettled(roles);
     const bad = results.find((r) => r.status === 'rejected');
     if (bad) throw (bad as PromiseRejectedResult).reason;
@@ -120,32 +122,6 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     apiReg.close();
   }
 }
-
-/**
- * V8's optimizing compiler (TurboFan) for this process: off but while this shoald's engine leads. Agents and
- * standby engines wait on D-Bus and etcd, and TurboFan's compile jobs (their zones, the code) cost ~6 MiB RSS
- * at 100 units (docs/performance.md); a leader plans 10,000 units 1.3-1.6x faster with it. A V8 flag read at
- * each tier-up decision: it takes effect for what runs from then on. `leading` comes from the engine.
- */
-export function optimizing(leading: boolean): void {
-  tiering.leading = leading;
-  applyTiering();
-}
-
-/** Arms the switch once the roles' modules are loaded (their start-up, e.g. a TS loader's compiles in tests, keeps TurboFan). */
-function armTiering(): void {
-  tiering.armed = true;
-  applyTiering();
-}
-
-function applyTiering(): void {
-  // managed when bin/shoald runs main() (unless SHOAL_V8_OPT=always); runDaemon inside another program leaves its flags alone
-  if (!tiering.managed || !tiering.armed) return;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  (require('node:v8') as typeof import('node:v8')).setFlagsFromString(tiering.leading ? '--opt' : '--no-opt');
-}
-
-const tiering = { managed: false, armed: false, leading: false };
 
 /** True when etcd answered; throws EtcdRefusedError when it refused shoal; false when it is unreachable now. */
 async function etcdAccess(registry: EtcdRegistry, log: Logger): Promise<boolean> {
@@ -218,9 +194,8 @@ export async function main(argv = process.argv.slice(2), opts: { tiering?: boole
     process.stderr.write(`shoald: ${(err as Error).message}\n`);
     return 2;
   }
-  // bin/shoald asks for it: the bundle compiles nothing at runtime, while a TS loader (tests) compiles every
-  // module it loads, which takes seconds more without TurboFan on a busy machine
-  tiering.managed = opts.tiering === true && process.env.SHOAL_V8_OPT !== 'always';
+  // bin/shoald asks for it (and has set the flags before loading the bundle): V8's compilers only while leading
+  if (opts.tiering === true) manageTiering();
   const ac = new AbortController();
   const stop = (sig: string) => {
     log.info('stopping', { signal: sig });

@@ -58,3 +58,27 @@ t.test('a cache made under other node flags: V8 rejects it and the bundle still 
   t.equal(r.status, 0, r.stderr);
   t.same(JSON.parse(r.stdout.trim().split('\n').pop()!), { used: false, answer: 7 });
 });
+
+t.test('shoald\'s compilers switch (src/daemon/tiering.ts): a cache saved while leading is taken at the next start', async (t) => {
+  const file = join(dir, 'd.js');
+  writeFileSync(file, bundle(5));
+  const tsLoader = join(ROOT, 'node_modules/@tapjs/typescript/dist/esm/import.mjs');
+  const tiering = JSON.stringify(join(ROOT, 'src', 'daemon', 'tiering.ts'));
+  const loader = JSON.stringify(join(ROOT, 'src', 'bundle-cache.ts'));
+  /** A process starting as bin/shoald does; `save`: saves the cache with the leader's compilers on, through withStartFlags or not. */
+  const run = (cache: string, save?: 'withStartFlags' | 'as is') => {
+    const code = `const tr = require(${tiering}); tr.manageTiering({}); const b = require(${loader}).loadBundle(${JSON.stringify(file)}, ${JSON.stringify(cache)});
+      tr.optimizing(true); const save = () => b.saveCache(${JSON.stringify(cache)});
+      ${save === 'withStartFlags' ? 'tr.withStartFlags(save);' : save === 'as is' ? 'save();' : ''}
+      console.log(JSON.stringify({ used: b.cacheUsed, answer: b.exports.answer() }));`;
+    const r = spawnSync(process.execPath, [`--import=file://${tsLoader}`, '-e', code], { encoding: 'utf8', timeout: 60_000 });
+    t.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { used: boolean; answer: number };
+  };
+  const good = join(dir, 'd.cache');
+  t.same(run(good, 'withStartFlags'), { used: false, answer: 5 }, 'no cache yet');
+  t.same(run(good), { used: true, answer: 5 }, 'saved under the start-up flags: taken');
+  const bad = join(dir, 'd2.cache');
+  run(bad, 'as is');
+  t.same(run(bad), { used: false, answer: 5 }, 'saved under the leader\'s flags: V8 rejects it (why withStartFlags)');
+});

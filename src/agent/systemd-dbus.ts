@@ -15,6 +15,11 @@ const MANAGER = 'org.freedesktop.systemd1.Manager';
 const UNIT_IFACE = 'org.freedesktop.systemd1.Unit';
 const SERVICE_IFACE = 'org.freedesktop.systemd1.Service';
 const PROPS = 'org.freedesktop.DBus.Properties';
+/** The bus match rules of the signals onMessage handles: JobRemoved, and a unit's or a service's PropertiesChanged. */
+const SIGNAL_MATCHES = [
+  `type='signal',sender='${DEST}',interface='${MANAGER}',member='JobRemoved'`,
+  ...[UNIT_IFACE, SERVICE_IFACE].map((i) => `type='signal',sender='${DEST}',interface='${PROPS}',member='PropertiesChanged',arg0='${i}'`),
+];
 const UNIT_PREFIX = `${ROOT}/unit/`;
 /** Job results kept for jobs nobody waits for yet (JobRemoved can beat the StartUnit reply). */
 const MAX_KEPT_RESULTS = 4096;
@@ -82,8 +87,11 @@ class SystemdDbus implements Systemd {
   }
 
   async init(): Promise<void> {
-    await this.raw('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's',
-      [`type='signal',sender='${DEST}'`]);
+    // only the signals onMessage reads: systemd signals every change of every unit on the machine (each
+    // unit type's own interface, UnitNew, JobNew...), which the agent would otherwise decode and drop
+    for (const rule of SIGNAL_MATCHES) {
+      await this.raw('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', [rule]);
+    }
     // Without Subscribe systemd emits no unit or job signals at all.
     await this.manager('Subscribe');
   }

@@ -78,6 +78,9 @@ WorkingDirectory=/opt/shoal
 EnvironmentFile=/etc/shoal/shoald.env
 # the node flags of deploy/shoald.service (memory: npm run bench:memory)
 ExecStart=/usr/bin/node --max-semi-space-size=1 --optimize-for-size /opt/shoal/bin/shoald
+# glibc's malloc at its fixed default thresholds: left dynamic, they rise after V8 frees a large block and
+# freed memory stays in the process (~6 MiB RSS of shoald; docs/performance.md)
+Environment=GLIBC_TUNABLES=glibc.malloc.trim_threshold=131072
 Restart=always
 RestartSec=1
 # V8's code cache of the bundled shoald (bin/shoald): a restart compiles less

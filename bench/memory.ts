@@ -1,6 +1,6 @@
 /**
  * shoald memory and cold start on the testbed: 3 nodes, node1 running shoald as deployed (engine + agent + API
- * + web), node2 and node3 agent-only (SHOAL_ROLES=agent in a drop-in); UNITS_PER_NODE units per node (default
+ * + web), node2 and node3 agent-only (deploy/shoald-agent-only.conf: SHOAL_ROLES=agent, --lite-mode); UNITS_PER_NODE units per node (default
  * 100) submitted in one batch and reported active, then shoald's RSS per node (max of 5 samples over 5 s after
  * a 5 s settle), its RssAnon/RssFile and its heap as V8 reports it in the log (SIGUSR2). Then the cold start:
  * shoald restarted RESTARTS times (default 3) in node1 and node3, each start's `uptimeMs` at its "starting"
@@ -11,6 +11,7 @@
  * Target: ≤ 60 MiB per node at 100 units; a cold start well under the machine TTL (testbed: 10 s).
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EtcdRegistry } from '../src/etcd/registry-etcd';
@@ -52,10 +53,15 @@ export async function useNodeFlags(nodes: string[], flags: string): Promise<void
   await sleep(3000);
 }
 
-/** Makes `nodes` agent-only (SHOAL_ROLES=agent in a drop-in; the unit's Environment= wins over the node's) and restarts them. */
+/**
+ * Makes `nodes` agent-only as deploy/shoald-agent-only.conf does (SHOAL_ROLES=agent and --lite-mode in a drop-in;
+ * the unit's Environment= wins over the node's; BENCH_AGENT_FLAGS=default leaves the flags) and restarts them.
+ */
 async function agentOnly(nodes: string[]): Promise<void> {
+  const conf = readFileSync(join(TB, '..', 'deploy', 'shoald-agent-only.conf'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'))
+    .filter((l) => process.env.BENCH_AGENT_FLAGS !== 'default' || !l.includes('SHOAL_NODE_FLAGS'));
   await Promise.all(nodes.map(async (n) => {
-    await dropIn(n, 'roles', '[Service]\nEnvironment=SHOAL_ROLES=agent\n');
+    await dropIn(n, 'roles', `${conf.join('\\n')}\\n`);
     await tbScript(['node', 'exec', n, 'sh', '-c', 'systemctl daemon-reload && systemctl restart shoald']);
   }));
 }

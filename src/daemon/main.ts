@@ -21,7 +21,7 @@ import { createEtcdClient } from '../etcd/client';
 import { KeyLayout } from '../etcd/keys';
 import { EventStore } from '../events/store';
 import { setEventSink } from '../events/emit';
-import { manageTiering, optimizing } from './tiering';
+import { interpreterOnly, manageTiering, optimizing } from './tiering';
 
 export { withStartFlags } from './tiering';
 
@@ -88,6 +88,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, signal: Abort
     web = await startWeb(config.http, config.api, { registry: apiReg, log, strategy: () => config.engine.strategy, events });
     if (web) running.web = web;
     if (config.roles.includes('engine')) {
+      if (interpreterOnly()) log.warn('the engine role under --lite-mode/--jitless: V8 runs without its compilers and a leader plans several times slower; give those flags to agent-only machines (deploy/shoald-agent-only.conf)');
       // loaded only for the engine role: an agent-only shoald never loads the scheduler
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { Engine } = require('../engine/engine') as typeof import('../engine/engine');

@@ -19,7 +19,8 @@ const state = { managed: false, on: true };
  * (`env`). Called by bin/shoald before it loads the bundle, and by main() for the bundle's own copy of this module.
  */
 export function manageTiering(env: NodeJS.ProcessEnv = process.env): void {
-  if (env.SHOAL_V8_OPT === 'always') return;
+  // under --jitless/--lite-mode V8 has no compilers to turn on: turning them on would make it try
+  if (env.SHOAL_V8_OPT === 'always' || interpreterOnly(process.execArgv, env.NODE_OPTIONS)) return;
   state.managed = true;
   apply(false);
 }
@@ -41,6 +42,11 @@ export function withStartFlags<T>(fn: () => T): T {
   } finally {
     apply(true);
   }
+}
+
+/** True when node was started with --jitless or --lite-mode (which implies it): V8 cannot compile, only interpret. */
+export function interpreterOnly(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
+  return [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((f) => f === '--jitless' || f === '--lite-mode');
 }
 
 function apply(on: boolean): void {

@@ -68,3 +68,28 @@ t.test('bin/shoald (engine role) starts from the bundle, serves the page, stops 
     'no module of dist/src but the loader and the compilers switch');
   t.same(modules.filter((m) => /node_modules\/(dockerode|ssh2|dbus-next|systeminformation)\//.test(m)), [], 'no Docker, D-Bus or systeminformation');
 });
+
+t.test('bin/shoald under --lite-mode (an agent-only machine\'s flags) runs; with the engine role it says that a leader plans slower', async (t) => {
+  const p = spawn(process.execPath, ['--max-semi-space-size=1', '--optimize-for-size', '--lite-mode', join(ROOT, 'bin', 'shoald'), '--config', '/dev/null'], {
+    env: {
+      PATH: process.env.PATH ?? '', SHOAL_ROLES: 'engine', ...shoaldEtcdEnv(etcd), SHOAL_PREFIX: '/bundle-lite/', SHOAL_ENGINE_ID: 'e2',
+      SHOAL_API_LISTEN: `unix://${dir}/api-lite.sock`, SHOAL_HTTP_LISTEN: '', SHOAL_LOG_FORMAT: 'logfmt',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  p.stderr!.on('data', (b) => { err += b.toString(); });
+  const exit = new Promise<number | null>((r) => p.on('close', (code) => r(code)));
+  const killer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+  try {
+    for (const end = Date.now() + 45_000; !/msg="elected leader"/.test(err);) {
+      if (Date.now() > end || p.exitCode !== null) throw new Error(`shoald did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    t.match(err, /level=warn msg="the engine role under --lite-mode\/--jitless/, 'the warning');
+  } finally {
+    p.kill('SIGTERM');
+  }
+  t.equal(await exit, 0, `clean stop: ${err.split('\n').slice(-3).join(' | ')}`);
+  clearTimeout(killer);
+});

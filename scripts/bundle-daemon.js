@@ -31,6 +31,24 @@ const etcd3Proto = {
   },
 };
 
+// Stand-ins for two dependencies of dependencies that shoald never uses, each ~0.5 MB of heap once loaded
+// (docs/performance.md): dbus-next builds introspection XML of objects a program exports and parses that of
+// proxy objects with xml2js (shoald exports none and calls systemd with plain messages; a peer introspecting
+// shoald's connection gets an empty node); prom-client's default process metrics, which shoald does not
+// collect, read the active OpenTelemetry span for exemplars (none without an OpenTelemetry SDK).
+const STUBS = {
+  xml2js: `exports.Builder = class { buildObject() { return '<node/>'; } };
+    exports.Parser = class { parseString(_x, cb) { cb(new Error('shoald bundles no XML parser (dbus-next proxy objects are not used)')); } };`,
+  '@opentelemetry/api': 'exports.trace = { getSpan: () => undefined }; exports.context = { active: () => undefined };',
+};
+const stubs = {
+  name: 'stubs',
+  setup(build) {
+    build.onResolve({ filter: /^(xml2js|@opentelemetry\/api)$/ }, (args) => ({ path: args.path, namespace: 'shoald-stub' }));
+    build.onLoad({ filter: /.*/, namespace: 'shoald-stub' }, (args) => ({ contents: STUBS[args.path], loader: 'js' }));
+  },
+};
+
 esbuild.build({
   entryPoints: [join(ROOT, 'dist', 'src', 'daemon', 'main.js')],
   outfile: join(ROOT, 'dist', 'shoald.js'),
@@ -44,7 +62,7 @@ esbuild.build({
   // cpu-features, native parts), which shoald loads only for a DOCKER_HOST that is not a unix socket
   metafile: !!process.env.BUNDLE_META,
   external: ['x11', 'ssh2', 'cpu-features', 'dockerode'],
-  plugins: [etcd3Proto],
+  plugins: [etcd3Proto, stubs],
 }).then((r) => {
   if (r.metafile) process.stdout.write(esbuild.analyzeMetafileSync(r.metafile));
 }, () => process.exit(1));

@@ -7,9 +7,12 @@
  *  - throughput: 1,000 units submitted in one batch (the API's batch path), placed and launched → all reported
  *    active, with the phases: write, place, agent load, systemd start, report.
  * Run as root: `npm run bench:e2e` (builds first). Tears the testbed down at the end. BENCH_NODE_FLAGS='...' runs
- * shoald with other node flags (see bench/memory.ts).
+ * shoald with other node flags (see bench/memory.ts). BENCH_LOGS=DIR keeps each node's shoald journal there, and
+ * the CPU profiles shoald wrote under the node's /var/tmp (e.g. with BENCH_NODE_FLAGS='... --cpu-prof
+ * --cpu-prof-dir=/var/tmp'): shoald gets a SIGTERM (no stop job: it exits without draining) to write them.
  */
 import { execFile } from 'node:child_process';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { UnitStateRecord } from '../src/etcd/registry';
 import { EtcdRegistry } from '../src/etcd/registry-etcd';
@@ -140,9 +143,25 @@ async function main(): Promise<void> {
   } finally {
     lead.abort();
     reg?.close();
+    if (process.env.BENCH_LOGS) await keepLogs(process.env.BENCH_LOGS).catch((e) => console.error(`keeping logs: ${String(e)}`));
     await sh(join(TB, 'down'), [], env).catch((e) => console.error(String(e)));
     unlockTestbed();
   }
+}
+
+/** Copies each node's shoald journal and CPU profiles (/var/tmp/*.cpuprofile) into `dir`. */
+async function keepLogs(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const n of NODES) {
+    await sh(join(TB, 'node'), ['exec', n, 'systemctl', 'kill', '-s', 'TERM', 'shoald']).catch(() => undefined);
+  }
+  await new Promise((r) => setTimeout(r, 3000));
+  for (const n of NODES) {
+    await writeFile(join(dir, `${n}-shoald.log`), await sh(join(TB, 'node'), ['logs', n, '-u', 'shoald', '-o', 'short-precise', '--no-pager']));
+    const root = `/proc/${(await sh(join(TB, 'node'), ['leader', n])).trim()}/root/var/tmp`;
+    for (const f of (await readdir(root)).filter((x) => x.endsWith('.cpuprofile'))) await copyFile(join(root, f), join(dir, `${n}-${f}`));
+  }
+  console.log(`logs kept in ${dir}`);
 }
 
 main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });

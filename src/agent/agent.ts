@@ -492,9 +492,11 @@ export class Agent {
     const held = new Set([...this.failures].filter(([, f]) => f.retryAt > now).map(([name]) => name));
     const tasks = all.filter((t) => t.unit === '' || !held.has(t.unit));
     if (tasks.length > 0 && !(tasks.length === 1 && tasks[0].kind === 'reload' && !this.units.linksPending())) {
-      this.log.info('reconciling', { tasks: tasks.length, held: held.size });
+      const t0 = this.clock.now();
       const once = new Set(desired.filter((d) => d.once).map((d) => d.name));
       const res = await executeTasks(tasks, (t) => this.runTask(t, texts, once));
+      // where the pass's time went (ms per task kind; the reload's own steps), for operators and benches
+      this.log.info('reconciled', { tasks: tasks.length, held: held.size, failed: res.failed.length, ms: this.clock.now() - t0, ...res.ms, ...this.units.takeReloadStats() });
       const failedNow = new Set<string>();
       for (const { task, error } of res.failed) {
         failedNow.add(task.unit);

@@ -119,6 +119,8 @@ export interface ExecuteResult {
   failed: FailedTask[];
   /** Tasks not run because their unit failed earlier in the pass. */
   skipped: Task[];
+  /** Wall time of each kind that ran (ms): where a pass spends its time, for the pass's log line. */
+  ms: Partial<Record<TaskKind, number>>;
 }
 
 /** Options of `executeTasks`. */
@@ -136,7 +138,7 @@ export interface ExecuteOptions {
  * fails the units loaded or unloaded in this pass; the stops and starts of other units still run.
  */
 export async function executeTasks(tasks: readonly Task[], run: TaskRunner, opts: ExecuteOptions = {}): Promise<ExecuteResult> {
-  const res: ExecuteResult = { done: 0, failed: [], skipped: [] };
+  const res: ExecuteResult = { done: 0, failed: [], skipped: [], ms: {} };
   const failedUnits = new Set<string>();
   const fail = (task: Task, error: unknown) => {
     failedUnits.add(task.unit);
@@ -146,7 +148,9 @@ export async function executeTasks(tasks: readonly Task[], run: TaskRunner, opts
     if (opts.signal?.aborted) break;
     const batch = tasks.filter((t) => t.kind === kind);
     const runnable = batch.filter((t) => t.unit === '' || !failedUnits.has(t.unit));
-    res.skipped.push(...batch.filter((t) => !runnable.includes(t)));
+    for (const t of batch) if (t.unit !== '' && failedUnits.has(t.unit)) res.skipped.push(t);
+    if (runnable.length === 0) continue;
+    const t0 = performance.now();
     await pool(runnable, opts.concurrency ?? 64, async (task) => {
       if (opts.signal?.aborted) return;
       try {
@@ -162,11 +166,11 @@ export async function executeTasks(tasks: readonly Task[], run: TaskRunner, opts
         } else fail(task, error);
       }
     });
+    res.ms[kind] = Math.round(performance.now() - t0);
   }
   return res;
 }
 
-/** Runs `fn` over `items`, at most `n` at a time. */
 /** Calls `fn` on every item, at most `n` at a time; rejects with the first failure (the others still run to their end). */
 export async function pool<T>(items: readonly T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
   let i = 0;

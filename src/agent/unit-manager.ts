@@ -79,6 +79,15 @@ export interface UnitManagerOptions {
   log?: Logger;
 }
 
+/** What one `reload()` did: links and unlinks applied; ms of the link calls, the daemon-reload (0: none needed), the state reads. */
+export interface ReloadStats {
+  links: number;
+  unlinks: number;
+  linkMs?: number;
+  daemonReloadMs: number;
+  refreshMs: number;
+}
+
 /** sha1 hex of a file text: how loaded and desired files are compared. */
 export function fileHash(text: string): string {
   return createHash('sha1').update(text).digest('hex');
@@ -109,6 +118,7 @@ export class UnitManager {
   private readonly installs = new Set<string>();
   private readonly listeners = new Set<StateListener>();
   private readonly unsubscribe: () => void;
+  private reloadStats: ReloadStats | undefined;
 
   constructor(opts: UnitManagerOptions) {
     this.systemd = opts.systemd;
@@ -148,6 +158,13 @@ export class UnitManager {
       if (state.loadState !== 'loaded') this.toLink.add(file);
     });
     return this.list();
+  }
+
+  /** What the last `reload()` did and how long its steps took; cleared when read (the agent logs it with its pass). */
+  takeReloadStats(): ReloadStats | undefined {
+    const s = this.reloadStats;
+    this.reloadStats = undefined;
+    return s;
   }
 
   /** True when links or unlinks wait for the next `reload()`. */
@@ -235,6 +252,9 @@ export class UnitManager {
    * after the daemon-reload of the others.
    */
   async reload(): Promise<void> {
+    const t0 = performance.now();
+    const stats: ReloadStats = { links: this.toLink.size, unlinks: this.toUnlink.size, daemonReloadMs: 0, refreshMs: 0 };
+    this.reloadStats = stats;
     const link = [...this.toLink];
     const unlink = [...this.toUnlink];
     const failures = new Map<string, unknown>();
@@ -248,7 +268,13 @@ export class UnitManager {
       for (const n of link) await this.systemd.linkUnitFiles([`${this.dir}/${n}`], true).catch((e) => failures.set(n, e));
     });
     await this.enable(link.filter((n) => this.installs.has(n) && !failures.has(n)));
-    if (!fresh) await this.systemd.reload();
+    stats.linkMs = Math.round(performance.now() - t0);
+    const daemonReload = async () => {
+      const r0 = performance.now();
+      await this.systemd.reload();
+      stats.daemonReloadMs += Math.round(performance.now() - r0);
+    };
+    if (!fresh) await daemonReload();
     // only what this reload applied: an unload that ended during its awaits queued an unlink for the next one
     for (const n of link) this.toLink.delete(n);
     for (const n of unlink) { this.toUnlink.delete(n); this.enabledBefore.delete(n); }
@@ -257,12 +283,16 @@ export class UnitManager {
       await rm(join(this.fsDir, name), { force: true });
       this.units.delete(name);
     }
-    const refreshAll = () => Promise.all(link.filter((n) => !failures.has(n)).map((n) => this.refresh(n).catch((err) => this.log.warn('state refresh failed', { unit: n, err: String(err) }))));
+    const refreshAll = async () => {
+      const r0 = performance.now();
+      await Promise.all(link.filter((n) => !failures.has(n)).map((n) => this.refresh(n).catch((err) => this.log.warn('state refresh failed', { unit: n, err: String(err) }))));
+      stats.refreshMs += Math.round(performance.now() - r0);
+    };
     await refreshAll(); // reads each state, and loads a fresh unit from its file
     if (fresh && link.some((n) => !failures.has(n) && this.units.get(n)?.state.loadState !== 'loaded')) {
       // this systemd did not find the new file without a daemon-reload (older than 246): do one
       this.log.debug('units not found without a daemon-reload; reloading', { units: link.length });
-      await this.systemd.reload();
+      await daemonReload();
       await refreshAll();
     }
     if (failures.size > 0) throw new UnitFailures(failures);

@@ -111,7 +111,9 @@ export class Agent {
   passes = 0;
 
   constructor(opts: AgentOptions) {
-    this.o = { debounceMs: 10, safetyIntervalMs: 60_000, ...opts };
+    // `??`, not a spread under defaults: shoald passes these options as undefined, and a spread kept the undefined,
+    // so every pass scheduled the next one in NaN ms (1 ms): ~500 passes a second on every machine, idle or not
+    this.o = { ...opts, debounceMs: opts.debounceMs ?? 10, safetyIntervalMs: opts.safetyIntervalMs ?? 60_000 };
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log.child({ component: 'agent', machine: opts.machine.id });
     this.view = new AgentViewState(opts.machine.id, opts.machine.metadata, opts.parseUnit, this.log);

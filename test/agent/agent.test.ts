@@ -51,11 +51,11 @@ t.test('agent on a real node with a real etcd', async (t) => {
     return spec;
   };
 
-  const startAgent = async () => {
+  const startAgent = async (opts: { debounceMs?: number; safetyIntervalMs?: number } = { safetyIntervalMs: 300 }) => {
     const systemd = await connectSystemd({ busAddress });
     const agent = new Agent({
       registry: reg, systemd, machine, ttlSeconds: 3, parseUnit: (r) => parseUnit(r.name, r.text),
-      fsRoot: `/proc/${pid1}/root`, log: silentLogger, safetyIntervalMs: 300,
+      fsRoot: `/proc/${pid1}/root`, log: silentLogger, ...opts,
     });
     const ac = new AbortController();
     const done = agent.run(ac.signal);
@@ -122,6 +122,19 @@ t.test('agent on a real node with a real etcd', async (t) => {
     await reg.applySchedule(leadership.guard, [{ kind: 'unschedule', unit: 'web.service', from: machine.id }]);
     await until('web unloaded after unschedule', async () => (await show('web.service', 'LoadState')) === 'not-found');
     await until('web state deleted', async () => (await stateOf('web.service')) === undefined);
+  });
+
+  await t.test('options given as undefined (as shoald gives them) take their defaults: an idle agent runs no passes', async (t) => {
+    await a.stop();
+    a = await startAgent({ debounceMs: undefined, safetyIntervalMs: undefined });
+    await until('first pass', async () => a.agent.passes > 0);
+    await new Promise((r) => setTimeout(r, 300)); // the first passes after registration and the view's read
+    const passes = a.agent.passes;
+    await new Promise((r) => setTimeout(r, 1000));
+    // before the fix: a pass every ~1 ms (the next one scheduled in NaN ms), hundreds a second
+    t.ok(a.agent.passes - passes <= 2, `passes in an idle second: ${a.agent.passes - passes}`);
+    await a.stop();
+    a = await startAgent();
   });
 
   await t.test('a destroyed unit is stopped and removed', async (t) => {

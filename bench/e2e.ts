@@ -8,11 +8,11 @@
  *    active, with the phases: write, place, agent load, systemd start, report.
  * Run as root: `npm run bench:e2e` (builds first). Tears the testbed down at the end. BENCH_NODE_FLAGS='...' runs
  * shoald with other node flags (see bench/memory.ts). BENCH_LOGS=DIR keeps each node's shoald journal there, and
- * the CPU profiles shoald wrote under the node's /var/tmp (e.g. with BENCH_NODE_FLAGS='... --cpu-prof
- * --cpu-prof-dir=/var/tmp'): shoald gets a SIGTERM (no stop job: it exits without draining) to write them.
+ * the CPU profiles shoald wrote under the node's /tmp (e.g. with BENCH_NODE_FLAGS='... --cpu-prof
+ * --cpu-prof-dir=/tmp'): shoald gets a SIGTERM (no stop job: it exits without draining) to write them.
  */
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { UnitStateRecord } from '../src/etcd/registry';
 import { EtcdRegistry } from '../src/etcd/registry-etcd';
@@ -114,6 +114,7 @@ async function main(): Promise<void> {
     const bulk = Array.from({ length: BULK_UNITS }, (_, i) => `bulk-${i}.service`);
     const bulkSet = new Set(bulk);
     bulkLoaded.clear(); bulkActiveSince.clear(); bulkActiveSeen.clear(); bulkPlaced.clear(); trackBulk = bulkSet;
+    const cpu0 = await Promise.all(NODES.map(nodeCpu));
     const t0 = performance.now();
     const wall0 = Date.now();
     const all = Promise.all(bulk.map((u) => (active.has(u) ? undefined : seen(u, (s) => s.activeState === 'active'))));
@@ -121,6 +122,7 @@ async function main(): Promise<void> {
     const written = performance.now() - t0;
     await all;
     const bulkMs = performance.now() - t0;
+    const cpu1 = await Promise.all(NODES.map(nodeCpu));
     const lastOf = (m: Map<string, number>) => Math.max(...m.values()) - wall0;
     const medianDelta = (a: Map<string, number>, b: Map<string, number>) => {
       const d = bulk.filter((u) => a.has(u) && b.has(u)).map((u) => b.get(u)! - a.get(u)!).sort((x, y) => x - y);
@@ -138,6 +140,8 @@ async function main(): Promise<void> {
       `systemd active ${lastOf(bulkActiveSince)}, report seen ${lastOf(bulkActiveSeen)}`);
     console.log(`  per unit, medians (ms): placed→agent load ${medianDelta(bulkPlaced, bulkLoaded)}, load→active ${medianDelta(bulkLoaded, bulkActiveSince)}, ` +
       `active→seen ${medianDelta(bulkActiveSince, bulkActiveSeen)}`);
+    console.log(`  CPU used meanwhile (ms), per node: ${NODES.map((n, i) => `${n} systemd ${cpu1[i].systemd - cpu0[i].systemd}, ` +
+      `shoald ${cpu1[i].shoald - cpu0[i].shoald}, units ${cpu1[i].units - cpu0[i].units}`).join('; ')}`);
     console.log(`targets: p99 start→active of a loaded unit ≤ 50 ms: ${pct(w, 99) <= 50 ? 'met' : 'MISSED'}; ` +
       `1,000 units ≤ 4 s: ${bulkMs <= 4000 ? 'met' : 'MISSED'}`);
   } finally {
@@ -149,7 +153,18 @@ async function main(): Promise<void> {
   }
 }
 
-/** Copies each node's shoald journal and CPU profiles (/var/tmp/*.cpuprofile) into `dir`. */
+/** CPU time (ms, cgroup v2 usage) of a node's systemd (init.scope), its shoald, and everything else in system.slice (the units). */
+async function nodeCpu(node: string): Promise<{ systemd: number; shoald: number; units: number }> {
+  const root = `/sys/fs/cgroup/unified/shoal/${node}/payload`;
+  const usage = async (cg: string) => {
+    const text = await readFile(join(root, cg, 'cpu.stat'), 'utf8').catch(() => '');
+    return Math.round(Number(/usage_usec (\d+)/.exec(text)?.[1] ?? NaN) / 1000);
+  };
+  const [systemd, shoald, slice] = await Promise.all([usage('init.scope'), usage('system.slice/shoald.service'), usage('system.slice')]);
+  return { systemd, shoald, units: slice - shoald };
+}
+
+/** Copies each node's shoald journal and CPU profiles (/tmp/*.cpuprofile) into `dir`. */
 async function keepLogs(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (const n of NODES) {
@@ -158,8 +173,9 @@ async function keepLogs(dir: string): Promise<void> {
   await new Promise((r) => setTimeout(r, 3000));
   for (const n of NODES) {
     await writeFile(join(dir, `${n}-shoald.log`), await sh(join(TB, 'node'), ['logs', n, '-u', 'shoald', '-o', 'short-precise', '--no-pager']));
-    const root = `/proc/${(await sh(join(TB, 'node'), ['leader', n])).trim()}/root/var/tmp`;
-    for (const f of (await readdir(root)).filter((x) => x.endsWith('.cpuprofile'))) await copyFile(join(root, f), join(dir, `${n}-${f}`));
+    const root = `/proc/${(await sh(join(TB, 'node'), ['leader', n])).trim()}/root/tmp`;
+    const files = await readdir(root).catch(() => [] as string[]);
+    for (const f of files.filter((x) => x.endsWith('.cpuprofile'))) await copyFile(join(root, f), join(dir, `${n}-${f}`));
   }
   console.log(`logs kept in ${dir}`);
 }

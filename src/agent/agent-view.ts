@@ -83,12 +83,22 @@ export class AgentViewState {
     let changed = false;
     for (const e of events) {
       switch (e.type) {
-        case 'unit': changed = this.badUnit.delete(e.unit) || changed; changed = this.setUnit(e.unit, e.value) || changed; break;
-        case 'desired':
-          changed = this.badDesired.delete(e.unit) || changed;
-          if (e.value === null) changed = this.desired.delete(e.unit) || changed;
-          else if (this.desired.get(e.unit) !== e.value) { this.desired.set(e.unit, e.value); changed = true; }
+        // a unit neither placed here nor global changes nothing here: each agent sees every unit of the cluster,
+        // and 1,000 submitted at once were a pass per watch batch on every machine before any was placed
+        case 'unit': {
+          const wasGlobal = this.specs.get(e.unit)?.options.global === true;
+          const unbad = this.badUnit.delete(e.unit);
+          if ((this.setUnit(e.unit, e.value) && (wasGlobal || this.concerns(e.unit))) || unbad) changed = true;
           break;
+        }
+        case 'desired': {
+          const unbad = this.badDesired.delete(e.unit);
+          const was = this.desired.get(e.unit);
+          if (e.value === null) this.desired.delete(e.unit);
+          else this.desired.set(e.unit, e.value);
+          if ((was !== (e.value ?? undefined) && this.concerns(e.unit)) || unbad) changed = true;
+          break;
+        }
         case 'assigned':
           if (e.machine !== this.machineId) break;
           if (e.value && !this.assigned.has(e.unit)) { this.assigned.add(e.unit); this.keepParsed(e.unit); changed = true; }
@@ -103,6 +113,11 @@ export class AgentViewState {
       }
     }
     return changed;
+  }
+
+  /** True when `unit` is placed on this machine, global, or cannot be parsed (it may have been either). */
+  private concerns(unit: string): boolean {
+    return this.assigned.has(unit) || this.specs.get(unit)?.options.global === true || this.unparsed.has(unit);
   }
 
   /** Replaces the static metadata (from config). */

@@ -104,6 +104,8 @@ export class Agent {
   private session: MachineSession | null = null;
   private due = Infinity;
   private readonly failures = new Map<string, UnitFailure>();
+  /** Installed file text and hash by parsed unit (a new text is a new parse: AgentViewState re-parses on a new hash). */
+  private readonly files = new WeakMap<UnitSpec, { text: string; hash: string }>();
   /** Set once shoald is stopped for good and the machine left: no more reconcile passes. */
   private halted = false;
   private shutdown: ShutdownKind = 'restart';
@@ -119,8 +121,9 @@ export class Agent {
     this.view = new AgentViewState(opts.machine.id, opts.machine.metadata, opts.parseUnit, this.log);
     this.units = new UnitManager({
       systemd: opts.systemd, dir: opts.unitDir, fsRoot: opts.fsRoot, log: this.log, jobTimeoutMs: opts.jobTimeoutMs,
-      // a job ended or turned late, or an unload finished: report it; a finished unload needs a pass (unlink, reload)
-      onSettled: (name, unit) => { this.reportUnit(name); if (!unit || !unit.busy) this.kick(this.o.debounceMs); },
+      // a job ended or turned late, or an unload finished: report it; a finished unload needs a pass (unlink, reload),
+      // a job's end does not (what a pass does with a unit does not depend on it: 1,000 starts were 1,000 kicks)
+      onSettled: (name, unit, what) => { this.reportUnit(name); if (what === 'unload' && (!unit || !unit.busy)) this.kick(this.o.debounceMs); },
     });
     this.reporter = new StateReporter(this.clock, this.log);
     if (opts.loadSource) {
@@ -475,21 +478,22 @@ export class Agent {
     const frozen = this.view.frozen(); // bad or unparsable in etcd: left exactly as they are
     for (const w of wanted) {
       if (frozen.has(w.spec.name)) continue;
-      const text = this.installText(w.spec);
-      if (text === undefined) {
+      const file = this.installFile(w.spec);
+      if (file === undefined) {
         this.fail(w.spec.name, w.spec.hash, 'container unit, but this agent has no container support', now, Infinity);
         continue;
       }
-      texts.set(w.spec.name, text);
-      desired.push({ name: w.spec.name, fileHash: fileHash(text), target: w.target, ...(w.spec.job ? { once: true } : {}) });
+      texts.set(w.spec.name, file.text);
+      desired.push({ name: w.spec.name, fileHash: file.hash, target: w.target, ...(w.spec.job ? { once: true } : {}) });
     }
     this.health.sync(wanted.filter((w) => w.target === 'launched' && texts.has(w.spec.name)).map((w) => w.spec));
-    for (const u of this.units.list()) this.health.observe(observed(u));
+    const managed = this.units.list();
+    for (const u of managed) this.health.observe(observed(u));
     // failures of units no longer wanted here are over
     for (const name of [...this.failures.keys()]) {
       if (!texts.has(name) && !wanted.some((w) => w.spec.name === name)) { this.failures.delete(name); this.reportUnit(name); }
     }
-    const actual = this.units.list().map((u) => (frozen.has(u.name) ? { ...u, busy: true } : u));
+    const actual = managed.map((u) => (frozen.has(u.name) ? { ...u, busy: true } : u));
     const all = computeTasks(desired, actual, { linksPending: this.units.linksPending() });
     const held = new Set([...this.failures].filter(([, f]) => f.retryAt > now).map(([name]) => name));
     const tasks = all.filter((t) => t.unit === '' || !held.has(t.unit));
@@ -498,7 +502,7 @@ export class Agent {
       const once = new Set(desired.filter((d) => d.once).map((d) => d.name));
       const res = await executeTasks(tasks, (t) => this.runTask(t, texts, once));
       // where the pass's time went (ms per task kind; the reload's own steps), for operators and benches
-      this.log.info('reconciled', { tasks: tasks.length, held: held.size, failed: res.failed.length, ms: this.clock.now() - t0, ...res.ms, ...this.units.takeReloadStats() });
+      this.log.info('reconciled', { pass: this.passes, tasks: tasks.length, held: held.size, failed: res.failed.length, ms: this.clock.now() - t0, ...res.ms, ...this.units.takeReloadStats() });
       const failedNow = new Set<string>();
       for (const { task, error } of res.failed) {
         failedNow.add(task.unit);
@@ -553,6 +557,18 @@ export class Agent {
       case 'stop': await this.units.stop(task.unit); return;
       case 'start': await this.units.start(task.unit, { once: once.has(task.unit) }); return;
     }
+  }
+
+  /** The file the agent installs for `spec` and its hash, made once per parsed unit (a pass looks at every unit here). */
+  private installFile(spec: UnitSpec): { text: string; hash: string } | undefined {
+    let f = this.files.get(spec);
+    if (!f) {
+      const text = this.installText(spec);
+      if (text === undefined) return undefined;
+      f = { text, hash: fileHash(text) };
+      this.files.set(spec, f);
+    }
+    return f;
   }
 
   private installText(spec: UnitSpec): string | undefined {

@@ -81,12 +81,14 @@ export class StateReporter {
   private kick(): void {
     if (this.flushing || !this.session) return;
     this.flushing = true;
-    this.flush().finally(() => {
+    // from the next turn of the event loop: the changes systemd signals together (a start's active state, its
+    // MainPID) and the units whose jobs ended together go out in one write
+    setImmediate(() => void this.flush().finally(() => {
       this.flushing = false;
       if (this.dirty.size === 0) this.wakeIdle();
       // an update that came after the flush loop ended (it only kicked a flush then ending) is not stranded
       else if (this.retry === undefined) this.kick();
-    });
+    }));
   }
 
   private async flush(): Promise<void> {

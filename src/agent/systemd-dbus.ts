@@ -25,6 +25,10 @@ const UNIT_PREFIX = `${ROOT}/unit/`;
 const MAX_KEPT_RESULTS = 4096;
 /** Deadline of one D-Bus method call (ms): D-Bus's own default reply timeout. A job's wait is not a call. */
 const CALL_TIMEOUT_MS = 25_000;
+/** Method calls awaiting a reply at once, at most: half of dbus-daemon's max_replies_per_connection on the system bus (128). */
+const MAX_IN_FLIGHT = 64;
+/** Unit names per ListUnitsByNames call: keeps each reply small (a D-Bus message is at most 128 MiB; systemd's replies far less). */
+const LIST_CHUNK = 256;
 /** ExecMainCode: the si_code of the main process's end (CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3). */
 const EXEC_CODES: Record<number, string> = { 1: 'exited', 2: 'killed', 3: 'dumped' };
 
@@ -80,6 +84,9 @@ class SystemdDbus implements Systemd {
   private readonly listeners = new Set<UnitChangeListener>();
   private closed = false;
   private failure: Error | undefined;
+  /** Method calls sent and not yet answered, and the calls waiting for one of them to end (FIFO). */
+  private inFlight = 0;
+  private readonly slotWaiters: (() => void)[] = [];
 
   constructor(private readonly bus: dbus.MessageBus, private readonly log: Logger) {
     bus.on('message', (msg) => this.onMessage(msg));
@@ -146,6 +153,24 @@ class SystemdDbus implements Systemd {
     }
   }
 
+  async unitsLoaded(names: string[]): Promise<Set<string>> {
+    const held = new Set<string>();
+    // a unit name is its own glob pattern unless it has a character fnmatch treats specially (the backslash of a \x2d escape)
+    const plain = names.filter((n) => /^[A-Za-z0-9:_.@-]+$/.test(n));
+    const other = names.filter((n) => !/^[A-Za-z0-9:_.@-]+$/.test(n));
+    const chunks: string[][] = [];
+    for (let i = 0; i < plain.length; i += LIST_CHUNK) chunks.push(plain.slice(i, i + LIST_CHUNK));
+    await Promise.all([
+      ...chunks.map(async (chunk) => {
+        // lists only what systemd holds in memory, loading nothing (unlike GetUnit's sibling LoadUnit)
+        const body = await this.manager('ListUnitsByPatterns', 'asas', [[], chunk]);
+        for (const u of body[0] as unknown[][]) held.add(u[0] as string);
+      }),
+      ...other.map(async (n) => { if (await this.unitLoaded(n)) held.add(n); }),
+    ]);
+    return held;
+  }
+
   async refUnit(name: string): Promise<void> {
     await this.raw(DEST, unitObjectPath(name), UNIT_IFACE, 'Ref', '', []);
   }
@@ -166,6 +191,19 @@ class SystemdDbus implements Systemd {
       // not in ListUnits' reply: ask unitState for these
       mainPid: 0, fragmentPath: '',
     }));
+  }
+
+  async unitStates(names: string[]): Promise<Map<string, Pick<SystemdUnitState, 'name' | 'loadState' | 'activeState' | 'subState'>>> {
+    const out = new Map<string, Pick<SystemdUnitState, 'name' | 'loadState' | 'activeState' | 'subState'>>();
+    const chunks: string[][] = [];
+    for (let i = 0; i < names.length; i += LIST_CHUNK) chunks.push(names.slice(i, i + LIST_CHUNK));
+    await Promise.all(chunks.map(async (chunk) => {
+      const body = await this.manager('ListUnitsByNames', 'as', [chunk]);
+      for (const u of body[0] as unknown[][]) {
+        out.set(u[0] as string, { name: u[0] as string, loadState: u[2] as string, activeState: u[3] as string, subState: u[4] as string });
+      }
+    }));
+    return out;
   }
 
   async unitState(name: string): Promise<SystemdUnitState> {
@@ -295,6 +333,7 @@ class SystemdDbus implements Systemd {
       if (changed.ActiveState) state.activeState = String(changed.ActiveState.value);
       if (changed.SubState) state.subState = String(changed.SubState.value);
       if (changed.FragmentPath) state.fragmentPath = String(changed.FragmentPath.value);
+      if (changed.ActiveEnterTimestamp && Number(changed.ActiveEnterTimestamp.value) > 0) state.activeEnterMs = Math.floor(Number(changed.ActiveEnterTimestamp.value) / 1000);
     } else if (iface === SERVICE_IFACE && changed.MainPID) {
       state.mainPid = Number(changed.MainPID.value);
     }
@@ -315,14 +354,50 @@ class SystemdDbus implements Systemd {
     return this.raw(DEST, ROOT, MANAGER, member, signature, body);
   }
 
+  /**
+   * One method call, at most MAX_IN_FLIGHT at a time on this connection (dbus-daemon refuses a call beyond its
+   * max_replies_per_connection, 128 on the system bus: 1,000 starts at once had 64 of them refused). The
+   * deadline counts from here: the wait for a slot is part of it.
+   */
   private async raw(destination: string, path: string, iface: string, member: string, signature: string, body: unknown[], timeoutMs = CALL_TIMEOUT_MS): Promise<unknown[]> {
     if (this.failure) throw this.failure;
+    const until = Date.now() + timeoutMs;
     try {
-      const reply = await callWithin(this.bus.call(new dbus.Message({ destination, path, interface: iface, member, signature, body })), member, timeoutMs);
-      return reply?.body ?? [];
+      await this.slot(member, timeoutMs);
     } catch (err) {
       throw convertError(err, member, body);
     }
+    try {
+      const left = Math.max(1, until - Date.now());
+      const reply = await callWithin(this.bus.call(new dbus.Message({ destination, path, interface: iface, member, signature, body })), member, left);
+      return reply?.body ?? [];
+    } catch (err) {
+      throw convertError(err, member, body);
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Resolves once a call may go out; UnavailableError `systemd.timeout` when none frees up within `ms`. */
+  private slot(member: string, ms: number): Promise<void> {
+    if (this.inFlight < MAX_IN_FLIGHT) {
+      this.inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter = () => { clearTimeout(t); this.inFlight++; resolve(); };
+      const t = setTimeout(() => {
+        const i = this.slotWaiters.indexOf(waiter);
+        if (i >= 0) this.slotWaiters.splice(i, 1);
+        reject(new UnavailableError('systemd.timeout', `systemd ${member}: not sent within ${ms} ms (${MAX_IN_FLIGHT} calls in flight)`));
+      }, ms);
+      this.slotWaiters.push(waiter);
+    });
+  }
+
+  private release(): void {
+    this.inFlight--;
+    this.slotWaiters.shift()?.();
   }
 }
 

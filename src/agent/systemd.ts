@@ -82,6 +82,14 @@ export interface Systemd {
    * loads it afresh from its file (a unit never loaded, or garbage-collected after it stopped).
    */
   unitLoaded(name: string): Promise<boolean>;
+  /**
+   * Load, active and sub states of many units in one call per 256 names (ListUnitsByNames), loading the ones
+   * systemd does not hold yet, as `unitState` does; a name systemd rejects as invalid is absent from the map.
+   * Neither MainPID nor how a service ended: `unitState` reads those.
+   */
+  unitStates(names: string[]): Promise<Map<string, Pick<SystemdUnitState, 'name' | 'loadState' | 'activeState' | 'subState'>>>;
+  /** Which of `names` systemd holds in memory (`unitLoaded` of many: one call per 256 names, loading none). */
+  unitsLoaded(names: string[]): Promise<Set<string>>;
   /** One unit's state (loading it when systemd has not yet); LoadState `not-found` when it has no file. */
   unitState(name: string): Promise<SystemdUnitState>;
   /** Calls `listener` on every unit state change (PropertiesChanged); returns the unsubscribe function. */

@@ -59,8 +59,11 @@ function hasInstall(text: string): boolean {
 /** Called when a managed unit's systemd state changes (after the change is applied to `states()`). */
 export type StateListener = (unit: ManagedUnit) => void;
 
-/** Called when a queued job ends or turns late, or an unload finishes (`unit` undefined: it is gone). */
-export type SettledListener = (name: string, unit: ManagedUnit | undefined) => void;
+/**
+ * Called when a queued job ends or turns late (`what` 'job'), or an unload finishes or fails ('unload'; `unit`
+ * undefined: it is gone).
+ */
+export type SettledListener = (name: string, unit: ManagedUnit | undefined, what: 'job' | 'unload') => void;
 
 /** How long the agent follows a job before calling it late (ms); systemd's own default start timeout is 90 s. */
 export const DEFAULT_JOB_TIMEOUT_MS = 90_000;
@@ -93,9 +96,6 @@ export function fileHash(text: string): string {
   return createHash('sha1').update(text).digest('hex');
 }
 
-/** Above this many links in a batch the agent reloads systemd rather than asking about each unit. */
-const FRESH_LOAD_MAX = 32;
-
 /**
  * Load, unload, start and stop units; batches links into one daemon-reload per `reload()`. Jobs are
  * queued, not waited for: systemd runs them in parallel, and a slow one holds back only its own unit.
@@ -119,6 +119,9 @@ export class UnitManager {
   private readonly listeners = new Set<StateListener>();
   private readonly unsubscribe: () => void;
   private reloadStats: ReloadStats | undefined;
+  /** Units to re-read in the next batched read (refreshSoon), and that read's promise. */
+  private readonly refreshQueue = new Set<string>();
+  private refreshBatch: Promise<void> | undefined;
 
   constructor(opts: UnitManagerOptions) {
     this.systemd = opts.systemd;
@@ -223,7 +226,7 @@ export class UnitManager {
       // a newer text was loaded meanwhile: the file, its link and its jobs are that version's, not ours
       if (this.units.get(name) !== u) {
         this.log.warn('unit loaded again before its unload ended; the unload leaves the new file alone', { unit: name });
-        this.onSettled(name, this.get(name));
+        this.onSettled(name, this.get(name), 'unload');
         return;
       }
       await rm(join(this.fsDir, name), { force: true });
@@ -235,13 +238,13 @@ export class UnitManager {
       if (!this.units.has(name)) await rm(this.startedMarker(name), { force: true });
       // not awaited: the next pass (a replaced unit's load) need not wait for one more D-Bus call
       void this.systemd.resetFailedUnit(name).catch((err) => this.log.warn('reset-failed after unload failed', { unit: name, err: String(err) }));
-      this.onSettled(name, undefined);
+      this.onSettled(name, undefined, 'unload');
     };
     if (!job) return finish('done');
     void this.within(job.done, name).then(finish).catch((err) => {
       if (u) u.busy = false;
       this.log.error('unload failed', { unit: name, err: String(err) });
-      this.onSettled(name, this.get(name));
+      this.onSettled(name, this.get(name), 'unload');
     });
   }
 
@@ -285,7 +288,7 @@ export class UnitManager {
     }
     const refreshAll = async () => {
       const r0 = performance.now();
-      await Promise.all(link.filter((n) => !failures.has(n)).map((n) => this.refresh(n).catch((err) => this.log.warn('state refresh failed', { unit: n, err: String(err) }))));
+      await this.refreshMany(link.filter((n) => !failures.has(n)));
       stats.refreshMs += Math.round(performance.now() - r0);
     };
     await refreshAll(); // reads each state, and loads a fresh unit from its file
@@ -307,10 +310,9 @@ export class UnitManager {
    */
   private async loadableWithoutReload(link: string[], unlink: string[]): Promise<boolean> {
     if (link.length === 0) return false; // unlinks alone: the reload drops what systemd still holds of them
-    if (link.length > FRESH_LOAD_MAX) return false; // one reload costs less than that many GetUnit calls
     if (unlink.some((n) => this.enabledBefore.has(n)) || link.some((n) => this.installs.has(n))) return false;
-    const held = await Promise.all(link.map((n) => this.systemd.unitLoaded(n).catch(() => true)));
-    return !held.some(Boolean);
+    const held = await this.systemd.unitsLoaded(link).catch(() => null);
+    return held !== null && held.size === 0;
   }
 
   /**
@@ -382,7 +384,7 @@ export class UnitManager {
       if (u.job !== pending) return;
       pending.late = true;
       this.log.warn(`${kind} job still running after the job deadline`, { unit: name, deadlineMs: this.jobTimeoutMs });
-      this.onSettled(name, this.get(name));
+      this.onSettled(name, this.get(name), 'job');
     }, this.jobTimeoutMs);
     this.timers.add(timer);
     void job.done.then(async (result) => {
@@ -390,8 +392,8 @@ export class UnitManager {
       this.timers.delete(timer);
       if (u.job === pending) u.job = undefined;
       if (result !== 'done') this.log.warn(`${kind} job did not succeed`, { unit: name, result });
-      await this.refresh(name).catch((err) => this.log.warn('state refresh failed', { unit: name, err: String(err) }));
-      if (!this.closed) this.onSettled(name, this.get(name));
+      await this.refreshSoon(name); // batched with the other jobs that ended meanwhile: one D-Bus call for them all
+      if (!this.closed) this.onSettled(name, this.get(name), 'job');
     });
   }
 
@@ -420,6 +422,48 @@ export class UnitManager {
     this.apply(name, { ...state, exit: state.exit }); // a full read: an exit it no longer has goes
   }
 
+  /**
+   * Re-reads the states of `names` with one ListUnitsByNames call per 256 units (which also loads a unit systemd
+   * does not hold yet), instead of two property reads each: 1,000 units linked or started at once cost 2,000
+   * round trips and as many large replies to parse. A unit whose list entry does not tell everything is read in
+   * full: a service running without a known MainPID, one that ran and ended (how it ended), any unit when the
+   * list call fails. Never throws; a failed read is logged and leaves that unit's state as it was.
+   */
+  async refreshMany(names: readonly string[]): Promise<void> {
+    const wanted = names.filter((n) => this.units.has(n));
+    if (wanted.length === 0) return;
+    const listed = await this.systemd.unitStates(wanted).catch((err) => {
+      this.log.warn('reading unit states in one call failed; reading them one by one', { units: wanted.length, err: String(err) });
+      return new Map<string, Pick<SystemdUnitState, 'loadState' | 'activeState' | 'subState'>>();
+    });
+    await Promise.all(wanted.map(async (name) => {
+      const u = this.units.get(name);
+      const s = listed.get(name);
+      if (!u) return;
+      if (s && isRunningState(s.activeState) && (u.state.mainPid > 0 || !name.endsWith('.service'))) {
+        // its MainPID came with the PropertiesChanged signal systemd sends before a job's JobRemoved
+        return this.apply(name, { loadState: s.loadState, activeState: s.activeState, subState: s.subState });
+      }
+      if (s && s.activeState === 'inactive' && !u.ran) {
+        // nothing ran since this load: no main process, no exit to read
+        return this.apply(name, { loadState: s.loadState, activeState: s.activeState, subState: s.subState, mainPid: 0 });
+      }
+      await this.refresh(name).catch((err) => this.log.warn('state refresh failed', { unit: name, err: String(err) }));
+    }));
+  }
+
+  /** `refreshMany` of `name` with every other unit asked for in the same turn of the event loop. Never throws. */
+  refreshSoon(name: string): Promise<void> {
+    this.refreshQueue.add(name);
+    this.refreshBatch ??= new Promise<void>((resolve) => setImmediate(() => {
+      const names = [...this.refreshQueue];
+      this.refreshQueue.clear();
+      this.refreshBatch = undefined;
+      void this.refreshMany(names).finally(resolve);
+    }));
+    return this.refreshBatch;
+  }
+
   /** Stops following signals. Units keep running: closing the agent never stops them. */
   close(): void {
     this.closed = true;
@@ -433,7 +477,7 @@ export class UnitManager {
     if (!this.units.has(name)) return;
     if (Object.keys(change).length === 0) {
       // invalidation without values: read the state
-      this.refresh(name).catch((err) => this.log.warn('state refresh failed', { unit: name, err: String(err) }));
+      void this.refreshSoon(name);
       return;
     }
     this.apply(name, change);

@@ -66,6 +66,17 @@ class BatchQueue {
   wait(): Promise<void> { return this.items.length ? Promise.resolve() : new Promise((r) => { this.wake = r; }); }
 }
 
+/**
+ * Raises `signal`'s listener limit to at least `n`, never lowering it: 0 means no limit, and Node 20's
+ * getMaxListeners throws ERR_INVALID_ARG_TYPE for an AbortSignal whose limit was set to 0 (every watch
+ * on such a signal failed at once: the 1,000 simulated agents of bench:scale share one).
+ */
+function raiseMaxListeners(signal: AbortSignal, n: number): void {
+  let current: number;
+  try { current = getMaxListeners(signal); } catch { return; }
+  if (current !== 0 && current < n) setMaxListeners(n, signal);
+}
+
 /** Follows `scopes` until `signal` aborts; see RegistryWatcher.watch. */
 export async function* watchScopes(
   client: Etcd3, keys: KeyLayout, scopes: WatchScope[], opts: { fromRevision?: number; signal?: AbortSignal; log?: Logger },
@@ -74,9 +85,9 @@ export async function* watchScopes(
   const signal = opts.signal ?? new AbortController().signal;
   const queue = new BatchQueue();
   const onAbort = () => queue.notify();
-  // each scope's follower listens on the signal while it creates its watcher: the engine's 11 scopes
+  // each scope's follower listens on the signal while it creates its watcher: the engine's 13 scopes
   // would otherwise trip Node's leak warning (10) though every listener is removed
-  setMaxListeners(Math.max(getMaxListeners(signal), scopes.length + 10), signal);
+  raiseMaxListeners(signal, scopes.length + 10);
   signal.addEventListener('abort', onAbort);
   const followers = scopes.map((s) => new ScopeFollower(client, keys, scopePrefix(keys, s), opts.fromRevision, queue, signal, log));
   try {

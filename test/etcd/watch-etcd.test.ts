@@ -1,6 +1,6 @@
 /** Watches against a real etcd: typed events, resume after a disconnect and an etcd restart, reset after compaction. */
 import t from 'tap';
-import { getEventListeners } from 'node:events';
+import { getEventListeners, getMaxListeners, setMaxListeners } from 'node:events';
 import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
 import { EtcdRegistry } from '../../src/etcd/registry-etcd';
 import type { WatchBatch } from '../../src/etcd/registry';
@@ -52,6 +52,22 @@ t.test('typed events for the scopes asked, nothing else', async (t) => {
   ].sort(byJson), 'only the watched prefixes; m2 assignment and metadata are not seen');
   ac.abort();
   await l!.resign();
+});
+
+t.test('a watch on a signal without a listener limit (setMaxListeners(0)) works and keeps it unlimited', async (t) => {
+  const writer = reg(etcd.endpoint, '/w0/');
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal); // bench:scale's 1,000 simulated agents share one signal like this; Node 20 then threw in getMaxListeners
+  const got = collect(reg(etcd.endpoint, '/w0/').watch([{ kind: 'units' }], { signal: ac.signal }));
+  await new Promise((r) => setTimeout(r, 200));
+  await writer.submitUnit({ name: 'z.service', text: 'x', hash: 'h' });
+  await until(() => got.some((b) => b.events.length > 0), 3000, 'the unit event');
+  t.same(got.flatMap((b) => b.events), [{ type: 'unit', unit: 'z.service', value: { name: 'z.service', text: 'x', hash: 'h' } }]);
+  // Node 20 reads a limit of 0 as none set (getMaxListeners throws): either way it must still be 0, not 23
+  let limit: number;
+  try { limit = getMaxListeners(ac.signal); } catch { limit = 0; }
+  t.equal(limit, 0, 'the signal keeps no listener limit');
+  ac.abort();
 });
 
 function byJson(a: unknown, b: unknown): number { return JSON.stringify(a) < JSON.stringify(b) ? -1 : 1; }

@@ -33,9 +33,24 @@ export function parseUnit(name: string, text: string | Uint8Array, opts: ParseUn
 /** Sections shoal reads; a near-miss spelling of one would silently drop its constraints. */
 const OWN_SECTIONS = ['X-Fleet', 'X-Shoal', 'X-Container'];
 
+/** Section name → the own section it nearly spells (null: none); a file has the same few names ([Unit], [Service]...). */
+const meantCache = new Map<string, string | null>();
+const MEANT_CACHED = 1024;
+
+/** The own section `name` is a near miss of, or undefined (memoized: a leader parses 10,000 units at once). */
+function nearMissOf(name: string): string | undefined {
+  let meant = meantCache.get(name);
+  if (meant === undefined) {
+    meant = OWN_SECTIONS.find((o) => o !== name && nearMiss(name, o)) ?? null;
+    if (meantCache.size >= MEANT_CACHED) meantCache.clear();
+    meantCache.set(name, meant);
+  }
+  return meant ?? undefined;
+}
+
 function checkSectionNames(file: UnitSpec['file'], opts: ParseUnitOptions): void {
   for (const s of file.sections) {
-    const meant = OWN_SECTIONS.find((o) => o !== s.name && nearMiss(s.name, o));
+    const meant = nearMissOf(s.name);
     if (meant) {
       const why = /\s/.test(s.name) ? 'spaces inside the brackets are part of the name'
         : s.name.toLowerCase() === meant.toLowerCase() ? 'section names are case-sensitive'

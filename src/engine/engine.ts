@@ -361,6 +361,7 @@ export class Engine {
       return true;
     }
     const endPlan = planDuration.startTimer();
+    const t0 = this.clock.now();
     const snapshot = model.snapshot(this.opts.strategy, this.heldMachines(model), launch);
     const drains = drainer.prepare(model, this.clock.now());
     snapshot.evict = drains.evict;
@@ -380,9 +381,11 @@ export class Engine {
     const record = (applied: Decision[]) => drains.machines.length === 0 ? Promise.resolve(true)
       : drainer.record(model, leadership.guard, drains, stuck, applied, this.clock.now());
     if (result.decisions.length === 0) return record([]);
-    const res = await this.opts.registry.applySchedule(leadership.guard, result.decisions.map(toChange));
+    const t1 = this.clock.now();
+    const decisions = byMachine(result.decisions);
+    const res = await this.opts.registry.applySchedule(leadership.guard, decisions.map(toChange));
     let told = 0;
-    for (const d of result.decisions.slice(0, res.applied)) {
+    for (const d of decisions.slice(0, res.applied)) {
       model.schedule.delete(d.unit);
       if (d.kind === 'place') model.schedule.set(d.unit, d.machine);
       if (d.kind === 'move') model.schedule.set(d.unit, d.to);
@@ -392,14 +395,26 @@ export class Engine {
       placements.inc({ kind: d.kind });
     }
     this.stats.decisions += res.applied;
-    if (res.applied) this.opts.log.info('schedule written', { decisions: res.applied, txns: res.txns });
+    if (res.applied) this.opts.log.info('schedule written', { decisions: res.applied, txns: res.txns, planMs: t1 - t0, writeMs: this.clock.now() - t1 });
     if (res.notLeader) {
       this.stats.refused++;
       this.opts.log.warn('placement refused by etcd: no longer leader', { engine: this.opts.id });
       return false;
     }
-    return record(result.decisions.slice(0, res.applied));
+    return record(decisions.slice(0, res.applied));
   }
+}
+
+/**
+ * The plan's decisions in write order: unschedules and moves as planned, then the places grouped by machine
+ * (by unit name within one). A machine's new units then land in one or a few transactions, so its agent gets
+ * them in one watch batch and starts them in one reconcile (one daemon-reload, one state report).
+ */
+export function byMachine(decisions: readonly Decision[]): Decision[] {
+  const places = decisions.filter((d): d is Extract<Decision, { kind: 'place' }> => d.kind === 'place');
+  const rest = decisions.filter((d) => d.kind !== 'place');
+  places.sort((a, b) => (a.machine < b.machine ? -1 : a.machine > b.machine ? 1 : a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0));
+  return [...rest, ...places];
 }
 
 function toChange(d: Decision): ScheduleChange {

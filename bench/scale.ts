@@ -5,19 +5,29 @@
  * Prints: phases (write, place, report), time to converge (every unit scheduled and acknowledged), etcd requests
  * per unit, engine peak RSS.
  * Usage: npm run bench:scale [-- MACHINES UNITS]
+ * SCALE_ENGINE_NODE_ARGS: node flags for the engine process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`;
+ * SCALE_SIM_NODE_ARGS: the same for the simulated machines' process;
+ * SCALE_ENGINE_LOG: a file that gets the engine's whole log (its passes: 'schedule written').
  */
 import { spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { startEtcd } from '../test/helpers/etcd-server';
 import { EtcdRegistry } from '../src/etcd/registry-etcd';
 import type { MachineSession } from '../src/etcd/registry';
 import { applyBatch } from '../src/api/batch-ops';
+import { StateReporter } from '../src/agent/state-reporter';
+import { systemClock } from '../src/agent/clock';
+import { silentLogger } from '../src/log';
 
 const MACHINES = Number(process.argv[2] === '--agents' ? 0 : process.argv[2] ?? 1000);
 const UNITS = Number(process.argv[3] ?? 10_000);
 const CLIENTS = 10; // sim agents share 10 etcd clients (one process cannot afford 1,000 gRPC channels)
 const PREFIX = '/bench/';
+/** A real agent's wait after a watch event before it reconciles (src/agent/agent.ts, default 10 ms). */
+const RECONCILE_DEBOUNCE_MS = 10;
 
 async function pool<T>(items: T[], width: number, fn: (x: T) => Promise<unknown>): Promise<void> {
   let i = 0;
@@ -33,7 +43,8 @@ async function main(): Promise<void> {
   try {
     // machines: simulated in a child process (as real agents run elsewhere), so they never starve the submitter
     const t0 = Date.now();
-    const sim = spawn(process.execPath, [__filename, '--agents', etcd.endpoint, String(MACHINES)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const simArgs = (process.env.SCALE_SIM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const sim = spawn(process.execPath, [...simArgs, __filename, '--agents', etcd.endpoint, String(MACHINES)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let simOut = '';
     const simReady = new Promise<void>((resolve, reject) => {
       sim.stdout!.on('data', (b) => { simOut += b.toString(); if (simOut.includes('ready\n')) resolve(); });
@@ -67,11 +78,17 @@ async function main(): Promise<void> {
     });
 
     // the engine, in its own process
-    const engine = spawn(process.execPath, [join(__dirname, '..', 'src', 'daemon', 'main.js'), '--config', '/dev/null'], {
-      env: { ...process.env, SHOAL_ROLES: 'engine', SHOAL_ETCD: etcd.endpoint, SHOAL_PREFIX: PREFIX, SHOAL_ENGINE_ID: 'bench-engine' },
+    const nodeArgs = (process.env.SCALE_ENGINE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const engine = spawn(process.execPath, [...nodeArgs, join(__dirname, '..', 'src', 'daemon', 'main.js'), '--config', '/dev/null'], {
+      // its API on a socket of its own and no web page: the machine's /run/shoal/shoal.sock and :7412 are not the bench's
+      env: {
+        ...process.env, SHOAL_ROLES: 'engine', SHOAL_ETCD: etcd.endpoint, SHOAL_PREFIX: PREFIX, SHOAL_ENGINE_ID: 'bench-engine',
+        SHOAL_API_LISTEN: `unix://${join(tmpdir(), `shoal-bench-scale-${process.pid}.sock`)}`, SHOAL_HTTP_LISTEN: '',
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    engine.stderr!.on('data', (b) => { engineLog = (engineLog + b.toString()).slice(-20_000); });
+    const logFile = process.env.SCALE_ENGINE_LOG ? createWriteStream(process.env.SCALE_ENGINE_LOG) : undefined;
+    engine.stderr!.on('data', (b) => { logFile?.write(b); engineLog = (engineLog + b.toString()).slice(-20_000); });
     while (!(await api.currentLeader())) await new Promise((r) => setTimeout(r, 20));
 
     // units: one batch through the API's batch path (validated, then written 64 units per etcd txn)
@@ -87,7 +104,7 @@ async function main(): Promise<void> {
     if (results.some((r) => r.outcome !== 'created')) throw new Error('a unit was not created');
     console.log(`submitted ${UNITS} units (launched) in ${submitted - tSubmit} ms`);
     await Promise.race([done, new Promise((r) => setTimeout(r, 120_000))]);
-    if (!convergedAt) throw new Error(`did not converge in 120 s: ${acked.size}/${UNITS} acknowledged`);
+    if (!convergedAt) throw new Error(`did not converge in 120 s: ${placed.size}/${UNITS} scheduled, ${acked.size}/${UNITS} acknowledged`);
     const scheduled = (await api.listSchedule()).value.size;
 
     engine.kill('SIGTERM');
@@ -118,13 +135,18 @@ async function simulateMachines(endpoint: string, machines: number): Promise<voi
   const ac = new AbortController();
   setMaxListeners(0, ac.signal); // one signal shared by 1,000 simulated agents' watches
   const sessions: MachineSession[] = [];
+  const agents: [EtcdRegistry, MachineSession][] = [];
   const ids = Array.from({ length: machines }, (_, i) => `m${String(i).padStart(4, '0')}`);
   await pool(ids, 64, async (id) => {
-    const reg = regs[sessions.length % CLIENTS];
+    const reg = regs[Number(id.slice(1)) % CLIENTS];
     const s = await reg.register({ id, metadata: { rack: `r${Number(id.slice(1)) % 10}` }, capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30 }, version: 'bench', startedAt: new Date().toISOString() }, 30);
     sessions.push(s);
-    void simulateAgent(reg, s, ac.signal);
+    agents.push([reg, s]);
   });
+  // like a real agent's read-then-watch: each watch starts after this revision, so assignments written
+  // before its watcher is attached (1,000 of them on a loaded machine take seconds) still arrive
+  const from = (await regs[0].listAssigned('-')).revision;
+  for (const [reg, s] of agents) void simulateAgent(reg, s, from, ac.signal);
   process.stdout.write('ready\n');
   await new Promise((r) => process.once('SIGTERM', r));
   process.stdout.write(`requests=${regs.reduce((n, r) => n + r.stats.requests, 0)}\n`);
@@ -133,16 +155,30 @@ async function simulateMachines(endpoint: string, machines: number): Promise<voi
   for (const r of regs) r.close();
 }
 
-/** A simulated agent: acknowledges the units of each watch batch assigned to it, at once, with states on its lease. */
-async function simulateAgent(reg: EtcdRegistry, s: MachineSession, signal: AbortSignal): Promise<void> {
+/**
+ * A simulated agent: reports each unit assigned to it as running, the way a real agent reports (src/agent):
+ * a watch burst is settled for the agent's reconcile debounce (10 ms), then the states go through the
+ * agent's own StateReporter, which coalesces them and writes up to 128 per transaction on the machine's lease.
+ */
+async function simulateAgent(reg: EtcdRegistry, s: MachineSession, fromRevision: number, signal: AbortSignal): Promise<void> {
+  const reporter = new StateReporter(systemClock, silentLogger);
+  reporter.setSession(s);
+  const pending: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const reconcile = () => {
+    timer = undefined;
+    for (const unit of pending.splice(0)) reporter.update(unit, { loadState: 'loaded', activeState: 'active', subState: 'running', hash: '' });
+  };
   try {
-    for await (const b of reg.watch([{ kind: 'assigned', machine: s.machineId }], { signal })) {
-      await Promise.all(b.events.map((e) => (e.type !== 'assigned' || !e.value ? undefined : s.reportState(e.unit, {
-        loadState: 'loaded', activeState: 'active', subState: 'running', hash: '', since: new Date().toISOString(),
-      }))));
+    for await (const b of reg.watch([{ kind: 'assigned', machine: s.machineId }], { fromRevision, signal })) {
+      for (const e of b.events) if (e.type === 'assigned' && e.value) pending.push(e.unit);
+      timer ??= setTimeout(reconcile, RECONCILE_DEBOUNCE_MS);
     }
   } catch (err) {
     if (!signal.aborted) console.error(`agent ${s.machineId}: ${(err as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+    reporter.close();
   }
 }
 

@@ -82,6 +82,8 @@ export interface EngineStats {
   passes: number;
   decisions: number;
   refused: number;
+  /** Schedule transactions refused because the model was behind etcd (ScheduleWriter.applySchedule). */
+  stale: number;
   fullReads: number;
 }
 
@@ -96,7 +98,7 @@ const DEPLOY_TICK_MS = 500;
 
 /** One engine process's scheduler. `run(signal)` until the signal aborts; resigns on the way out. */
 export class Engine {
-  readonly stats: EngineStats = { terms: 0, passes: 0, decisions: 0, refused: 0, fullReads: 0 };
+  readonly stats: EngineStats = { terms: 0, passes: 0, decisions: 0, refused: 0, stale: 0, fullReads: 0 };
   private readonly clock: Clock;
   private leading = false;
   /** What this engine has seen of machine liveness (kept across terms). */
@@ -211,7 +213,14 @@ export class Engine {
           const jobs = model.machineCount > 0 ? await jobber.pass(model, leadership.guard, this.clock.now()) : null;
           if (jobs && !jobs.leader) return;
           jobsActive = jobs?.active ?? jobsActive;
-          if (!(await this.pass(model, leadership, drainer, jobs?.launch))) return; // refused: not leader any more
+          const passed = await this.pass(model, leadership, drainer, jobs?.launch);
+          if (passed === 'not-leader') return; // refused: not leader any more
+          if (passed === 'stale') {
+            // the model is behind etcd (see ScheduleWriter.applySchedule): plan again once the watch caught up
+            dirty = true;
+            await this.clock.sleep(backoff.next(), term);
+            continue;
+          }
           backoff.reset();
         } catch (err) {
           if (!isRetryable(err)) throw err;
@@ -352,13 +361,17 @@ export class Engine {
     for (const b of bad) this.opts.log.warn('bad value in etcd; skipping the key', { key: b.key, reason: b.reason, ...(b.unit ? { unit: b.unit } : {}) });
   }
 
-  /** One reconcile pass; false when etcd refused our writes because we are no longer leader. */
-  private async pass(model: ClusterModel, leadership: Leadership, drainer: Drainer, launch?: ReadonlyMap<string, Launch>): Promise<boolean> {
+  /**
+   * One reconcile pass: 'not-leader' when etcd refused our writes because we are no longer leader;
+   * 'stale' when it refused a transaction because a unit's schedule was not what the model said.
+   */
+  private async pass(model: ClusterModel, leadership: Leadership, drainer: Drainer, launch?: ReadonlyMap<string, Launch>): Promise<'ok' | 'not-leader' | 'stale'> {
     this.stats.passes++;
+    const verdict = (ok: boolean): 'ok' | 'not-leader' => (ok ? 'ok' : 'not-leader');
     if (model.machineCount === 0) {
       // no live machine is either a dead cluster or a view we cannot trust: moving nothing is safe either way
       this.opts.log.warn('no live machines; not changing the schedule');
-      return true;
+      return 'ok';
     }
     const endPlan = planDuration.startTimer();
     const t0 = this.clock.now();
@@ -380,7 +393,7 @@ export class Engine {
     }
     const record = (applied: Decision[]) => drains.machines.length === 0 ? Promise.resolve(true)
       : drainer.record(model, leadership.guard, drains, stuck, applied, this.clock.now());
-    if (result.decisions.length === 0) return record([]);
+    if (result.decisions.length === 0) return verdict(await record([]));
     const t1 = this.clock.now();
     const decisions = byMachine(result.decisions);
     const res = await this.opts.registry.applySchedule(leadership.guard, decisions.map(toChange));
@@ -399,9 +412,15 @@ export class Engine {
     if (res.notLeader) {
       this.stats.refused++;
       this.opts.log.warn('placement refused by etcd: no longer leader', { engine: this.opts.id });
-      return false;
+      return 'not-leader';
     }
-    return record(decisions.slice(0, res.applied));
+    const recorded = verdict(await record(decisions.slice(0, res.applied)));
+    if (res.stale && recorded === 'ok') {
+      this.stats.stale++;
+      this.opts.log.warn('placement refused by etcd: a unit\'s schedule changed under the plan; planning again', { applied: res.applied });
+      return 'stale';
+    }
+    return recorded;
   }
 }
 

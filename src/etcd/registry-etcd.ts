@@ -180,29 +180,48 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, DrainWriter, C
   /** @inheritdoc */
   async applySchedule(guard: LeaderGuard, changes: ScheduleChange[]): Promise<ApplyResult> {
     const result: ApplyResult = { applied: 0, notLeader: false, txns: 0 };
-    let batch: IRequestOp[][] = [];
+    let batch: ScheduleChange[] = [];
     let ops = 0;
     const flush = async (): Promise<boolean> => {
       if (batch.length === 0) return true;
       this.stats.requests++;
       result.txns++;
-      const flat = batch.flat();
-      flat.push({ request_put: { key: Buffer.from(this.keys.writer), value: Buffer.from(guard.holder) } });
-      const res = await etcdCall('schedule txn', () =>
-        this.client.if(guard.key, 'Create', '==', guard.createRevision).then(...flat).commit());
-      if (!res.succeeded) { result.notLeader = true; return false; }
+      const refused = await this.scheduleTxn(guard, batch);
+      if (refused) { result[refused] = true; return false; }
       result.applied += batch.length;
       batch = []; ops = 0;
       return true;
     };
     for (const c of changes) {
-      const cOps = this.scheduleOps(c);
-      if (ops + cOps.length > MAX_TXN_OPS - 1 && !(await flush())) return result; // -1: the engine/writer put
-      batch.push(cOps);
-      ops += cOps.length;
+      const n = this.scheduleOps(c).length;
+      if (ops + n > MAX_TXN_OPS - 1 && !(await flush())) return result; // -1: the engine/writer put
+      batch.push(c);
+      ops += n;
     }
     await flush();
     return result;
+  }
+
+  /**
+   * One schedule transaction: `changes` if the guard holds and every unit's schedule key is as its change
+   * expects (see ScheduleWriter.applySchedule); else nothing, and why. The failure branch reads the leader
+   * key in the same transaction, so 'stale' and 'notLeader' are told apart at the revision that refused.
+   */
+  private async scheduleTxn(guard: LeaderGuard, changes: ScheduleChange[]): Promise<'notLeader' | 'stale' | undefined> {
+    const ops = changes.flatMap((c) => this.scheduleOps(c));
+    ops.push({ request_put: { key: Buffer.from(this.keys.writer), value: Buffer.from(guard.holder) } });
+    const res = await etcdCall('schedule txn', () => {
+      const txn = this.client.if(guard.key, 'Create', '==', guard.createRevision);
+      for (const c of changes) {
+        // etcd: a missing key has create revision 0; a Value compare on a missing key fails
+        if (c.kind === 'place') txn.and(this.keys.schedule(c.unit), 'Create', '==', 0);
+        else txn.and(this.keys.schedule(c.unit), 'Value', '==', c.from);
+      }
+      return txn.then(...ops).else({ request_range: { key: Buffer.from(guard.key) } }).commit();
+    });
+    if (res.succeeded) return undefined;
+    const leader = res.responses[0]?.response_range?.kvs?.[0];
+    return leader && Number(leader.create_revision) === guard.createRevision ? 'stale' : 'notLeader';
   }
 
   private scheduleOps(c: ScheduleChange): IRequestOp[] {

@@ -201,6 +201,12 @@ export interface ApplyResult {
   applied: number;
   /** True when a transaction was refused because the guard no longer holds: stop, you are not the leader. */
   notLeader: boolean;
+  /**
+   * applySchedule only: true when a transaction was refused, the guard still holding, because a unit's
+   * schedule key was not what a change expected (a place: absent; an unschedule or a move: `from`). The
+   * caller's view is behind etcd: plan again once its watch has caught up.
+   */
+  stale?: boolean;
   /** Number of etcd transactions used. */
   txns: number;
 }
@@ -209,8 +215,13 @@ export interface ApplyResult {
 export interface ScheduleWriter {
   /**
    * Writes `changes` in order, in transactions of at most 128 operations, each guarded on `guard`
-   * (the leader key must still exist with the guard's create revision). Stops at the first refused
-   * transaction and returns `notLeader: true`; never writes anything once leadership is lost.
+   * (the leader key must still exist with the guard's create revision) and on each unit's schedule key
+   * as the change expects it: absent for a place, on `from` for an unschedule or a move. So a plan made on
+   * a view behind etcd (a write committed whose event has not arrived, a timed-out write that committed
+   * after all) is refused, never written: a place over an existing placement would leave the old
+   * machine's assigned/ key behind, and the unit would run on both machines.
+   * Stops at the first refused transaction and returns `notLeader: true` (the guard failed) or
+   * `stale: true` (a schedule key did not match); never writes anything once leadership is lost.
    */
   applySchedule(guard: LeaderGuard, changes: ScheduleChange[]): Promise<ApplyResult>;
 }

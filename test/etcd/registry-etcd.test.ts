@@ -127,6 +127,45 @@ t.test('batches above 128 operations are split into several transactions', async
   await l!.resign();
 });
 
+t.test('a change made on a stale view of the schedule is refused, nothing of its transaction written', async (t) => {
+  const reg = newReg('/t4s/');
+  const l = await reg.campaign('e', 5, new AbortController().signal);
+  const sched = () => dump(etcd, '/t4s/schedule/');
+  const assigned = () => Object.keys(dump(etcd, '/t4s/assigned/')).sort();
+  t.same(await reg.applySchedule(l!.guard, [{ kind: 'place', unit: 'a.service', machine: 'm1' }]), { applied: 1, notLeader: false, txns: 1 });
+  // a leader whose model missed that write plans a.service again: placing it over m1 would leave assigned/m1 behind
+  t.same(await reg.applySchedule(l!.guard, [{ kind: 'place', unit: 'b.service', machine: 'm2' }, { kind: 'place', unit: 'a.service', machine: 'm2' }]),
+    { applied: 0, notLeader: false, stale: true, txns: 1 }, 'a place over a placed unit');
+  t.same(await reg.applySchedule(l!.guard, [{ kind: 'move', unit: 'a.service', from: 'm2', to: 'm3' }]),
+    { applied: 0, notLeader: false, stale: true, txns: 1 }, 'a move from a machine the unit is not on');
+  t.same(await reg.applySchedule(l!.guard, [{ kind: 'unschedule', unit: 'a.service', from: 'm2' }]),
+    { applied: 0, notLeader: false, stale: true, txns: 1 }, 'an unschedule from a machine the unit is not on');
+  t.same(await reg.applySchedule(l!.guard, [{ kind: 'unschedule', unit: 'gone.service', from: 'm2' }]),
+    { applied: 0, notLeader: false, stale: true, txns: 1 }, 'an unschedule of a unit not scheduled');
+  t.same(sched(), { '/t4s/schedule/a.service': 'm1' }, 'nothing of a refused transaction written');
+  t.same(assigned(), ['/t4s/assigned/m1/a.service']);
+  const forged = { ...l!.guard, createRevision: l!.guard.createRevision + 1 };
+  t.same(await reg.applySchedule(forged, [{ kind: 'place', unit: 'a.service', machine: 'm2' }]),
+    { applied: 0, notLeader: true, txns: 1 }, 'a failed guard is told as notLeader, even with a stale change in the txn');
+  // changes that match what etcd holds go through
+  t.same(await reg.applySchedule(l!.guard, [{ kind: 'move', unit: 'a.service', from: 'm1', to: 'm3' }, { kind: 'place', unit: 'b.service', machine: 'm2' }]),
+    { applied: 2, notLeader: false, txns: 1 });
+  t.same(await reg.applySchedule(l!.guard, [{ kind: 'unschedule', unit: 'a.service', from: 'm3' }]), { applied: 1, notLeader: false, txns: 1 });
+  t.same(sched(), { '/t4s/schedule/b.service': 'm2' });
+  t.same(assigned(), ['/t4s/assigned/m2/b.service']);
+  // several transactions: the stale one stops the batch; what was applied is the committed prefix
+  const many = Array.from({ length: 200 }, (_, i) => ({ kind: 'place' as const, unit: `u${String(i).padStart(3, '0')}.service`, machine: 'm1' }));
+  many[150] = { kind: 'place', unit: 'b.service', machine: 'm1' }; // in the third transaction (63 places each)
+  const r = await reg.applySchedule(l!.guard, many);
+  t.match(r, { applied: 126, notLeader: false, stale: true }, 'two transactions committed, the third refused');
+  const keys = sched();
+  t.ok(many.slice(0, 126).every((c) => keys[`/t4s/schedule/${c.unit}`] === 'm1'), 'the prefix is written');
+  t.ok(many.slice(126, 189).every((c) => c.unit === 'b.service' || !(`/t4s/schedule/${c.unit}` in keys)), 'nothing of the refused transaction');
+  t.equal(keys['/t4s/schedule/b.service'], 'm2', 'b.service stays where it is');
+  t.notOk(assigned().includes('/t4s/assigned/m1/b.service'));
+  await l!.resign();
+});
+
 t.test('duplicate machine ids are refused while the first lives', async (t) => {
   const reg = newReg('/t5/');
   const s1 = await reg.register(machine('dup'), 5);

@@ -24,6 +24,8 @@ import { watchScopes } from './watch-etcd';
 import { EtcdUnitBatch } from './unit-batch-etcd';
 
 export { MAX_TXN_OPS } from './client';
+/** Transactions of new placements written at once by applySchedule (etcd commits concurrent ones in one disk sync). */
+const PLACE_TXNS_IN_FLIGHT = 8;
 /** Keys per page when reading a prefix (keeps each response far below gRPC's 4 MiB default). */
 const PAGE = 2000;
 
@@ -180,25 +182,47 @@ export class EtcdRegistry implements EngineRegistry, GroupWriter, DrainWriter, C
   /** @inheritdoc */
   async applySchedule(guard: LeaderGuard, changes: ScheduleChange[]): Promise<ApplyResult> {
     const result: ApplyResult = { applied: 0, notLeader: false, txns: 0 };
-    let batch: ScheduleChange[] = [];
-    let ops = 0;
-    const flush = async (): Promise<boolean> => {
-      if (batch.length === 0) return true;
-      this.stats.requests++;
-      result.txns++;
-      const refused = await this.scheduleTxn(guard, batch);
-      if (refused) { result[refused] = true; return false; }
-      result.applied += batch.length;
-      batch = []; ops = 0;
-      return true;
-    };
+    // changes packed in order into transactions (-1: each also puts engine/writer)
+    const txns: { changes: ScheduleChange[]; ops: number; placesOnly: boolean }[] = [];
+    let cur: (typeof txns)[number] | undefined;
     for (const c of changes) {
       const n = this.scheduleOps(c).length;
-      if (ops + n > MAX_TXN_OPS - 1 && !(await flush())) return result; // -1: the engine/writer put
-      batch.push(c);
-      ops += n;
+      if (!cur || cur.ops + n > MAX_TXN_OPS - 1) txns.push(cur = { changes: [], ops: 0, placesOnly: true });
+      cur.changes.push(c);
+      cur.ops += n;
+      if (c.kind !== 'place') cur.placesOnly = false;
     }
-    await flush();
+    const ok: boolean[] = new Array(txns.length).fill(false);
+    let error: unknown;
+    const send = async (i: number): Promise<void> => {
+      this.stats.requests++;
+      result.txns++;
+      try {
+        const refused = await this.scheduleTxn(guard, txns[i].changes);
+        if (refused) result[refused] = true; else ok[i] = true;
+      } catch (err) {
+        error ??= err;
+      }
+    };
+    // a transaction that takes a unit off a machine is written alone, after everything before it: a unit
+    // placed after it in the list may rely on it (a Conflicts= partner gone, capacity freed); transactions
+    // of places only add keys, so a few of them go at once (etcd commits concurrent ones in one disk sync)
+    const inFlight = new Set<Promise<void>>();
+    const stop = () => result.notLeader || result.stale === true || error !== undefined;
+    for (let i = 0; i < txns.length && !stop(); i++) {
+      if (!txns[i].placesOnly) await Promise.all(inFlight);
+      else if (inFlight.size >= PLACE_TXNS_IN_FLIGHT) await Promise.race(inFlight);
+      if (stop()) break;
+      const p: Promise<void> = send(i).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (!txns[i].placesOnly) await p;
+    }
+    await Promise.all(inFlight);
+    // applied: the changes of the transactions committed before the first one that was not; transactions
+    // after it may have committed too (they were in flight): the caller's watch brings them, and the
+    // schedule-key compares refuse a plan that has not seen them yet
+    for (let i = 0; i < txns.length && ok[i]; i++) result.applied += txns[i].changes.length;
+    if (error !== undefined) throw error;
     return result;
   }
 

@@ -197,7 +197,11 @@ export type ScheduleChange =
 
 /** What happened to a batch of schedule changes. */
 export interface ApplyResult {
-  /** How many changes were committed (a prefix of the input, in order). */
+  /**
+   * How many changes were committed (a prefix of the input, in order). With `notLeader`, `stale` or a
+   * throw, places after that prefix may have been committed too (applySchedule writes a few transactions
+   * of places at once); a plan that has not seen them is refused as `stale`, never written.
+   */
   applied: number;
   /** True when a transaction was refused because the guard no longer holds: stop, you are not the leader. */
   notLeader: boolean;
@@ -220,6 +224,8 @@ export interface ScheduleWriter {
    * a view behind etcd (a write committed whose event has not arrived, a timed-out write that committed
    * after all) is refused, never written: a place over an existing placement would leave the old
    * machine's assigned/ key behind, and the unit would run on both machines.
+   * A transaction with an unschedule or a move is written after all before it have committed;
+   * transactions of places only go a few at once.
    * Stops at the first refused transaction and returns `notLeader: true` (the guard failed) or
    * `stale: true` (a schedule key did not match); never writes anything once leadership is lost.
    */

@@ -127,6 +127,32 @@ t.test('batches above 128 operations are split into several transactions', async
   await l!.resign();
 });
 
+t.test('places go a few transactions at once, but never ahead of an unschedule or a move listed before them', async (t) => {
+  const reg = newReg('/t4b/');
+  const l = await reg.campaign('e', 5, new AbortController().signal);
+  t.equal((await reg.applySchedule(l!.guard, [{ kind: 'place', unit: 'old.service', machine: 'm0' }, { kind: 'place', unit: 'mv.service', machine: 'm0' }])).applied, 2);
+  const before = Array.from({ length: 400 }, (_, i) => ({ kind: 'place' as const, unit: `a${i}.service`, machine: `m${i % 5}` }));
+  const after = Array.from({ length: 400 }, (_, i) => ({ kind: 'place' as const, unit: `b${i}.service`, machine: `m${i % 5}` }));
+  const r = await reg.applySchedule(l!.guard, [...before, { kind: 'unschedule', unit: 'old.service', from: 'm0' }, { kind: 'move', unit: 'mv.service', from: 'm0', to: 'm9' }, ...after]);
+  t.match(r, { applied: 802, notLeader: false }, 'every change applied');
+  // etcd's mod revisions tell the order of commits: nothing after the unschedule was committed before the places ahead of it
+  const kvs = (JSON.parse(etcdctl(etcd, 'get', '--prefix', '/t4b/schedule/', '-w', 'json')) as { kvs: { key: string; mod_revision: number }[] }).kvs;
+  const rev = new Map(kvs.map((kv) => [Buffer.from(kv.key, 'base64').toString().slice('/t4b/schedule/'.length), Number(kv.mod_revision)]));
+  t.notOk(rev.has('old.service'), 'unscheduled');
+  const maxBefore = Math.max(...before.map((c) => rev.get(c.unit)!));
+  const minAfter = Math.min(...after.map((c) => rev.get(c.unit)!));
+  t.ok(rev.get('mv.service')! >= maxBefore, 'the move committed with or after every place before it');
+  t.ok(minAfter >= rev.get('mv.service')!, 'every place after the move committed with or after it');
+  t.equal(rev.size, 801);
+  const forged = { ...l!.guard, createRevision: l!.guard.createRevision + 1 };
+  const refused = await reg.applySchedule(forged, Array.from({ length: 1000 }, (_, i) => ({ kind: 'place' as const, unit: `c${i}.service`, machine: 'm1' })));
+  t.equal(refused.applied, 0);
+  t.equal(refused.notLeader, true);
+  t.ok(refused.txns <= 8, `a refusal stops new transactions (${refused.txns} sent)`);
+  t.same(Object.keys(dump(etcd, '/t4b/schedule/')).filter((k) => k.includes('/c')), [], 'nothing written by a refused guard');
+  await l!.resign();
+});
+
 t.test('a change made on a stale view of the schedule is refused, nothing of its transaction written', async (t) => {
   const reg = newReg('/t4s/');
   const l = await reg.campaign('e', 5, new AbortController().signal);
@@ -163,6 +189,107 @@ t.test('a change made on a stale view of the schedule is refused, nothing of its
   t.ok(many.slice(126, 189).every((c) => c.unit === 'b.service' || !(`/t4s/schedule/${c.unit}` in keys)), 'nothing of the refused transaction');
   t.equal(keys['/t4s/schedule/b.service'], 'm2', 'b.service stays where it is');
   t.notOk(assigned().includes('/t4s/assigned/m1/b.service'));
+  await l!.resign();
+});
+
+t.test('leadership lost mid-batch: the applied prefix is committed, every transaction whole, and a stale re-plan places nothing twice', async (t) => {
+  const reg = newReg('/t4c/');
+  const watcher = newReg('/t4c/');
+  const a = await reg.campaign('a', 5, new AbortController().signal);
+  // 6,000 places: 96 transactions, 8 in flight; the leader key goes (deleted by another client, like an
+  // expired lease) when the first of them is seen committed. Not a.resign(): revoking the lease ends its
+  // keep-alive stream, and etcd3 takes that CANCELLED for a broken connection and closes the client's
+  // channels under the transactions in flight (they throw instead of being refused)
+  const places = Array.from({ length: 6000 }, (_, i) => ({ kind: 'place' as const, unit: `u${String(i).padStart(4, '0')}.service`, machine: `m${i % 50}` }));
+  const ac = new AbortController();
+  const deposed = (async () => {
+    for await (const b of watcher.watch([{ kind: 'schedule' }], { signal: ac.signal })) {
+      if (b.events.length) { etcdctl(etcd, 'del', a!.guard.key); return; }
+    }
+  })();
+  const r = await reg.applySchedule(a!.guard, places);
+  await deposed;
+  ac.abort();
+  t.equal(r.notLeader, true, 'refused once the leader key was gone');
+  t.equal(r.stale, undefined);
+  t.ok(r.applied > 0 && r.applied < places.length, `part applied (${r.applied} of ${places.length}, ${r.txns} txns sent)`);
+  // through the registry: etcdctl's JSON of 12,000 keys is more than execFileSync's 1 MiB buffer
+  const read = async () => {
+    const schedule = (await reg.listSchedule()).value;
+    const assigned: [string, string][] = [];
+    for (const m of Array.from({ length: 50 }, (_, i) => [`m${i}`, `n${i}`]).flat()) {
+      for (const unit of (await reg.listAssigned(m)).value) assigned.push([unit, m]);
+    }
+    return { schedule, assigned };
+  };
+  const after = await read();
+  t.ok(places.slice(0, r.applied).every((c) => after.schedule.get(c.unit) === c.machine), 'the applied prefix is in etcd');
+  for (let i = 0; i < places.length; i += 63) {
+    const written = places.slice(i, i + 63).filter((c) => after.schedule.has(c.unit)).length;
+    if (written !== 0 && written !== Math.min(63, places.length - i)) t.fail(`transaction at ${i} half written (${written})`);
+  }
+  t.comment(`committed after the applied prefix (in flight when the leader key went): ${after.schedule.size - r.applied}`);
+  // the next leader's model lags: it has seen the applied prefix but its last 100 units (their events not
+  // yet arrived), nothing after it. It plans the other units on other machines: whatever is already
+  // placed must be refused, not overwritten
+  const b = await reg.campaign('b', 5, new AbortController().signal);
+  let known = new Set(places.slice(0, Math.max(0, r.applied - 100)).map((c) => c.unit));
+  let staleSeen = 0;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const todo = places.filter((c) => !known.has(c.unit)).map((c) => ({ ...c, machine: `n${Number(c.unit.slice(1, 5)) % 50}` }));
+    if (todo.length === 0) break;
+    const rb = await reg.applySchedule(b!.guard, todo);
+    t.equal(rb.notLeader, false);
+    if (!rb.stale) break;
+    staleSeen++;
+    known = new Set((await reg.listSchedule()).value.keys()); // the watch caught up
+  }
+  t.ok(staleSeen > 0, 'a place over a placed unit was refused as stale');
+  const end = await read();
+  t.equal(end.schedule.size, places.length, 'every unit scheduled');
+  t.equal(end.assigned.length, places.length, 'one assigned key per unit: none placed twice');
+  t.ok(end.assigned.every(([unit, m]) => end.schedule.get(unit) === m), 'assigned/ agrees with schedule/');
+  t.ok([...after.schedule].every(([unit, m]) => end.schedule.get(unit) === m), 'nothing committed by the deposed leader was overwritten');
+  await b!.resign();
+  await a!.resign();
+});
+
+t.test('a transaction that fails mid-batch: the error is thrown, the ones in flight with it commit whole, a re-plan places nothing twice', async (t) => {
+  const reg = newReg('/t4d/');
+  const l = await reg.campaign('e', 5, new AbortController().signal);
+  // 20 transactions of 63 places; the third fails (a 2 MB value: etcd refuses a request over 1.5 MiB)
+  const places = Array.from({ length: 20 * 63 }, (_, i) => ({ kind: 'place' as const, unit: `u${String(i).padStart(4, '0')}.service`, machine: `m${i % 10}` }));
+  places[2 * 63 + 5] = { ...places[2 * 63 + 5], machine: 'x'.repeat(2_000_000) };
+  await t.rejects(reg.applySchedule(l!.guard, places), /schedule txn/, 'the failure is thrown');
+  const schedule = (await reg.listSchedule()).value;
+  const txnWritten = (i: number) => places.slice(i * 63, i * 63 + 63).filter((c) => schedule.has(c.unit)).length;
+  t.same([txnWritten(0), txnWritten(1), txnWritten(2)], [63, 63, 0], 'the two before it committed, it did not');
+  const later = Array.from({ length: 17 }, (_, i) => txnWritten(i + 3));
+  t.ok(later.every((n) => n === 0 || n === 63), `later transactions whole or not at all (${later.join(',')})`);
+  // the first 8 go out at once (the failing one among them); one more starts as each of the first two commits
+  t.ok(later.slice(0, 5).every((n) => n === 63), 'the ones sent with it committed');
+  t.ok(later.slice(7).every((n) => n === 0), 'none sent after the failure was seen');
+  // the caller knows only what committed before the failure (the rest's events not arrived): it plans the
+  // rest on other machines; a place over a unit committed after the failed transaction is refused
+  let known = new Set(places.slice(0, 2 * 63).map((c) => c.unit));
+  let staleSeen = 0;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const todo = places.filter((c) => !known.has(c.unit)).map((c) => ({ ...c, machine: `n${Number(c.unit.slice(1, 5)) % 10}` }));
+    if (todo.length === 0) break;
+    const r = await reg.applySchedule(l!.guard, todo);
+    t.equal(r.notLeader, false);
+    if (!r.stale) break;
+    staleSeen++;
+    known = new Set((await reg.listSchedule()).value.keys());
+  }
+  t.ok(staleSeen > 0, 'refused as stale');
+  const end = (await reg.listSchedule()).value;
+  const assigned: [string, string][] = [];
+  for (const m of Array.from({ length: 10 }, (_, i) => [`m${i}`, `n${i}`]).flat()) for (const u of (await reg.listAssigned(m)).value) assigned.push([u, m]);
+  t.equal(end.size, places.length, 'every unit scheduled');
+  t.equal(assigned.length, places.length, 'one assigned key per unit: none placed twice');
+  t.ok(assigned.every(([u, m]) => end.get(u) === m), 'assigned/ agrees with schedule/');
+  t.ok([...schedule].every(([u, m]) => end.get(u) === m), 'nothing committed before was overwritten');
   await l!.resign();
 });
 

@@ -85,10 +85,12 @@ export class AgentViewState {
       switch (e.type) {
         // a unit neither placed here nor global changes nothing here: each agent sees every unit of the cluster,
         // and 1,000 submitted at once were a pass per watch batch on every machine before any was placed
+        // (asked before and after the change: a unit that could not be parsed is frozen here, and one deleted or
+        // now parsed as neither placed here nor global may be running here, to be unloaded by the next pass)
         case 'unit': {
-          const wasGlobal = this.specs.get(e.unit)?.options.global === true;
+          const was = this.concerns(e.unit);
           const unbad = this.badUnit.delete(e.unit);
-          if ((this.setUnit(e.unit, e.value) && (wasGlobal || this.concerns(e.unit))) || unbad) changed = true;
+          if ((this.setUnit(e.unit, e.value) && (was || this.concerns(e.unit))) || unbad) changed = true;
           break;
         }
         case 'desired': {

@@ -128,3 +128,25 @@ t.test('the view decides as one with every unit parsed, keeping only assigned an
   }
   t.pass(`${seeds.length} sequences of 60 watch batches`);
 });
+
+t.test('a watch batch that changes what the agent decides, or which units it leaves alone, says so (a pass follows)', async (t) => {
+  const seeds = process.env.SEED ? [Number(process.env.SEED)] : Array.from({ length: 300 }, (_, i) => i + 1);
+  const state = (view: AgentViewState) => JSON.stringify({ decision: summary(wantedUnits(view.snapshot())), frozen: [...view.frozen()].sort() });
+  for (const seed of seeds) {
+    const r = seededRandom(seed);
+    const m: Model = { units: new Map(), desired: new Map(), assigned: new Set(), metadata: new Map() };
+    for (let i = 0; i < 6; i++) step(r, m);
+    const view = new AgentViewState(ME, { role: 'web' }, parse, silentLogger);
+    await view.readAll(registryOf(m));
+    for (let i = 0; i < 60; i++) {
+      const before = state(view);
+      const batch = Array.from({ length: 1 + Math.floor(r() * 3) }, () => step(r, m));
+      const changed = view.apply(batch);
+      if (!changed && state(view) !== before) {
+        t.fail(`seed ${seed}, step ${i}: the batch changed the decision or the frozen units but apply() returned false`, { batch: JSON.stringify(batch.map((e) => (e.type === 'unit' ? { ...e, value: e.value?.text ?? null } : e))) });
+        return;
+      }
+    }
+  }
+  t.pass(`${seeds.length} sequences of 60 watch batches`);
+});

@@ -8,6 +8,7 @@ import { ShoalError, UnavailableError } from '../errors';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import type { JobResult, QueuedJob, Systemd, SystemdUnitState, UnitChangeListener, UnitFileChange } from './systemd';
+import { CallSlots, SlotTimeout } from './call-slots';
 
 const DEST = 'org.freedesktop.systemd1';
 const ROOT = '/org/freedesktop/systemd1';
@@ -85,8 +86,7 @@ class SystemdDbus implements Systemd {
   private closed = false;
   private failure: Error | undefined;
   /** Method calls sent and not yet answered, and the calls waiting for one of them to end (FIFO). */
-  private inFlight = 0;
-  private readonly slotWaiters: (() => void)[] = [];
+  private readonly slots = new CallSlots(MAX_IN_FLIGHT);
 
   constructor(private readonly bus: dbus.MessageBus, private readonly log: Logger) {
     bus.on('message', (msg) => this.onMessage(msg));
@@ -287,6 +287,8 @@ class SystemdDbus implements Systemd {
     if (this.closed) return;
     this.closed = true;
     this.failure ??= new UnavailableError('systemd.unavailable', 'systemd D-Bus connection closed');
+    // calls waiting for a slot fail now, not when their deadline or a call on the dead connection ends
+    this.slots.close(this.failure);
     for (const w of this.waiters.values()) w('canceled');
     this.waiters.clear();
     this.bus.disconnect();
@@ -363,9 +365,9 @@ class SystemdDbus implements Systemd {
     if (this.failure) throw this.failure;
     const until = Date.now() + timeoutMs;
     try {
-      await this.slot(member, timeoutMs);
+      await this.slots.acquire(timeoutMs);
     } catch (err) {
-      throw convertError(err, member, body);
+      throw err instanceof SlotTimeout ? new UnavailableError('systemd.timeout', `systemd ${member}: ${err.message}`) : convertError(err, member, body);
     }
     try {
       const left = Math.max(1, until - Date.now());
@@ -374,30 +376,8 @@ class SystemdDbus implements Systemd {
     } catch (err) {
       throw convertError(err, member, body);
     } finally {
-      this.release();
+      this.slots.release();
     }
-  }
-
-  /** Resolves once a call may go out; UnavailableError `systemd.timeout` when none frees up within `ms`. */
-  private slot(member: string, ms: number): Promise<void> {
-    if (this.inFlight < MAX_IN_FLIGHT) {
-      this.inFlight++;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      const waiter = () => { clearTimeout(t); this.inFlight++; resolve(); };
-      const t = setTimeout(() => {
-        const i = this.slotWaiters.indexOf(waiter);
-        if (i >= 0) this.slotWaiters.splice(i, 1);
-        reject(new UnavailableError('systemd.timeout', `systemd ${member}: not sent within ${ms} ms (${MAX_IN_FLIGHT} calls in flight)`));
-      }, ms);
-      this.slotWaiters.push(waiter);
-    });
-  }
-
-  private release(): void {
-    this.inFlight--;
-    this.slotWaiters.shift()?.();
   }
 }
 

@@ -19,6 +19,8 @@ export const DEFAULT_UNIT_DIR = '/run/shoal/units';
 
 /** Units adopted at once at start-up (their state read from systemd in parallel). */
 const ADOPT_CONCURRENCY = 16;
+/** Reads of one unit's state in a row when signals keep coming during each (refresh). */
+const MAX_READS = 3;
 
 /** A start/stop job the agent queued and still follows. */
 export interface PendingJob {
@@ -122,6 +124,12 @@ export class UnitManager {
   /** Units to re-read in the next batched read (refreshSoon), and that read's promise. */
   private readonly refreshQueue = new Set<string>();
   private refreshBatch: Promise<void> | undefined;
+  /**
+   * Signals with values applied per unit (a counter): a read whose reply came before a signal that was applied
+   * first (dbus-next emits a signal at once, a reply's awaiter runs a turn later; unitState is two calls) holds
+   * older values than the unit's state, and must not overwrite it.
+   */
+  private readonly signalsSeen = new Map<string, number>();
 
   constructor(opts: UnitManagerOptions) {
     this.systemd = opts.systemd;
@@ -230,7 +238,7 @@ export class UnitManager {
         return;
       }
       await rm(join(this.fsDir, name), { force: true });
-      if (this.units.get(name) === u) this.units.delete(name);
+      if (this.units.get(name) === u) { this.units.delete(name); this.signalsSeen.delete(name); }
       this.toLink.delete(name);
       this.toUnlink.add(name);
       if (this.installs.delete(name)) this.enabledBefore.add(name);
@@ -285,6 +293,7 @@ export class UnitManager {
       this.installs.delete(name);
       await rm(join(this.fsDir, name), { force: true });
       this.units.delete(name);
+      this.signalsSeen.delete(name);
     }
     const refreshAll = async () => {
       const r0 = performance.now();
@@ -417,9 +426,14 @@ export class UnitManager {
 
   /** Re-reads one managed unit's state from systemd (and tells listeners when it changed). */
   async refresh(name: string): Promise<void> {
-    if (!this.units.has(name)) return;
-    const state = await this.systemd.unitState(name);
-    this.apply(name, { ...state, exit: state.exit }); // a full read: an exit it no longer has goes
+    for (let attempt = 1; this.units.has(name); attempt++) {
+      const seen = this.signalsSeen.get(name);
+      const state = await this.systemd.unitState(name);
+      // a signal came while reading: the read may predate it, read again (a few times at most: then the newest read)
+      if (this.signalsSeen.get(name) !== seen && attempt < MAX_READS) continue;
+      this.apply(name, { ...state, exit: state.exit }); // a full read: an exit it no longer has goes
+      return;
+    }
   }
 
   /**
@@ -432,13 +446,15 @@ export class UnitManager {
   async refreshMany(names: readonly string[]): Promise<void> {
     const wanted = names.filter((n) => this.units.has(n));
     if (wanted.length === 0) return;
+    const seen = new Map(wanted.map((n) => [n, this.signalsSeen.get(n)]));
     const listed = await this.systemd.unitStates(wanted).catch((err) => {
       this.log.warn('reading unit states in one call failed; reading them one by one', { units: wanted.length, err: String(err) });
       return new Map<string, Pick<SystemdUnitState, 'loadState' | 'activeState' | 'subState'>>();
     });
     await Promise.all(wanted.map(async (name) => {
       const u = this.units.get(name);
-      const s = listed.get(name);
+      // a signal came while listing: the entry may predate it; the full read below checks again
+      const s = this.signalsSeen.get(name) === seen.get(name) ? listed.get(name) : undefined;
       if (!u) return;
       if (s && isRunningState(s.activeState) && (u.state.mainPid > 0 || !name.endsWith('.service'))) {
         // its MainPID came with the PropertiesChanged signal systemd sends before a job's JobRemoved
@@ -480,6 +496,7 @@ export class UnitManager {
       void this.refreshSoon(name);
       return;
     }
+    this.signalsSeen.set(name, (this.signalsSeen.get(name) ?? 0) + 1);
     this.apply(name, change);
   }
 

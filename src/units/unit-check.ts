@@ -5,6 +5,9 @@ import { ShoalError, ValidationError } from '../errors';
 import { parseUnit, type ParseUnitOptions } from './unit';
 import type { UnitSpec } from './types';
 
+/** Keys serviceLoadProblem reads: a blanked line with one of them would make its verdict wrong. */
+const LOAD_KEY = /^\s*(ExecStart|ExecStop|SuccessAction|Type|RemainAfterExit)\s*=/;
+
 /** At most this many problems per file: a file that is not a unit file at all would list every line. */
 export const MAX_PROBLEMS = 20;
 
@@ -23,11 +26,14 @@ export interface UnitCheck {
 export function checkUnit(name: string, text: string, opts: ParseUnitOptions = {}): UnitCheck {
   const problems: ShoalError[] = [];
   const lines = text.split('\n');
+  const original = [...lines];
   for (;;) {
     try {
       const spec = parseUnit(name, lines.join('\n'), opts);
-      if (problems.length > 0) return { problems: byLine(problems) };
-      const load = serviceLoadProblem(spec, opts);
+      // what systemd would refuse too, unless a line it looks at was among those stepped over
+      const blankedLoadKey = lines.some((l, i) => l !== original[i] && LOAD_KEY.test(original[i]));
+      const load = blankedLoadKey ? undefined : serviceLoadProblem(spec, opts);
+      if (problems.length > 0) return { problems: byLine(load ? [...problems, load] : problems) };
       return { spec, problems: load ? [load] : [] };
     } catch (err) {
       if (!(err instanceof ShoalError)) throw err;

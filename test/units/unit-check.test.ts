@@ -29,6 +29,16 @@ t.test('a continued line is stepped over whole; the count is bounded', async (t)
   t.equal(checkUnit('ok.service', '[Service]\nExecStart=/bin/true\n').spec?.name, 'ok.service');
 });
 
+t.test('a service systemd would refuse is reported beside the other problems, not only when there are none', async (t) => {
+  const { problems } = checkUnit('n.service', '[Service]\nType=simple\n[X-Fleet]\nGlobal=maybe\n');
+  t.equal(problems.length, 2, 'both problems');
+  t.equal(problems[0].code, 'unit.not-loadable', 'no ExecStart= is one of them');
+  t.same(problems.map((p) => p.location?.line), [1, 4], 'in line order');
+  // a stepped-over line that systemd's check reads: no verdict on what is left of the file
+  const stepped = checkUnit('s.service', '[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=maybe\n');
+  t.equal(stepped.problems.length, 1, 'a file with ExecStart= has only its own problem');
+});
+
 t.test('a container unit needs no ExecStart=; an empty file is masked', async (t) => {
   t.same(checkUnit('c.service', '[X-Container]\nImage=busybox\nCommand=sleep 1\n').problems, []);
   t.match(checkUnit('e.service', '').problems[0]?.message, /empty.*masked/);

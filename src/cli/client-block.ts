@@ -44,6 +44,19 @@ export function reached(goal: Goal, states: UnitStateMsg[], hash: string): boole
   }
 }
 
+/** systemd's load states of a unit file it cannot load (systemd.unit: LoadState); waiting on them is futile. */
+const UNLOADABLE = new Set(['bad-setting', 'not-found', 'error', 'masked']);
+
+/**
+ * Why `states` (at `hash`) can never reach `goal` without a new unit file: a machine's agent reported that
+ * systemd cannot load it, with the failure; undefined otherwise. Only for the goals that need the unit loaded.
+ */
+export function refused(goal: Goal, states: UnitStateMsg[], hash: string): string | undefined {
+  if (goal !== 'launched' && goal !== 'loaded') return undefined;
+  const s = states.find((x) => (!hash || !x.hash || x.hash === hash) && UNLOADABLE.has(x.loadState) && x.reason);
+  return s && `systemd cannot load it on ${machineCell(s.machine, s.machineAddress, false)} (${s.loadState}): ${s.reason}`;
+}
+
 function describe(states: UnitStateMsg[], why?: string): string {
   if (states.length === 0) return why ? `no machine reports it: ${why}` : 'no machine reports it';
   return states.map((s) => `${s.loadState}/${s.activeState}/${s.subState} on ${machineCell(s.machine, s.machineAddress, false)}`).join(', ');
@@ -85,6 +98,8 @@ export async function waitFor(
   const by = new Map<string, Map<string, UnitStateMsg>>(names.map((n) => [n, new Map()]));
   const done = new Map<string, UnitStateMsg[]>();
   const why = new Map<string, string>();
+  /** Units systemd cannot load (refused): the wait ends for them, and the verb fails once the others are done. */
+  const failed = new Map<string, string>();
   const pending = () => names.filter((n) => !done.has(n));
   const statesOf = (n: string) => [...by.get(n)!.values()];
   const ctl = new AbortController();
@@ -111,11 +126,13 @@ export async function waitFor(
       if (!synced) continue;
       for (const n of pending()) {
         const ss = statesOf(n);
+        const no = refused(goal, ss, hashes.get(n) ?? '');
+        if (no && !failed.has(n)) { failed.set(n, no); if (!tty) io.stderr.write(`${n}: ${no}\n`); }
         if (!reached(goal, ss, hashes.get(n) ?? '')) continue;
         done.set(n, ss);
         if (!tty) io.stderr.write(`${n} ${goal} (${done.size}/${names.length})\n`);
       }
-      if (done.size === names.length) break;
+      if (done.size + [...failed.keys()].filter((n) => !done.has(n)).length === names.length) break;
       progress();
     }
   } finally {
@@ -124,6 +141,11 @@ export async function waitFor(
     ctl.abort();
   }
   const left = pending();
+  const cannot = left.filter((n) => failed.has(n));
+  if (cannot.length) {
+    if (tty) io.stderr.write('\n');
+    throw new CliError(`${cannot.map((n) => `${n}: ${failed.get(n)}`).join('; ')}; fix the unit file (shoalctl verify FILE) and submit it again`);
+  }
   if (left.length) {
     if (!timedOut) throw new CliError(`the state stream ended before ${left.join(', ')} became ${goal}; see shoalctl status UNIT`);
     if (tty) io.stderr.write('\n');

@@ -271,3 +271,18 @@ t.test('bad input: exit 1 or 2 with a clear message, nothing submitted', async (
   r = await ctl(['list-unit-files', '--no-legend']);
   t.notMatch(r.out, /broken|bad\.\.name/);
 });
+
+t.test('start of a unit systemd cannot load fails with its reason, and does not wait forever', async (t) => {
+  // no ExecStart=: systemd refuses the file (bad-setting); the wait had no end without --block-attempts
+  writeFileSync(join(dir, 'noexec.service'), '[Service]\nType=simple\n');
+  writeFileSync(join(dir, 'fine.service'), '[Service]\nExecStart=/bin/sleep 100000\n');
+  const t0 = Date.now();
+  const r = await ctl(['start', 'noexec.service', 'fine.service']);
+  t.equal(r.code, 1, 'exit 1');
+  t.match(r.err, /noexec\.service: systemd cannot load it on .*\(bad-setting\): .*bad unit file setting/);
+  t.match(r.err, /fix the unit file/);
+  t.ok(Date.now() - t0 < 30_000, `failed within 30 s (${Date.now() - t0} ms)`);
+  const list = await ctl(['list-units', '--no-legend', '--fields', 'unit,active']);
+  t.match(list.out, /fine\.service\s+active/, 'the other unit of the same start is active');
+  await ctl(['destroy', 'noexec.service', 'fine.service']);
+});

@@ -22,6 +22,7 @@ import { KeyLayout } from '../etcd/keys';
 import { EventStore } from '../events/store';
 import { setEventSink } from '../events/emit';
 import { interpreterOnly, manageTiering, optimizing } from './tiering';
+import { dropIpServerNameWarning } from '../tls-warning';
 
 export { withStartFlags } from './tiering';
 
@@ -184,6 +185,7 @@ const SHUTDOWN_MS = STOP_DRAIN_MS + 25_000;
 
 /** Entry point used by bin/shoald. */
 export async function main(argv = process.argv.slice(2), opts: { tiering?: boolean } = {}): Promise<number> {
+  dropIpServerNameWarning(); // DEP0123 for etcd members reached by IP address (see tls-warning.ts)
   const log = createLogger({ fields: { component: 'shoald' } });
   let config: DaemonConfig;
   let args: ReturnType<typeof parseArgs>;

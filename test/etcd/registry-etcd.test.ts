@@ -2,7 +2,7 @@
 import t from 'tap';
 import { startEtcd, type EtcdServer } from '../helpers/etcd-server';
 import { EtcdRegistry } from '../../src/etcd/registry-etcd';
-import type { MachineRecord } from '../../src/etcd/registry';
+import type { LeaderGuard, MachineRecord } from '../../src/etcd/registry';
 import { ShoalError, UnavailableError } from '../../src/errors';
 import { dump, etcdctl } from './etcdctl';
 
@@ -233,18 +233,8 @@ t.test('leadership lost mid-batch: the applied prefix is committed, every transa
   // yet arrived), nothing after it. It plans the other units on other machines: whatever is already
   // placed must be refused, not overwritten
   const b = await reg.campaign('b', 5, new AbortController().signal);
-  let known = new Set(places.slice(0, Math.max(0, r.applied - 100)).map((c) => c.unit));
-  let staleSeen = 0;
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const todo = places.filter((c) => !known.has(c.unit)).map((c) => ({ ...c, machine: `n${Number(c.unit.slice(1, 5)) % 50}` }));
-    if (todo.length === 0) break;
-    const rb = await reg.applySchedule(b!.guard, todo);
-    t.equal(rb.notLeader, false);
-    if (!rb.stale) break;
-    staleSeen++;
-    known = new Set((await reg.listSchedule()).value.keys()); // the watch caught up
-  }
-  t.ok(staleSeen > 0, 'a place over a placed unit was refused as stale');
+  const known = new Set(places.slice(0, Math.max(0, r.applied - 100)).map((c) => c.unit));
+  t.ok(await replan(t, reg, b!.guard, places, known, 50) > 0, 'a place over a placed unit was refused as stale');
   const end = await read();
   t.equal(end.schedule.size, places.length, 'every unit scheduled');
   t.equal(end.assigned.length, places.length, 'one assigned key per unit: none placed twice');
@@ -271,18 +261,8 @@ t.test('a transaction that fails mid-batch: the error is thrown, the ones in fli
   t.ok(later.slice(7).every((n) => n === 0), 'none sent after the failure was seen');
   // the caller knows only what committed before the failure (the rest's events not arrived): it plans the
   // rest on other machines; a place over a unit committed after the failed transaction is refused
-  let known = new Set(places.slice(0, 2 * 63).map((c) => c.unit));
-  let staleSeen = 0;
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const todo = places.filter((c) => !known.has(c.unit)).map((c) => ({ ...c, machine: `n${Number(c.unit.slice(1, 5)) % 10}` }));
-    if (todo.length === 0) break;
-    const r = await reg.applySchedule(l!.guard, todo);
-    t.equal(r.notLeader, false);
-    if (!r.stale) break;
-    staleSeen++;
-    known = new Set((await reg.listSchedule()).value.keys());
-  }
-  t.ok(staleSeen > 0, 'refused as stale');
+  const known = new Set(places.slice(0, 2 * 63).map((c) => c.unit));
+  t.ok(await replan(t, reg, l!.guard, places, known, 10) > 0, 'refused as stale');
   const end = (await reg.listSchedule()).value;
   const assigned: [string, string][] = [];
   for (const m of Array.from({ length: 10 }, (_, i) => [`m${i}`, `n${i}`]).flat()) for (const u of (await reg.listAssigned(m)).value) assigned.push([u, m]);
@@ -372,3 +352,22 @@ t.test('reportStates writes many states in one transaction, on the lease', async
   await s.close();
   t.equal((await reg.listStates()).value.length, 0, 'states go with the lease');
 });
+
+/**
+ * A leader whose view lags: plans the units of `places` not in `known` on machines n0..n(machines-1), and
+ * after each refusal as stale catches up (reads the schedule, as its watch would) and plans again, up to 10
+ * times. Returns how many times it was refused as stale.
+ */
+async function replan(t: { equal(a: unknown, b: unknown): void }, reg: EtcdRegistry, guard: LeaderGuard, places: { unit: string; machine: string; kind: 'place' }[], known: Set<string>, machines: number): Promise<number> {
+  let staleSeen = 0;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const todo = places.filter((c) => !known.has(c.unit)).map((c) => ({ ...c, machine: `n${Number(c.unit.slice(1, 5)) % machines}` }));
+    if (todo.length === 0) break;
+    const r = await reg.applySchedule(guard, todo);
+    t.equal(r.notLeader, false);
+    if (!r.stale) break;
+    staleSeen++;
+    known = new Set((await reg.listSchedule()).value.keys()); // the watch caught up
+  }
+  return staleSeen;
+}

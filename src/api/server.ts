@@ -2,7 +2,7 @@
  * ApiServer: shoald's gRPC API on every configured listener (one grpc-js server per listener, so each
  * has its own credentials and call guard). start() binds everything or fails with the reason; close() is idempotent.
  */
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -39,17 +39,21 @@ export function forwardEndpoint(m: MachineRecord, port: number): string {
   return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
 }
 
-/** True when something accepts connections on the unix socket `path`. */
+/** Connect attempt to an existing API socket (ms): a hung owner's full backlog must not hold up a start. */
+const SOCKET_PROBE_MS = 1000;
+
+/** True when something accepts connections on the unix socket `path` within SOCKET_PROBE_MS (no answer: false). */
 function socketLive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
+    const timer = setTimeout(() => { s.destroy(); resolve(false); }, SOCKET_PROBE_MS);
+    s.once('connect', () => { clearTimeout(timer); s.destroy(); resolve(true); });
+    s.once('error', () => { clearTimeout(timer); resolve(false); });
   });
 }
 
-/** Creates the socket's directory and removes a socket file left behind (a live one too, with a warning). */
-async function prepareSocket(path: string, log: Logger): Promise<void> {
+/** Creates the socket's directory and removes a socket file left behind (a live one too, with a warning). Throws on fs errors but ENOENT. */
+export async function prepareSocket(path: string, log: Logger): Promise<void> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   let isSocket = false;
   try {
@@ -57,7 +61,8 @@ async function prepareSocket(path: string, log: Logger): Promise<void> {
   } catch { /* not there */ }
   if (!isSocket) return;
   if (await socketLive(path)) log.warn('replacing a live API socket: another shoald on this machine? set [api] listen', { path });
-  unlinkSync(path);
+  // force: a shoald starting beside it may have removed it meanwhile (ENOENT failed that start)
+  rmSync(path, { force: true });
 }
 
 /** The running API. */

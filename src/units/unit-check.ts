@@ -6,7 +6,7 @@ import { parseUnit, type ParseUnitOptions } from './unit';
 import type { UnitSpec } from './types';
 
 /** Keys serviceLoadProblem reads: a blanked line with one of them would make its verdict wrong. */
-const LOAD_KEY = /^\s*(ExecStart|ExecStop|SuccessAction|Type|RemainAfterExit)\s*=/;
+const LOAD_KEY = /^\s*(ExecStart|ExecStop|SuccessAction|Type|RemainAfterExit|Restart|ExitType|BusName|PAMName|KillMode)\s*=/;
 
 /** At most this many problems per file: a file that is not a unit file at all would list every line. */
 export const MAX_PROBLEMS = 20;
@@ -60,30 +60,96 @@ function blankEntry(lines: string[], i: number): void {
   }
 }
 
+const BOOL_TRUE = /^(1|yes|y|true|t|on)$/i;
+const BOOL = /^(1|yes|y|true|t|on|0|no|n|false|f|off)$/i;
+const TYPES = ['simple', 'exec', 'forking', 'oneshot', 'dbus', 'notify', 'idle'];
+const RESTARTS = ['no', 'on-success', 'on-failure', 'on-abnormal', 'on-watchdog', 'on-abort', 'always'];
+
 /**
- * systemd refuses to load a service with nothing to run (src/core/service.c, service_verify; checked
- * against systemd-analyze verify of systemd 252): no ExecStart=, ExecStop= nor [Unit] SuccessAction=;
- * no ExecStart= unless Type=oneshot (the type systemd implies when ExecStart= is missing); and no
- * ExecStart= without RemainAfterExit=yes or SuccessAction=. An empty file is a masked unit (systemd's
- * null_or_empty). shoal's container units get ExecStart= from [X-Container], so they pass.
+ * How many commands one ExecStart= value holds: commands are separated by a lone unquoted `;` word
+ * (`\;` and `';'` are literal), as systemd's config_parse_exec reads them; `ExecStart=a ; b` is two.
+ */
+export function commandCount(value: string): number {
+  let count = 0;
+  let words = 0; // words of the current command
+  let i = 0;
+  while (i < value.length) {
+    while (i < value.length && /[ \t\n\r]/.test(value[i])) i++;
+    if (i >= value.length) break;
+    if (value[i] === ';' && (i + 1 >= value.length || /[ \t\n\r]/.test(value[i + 1]))) {
+      if (words > 0) count++;
+      words = 0;
+      i++;
+      continue;
+    }
+    let quote: string | undefined;
+    for (; i < value.length; i++) {
+      const c = value[i];
+      if (c === '\\') { i++; continue; }
+      if (quote) { if (c === quote) quote = undefined; continue; }
+      if (c === '"' || c === "'") { quote = c; continue; }
+      if (/[ \t\n\r]/.test(c)) break;
+    }
+    words++;
+  }
+  return count + (words > 0 ? 1 : 0);
+}
+
+/**
+ * systemd refuses to load a service with nothing to run, or with settings that contradict each other
+ * (src/core/service.c, service_verify of systemd 252; each rule checked against `systemd-analyze verify`
+ * in test/units/unit-check.test.ts): no ExecStart=, ExecStop= nor [Unit] SuccessAction=; no ExecStart=
+ * unless Type=oneshot (the type systemd implies when ExecStart= is missing; with one, dbus when BusName= is set);
+ * no ExecStart= without RemainAfterExit=yes or SuccessAction=; more than one ExecStart= command unless
+ * Type=oneshot; Type=oneshot with Restart=always or on-success, or with ExitType=cgroup; Type=dbus
+ * without BusName=; PAMName= with KillMode= other than control-group or mixed. A value systemd cannot
+ * parse is ignored, as systemd does (`Type=bogus` leaves the default). An empty file is a masked unit
+ * (systemd's null_or_empty). shoal's container units get ExecStart= from [X-Container], so they pass.
  */
 export function serviceLoadProblem(spec: UnitSpec, opts: ParseUnitOptions = {}): ValidationError | undefined {
   if (spec.text.length === 0) return new ValidationError('unit.not-loadable', 'the file is empty: systemd takes an empty unit file as masked, so it would never run', { file: opts.file });
   if (!spec.name.endsWith('.service') || spec.container) return undefined;
-  const last = (section: string, key: string) => {
-    let v: string | undefined;
-    for (const s of spec.file.sections) if (s.name === section) for (const e of s.entries) if (e.key === key) v = e.value;
-    return v || undefined; // an empty assignment resets
+  // the last assignment systemd takes: one it cannot parse is ignored; an empty one resets
+  const last = (section: string, key: string, valid: (v: string) => boolean = () => true) => {
+    let v: { value: string; line: number } | undefined;
+    for (const s of spec.file.sections) {
+      if (s.name !== section) continue;
+      for (const e of s.entries) if (e.key === key && (e.value === '' || valid(e.value))) v = e.value === '' ? undefined : { value: e.value, line: e.line };
+    }
+    return v;
   };
-  const start = last('Service', 'ExecStart') !== undefined;
+  // ExecStart= commands since the last empty assignment, and where the last of them is
+  let starts = 0;
+  let startLine: number | undefined;
+  for (const s of spec.file.sections) {
+    if (s.name !== 'Service') continue;
+    for (const e of s.entries) {
+      if (e.key !== 'ExecStart') continue;
+      if (e.value === '') { starts = 0; startLine = undefined; continue; }
+      const n = commandCount(e.value);
+      if (n > 0) { starts += n; startLine = e.line; }
+    }
+  }
+  const start = starts > 0;
   const stop = last('Service', 'ExecStop') !== undefined;
-  const success = (last('Unit', 'SuccessAction') ?? 'none') !== 'none';
-  const type = last('Service', 'Type') ?? (start ? 'simple' : 'oneshot');
-  const remain = /^(1|yes|y|true|t|on)$/i.test(last('Service', 'RemainAfterExit') ?? '');
-  const line = spec.file.sections.find((s) => s.name === 'Service')?.line ?? 1;
-  const refuse = (why: string) => new ValidationError('unit.not-loadable', `systemd would refuse to load it: ${why}`, { file: opts.file, line, section: 'Service' });
-  if (!start && !stop && !success) return refuse('a service needs ExecStart= (or ExecStop=, or SuccessAction= in [Unit]), and it has none');
-  if (!start && type !== 'oneshot') return refuse(`no ExecStart=, which only Type=oneshot services may leave out (Type=${type})`);
-  if (!start && !remain && !success) return refuse('a service without ExecStart= needs RemainAfterExit=yes or SuccessAction= in [Unit]');
+  const success = (last('Unit', 'SuccessAction')?.value ?? 'none') !== 'none';
+  const busName = last('Service', 'BusName');
+  const typeSet = last('Service', 'Type', (v) => TYPES.includes(v));
+  const type = typeSet?.value ?? (!start ? 'oneshot' : busName ? 'dbus' : 'simple');
+  const remain = BOOL_TRUE.test(last('Service', 'RemainAfterExit', (v) => BOOL.test(v))?.value ?? '');
+  const sectionLine = spec.file.sections.find((s) => s.name === 'Service')?.line ?? 1;
+  const refuse = (why: string, key: string, line = sectionLine) => new ValidationError('unit.not-loadable', `systemd would refuse to load it: ${why}`, { file: opts.file, line, section: 'Service', key });
+  if (!start && !stop && !success) return refuse('a service needs ExecStart= (or ExecStop=, or SuccessAction= in [Unit]), and it has none', 'ExecStart');
+  if (!start && type !== 'oneshot') return refuse(`no ExecStart=, which only Type=oneshot services may leave out (Type=${type})`, 'ExecStart');
+  if (!start && !remain && !success) return refuse('a service without ExecStart= needs RemainAfterExit=yes or SuccessAction= in [Unit]', 'ExecStart');
+  if (starts > 1 && type !== 'oneshot') return refuse(`${starts} ExecStart= commands, and only Type=oneshot services may have more than one (Type=${type})`, 'ExecStart', startLine);
+  const restart = last('Service', 'Restart', (v) => RESTARTS.includes(v));
+  if (type === 'oneshot' && restart && ['always', 'on-success'].includes(restart.value)) return refuse(`Restart=${restart.value} is not allowed for Type=oneshot services (use on-failure, or another Type=)`, 'Restart', restart.line);
+  const exitType = last('Service', 'ExitType', (v) => v === 'main' || v === 'cgroup');
+  if (type === 'oneshot' && exitType?.value === 'cgroup') return refuse('ExitType=cgroup is not allowed for Type=oneshot services', 'ExitType', exitType.line);
+  if (type === 'dbus' && !busName) return refuse('Type=dbus needs BusName=, the D-Bus name that says the service is up', 'BusName', typeSet?.line);
+  const pam = last('Service', 'PAMName');
+  const killMode = last('Service', 'KillMode', (v) => ['control-group', 'process', 'mixed', 'none'].includes(v));
+  if (pam && killMode && !['control-group', 'mixed'].includes(killMode.value)) return refuse(`PAMName= needs KillMode=control-group or mixed (KillMode=${killMode.value})`, 'KillMode', killMode.line);
   return undefined;
 }

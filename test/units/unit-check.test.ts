@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkUnit, MAX_PROBLEMS, serviceLoadProblem } from '../../src/units/unit-check';
+import { checkUnit, commandCount, MAX_PROBLEMS, serviceLoadProblem } from '../../src/units/unit-check';
 import { parseUnit } from '../../src/units/unit';
 
 t.test('every bad key is reported, in line order, each with its line', async (t) => {
@@ -66,8 +66,34 @@ function cases(): { name: string; text: string }[] {
   return out;
 }
 
+// the other rules of service_verify, and values systemd cannot parse (ignored, as systemd does)
+const EDGE: string[] = [
+  'ExecStart=/bin/true\nExecStart=/bin/false\n', 'Type=oneshot\nExecStart=/bin/true\nExecStart=/bin/false\n',
+  'ExecStart=/bin/true\nExecStart=\nExecStart=/bin/false\n', 'ExecStart=/bin/true ; /bin/false\n', 'ExecStart=/bin/true ;\n',
+  'ExecStart=/bin/echo \\; /bin/false\n', "ExecStart=/bin/echo ';' /bin/false\n", 'ExecStart=/bin/echo a;b\n',
+  'ExecStart=/bin/echo "a ; b"\n', 'Type=exec\nExecStart=/bin/true\nExecStart=/bin/true\n',
+  'Type=oneshot\nExecStart=/bin/true\nRestart=always\n', 'Type=oneshot\nExecStart=/bin/true\nRestart=on-success\n',
+  'Type=oneshot\nExecStart=/bin/true\nRestart=on-failure\n', 'ExecStart=/bin/true\nRestart=always\n',
+  'Type=oneshot\nExecStart=/bin/true\nRestart=always\nRestart=bogus\n', 'Type=oneshot\nExecStart=/bin/true\nRestart=always\nRestart=no\n',
+  'Type=oneshot\nExitType=cgroup\nExecStart=/bin/true\n', 'ExitType=cgroup\nExecStart=/bin/true\n',
+  'Type=dbus\nExecStart=/bin/true\n', 'Type=dbus\nBusName=org.example.X\nExecStart=/bin/true\n',
+  'BusName=org.example.X\nExecStart=/bin/true\n', 'BusName=org.example.X\nRemainAfterExit=yes\nExecStop=/bin/true\n',
+  'ExecStart=/bin/true\nPAMName=login\nKillMode=process\n', 'ExecStart=/bin/true\nPAMName=login\nKillMode=mixed\n',
+  'ExecStart=/bin/true\nPAMName=login\nKillMode=none\n', 'ExecStart=/bin/true\nKillMode=process\n',
+  'Type=bogus\nRemainAfterExit=yes\nExecStop=/bin/true\n', 'Type=oneshot\nType=bogus\nRemainAfterExit=yes\nExecStop=/bin/true\n',
+  'Type=oneshot\nRemainAfterExit=yes\nRemainAfterExit=maybe\nExecStop=/bin/true\n',
+];
+
+t.test('commandCount: commands of one ExecStart= value, as systemd splits them', async (t) => {
+  const cases: [string, number][] = [
+    ['/bin/true', 1], ['/bin/true ; /bin/false', 2], ['/bin/true ;', 1], ['; /bin/true', 1], ['/bin/echo \\; x', 1],
+    ["/bin/echo ';' x", 1], ['/bin/echo "a ; b"', 1], ['/bin/echo a;b', 1], ['a ; b ; c', 3], ['', 0], ['  ', 0], ['a\t;\tb', 2],
+  ];
+  for (const [v, n] of cases) t.equal(commandCount(v), n, JSON.stringify(v));
+});
+
 t.test('serviceLoadProblem agrees with systemd-analyze verify on every combination', async (t) => {
-  const all = cases();
+  const all = [...cases(), ...EDGE.map((svc, i) => ({ name: `e${i}.service`, text: `[Service]\n${svc}` }))];
   const dir = mkdtempSync(join(tmpdir(), 'shoal-unit-check-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (const c of all) writeFileSync(join(dir, c.name), c.text);
@@ -77,7 +103,7 @@ t.test('serviceLoadProblem agrees with systemd-analyze verify on every combinati
       else resolve(`${stdout}${stderr}`);
     });
   });
-  const refused = new Set([...out.matchAll(/^(c\d+\.service): .*Refusing\./gm)].map((m) => m[1]));
+  const refused = new Set([...out.matchAll(/^([ce]\d+\.service): .*(Refusing\.|fatal error)/gm)].map((m) => m[1]));
   t.ok(refused.size > 20 && refused.size < all.length - 20, `systemd refused ${refused.size} of ${all.length}`);
   for (const c of all) {
     const ours = serviceLoadProblem(parseUnit(c.name, c.text));

@@ -1,6 +1,7 @@
 /** Located errors for options in shoal's unit-file sections, shared by [X-Fleet], [X-Shoal], [X-Container]. */
 import { ValidationError } from '../errors';
 import type { UnitEntry } from './types';
+import { suggest } from './suggest';
 
 /** Where an entry sits, for errors: the file name (if known) and the entry's section. */
 export interface EntryContext {
@@ -22,14 +23,15 @@ const HOME_OF: Record<string, string> = {
 
 /**
  * `unit.unknown-key` for a key not in `known`: a typo must not silently change scheduling.
- * Suggests the right spelling for a case mistake and the right section for a misplaced key.
+ * Suggests the right spelling for a case mistake or a near miss (suggest.ts: `MachineMetdata` →
+ * MachineMetadata) and the right section for a misplaced key; else lists the known keys.
  */
 export function unknownKey(ctx: EntryContext, entry: UnitEntry, known: readonly string[]): ValidationError {
-  const lower = entry.key.toLowerCase();
-  const sameCase = known.find((k) => k.toLowerCase() === lower);
-  const home = HOME_OF[lower];
+  const near = suggest(entry.key, known);
+  const home = HOME_OF[entry.key.toLowerCase()];
   let hint = `known keys: ${known.join(', ')}`;
-  if (sameCase) hint = `did you mean ${sameCase}? (keys are case-sensitive)`;
+  if (near?.caseOnly) hint = `did you mean ${near.name}? (keys are case-sensitive)`;
   else if (home && home !== ctx.section) hint = `${entry.key}= belongs in [${home}]`;
+  else if (near) hint = `did you mean ${near.name}?`;
   return entryError('unit.unknown-key', `unknown key ${JSON.stringify(entry.key)} in [${ctx.section}]; ${hint}`, ctx, entry);
 }

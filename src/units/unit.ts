@@ -13,6 +13,7 @@ import { parseGroupOptions } from './group-options';
 import { parseScaleOptions } from './scale-options';
 import { parseJobOptions } from './job-options';
 import { ValidationError } from '../errors';
+import { editDistance } from './suggest';
 
 /** Options for parseUnit: `file` names the source in error locations (e.g. the path given to `shoalctl`). */
 export interface ParseUnitOptions {
@@ -67,21 +68,7 @@ function checkSectionNames(file: UnitSpec['file'], opts: ParseUnitOptions): void
 function nearMiss(name: string, own: string): boolean {
   const n = name.toLowerCase().replace(/[^a-z0-9]/g, '');
   const o = own.toLowerCase().replace(/[^a-z0-9]/g, '');
-  return n === o || n === o.slice(1) || editDistance(n, o) <= 1 || editDistance(n, o.slice(1)) <= 1;
-}
-
-// Levenshtein distance with adjacent transpositions counted as one edit (optimal string alignment).
-function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 1) return 2;
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.length][b.length];
+  return n === o || n === o.slice(1) || editDistance(n, o, 1) <= 1 || editDistance(n, o.slice(1), 1) <= 1;
 }
 
 function build(unitName: UnitName, text: string, file: UnitSpec['file'], opts: ParseUnitOptions): UnitSpec {

@@ -1,12 +1,19 @@
 /**
- * checkUnit: every problem of a unit file, for `shoalctl verify` (parseUnit stops at the first). Pure.
+ * checkUnit: every problem of a unit file, for `shoalctl verify` (parseUnit stops at the first), and
+ * checkSubmit: the same rules, first problem only, for every path that stores a unit (shoalctl and the
+ * API's submit, so that the server does not trust the client). Pure.
  */
 import { ShoalError, ValidationError } from '../errors';
 import { parseUnit, type ParseUnitOptions } from './unit';
-import type { UnitSpec } from './types';
+import { parseUnitFile } from './unit-file';
+import { sectionNameProblem, unitWarnings, type UnitWarning } from './systemd-sections';
+import type { UnitFile, UnitSpec } from './types';
 
 /** Keys serviceLoadProblem reads: a blanked line with one of them would make its verdict wrong. */
 const LOAD_KEY = /^\s*(ExecStart|ExecStop|SuccessAction|Type|RemainAfterExit|Restart|ExitType|BusName|PAMName|KillMode)\s*=/;
+
+/** Sections serviceLoadProblem reads: when one of them is misspelt, its verdict would only repeat that. */
+const LOAD_SECTIONS = ['Service', 'Unit'];
 
 /** At most this many problems per file: a file that is not a unit file at all would list every line. */
 export const MAX_PROBLEMS = 20;
@@ -14,14 +21,46 @@ export const MAX_PROBLEMS = 20;
 /** What checkUnit found: the spec when the file parses (it may still have `problems` systemd refuses). */
 export interface UnitCheck {
   spec?: UnitSpec;
+  /** Errors: the unit is refused (by shoal, or by systemd when it loads it). */
   problems: ShoalError[];
+  /** Near misses of common systemd keys and sections systemd ignores: shown, not refused (systemd only warns too). */
+  warnings: UnitWarning[];
+}
+
+/**
+ * What a parsed file has that systemd would ignore or refuse, beyond parseUnit's own checks: section
+ * names that misspell a systemd section (`[Servce]`), then, unless one of those is [Service] or [Unit]
+ * or `skipLoad`, the service systemd would refuse to load (serviceLoadProblem). In line order.
+ */
+function specProblems(spec: UnitSpec, opts: ParseUnitOptions, skipLoad: boolean): ValidationError[] {
+  const out: ValidationError[] = [];
+  for (const s of spec.file.sections) {
+    const p = sectionNameProblem(s.name, s.line, opts.file);
+    if (p) out.push(p);
+  }
+  const misspeltLoadSection = out.some((p) => LOAD_SECTIONS.includes(String(p.details?.suggestion)));
+  const load = skipLoad || misspeltLoadSection ? undefined : serviceLoadProblem(spec, opts);
+  if (load) out.push(load);
+  return out;
+}
+
+/**
+ * The unit as every submit path stores it: parseUnit, then what systemd would refuse or silently drop
+ * (specProblems). Throws the first problem as a ValidationError located at file, line and key, as
+ * `shoalctl verify` prints it; nothing else is refused (warnings are verify's and shoalctl's to show).
+ */
+export function checkSubmit(name: string, text: string, opts: ParseUnitOptions = {}): UnitSpec {
+  const spec = parseUnit(name, text, opts);
+  const [first] = specProblems(spec, opts, false);
+  if (first) throw first;
+  return spec;
 }
 
 /**
  * All of a unit file's problems, not only the first: after each located error the offending entry's
  * lines are blanked (line numbers kept) and the file is parsed again, up to MAX_PROBLEMS. When it
- * parses, a .service is also checked the way systemd checks it at load (serviceLoadProblem). Throws
- * only what parseUnit throws that is not a ShoalError.
+ * parses, it is also checked as checkSubmit checks it (specProblems), and its warnings are collected
+ * (systemd-sections.ts). Throws only what parseUnit throws that is not a ShoalError.
  */
 export function checkUnit(name: string, text: string, opts: ParseUnitOptions = {}): UnitCheck {
   const problems: ShoalError[] = [];
@@ -32,18 +71,28 @@ export function checkUnit(name: string, text: string, opts: ParseUnitOptions = {
       const spec = parseUnit(name, lines.join('\n'), opts);
       // what systemd would refuse too, unless a line it looks at was among those stepped over
       const blankedLoadKey = lines.some((l, i) => l !== original[i] && LOAD_KEY.test(original[i]));
-      const load = blankedLoadKey ? undefined : serviceLoadProblem(spec, opts);
-      if (problems.length > 0) return { problems: byLine(load ? [...problems, load] : problems) };
-      return { spec, problems: load ? [load] : [] };
+      const more = specProblems(spec, opts, blankedLoadKey);
+      const warnings = unitWarnings(spec.file);
+      if (problems.length > 0) return { problems: byLine([...problems, ...more]), warnings };
+      return { spec, problems: more, warnings };
     } catch (err) {
       if (!(err instanceof ShoalError)) throw err;
       problems.push(err);
       const line = err.location?.line;
       // an error with no line (the name, the whole file) cannot be stepped over
-      if (line === undefined || line < 1 || line > lines.length || !lines[line - 1].trim() || problems.length >= MAX_PROBLEMS) return { problems: byLine(problems) };
+      if (line === undefined || line < 1 || line > lines.length || !lines[line - 1].trim() || problems.length >= MAX_PROBLEMS) {
+        return { problems: byLine(problems), warnings: warningsOf(lines.join('\n')) };
+      }
       blankEntry(lines, line - 1);
     }
   }
+}
+
+// warnings of what is left of a file that does not parse whole (none when even its syntax is broken)
+function warningsOf(text: string): UnitWarning[] {
+  let file: UnitFile;
+  try { file = parseUnitFile(text); } catch { return []; }
+  return unitWarnings(file);
 }
 
 // parsers run section by section ([X-Shoal] before [X-Fleet]): report in file order

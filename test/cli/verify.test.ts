@@ -26,6 +26,9 @@ const bad: { name: string; file: string; text: string; expect: RegExp }[] = [
   { name: 'unknown unit type in the name', file: 'd.servic', text: '[Service]\nExecStart=/bin/true\n', expect: /d\.servic/ },
   { name: 'a service with nothing to run (systemd refuses it)', file: 'f.service', text: '[Unit]\nDescription=x\n', expect: /f\.service:1: .*systemd would refuse to load it/ },
   { name: 'an empty file (systemd takes it as masked)', file: 'g.service', text: '', expect: /g\.service: .*empty.*masked/ },
+  { name: 'a misspelt section, with the suggestion', file: 'h.service', text: '[Unit]\nDescription=x\n[Servce]\nExecStart=/bin/true\n', expect: /h\.service:3: \[Servce\]: unknown section \[Servce\]; did you mean \[Service\]\?/ },
+  { name: 'a misspelt [X-Fleet] key, with the suggestion', file: 'i.service', text: '[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineMetdata=role=web\n', expect: /i\.service:4: \[X-Fleet\] MachineMetdata: .*did you mean MachineMetadata\?/ },
+  { name: 'two ExecStart= in a Type=simple service', file: 'j.service', text: '[Service]\nExecStart=/bin/true\nExecStart=/bin/false\n', expect: /j\.service:3: \[Service\] ExecStart: systemd would refuse to load it: 2 ExecStart= commands/ },
   { name: 'binary junk', file: 'e.service', text: '[Service]\nExecStart=\u0000\u0001\n', expect: /e\.service/ },
 ];
 for (const c of bad) {
@@ -44,6 +47,20 @@ t.test('every problem of a file is printed, in line order', async (t) => {
   const lines = run.stderr.trim().split('\n').filter((l) => l.startsWith(path));
   t.same(lines.map((l) => Number(l.slice(path.length + 1).split(':')[0])), [4, 5, 7], run.stderr);
   t.match(run.stderr, /1 of 1 unit file\(s\) invalid/);
+});
+
+t.test('a misspelt systemd key is a warning with its suggestion: printed, exit status unchanged', async (t) => {
+  const warnOnly = write('warn.service', '[Service]\nExecStart=/bin/true\nRestartsec=5\n');
+  let run = await shoalctl(['verify', warnOnly]);
+  t.equal(run.code, 0, 'a warning alone: exit 0');
+  t.match(run.stdout, /warn\.service: ok/);
+  t.match(run.stderr, /warn\.service:3: \[Service\] Restartsec: warning: unknown key; did you mean RestartSec\? \(keys are case-sensitive; systemd ignores an unknown key\)/);
+  t.equal((await shoalctl(['verify', '-q', warnOnly])).stderr, '', '-q prints only errors');
+  const typo = write('typo.service', '[Service]\nExecStrat=/bin/true\n');
+  run = await shoalctl(['verify', typo]);
+  t.equal(run.code, 1, 'without ExecStart= systemd refuses it');
+  t.match(run.stderr, /typo\.service:2: \[Service\] ExecStrat: warning: unknown key; did you mean ExecStart\?/);
+  t.match(run.stderr, /typo\.service:1: \[Service\] ExecStart: systemd would refuse to load it/);
 });
 
 t.test('a missing file is an error naming it; other files are still checked', async (t) => {

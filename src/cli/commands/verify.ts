@@ -17,15 +17,21 @@ Examples:
   shoalctl verify web.service
   shoalctl verify units-examples/*
 
-Exit status: 0 when every file is valid, 1 when any is not. Every problem is printed, as file:line: key: message,\nincluding a service systemd would refuse to load (no ExecStart=).`)
+Exit status: 0 when every file is valid, 1 when any is not. Every problem is printed, as file:line: key: message,
+including a service systemd would refuse to load (no ExecStart=) and a misspelt section ([Servce]: did you mean
+[Service]?). A key near a common systemd key (ExecStrat=: did you mean ExecStart?) is a warning, as systemd only
+warns and ignores it; warnings do not change the exit status. submit, load and start refuse what verify refuses.`)
     .action((files: string[], opts: { quiet?: boolean }) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { checkUnit } = require('../../units/unit-check') as typeof import('../../units/unit-check'); // loaded only for verify
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { formatWarning } = require('../../units/systemd-sections') as typeof import('../../units/systemd-sections');
       let bad = 0;
       for (const path of files) {
         try {
           const arg = readUnitFileArg(path, io.cwd);
-          const { spec, problems } = checkUnit(arg.name, arg.text, { file: arg.file });
+          const { spec, problems, warnings } = checkUnit(arg.name, arg.text, { file: arg.file });
+          if (!opts.quiet) for (const w of warnings) io.stderr.write(`${formatWarning(w, path)}\n`);
           if (problems.length === 0 && spec) {
             if (!opts.quiet) io.stdout.write(`${path}: ok (${spec.name}, hash ${spec.hash.slice(0, 7)})\n`);
             continue;

@@ -1,16 +1,18 @@
 /**
  * The API's batch writes: many units in one call (submit, set a desired state, destroy).
  *
- * A batch is all-or-nothing for bad input: every name, glob and unit file is checked, and every unit a
- * state is set on must exist (or be an instance of a stored template), before anything is written; one
- * bad entry is a ValidationError / NotFoundError that names it, and nothing changes. The writes then go
+ * A batch is all-or-nothing for bad input: every name, glob and unit file is checked (unit files as
+ * `shoalctl verify` checks them: unit-check.ts), and every unit a state is set on must exist (or be an
+ * instance of a stored template), before anything is written; one bad entry is a ValidationError /
+ * NotFoundError that names it (bad unit files: all of them), and nothing changes. The writes then go
  * in chunks of 64 units (one etcd transaction each, see src/etcd/unit-batch-etcd.ts); each unit gets its
  * own result (created, unchanged, exists, skipped, not-found...). Chunks are atomic, the batch is not:
  * when etcd fails midway the results already streamed are written, the rest is not.
  */
 import { instantiate, matchUnitGlob, parseUnit, parseUnitName } from '../units';
 import { compileGlob, GlobError } from '../units/unit-glob';
-import type { TargetState, UnitName } from '../units/types';
+import type { TargetState, UnitName, UnitSpec } from '../units/types';
+import { checkSubmit } from '../units/unit-check';
 import { ValidationError } from '../errors';
 import type { GroupStore, UnitBatchOp, UnitBatchResult, UnitBatchWriter, UnitReader, UnitRecord } from '../etcd/registry';
 import { NotFoundError } from './grpc-errors';
@@ -107,17 +109,38 @@ async function expandNames(reg: BatchRegistry, args: string[]): Promise<string[]
   return [...out];
 }
 
-/** Checks every file of a submit batch; throws for the first bad one (named), before anything is written. */
+/** At most this many bad files are listed in a batch's error (a gRPC status message must stay small). */
+const MAX_LISTED = 20;
+
+/**
+ * Checks every file of a submit batch as `shoalctl verify` does (checkSubmit: parse errors, a service
+ * systemd would refuse, a misspelt section) before anything is written. One bad file is thrown as it
+ * is; several are one ValidationError (the first one's code) listing each, `file:line: key: what`.
+ */
 function submitOps(req: BatchRequest, globals: Set<string>, batch: Set<string>): UnitBatchOp[] {
   const byName = new Map<string, UnitRecord>();
+  const bad: ValidationError[] = [];
   for (const u of req.units) {
-    const spec = parseUnit(u.name, u.text ?? '', { file: u.name });
-    refuseTemplateState(parseUnitName(u.name), spec.group?.instances !== undefined || ownsInstances(spec) ? undefined : req.state, '');
+    let spec: UnitSpec;
+    try {
+      spec = checkSubmit(u.name, u.text ?? '', { file: u.name });
+      refuseTemplateState(parseUnitName(u.name), spec.group?.instances !== undefined || ownsInstances(spec) ? undefined : req.state, '');
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      bad.push(err);
+      continue;
+    }
     const prev = byName.get(spec.name);
     if (prev && prev.hash !== spec.hash) throw new ValidationError('unit.duplicate', `unit ${spec.name} is given twice with different bodies`);
     byName.set(spec.name, { name: spec.name, text: spec.text, hash: spec.hash });
     if (spec.options.global) globals.add(spec.name);
     if (spec.job) batch.add(spec.name);
+  }
+  if (bad.length === 1) throw bad[0];
+  if (bad.length > 1) {
+    const listed = bad.slice(0, MAX_LISTED).map((e) => e.message);
+    if (bad.length > MAX_LISTED) listed.push(`... and ${bad.length - MAX_LISTED} more`);
+    throw new ValidationError(bad[0].code, `${bad.length} of ${req.units.length} unit files are invalid; nothing was changed:\n${listed.join('\n')}`);
   }
   return [...byName.values()].map((unit) => ({ kind: 'submit', unit, replace: req.replace, desired: req.state }));
 }

@@ -3,6 +3,7 @@
  * A bad name or a bad unit file is a ValidationError and nothing reaches etcd.
  */
 import { parseUnit, parseUnitName } from '../units';
+import { checkSubmit } from '../units/unit-check';
 import type { TargetState, UnitName } from '../units/types';
 import { applyBatch, isNameGlob } from './batch-ops';
 import { ValidationError } from '../errors';
@@ -33,13 +34,14 @@ async function isGroup(reg: ApiRegistry, name: string): Promise<boolean> {
 }
 
 /**
- * Validates `name` + `text` and stores them. Without `replace`, a stored unit with a different
+ * Validates `name` + `text` as `shoalctl verify` does (checkSubmit: also a service systemd would refuse
+ * to load, a misspelt section) and stores them. Without `replace`, a stored unit with a different
  * body is a ConflictError `unit.exists` that says to use --replace.
  */
 export async function submitUnit(
   reg: ApiRegistry, name: string, text: string, opts: { replace?: boolean; desired?: TargetState } = {},
 ): Promise<SubmitResult> {
-  const spec = parseUnit(name, text, { file: name });
+  const spec = checkSubmit(name, text, { file: name });
   refuseTemplateStart(parseUnitName(name), opts.desired, spec.group?.instances !== undefined || ownsInstances(spec));
   const record: UnitRecord = { name: spec.name, text: spec.text, hash: spec.hash };
   const outcome = await reg.submitUnit(record, { replace: opts.replace, desired: opts.desired });

@@ -33,10 +33,31 @@ export function runBatch(
 }
 
 /**
- * Submits unit files in one batch: every file is read (and the batch checked by shoald) before anything
- * is stored. A stored unit with a different body, without `replace`, is a CliError naming the files.
+ * Checks unit files as `shoalctl verify` does, printing every problem (`file:line: [Section] Key: what`)
+ * and warning to stderr; a CliError when any file is bad: nothing is sent. shoald checks them again.
+ */
+export function checkFiles(io: CliIO, files: UnitFileArg[]): void {
+  /* eslint-disable @typescript-eslint/no-require-imports */ // the unit parser loads only when files are submitted
+  const { checkUnit } = require('../units/unit-check') as typeof import('../units/unit-check');
+  const { formatWarning } = require('../units/systemd-sections') as typeof import('../units/systemd-sections');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  let bad = 0;
+  for (const f of files) {
+    const { problems, warnings } = checkUnit(f.name, f.text, { file: f.file });
+    for (const w of warnings) io.stderr.write(`${formatWarning(w, f.file)}\n`);
+    if (problems.length > 0) bad++;
+    for (const p of problems) io.stderr.write(`${p.message.startsWith(f.file) ? p.message : `${f.file}: ${p.message}`}\n`);
+  }
+  if (bad > 0) throw new CliError(`${bad} of ${files.length} unit file(s) invalid: nothing was submitted`);
+}
+
+/**
+ * Submits unit files in one batch: every file is read and checked (checkFiles; shoald checks the batch
+ * again) before anything is stored. A stored unit with a different body, without `replace`, is a
+ * CliError naming the files.
  */
 export async function submitFiles(c: ApiClient, io: CliIO, files: UnitFileArg[], replace: boolean): Promise<BatchUnitResultMsg[]> {
+  checkFiles(io, files);
   const results = await runBatch(c, io, 'submit', { action: 'SUBMIT', units: files.map((f) => ({ name: f.name, text: f.text })), replace });
   const exists = results.filter((r) => r.outcome === 'exists').map((r) => r.name);
   if (exists.length > 0) {

@@ -7,8 +7,11 @@
 
 /** How a doc command is tested. */
 export type CommandTest =
-  /** Runs on the host (repository root, no cluster) in test/docs/docs.test.ts; must exit 0. */
-  | { run: 'host'; timeoutMs?: number }
+  /**
+   * Runs on the host (repository root, no cluster) in test/docs/docs.test.ts; must exit 0, or `exit` for a
+   * command the doc shows failing (a refused unit file); `expect`: what its output (stdout and stderr) must show.
+   */
+  | { run: 'host'; timeoutMs?: number; exit?: number; expect?: RegExp }
   /**
    * Runs in order in test/docs/docs-cluster.test.ts, against a 3-node testbed running the example units
    * (as scripts/demo sets it up); must exit 0. `as`: the command run instead, for a placeholder the doc
@@ -85,6 +88,14 @@ export const COMMANDS: Record<string, CommandTest> = {
   "vagrant ssh node1 -c 'sudo journalctl -u shoald -n 20'": { notRun: 'needs the Vagrant VMs' },
   'export SHOAL_ENDPOINT=192.168.56.11:7411 SHOAL_TOKEN=$(cat vagrant/.vagrant/shoal-api-token)': { notRun: 'needs the Vagrant VMs (their token file)' },
   'SHOAL_PLATFORM=vagrant npm run scenarios -- node-cut leader-pause': { notRun: 'needs the Vagrant VMs' },
+  // docs/units.md: what verify and every submit refuse
+  'bin/shoalctl verify examples/bad-units/noexec.service examples/bad-units/typos.service': {
+    run: 'host', exit: 1,
+    expect: /noexec\.service:5: \[Service\] ExecStrat: warning: unknown key; did you mean ExecStart\?(.|\n)*noexec\.service:4: \[Service\] ExecStart: systemd would refuse to load it(.|\n)*typos\.service:4: \[Servce\]: unknown section \[Servce\]; did you mean \[Service\]\?(.|\n)*typos\.service:8: \[X-Fleet\] MachineMetdata: .*did you mean MachineMetadata\?(.|\n)*Error: 2 of 2 unit file\(s\) invalid/,
+  },
+  'bin/shoalctl submit examples/bad-units/noexec.service units-examples/hello.service': {
+    run: 'host', exit: 1, expect: /noexec\.service:4: \[Service\] ExecStart: systemd would refuse to load it(.|\n)*Error: 1 of 2 unit file\(s\) invalid: nothing was submitted/,
+  },
   // docs/jobs.md
   'bin/shoalctl verify units-examples/report.service units-examples/shard@.service units-examples/tick@.service': { run: 'host' },
   'bin/shoalctl start report.service shard@.service': { run: 'cluster', expect: /Triggered batch unit report\.service/ },

@@ -18,7 +18,9 @@ Examples:
   shoalctl submit --replace web.service        # change a unit that was submitted before
   shoalctl submit web@.service                  # a template: start web@1.service to run an instance
 
-All files go in one batch: a missing or invalid file changes nothing.
+Every file is checked first as verify checks it (a service systemd would refuse, a misspelt section or
+[X-Fleet] key: file:line: [Section] Key: what is wrong; near misses of systemd keys are warnings), and again
+by shoald. All files go in one batch: a missing or invalid file changes nothing.
 
 Exit status: 0 on success; 1 when a file is missing or invalid, or differs from the stored unit without --replace.`)
     .action(async (files: string[], opts: { replace?: boolean }, cmd: Command) => {

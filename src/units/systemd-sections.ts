@@ -94,9 +94,9 @@ export function sectionNameProblem(name: string, line: number, file?: string): V
 export function unitWarnings(file: UnitFile): UnitWarning[] {
   const out: UnitWarning[] = [];
   for (const s of file.sections) {
-    const keys = COMMON_KEYS[s.name];
+    const keys = Object.hasOwn(COMMON_KEYS, s.name) ? COMMON_KEYS[s.name] : undefined; // not [constructor]'s
     if (keys === undefined) {
-      if (!s.name.startsWith('X-') && !sectionNameProblem(s.name, s.line)) {
+      if (!s.name.startsWith('X-') && !(SYSTEMD_SECTIONS as readonly string[]).includes(s.name) && !sectionNameProblem(s.name, s.line)) {
         out.push({ line: s.line, section: s.name, message: `unknown section [${s.name}]: systemd ignores it and every setting in it` });
       }
       continue;

@@ -52,8 +52,8 @@ t.test('a key near a common key of its section is a warning with the suggestion;
 });
 
 t.test('an unknown section near nothing is a warning; X- sections and shoal\'s are not', async (t) => {
-  const w = unitWarnings(parseUnitFile('[Service]\nExecStart=/bin/true\n[Foo]\nA=1\n[X-Mine]\nB=2\n[X-Fleet]\nGlobal=true\n'));
-  t.same(w.map((x) => [x.line, x.section, x.key]), [[3, 'Foo', undefined]]);
+  const w = unitWarnings(parseUnitFile('[Service]\nExecStart=/bin/true\n[Foo]\nA=1\n[X-Mine]\nB=2\n[X-Fleet]\nGlobal=true\n[Scope]\nC=3\n[constructor]\nD=4\n'));
+  t.same(w.map((x) => [x.line, x.section, x.key]), [[3, 'Foo', undefined], [11, 'constructor', undefined]], '[Scope] is systemd\'s; [constructor] is no key list');
   t.equal(formatWarning(w[0], 'f.service'), 'f.service:3: [Foo]: warning: unknown section [Foo]: systemd ignores it and every setting in it');
   t.equal(formatWarning({ line: 2, section: 'Service', key: 'ExecStrat', message: 'm' }, 'f.service'), 'f.service:2: [Service] ExecStrat: warning: m');
   t.same(unitWarnings(parseUnitFile('[Servce]\nExecStart=/bin/true\n')), [], 'a near miss is an error, not also a warning');

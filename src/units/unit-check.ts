@@ -113,6 +113,8 @@ const BOOL_TRUE = /^(1|yes|y|true|t|on)$/i;
 const BOOL = /^(1|yes|y|true|t|on|0|no|n|false|f|off)$/i;
 const TYPES = ['simple', 'exec', 'forking', 'oneshot', 'dbus', 'notify', 'idle'];
 const RESTARTS = ['no', 'on-success', 'on-failure', 'on-abnormal', 'on-watchdog', 'on-abort', 'always'];
+/** SuccessAction= values systemd 252 reads (halt and kexec came later: 252 ignores them; checked with systemd-analyze). */
+const ACTIONS = ['none', 'reboot', 'reboot-force', 'reboot-immediate', 'poweroff', 'poweroff-force', 'poweroff-immediate', 'exit', 'exit-force'];
 
 /**
  * How many commands one ExecStart= value holds: commands are separated by a lone unquoted `;` word
@@ -152,21 +154,27 @@ export function commandCount(value: string): number {
  * no ExecStart= without RemainAfterExit=yes or SuccessAction=; more than one ExecStart= command unless
  * Type=oneshot; Type=oneshot with Restart=always or on-success, or with ExitType=cgroup; Type=dbus
  * without BusName=; PAMName= with KillMode= other than control-group or mixed. A value systemd cannot
- * parse is ignored, as systemd does (`Type=bogus` leaves the default). An empty file is a masked unit
+ * parse is ignored, as systemd does (`Type=bogus` leaves the default; so does an empty `Type=`, `Restart=`,
+ * `RemainAfterExit=`, `SuccessAction=`, while an empty `ExecStart=`, `ExecStop=`, `PAMName=`, `KillMode=` resets). An empty file is a masked unit
  * (systemd's null_or_empty). shoal's container units get ExecStart= from [X-Container], so they pass.
  */
 export function serviceLoadProblem(spec: UnitSpec, opts: ParseUnitOptions = {}): ValidationError | undefined {
   if (spec.text.length === 0) return new ValidationError('unit.not-loadable', 'the file is empty: systemd takes an empty unit file as masked, so it would never run', { file: opts.file });
   if (!spec.name.endsWith('.service') || spec.container) return undefined;
-  // the last assignment systemd takes: one it cannot parse is ignored; an empty one resets
-  const last = (section: string, key: string, valid: (v: string) => boolean = () => true) => {
+  // The last assignment systemd takes: one it cannot parse is ignored, and so is an empty one of an enum,
+  // boolean or bus name ("Failed to parse ..., ignoring"); an empty ExecStop=, PAMName=, KillMode= resets.
+  const last = (section: string, key: string, valid: (v: string) => boolean, emptyResets = false) => {
     let v: { value: string; line: number } | undefined;
     for (const s of spec.file.sections) {
       if (s.name !== section) continue;
-      for (const e of s.entries) if (e.key === key && (e.value === '' || valid(e.value))) v = e.value === '' ? undefined : { value: e.value, line: e.line };
+      for (const e of s.entries) {
+        if (e.key !== key) continue;
+        if (e.value === '') { if (emptyResets) v = undefined; } else if (valid(e.value)) v = { value: e.value, line: e.line };
+      }
     }
     return v;
   };
+  const any = () => true;
   // ExecStart= commands since the last empty assignment, and where the last of them is
   let starts = 0;
   let startLine: number | undefined;
@@ -180,9 +188,9 @@ export function serviceLoadProblem(spec: UnitSpec, opts: ParseUnitOptions = {}):
     }
   }
   const start = starts > 0;
-  const stop = last('Service', 'ExecStop') !== undefined;
-  const success = (last('Unit', 'SuccessAction')?.value ?? 'none') !== 'none';
-  const busName = last('Service', 'BusName');
+  const stop = last('Service', 'ExecStop', any, true) !== undefined;
+  const success = (last('Unit', 'SuccessAction', (v) => ACTIONS.includes(v))?.value ?? 'none') !== 'none';
+  const busName = last('Service', 'BusName', any);
   const typeSet = last('Service', 'Type', (v) => TYPES.includes(v));
   const type = typeSet?.value ?? (!start ? 'oneshot' : busName ? 'dbus' : 'simple');
   const remain = BOOL_TRUE.test(last('Service', 'RemainAfterExit', (v) => BOOL.test(v))?.value ?? '');
@@ -197,8 +205,8 @@ export function serviceLoadProblem(spec: UnitSpec, opts: ParseUnitOptions = {}):
   const exitType = last('Service', 'ExitType', (v) => v === 'main' || v === 'cgroup');
   if (type === 'oneshot' && exitType?.value === 'cgroup') return refuse('ExitType=cgroup is not allowed for Type=oneshot services', 'ExitType', exitType.line);
   if (type === 'dbus' && !busName) return refuse('Type=dbus needs BusName=, the D-Bus name that says the service is up', 'BusName', typeSet?.line);
-  const pam = last('Service', 'PAMName');
-  const killMode = last('Service', 'KillMode', (v) => ['control-group', 'process', 'mixed', 'none'].includes(v));
+  const pam = last('Service', 'PAMName', any, true);
+  const killMode = last('Service', 'KillMode', (v) => ['control-group', 'process', 'mixed', 'none'].includes(v), true);
   if (pam && killMode && !['control-group', 'mixed'].includes(killMode.value)) return refuse(`PAMName= needs KillMode=control-group or mixed (KillMode=${killMode.value})`, 'KillMode', killMode.line);
   return undefined;
 }

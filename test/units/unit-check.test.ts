@@ -82,6 +82,17 @@ const EDGE: string[] = [
   'ExecStart=/bin/true\nPAMName=login\nKillMode=none\n', 'ExecStart=/bin/true\nKillMode=process\n',
   'Type=bogus\nRemainAfterExit=yes\nExecStop=/bin/true\n', 'Type=oneshot\nType=bogus\nRemainAfterExit=yes\nExecStop=/bin/true\n',
   'Type=oneshot\nRemainAfterExit=yes\nRemainAfterExit=maybe\nExecStop=/bin/true\n',
+  // empty assignments: ignored for enums, booleans, bus names; a reset for ExecStop=, PAMName=, KillMode=
+  'Type=oneshot\nType=\nExecStart=/bin/true\nExecStart=/bin/false\n', 'Type=oneshot\nRestart=always\nRestart=\nExecStart=/bin/true\n',
+  'Type=oneshot\nRemainAfterExit=yes\nRemainAfterExit=\nExecStop=/bin/true\n', 'Type=oneshot\nExitType=cgroup\nExitType=\nExecStart=/bin/true\n',
+  'Type=dbus\nBusName=a.b\nBusName=\nExecStart=/bin/true\n', 'ExecStart=/bin/true\nPAMName=login\nKillMode=process\nKillMode=\n',
+  'ExecStart=/bin/true\nPAMName=login\nPAMName=\nKillMode=process\n', 'ExecStop=/bin/true\nExecStop=\nRemainAfterExit=yes\n',
+];
+// the same for [Unit] SuccessAction=, which the [Service] cases above do not reach
+const UNIT_EDGE: string[] = [
+  '[Unit]\nSuccessAction=exit\nSuccessAction=\n[Service]\nExecStop=/bin/true\n', '[Unit]\nSuccessAction=bogus\n[Service]\nExecStop=/bin/true\n',
+  '[Unit]\nSuccessAction=exit\nSuccessAction=bogus\n[Service]\nExecStop=/bin/true\n', '[Unit]\nSuccessAction=halt\n[Service]\nType=oneshot\n', '[Unit]\nSuccessAction=exit\n[Service]\nType=oneshot\n', '[Unit]\nSuccessAction=poweroff-force\n[Service]\nType=oneshot\n',
+  '[Unit]\nSuccessAction=bogus\n[Service]\nType=oneshot\n',
 ];
 
 t.test('commandCount: commands of one ExecStart= value, as systemd splits them', async (t) => {
@@ -93,7 +104,7 @@ t.test('commandCount: commands of one ExecStart= value, as systemd splits them',
 });
 
 t.test('serviceLoadProblem agrees with systemd-analyze verify on every combination', async (t) => {
-  const all = [...cases(), ...EDGE.map((svc, i) => ({ name: `e${i}.service`, text: `[Service]\n${svc}` }))];
+  const all = [...cases(), ...EDGE.map((svc, i) => ({ name: `e${i}.service`, text: `[Service]\n${svc}` })), ...UNIT_EDGE.map((text, i) => ({ name: `u${i}.service`, text }))];
   const dir = mkdtempSync(join(tmpdir(), 'shoal-unit-check-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (const c of all) writeFileSync(join(dir, c.name), c.text);
@@ -103,7 +114,7 @@ t.test('serviceLoadProblem agrees with systemd-analyze verify on every combinati
       else resolve(`${stdout}${stderr}`);
     });
   });
-  const refused = new Set([...out.matchAll(/^([ce]\d+\.service): .*(Refusing\.|fatal error)/gm)].map((m) => m[1]));
+  const refused = new Set([...out.matchAll(/^([ceu]\d+\.service): .*(Refusing\.|fatal error)/gm)].map((m) => m[1]));
   t.ok(refused.size > 20 && refused.size < all.length - 20, `systemd refused ${refused.size} of ${all.length}`);
   for (const c of all) {
     const ours = serviceLoadProblem(parseUnit(c.name, c.text));

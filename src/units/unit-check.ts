@@ -154,9 +154,9 @@ export function commandCount(value: string): number {
  * no ExecStart= without RemainAfterExit=yes or SuccessAction=; more than one ExecStart= command unless
  * Type=oneshot; Type=oneshot with Restart=always or on-success, or with ExitType=cgroup; Type=dbus
  * without BusName=; PAMName= with KillMode= other than control-group or mixed. A value systemd cannot
- * parse is ignored, as systemd does (`Type=bogus` leaves the default; so does an empty `Type=`, `Restart=`,
- * `RemainAfterExit=`, `SuccessAction=`, while an empty `ExecStart=`, `ExecStop=`, `PAMName=`, `KillMode=` resets). An empty file is a masked unit
- * (systemd's null_or_empty). shoal's container units get ExecStart= from [X-Container], so they pass.
+ * parse is ignored, as systemd does: `Type=bogus`, and an empty `Type=`, `Restart=`, `RemainAfterExit=`,
+ * `SuccessAction=`, leave the value before them; an empty `ExecStart=`, `ExecStop=`, `PAMName=`, `KillMode=`
+ * resets. An empty file is a masked unit (systemd's null_or_empty). shoal's container units get ExecStart= from [X-Container], so they pass.
  */
 export function serviceLoadProblem(spec: UnitSpec, opts: ParseUnitOptions = {}): ValidationError | undefined {
   if (spec.text.length === 0) return new ValidationError('unit.not-loadable', 'the file is empty: systemd takes an empty unit file as masked, so it would never run', { file: opts.file });

@@ -4,13 +4,39 @@
  * HealthCheckHTTP=, HealthCheckTCP=, a container image's Docker HEALTHCHECK). Each unit has its own
  * timer and each check its own deadline, so one slow or hung unit never delays another. A unit that
  * fails HealthRetries checks in a row is restarted, and the restart is counted in its reported state.
+ * Restarts back off per unit (RESTART_BACKOFF): each start counts against systemd's start rate limit, and
+ * restarting at every failed check made systemd refuse the unit for good within seconds (start-limit-hit).
  */
+import { Backoff, type BackoffOptions } from '../backoff';
 import { healthChecks } from '../metrics';
 import type { Clock } from '../agent/clock';
 import type { Logger } from '../log';
 import type { UnitSpec } from '../units/types';
 import { HEALTH_DEFAULTS, type HealthOptions } from '../units/group-options';
 import { commandCheck, httpCheck, tcpCheck, type CheckResult } from './checks';
+
+/**
+ * The least time between two health restarts of one unit, as Kubernetes' CrashLoopBackOff and Nomad's restart
+ * `delay` do: the first restart comes at once (after HealthRetries failed checks); the n-th after it waits at
+ * least 1 s·2^(n−1) after the one before (half jitter: up to twice that), at most 5 min. Against systemd's
+ * default start rate limit (DefaultStartLimitBurst=5 starts in DefaultStartLimitIntervalSec=10s, systemd-system.conf)
+ * the user's start and restarts 1-4 fall at ≥ 0, 1, 3, 7 s: a sixth start never comes within one window.
+ */
+export const RESTART_BACKOFF: BackoffOptions = { initialMs: 2000, maxMs: 300_000, jitter: 'half' };
+/** A unit healthy this long in a row starts its restart backoff over (ms; Kubernetes resets CrashLoopBackOff after 10 min). */
+export const RESTART_BACKOFF_RESET_MS = 600_000;
+
+/** Where a unit's health restarts stand: what its reported reason says (src/agent/unit-reason.ts). */
+export interface RestartStatus {
+  /** Restarts the agent made for failed checks (as `healthRestarts`). */
+  restarts: number;
+  /** HealthRetries: failed checks in a row that make a restart due. */
+  retries: number;
+  /** The last failing check's output, if the last check failed or the unit was restarted for it. */
+  output?: string;
+  /** Set while a due restart waits for its backoff: the wait, ms, as it was when the wait began. */
+  backoffMs?: number;
+}
 
 /** What the monitor reports for one unit (merged into its states/<unit>/<machine> record). */
 export interface UnitHealth {
@@ -57,6 +83,13 @@ interface Watched {
   checking: boolean;
   timer?: unknown;
   health: UnitHealth;
+  /** This unit's restart backoff (RESTART_BACKOFF), and the earliest time (ms since the epoch) of its next restart. */
+  backoff: Backoff;
+  restartAt: number;
+  /** The wait of a restart due now but held back by the backoff (ms); undefined when none is held. */
+  heldMs?: number;
+  /** Since when it has been healthy without a break (ms since the epoch). */
+  healthySince?: number;
 }
 
 /** One per agent; `close()` stops every timer. */
@@ -83,6 +116,8 @@ export class HealthMonitor {
       this.units.set(name, {
         spec, opts: spec.group?.health ?? HEALTH_DEFAULTS, activeState: '', hash: '', activeSince: now, fails: 0, lastOk: null,
         checking: false, health: { health: 'starting', healthRestarts: this.restarts.get(name) ?? 0 },
+        // a unit launched again (the user's stop + start) starts with a fresh backoff
+        backoff: new Backoff(RESTART_BACKOFF), restartAt: 0,
       });
       this.schedule(name, 0);
     }
@@ -106,7 +141,7 @@ export class HealthMonitor {
     const restarted = (u.activeState === 'active' && !wasActive) || (u.mainPid && w.pid && u.mainPid !== w.pid) || (w.hash && u.unitHash !== w.hash);
     w.activeState = u.activeState;
     w.pid = u.mainPid || w.pid;
-    if (restarted) { w.activeSince = this.d.clock.now(); w.fails = 0; w.lastOk = null; }
+    if (restarted) { w.activeSince = this.d.clock.now(); w.fails = 0; w.lastOk = null; w.heldMs = undefined; }
     w.hash = u.unitHash;
     this.judge(u.name);
     if (restarted) this.schedule(u.name, 0); // check at once (and time MinHealthyTime from now)
@@ -115,6 +150,16 @@ export class HealthMonitor {
   /** The current health of a unit; undefined when it is not watched (not launched here). */
   of(unit: string): UnitHealth | undefined {
     return this.units.get(unit)?.health;
+  }
+
+  /** Where a watched unit's health restarts stand (for its reported reason); undefined when it is not watched. */
+  restartStatus(unit: string): RestartStatus | undefined {
+    const w = this.units.get(unit);
+    if (!w) return undefined;
+    const out: RestartStatus = { restarts: this.restarts.get(unit) ?? 0, retries: w.opts.retries };
+    if (w.health.healthOutput !== undefined) out.output = w.health.healthOutput;
+    if (w.heldMs !== undefined) out.backoffMs = w.heldMs;
+    return out;
   }
 
   /** Stops every timer. Idempotent. */
@@ -149,13 +194,24 @@ export class HealthMonitor {
       healthChecks.inc({ result: r.ok ? 'healthy' : 'unhealthy' });
       w.lastOk = r.ok;
       w.health = { ...w.health, healthOutput: r.ok ? undefined : r.output };
-      if (w.fails >= w.opts.retries) await this.restart(name, w, r.output);
+      const held = w.heldMs;
+      if (w.fails < w.opts.retries) w.heldMs = undefined;
+      else if (this.d.clock.now() >= w.restartAt) { w.heldMs = undefined; await this.restart(name, w, r.output); }
+      else if (held === undefined) {
+        // due, but its backoff is not over: it keeps running (unhealthy) until then, checked meanwhile
+        w.heldMs = w.restartAt - this.d.clock.now();
+        this.d.log.warn('unit unhealthy; restart held back by its backoff', { unit: name, failedChecks: w.fails, backoffMs: w.heldMs, reason: r.output });
+      }
+      if (w.heldMs !== held) this.d.onChange(name);
     }
     this.judge(name);
-    // next: the check interval, or sooner when MinHealthyTime is about to be reached
-    const untilMin = w.activeSince + w.opts.minHealthyMs - this.d.clock.now();
-    const next = this.hasCheck(w) ? w.opts.intervalMs : Math.max(w.opts.intervalMs, 1000);
-    this.schedule(name, untilMin > 0 ? Math.min(next, untilMin + 5) : next);
+    // next: the check interval, or sooner when MinHealthyTime is about to be reached or a held restart is due
+    const now = this.d.clock.now();
+    const untilMin = w.activeSince + w.opts.minHealthyMs - now;
+    let next = this.hasCheck(w) ? w.opts.intervalMs : Math.max(w.opts.intervalMs, 1000);
+    if (untilMin > 0) next = Math.min(next, untilMin + 5);
+    if (w.heldMs !== undefined) next = Math.max(0, Math.min(next, w.restartAt - now));
+    this.schedule(name, next);
   }
 
   private runCheck(w: Watched): Promise<CheckResult> {
@@ -177,6 +233,7 @@ export class HealthMonitor {
     w.fails = 0;
     w.lastOk = null;
     w.activeSince = this.d.clock.now();
+    w.restartAt = w.activeSince + w.backoff.next();
     await this.d.restart(name).catch((err) => this.d.log.error('health restart failed', { unit: name, err: String(err) }));
   }
 
@@ -190,10 +247,14 @@ export class HealthMonitor {
     else if (w.activeState !== 'active') health = 'starting';
     else if (this.hasCheck(w) && w.lastOk !== true) {
       // failing, but fewer than HealthRetries times in a row: a healthy unit keeps its verdict (as Docker does);
-      // one restarted for failing stays unhealthy until a check passes
+      // one restarted for failing stays unhealthy until a check passes; HealthRetries failures in a row are unhealthy
+      // whatever came before (a restart held back by its backoff: the restart's stop and start said `starting`)
       const was = w.health.health;
-      health = was === 'unhealthy' ? 'unhealthy' : was === 'healthy' && w.lastOk === false ? 'healthy' : 'starting';
+      health = was === 'unhealthy' || w.fails >= w.opts.retries ? 'unhealthy' : was === 'healthy' && w.lastOk === false ? 'healthy' : 'starting';
     } else health = now - w.activeSince >= w.opts.minHealthyMs ? 'healthy' : 'starting';
+    if (health !== 'healthy') w.healthySince = undefined;
+    else if (w.healthySince === undefined) w.healthySince = now;
+    else if (now - w.healthySince >= RESTART_BACKOFF_RESET_MS) { w.backoff.reset(); w.restartAt = 0; w.healthySince = now; }
     const next: UnitHealth = { ...w.health, health, healthRestarts: this.restarts.get(name) ?? 0 };
     if (health === 'healthy') delete next.healthOutput;
     if (JSON.stringify(next) !== JSON.stringify(w.health)) { w.health = next; this.d.onChange(name); }

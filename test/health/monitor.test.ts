@@ -116,3 +116,54 @@ t.test('a check that never returns delays no other unit', async (t) => {
   t.equal(m.of('slow.service'), undefined, 'a unit no longer launched here is forgotten');
   m.close();
 });
+
+t.test('restarts back off: at once, then at least 1, 2, 4, 8 s apart (never more than 5 starts in 10 s); held restarts say so', async (t) => {
+  const { clock, m, restarts } = setup({ probe: async () => ({ ok: false, output: 'exit 1' }) });
+  const restartTimes: number[] = [];
+  const t0 = clock.now();
+  m.sync([unit('sick.service', 'HealthCheck=probe\nHealthInterval=100ms\nHealthRetries=1\nMinHealthyTime=0')]);
+  let pid = 1;
+  m.observe({ name: 'sick.service', activeState: 'active', mainPid: pid, unitHash: 'h' });
+  for (let ms = 0; ms < 60_000; ms += 50) {
+    const before = restarts.length;
+    await clock.advance(50);
+    if (restarts.length > before) {
+      restartTimes.push(clock.now() - t0);
+      m.observe({ name: 'sick.service', activeState: 'active', mainPid: ++pid, unitHash: 'h' }); // systemd restarted it
+    }
+  }
+  const gaps = restartTimes.slice(1).map((x, i) => x - restartTimes[i]);
+  t.ok(restartTimes[0] <= 200, `the first restart at once (after HealthRetries failures): ${restartTimes[0]} ms`);
+  gaps.forEach((g, i) => t.ok(g >= 1000 * 2 ** i && g <= 2000 * 2 ** i + 200, `gap ${i + 1}: ${g} ms, in [${1000 * 2 ** i}, ${2000 * 2 ** i}]`));
+  t.ok(restartTimes.length >= 5 && restartTimes.length <= 6, `${restartTimes.length} restarts in 60 s, not one per check (600)`);
+  // systemd's default start limit: the user's start (t0) and the restarts, at most 5 in any 10 s
+  const starts = [0, ...restartTimes];
+  for (const s of starts) t.ok(starts.filter((x) => x >= s && x < s + 10_000).length <= 5, `starts in the 10 s from ${s} ms`);
+  t.match(m.restartStatus('sick.service'), { restarts: restartTimes.length, retries: 1, output: 'exit 1', backoffMs: Number }, 'a due restart held back by the backoff');
+  t.equal(h(m, 'sick.service'), 'unhealthy', 'unhealthy while its restart is held back (it passed through starting with the restart)');
+  m.close();
+});
+
+t.test('the backoff is per unit, and starts over after 10 min healthy', async (t) => {
+  let ok = false;
+  const { clock, m, restarts } = setup({ flaky: async () => ({ ok, output: ok ? 'fine' : 'down' }), down: async () => ({ ok: false, output: 'down' }) });
+  m.sync([unit('a.service', 'HealthCheck=flaky\nHealthInterval=100ms\nHealthRetries=1\nMinHealthyTime=0'), unit('b.service', 'HealthCheck=down\nHealthInterval=100ms\nHealthRetries=1\nMinHealthyTime=0')]);
+  m.observe({ name: 'a.service', activeState: 'active', mainPid: 1, unitHash: 'h' });
+  await clock.advance(20_000); // a: restarted 5 times or so, backing off
+  const aBefore = restarts.filter((u) => u === 'a.service').length;
+  t.ok(aBefore >= 4, `a restarted ${aBefore} times`);
+  m.observe({ name: 'b.service', activeState: 'active', mainPid: 2, unitHash: 'h' });
+  await clock.advance(150);
+  t.equal(restarts.filter((u) => u === 'b.service').length, 1, 'b\'s first restart comes at once: a\'s backoff is not b\'s');
+  ok = true;
+  await clock.advance(1000);
+  t.equal(h(m, 'a.service'), 'healthy');
+  t.equal(m.restartStatus('a.service')!.backoffMs, undefined, 'healthy: nothing held');
+  await clock.advance(600_000);
+  ok = false;
+  const n = restarts.length;
+  await clock.advance(150);
+  t.equal(restarts.filter((u) => u === 'a.service').length, aBefore + 1, 'after 10 min healthy a failing unit is restarted at once');
+  t.ok(restarts.length > n);
+  m.close();
+});

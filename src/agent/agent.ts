@@ -23,6 +23,7 @@ import { LoadReporter } from './load-reporter';
 import type { LoadSource } from './load-sampler';
 import { HealthMonitor } from '../health/monitor';
 import { isRunningState, type Systemd } from './systemd';
+import { unitReason } from './unit-reason';
 import { fileHash, hashHeader, UnitManager, type ManagedUnit } from './unit-manager';
 
 /** Everything an agent needs. */
@@ -533,7 +534,11 @@ export class Agent {
     this.reportUnit(unit);
   }
 
-  /** Reports one unit's state: systemd's, with the agent's reason when it failed or its job is late; null when gone. */
+  /**
+   * Reports one unit's state: systemd's, with a reason when the agent cannot get it to its desired state (a refused
+   * load or start, a late job) or it is not running as it should (systemd gave up on it: how and why; a health
+   * restart held back by its backoff); null when gone.
+   */
   private reportUnit(name: string): void {
     const u = this.units.get(name);
     const f = this.failures.get(name);
@@ -543,7 +548,12 @@ export class Agent {
     }
     const state: ReportedState = this.stateOf(u);
     if (state.exit) void this.units.keepExit(name, state.exit);
-    const reason = f?.reason ?? (u.job?.late ? `${u.job.kind} job still running after ${Math.round((this.clock.now() - u.job.since) / 1000)} s` : undefined);
+    const reason = f?.reason ?? (u.job?.late ? `${u.job.kind} job still running after ${Math.round((this.clock.now() - u.job.since) / 1000)} s` : undefined)
+      // only a unit that should be running: one the user stopped may end `failed` by the stop itself (a oneshot's SIGTERM)
+      ?? (u.started ? unitReason({
+        activeState: u.state.activeState, result: u.state.result, exit: u.state.exit, startLimit: u.state.startLimit,
+        restart: u.state.restart, health: this.health.restartStatus(name),
+      }) : undefined);
     if (reason) state.reason = reason;
     this.reporter.update(name, state);
   }

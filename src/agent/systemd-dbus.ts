@@ -213,12 +213,19 @@ class SystemdDbus implements Systemd {
     const props = unit as Record<string, dbus.Variant>;
     let mainPid = 0;
     let exit: SystemdUnitState['exit'];
+    let result: string | undefined;
+    let restart: SystemdUnitState['restart'];
     const ended = props.ActiveState?.value === 'inactive' || props.ActiveState?.value === 'failed';
     if (name.endsWith('.service') && props.LoadState?.value === 'loaded' && ended) {
       // a service that ended: how its main process ended (batch units: exit 0 = success, docs/jobs.md)
       const [all] = await this.raw(DEST, path, PROPS, 'GetAll', 's', [SERVICE_IFACE]);
       const s = all as Record<string, dbus.Variant>;
       mainPid = Number(s.MainPID?.value ?? 0);
+      if (s.Result) {
+        result = String(s.Result.value);
+        const prevent = s.RestartPreventExitStatus?.value as [number[], number[]] | undefined;
+        restart = { policy: String(s.Restart?.value ?? ''), count: Number(s.NRestarts?.value ?? 0), preventExitStatus: (prevent?.[0] ?? []).map(Number) };
+      }
       const startUs = Number(s.ExecMainStartTimestamp?.value ?? 0);
       if (startUs > 0) {
         exit = {
@@ -240,6 +247,11 @@ class SystemdDbus implements Systemd {
       // µs since the epoch (0 = never): lets a restarted agent's health checks keep a unit's MinHealthyTime
       ...(Number(props.ActiveEnterTimestamp?.value ?? 0) > 0 ? { activeEnterMs: Math.floor(Number(props.ActiveEnterTimestamp.value) / 1000) } : {}),
       ...(exit ? { exit } : {}),
+      // with the Unit properties this GetAll already carries: what a "start rate limit hit" reason names
+      ...(result !== undefined ? {
+        result, restart,
+        startLimit: { burst: Number(props.StartLimitBurst?.value ?? 0), intervalMs: Math.floor(Number(props.StartLimitIntervalUSec?.value ?? 0) / 1000) },
+      } : {}),
     };
   }
 

@@ -20,6 +20,19 @@ export interface SystemdUnitState {
    * ExecMainCode (exited/killed/dumped), ExecMainStatus and its start/exit times in ms; absent when it never ran.
    */
   exit?: { result: string; code: string; status: number; startMs: number; endMs: number };
+  /**
+   * A service that is not running: systemd's Result (`success`, `exit-code`, `start-limit-hit`, ...), read with
+   * `exit` but present even when it never ran; absent when not read.
+   */
+  result?: string;
+  /** With `result`: the unit's StartLimitBurst= and StartLimitIntervalSec= (ms). */
+  startLimit?: { burst: number; intervalMs: number };
+  /**
+   * With `result`: its Restart= policy (`no`, `always`, `on-failure`, ...), NRestarts (automatic restarts since
+   * its last start job) and RestartPreventExitStatus='s exit statuses: how to tell that systemd stopped
+   * restarting it because of its start rate limit (systemd 252 then keeps Result `exit-code`, not `start-limit-hit`).
+   */
+  restart?: { policy: string; count: number; preventExitStatus: number[] };
 }
 
 /** How a job ended: systemd's JobRemoved result (`done`, `failed`, `canceled`, `timeout`, `dependency`, `skipped`). */

@@ -431,7 +431,8 @@ export class UnitManager {
       const state = await this.systemd.unitState(name);
       // a signal came while reading: the read may predate it, read again (a few times at most: then the newest read)
       if (this.signalsSeen.get(name) !== seen && attempt < MAX_READS) continue;
-      this.apply(name, { ...state, exit: state.exit }); // a full read: an exit it no longer has goes
+      // a full read: an exit (result, start limit) it no longer has goes
+      this.apply(name, { ...state, exit: state.exit, result: state.result, startLimit: state.startLimit, restart: state.restart });
       return;
     }
   }
@@ -505,12 +506,15 @@ export class UnitManager {
     if (!u) return;
     const before = JSON.stringify(u.state);
     const wasEnded = isEnded(u.state.activeState);
+    const wasFailed = u.state.activeState === 'failed';
     Object.assign(u.state, change, { name });
-    // a service that just ended: read how (Result, exit status); signals carry only the unit's states
-    if (!wasEnded && isEnded(u.state.activeState) && !('exit' in change) && name.endsWith('.service')) {
+    // a service that just ended or failed (inactive → failed: a start systemd refused, start-limit-hit): read how
+    // (Result, exit status); signals carry only the unit's states
+    const ended = (!wasEnded && isEnded(u.state.activeState)) || (!wasFailed && u.state.activeState === 'failed');
+    if (ended && !('exit' in change) && name.endsWith('.service')) {
       this.refresh(name).catch((err) => this.log.warn('state refresh failed', { unit: name, err: String(err) }));
     }
-    if (isRunningState(u.state.activeState)) delete u.state.exit;
+    if (isRunningState(u.state.activeState)) { delete u.state.exit; delete u.state.result; delete u.state.startLimit; delete u.state.restart; }
     u.activeState = u.state.activeState;
     if (JSON.stringify(u.state) === before) return;
     const copy = copyUnit(u);

@@ -340,13 +340,22 @@ export class UnitManager {
   }
 
   /**
-   * Queues a start job and returns once systemd accepted it; the unit counts as started from then on.
+   * Queues a start job and returns once systemd accepted it; the unit counts as started from then on. A unit that
+   * ran before or failed is reset first (ResetFailedUnit), as `systemctl reset-failed` would.
    * The job's end is followed in the background: a job that ends `failed` is not an error (systemd's
    * Restart= decides what next); a job still running after the job deadline is marked late. Throws when
    * systemd refuses the job (e.g. a unit file it cannot load).
    */
   async start(name: string, opts: { once?: boolean } = {}): Promise<void> {
     if (opts.once) await this.markRan(name);
+    const u = this.units.get(name);
+    if (u && (u.ran || u.state.activeState === 'failed')) {
+      // started again (the user's stop + start or restart, after a fix): ResetFailedUnit clears its failed state and
+      // its start rate limit, or systemd refuses the start (start-limit-hit) until StartLimitIntervalSec= has passed
+      // and the user would need `systemctl reset-failed` on the machine. A fresh load has nothing to clear.
+      await this.systemd.resetFailedUnit(name)
+        .catch((err) => this.log.warn('reset-failed before a start failed; starting anyway', { unit: name, err: String(err) }));
+    }
     await this.queue('start', name);
   }
 

@@ -105,7 +105,7 @@ function failedBecause(x: ReasonInput): string {
     case 'watchdog': return 'watchdog timeout (WatchdogSec=)';
     case 'oom-kill': return 'killed by the kernel\'s OOM killer';
     case 'resources': return 'systemd could not set up its resources (a missing directory, user or file: see shoalctl journal)';
-    case undefined: case '': return ran ?? 'failed';
+    case undefined: case '': return ran ?? 'failed (see shoalctl status)';
     default: return `failed (systemd Result=${x.result})${ran ? `: ${ran}` : ''}`;
   }
 }
@@ -117,6 +117,8 @@ function failedBecause(x: ReasonInput): string {
  */
 export function unitReason(x: ReasonInput): string | undefined {
   if (x.activeState === 'failed') {
+    // systemd's signal came, the read of how it ended has not yet (the agent reports again once it has)
+    if (x.result === undefined && x.exit === undefined) return undefined;
     const why = failedBecause(x);
     return x.health && x.health.restarts > 0 && !startLimitHit(x) ? `${why}; ${healthRestarts(x.health)}` : why;
   }

@@ -82,7 +82,7 @@ t.test('agent restarts and systemd\'s start rate limit, on a real node', async (
 
   await t.test('health restarts that still run into a unit\'s own low start limit: failed, and the reason names both', async (t) => {
     await launch('sicker.service', `[Unit]\nStartLimitIntervalSec=1h\nStartLimitBurst=2\n[Service]\nExecStart=/bin/sleep 1000\n[X-Shoal]\nHealthCheck=false\nHealthInterval=100ms\nHealthRetries=1\nMinHealthyTime=0\n`);
-    const st = await until('sicker failed with a reason', async () => { const s = await stateOf('sicker.service'); return s?.activeState === 'failed' && !!s.reason && s; });
+    const st = await until('sicker failed with a reason', async () => { const s = await stateOf('sicker.service'); return s?.activeState === 'failed' && /start rate limit/.test(s.reason ?? '') && s; });
     t.equal(await show('sicker.service', 'Result'), 'start-limit-hit');
     t.match(st.reason, /^start rate limit hit \(systemd StartLimitBurst=2 in StartLimitIntervalSec=1h\): restarted 2 times for failing its health check \(last: exit 1\)/, `the reason: ${st.reason}`);
     t.equal(st.health, 'unhealthy');

@@ -39,7 +39,8 @@ t.test('a failed unit: why systemd gave up on it', async (t) => {
     'main process exited with status 2; restarted 1 time for failing its health check (last: HTTP 500)');
   t.equal(unitReason({ activeState: 'failed', result: 'timeout' }), 'timed out (TimeoutStartSec=/TimeoutStopSec=/RuntimeMaxSec=)');
   t.equal(unitReason({ activeState: 'failed', result: 'protocol' }), 'failed (systemd Result=protocol)');
-  t.equal(unitReason({ activeState: 'failed' }), 'failed', 'never ran, Result unknown: still a reason');
+  t.equal(unitReason({ activeState: 'failed' }), undefined, 'how it ended not read yet: nothing to say until it is');
+  t.equal(unitReason({ activeState: 'failed', result: '' }), 'failed (see shoalctl status)');
 });
 
 t.test('a running unit: only a health restart held back by its backoff has a reason', async (t) => {

@@ -1,6 +1,6 @@
 /**
  * systemd's Manager over D-Bus (dbus-next, low-level messages: no introspection round trips).
- * The only file that imports dbus-next (with dbus-decode.ts, which speeds up its decoding). D-Bus errors become ShoalErrors here.
+ * The only file that imports dbus-next (with dbus-io.ts, which speeds up its writes and decoding). D-Bus errors become ShoalErrors here.
  */
 import { dbusJobDuration } from '../metrics';
 import * as dbus from 'dbus-next';
@@ -9,7 +9,7 @@ import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import type { JobResult, QueuedJob, Systemd, SystemdUnitState, UnitChangeListener, UnitFileChange } from './systemd';
 import { CallSlots, SlotTimeout } from './call-slots';
-import { speedUpDbusDecoding } from './dbus-decode';
+import { batchDbusWrites, speedUpDbusDecoding } from './dbus-io';
 
 const DEST = 'org.freedesktop.systemd1';
 const ROOT = '/org/freedesktop/systemd1';
@@ -45,7 +45,9 @@ export interface SystemdDbusOptions {
 export async function connectSystemd(opts: SystemdDbusOptions = {}): Promise<Systemd> {
   speedUpDbusDecoding();
   const address = opts.busAddress ?? process.env.DBUS_SYSTEM_BUS_ADDRESS ?? 'unix:path=/run/dbus/system_bus_socket';
-  const client = new SystemdDbus(dbus.sessionBus({ busAddress: address }), opts.log ?? silentLogger);
+  const bus = dbus.sessionBus({ busAddress: address });
+  batchDbusWrites(bus);
+  const client = new SystemdDbus(bus, opts.log ?? silentLogger);
   try {
     await client.init();
   } catch (err) {

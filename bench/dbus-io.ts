@@ -1,7 +1,7 @@
 /**
  * D-Bus decoding bench: the agent's cost of one systemd PropertiesChanged signal (a unit's and a service's, as
  * systemd sends them while a service starts: timestamps, ExecStart), decoded as dbus-next's connection does
- * (unmarshal, then its JS format), before and after src/agent/dbus-decode.ts. Each in a child process per V8
+ * (unmarshal, then its JS format), before and after src/agent/dbus-io.ts. Each in a child process per V8
  * mode, as shoald runs: an agent with the compilers off (src/daemon/tiering.ts), an agent-only machine under
  * --lite-mode, and with V8's compilers on (a leader). Prints µs per signal and the ratio.
  * Usage: npm run bench:dbus [-- SIGNALS]   (default 20,000 of each kind)
@@ -42,7 +42,7 @@ function measure(): void {
     return Number(process.hrtime.bigint() - t0) / 1000 / (N * signals.length);
   };
   const before = run();
-  (require('../src/agent/dbus-decode') as typeof import('../src/agent/dbus-decode')).speedUpDbusDecoding();
+  (require('../src/agent/dbus-io') as typeof import('../src/agent/dbus-io')).speedUpDbusDecoding();
   process.stdout.write(JSON.stringify({ before, after: run() }));
 }
 /* eslint-enable @typescript-eslint/no-require-imports */

@@ -1,11 +1,14 @@
 /**
- * src/agent/dbus-decode.ts decodes what dbus-next itself decodes: generated message bodies (every D-Bus type,
+ * src/agent/dbus-io.ts decodes what dbus-next itself decodes: generated message bodies (every D-Bus type,
  * nested variants, dicts, structs, 64-bit extremes) are marshalled by dbus-next, decoded by dbus-next before the
- * speed-up and after it, and compared. Pure logic (no bus). SEED=n replays one run's cases.
+ * speed-up and after it, and compared; batched writes on a local socket. No bus here: test/agent/systemd-dbus.test.ts
+ * runs both against systemd. SEED=n replays one run's cases.
  */
 import t from 'tap';
 import { isDeepStrictEqual } from 'node:util';
-import { speedUpDbusDecoding } from '../../src/agent/dbus-decode';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { batchDbusWrites, speedUpDbusDecoding } from '../../src/agent/dbus-io';
 import { seededRandom } from '../../src/seeded-random';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -126,4 +129,32 @@ t.test('a bad signature still throws as dbus-next does, and is not kept', async 
   t.throws(() => new DBusBuffer(b, 0, 'l'.charCodeAt(0)).read('a'), /Bad signature|unexpected end/);
   t.throws(() => new DBusBuffer(b, 0, 'l'.charCodeAt(0)).read('a'), /Bad signature|unexpected end/);
   t.throws(() => new DBusBuffer(b, 0, 'l'.charCodeAt(0)).read('Z'), /Unknown type/);
+});
+
+t.test('messages written in one turn reach the socket together and in order; later turns too', async (t) => {
+  const server = createServer();
+  const chunks: string[] = [];
+  let got = '';
+  const all = new Promise<void>((resolve) => server.on('connection', (s) => s.on('data', (b) => {
+    chunks.push(b.toString());
+    got += b.toString();
+    if (got.endsWith('<end>')) resolve();
+  })));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  await once(socket, 'connect');
+  const bus = { _connection: { stream: socket } };
+  batchDbusWrites(bus);
+  batchDbusWrites({}); // another transport: nothing to batch, no error
+  for (let i = 0; i < 50; i++) socket.write(`m${i};`);
+  t.equal(socket.writableCorked, 1, 'corked until the next tick');
+  await new Promise((r) => setImmediate(r));
+  t.equal(socket.writableCorked, 0);
+  socket.write('late;');
+  socket.write('<end>');
+  await all;
+  t.equal(got, `${Array.from({ length: 50 }, (_, i) => `m${i};`).join('')}late;<end>`);
+  t.ok(chunks.length <= 3, `written in few chunks (${chunks.length})`);
+  socket.destroy();
+  server.close();
 });

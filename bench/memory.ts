@@ -2,7 +2,7 @@
  * shoald memory and cold start on the testbed: 3 nodes, node1 running shoald as deployed (engine + agent + API
  * + web), node2 and node3 agent-only (deploy/shoald-agent-only.conf: SHOAL_ROLES=agent, --lite-mode); UNITS_PER_NODE units per node (default
  * 100) submitted in one batch and reported active, then shoald's RSS per node (max of 5 samples over 5 s after
- * a 5 s settle), its RssAnon/RssFile and its heap as V8 reports it in the log (SIGUSR2). Then the cold start:
+ * a 5 s settle; then the median and max of 15 samples over the next 30 s, the steady state), its RssAnon/RssFile and its heap as V8 reports it in the log (SIGUSR2). Then the cold start:
  * shoald restarted RESTARTS times (default 3) in node1 and node3, each start's `uptimeMs` at its "starting"
  * (node up + modules loaded + config) and "machine registered" (holds its machine again) log lines, with the
  * host's load average beside them (timing figures on a shared machine are only as good as its load).
@@ -186,6 +186,16 @@ async function main(): Promise<void> {
     if (snapshot) await heapSnapshot(snapshot);
     const worst = Math.max(...max) / 1024;
     console.log(`max ${worst.toFixed(1)} MiB  [target ≤ 60: ${worst <= 60 ? 'met' : 'MISSED'}]`);
+    // the steady state: V8's heap grows in steps and shrinks at its GCs, so one moment's RSS swings ±2 MiB
+    const steady: number[][] = nodes.map(() => []);
+    for (let s = 0; s < 15; s++) {
+      (await Promise.all(nodes.map((n) => shoaldRssKib(n)))).forEach((v, i) => steady[i].push(v));
+      await sleep(2000);
+    }
+    const medians = steady.map((xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
+    console.log(`steady state, 30 s later (15 samples): ${nodes.map((n, i) => `${n} median ${mib(medians[i])} max ${mib(Math.max(...steady[i]))}`).join('; ')} MiB`);
+    const worstMedian = Math.max(...medians) / 1024;
+    console.log(`worst median ${worstMedian.toFixed(1)} MiB  [target ≤ 60: ${worstMedian <= 60 ? 'met' : 'MISSED'}]`);
     // BENCH_VARIANTS='FLAGS;FLAGS...': each in turn on every node (shoald restarted, units adopted), RSS after 20 s
     for (const variant of (process.env.BENCH_VARIANTS ?? '').split(';').map((v) => v.trim()).filter(Boolean)) {
       await useNodeFlags(nodes, variant);

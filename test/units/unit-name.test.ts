@@ -1,6 +1,7 @@
 import t from 'tap';
 import { ValidationError } from '../../src/errors';
 import { instanceName, isTemplate, isValidUnitName, parseUnitName, templateOf } from '../../src/units';
+import { seededRandom } from '../../src/seeded-random';
 
 const good: Array<{ name: string; want: Record<string, unknown> }> = [
   { name: 'hello.service', want: { prefix: 'hello', type: 'service', isTemplate: false, instance: undefined, template: undefined } },
@@ -83,4 +84,29 @@ t.test('template helpers', async (t) => {
   t.same(parseUnitName(instanceName('web@.service', '7')), {
     name: 'web@7.service', prefix: 'web', type: 'service', instance: '7', isTemplate: false, template: 'web@.service',
   });
+});
+
+t.test('a character outside the allowed set is found wherever it is (generated names, SEED replays)', async (t) => {
+  const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
+  const rnd = seededRandom(seed);
+  const good = 'abcXYZ019:_.\\-@';
+  const badChars = [' ', '\t', '\n', '$', '%', '*', '+', ',', ';', '=', '[', '~', 'é', '✓', '\u0000', '\u{1F600}'];
+  let mismatches = 0;
+  for (let i = 0; i < 2000; i++) {
+    const len = 1 + Math.floor(rnd() * 20);
+    let name = '';
+    for (let j = 0; j < len; j++) name += rnd() < 0.08 ? badChars[Math.floor(rnd() * badChars.length)] : good[Math.floor(rnd() * good.length)];
+    name += '.service';
+    // the reference: systemd's rule, character by character
+    const firstBad = [...name].find((ch) => ch !== '@' && !/^[A-Za-z0-9:_.\\-]$/.test(ch));
+    let err = '';
+    try { parseUnitName(name); } catch (e) { err = (e as Error).message; }
+    const saysChar = /: contains (?!'\.\.'|more than one)/.test(err);
+    if (name.includes('..')) continue; // refused before the characters are looked at
+    if ((firstBad !== undefined) !== saysChar) {
+      mismatches++;
+      t.fail(`SEED=${seed}: ${JSON.stringify(name)}: reference ${JSON.stringify(firstBad)}, got ${JSON.stringify(err)}`);
+    }
+  }
+  t.equal(mismatches, 0, `SEED=${seed}: every generated name judged as systemd's rule says`);
 });

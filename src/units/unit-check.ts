@@ -8,9 +8,10 @@ import { parseUnit, type ParseUnitOptions } from './unit';
 import { parseUnitFile } from './unit-file';
 import { sectionNameProblem, unitWarnings, type UnitWarning } from './systemd-sections';
 import type { UnitFile, UnitSpec } from './types';
+import { execProblem, parseExec } from './exec-check';
 
 /** Keys serviceLoadProblem reads: a blanked line with one of them would make its verdict wrong. */
-const LOAD_KEY = /^\s*(ExecStart|ExecStop|SuccessAction|Type|RemainAfterExit|Restart|ExitType|BusName|PAMName|KillMode)\s*=/;
+const LOAD_KEY = /^\s*(Exec\w*|SuccessAction|Type|RemainAfterExit|Restart|ExitType|BusName|PAMName|KillMode)\s*=/;
 
 /** Sections serviceLoadProblem reads: when one of them is misspelt, its verdict would only repeat that. */
 const LOAD_SECTIONS = ['Service', 'Unit'];
@@ -39,6 +40,12 @@ function specProblems(spec: UnitSpec, opts: ParseUnitOptions, skipLoad: boolean)
     if (p) out.push(p);
   }
   const misspeltLoadSection = out.some((p) => LOAD_SECTIONS.includes(String(p.details?.suggestion)));
+  // a command line systemd cannot read fails the load before service_verify looks (any unit type with Exec*=)
+  const exec = spec.container ? undefined : execProblem(spec.file.sections);
+  if (exec) {
+    out.push(new ValidationError('unit.not-loadable', `systemd would refuse to load it: ${exec.why}`, { file: opts.file, line: exec.line, section: exec.section, key: exec.key }));
+    return byLine(out) as ValidationError[];
+  }
   const load = skipLoad || misspeltLoadSection ? undefined : serviceLoadProblem(spec, opts);
   if (load) out.push(load);
   return out;
@@ -117,40 +124,18 @@ const RESTARTS = ['no', 'on-success', 'on-failure', 'on-abnormal', 'on-watchdog'
 const ACTIONS = ['none', 'reboot', 'reboot-force', 'reboot-immediate', 'poweroff', 'poweroff-force', 'poweroff-immediate', 'exit', 'exit-force'];
 
 /**
- * How many commands one ExecStart= value holds: commands are separated by a lone unquoted `;` word
- * (`\;` and `';'` are literal), as systemd's config_parse_exec reads them; `ExecStart=a ; b` is two.
+ * How many commands systemd keeps of one ExecStart= value (parseExec): commands are separated by a lone unquoted
+ * `;` word (`\\;` and `';'` are literal), and one with the `-` prefix that systemd cannot read is dropped with the rest.
  */
 export function commandCount(value: string): number {
-  let count = 0;
-  let words = 0; // words of the current command
-  let i = 0;
-  while (i < value.length) {
-    while (i < value.length && /[ \t\n\r]/.test(value[i])) i++;
-    if (i >= value.length) break;
-    if (value[i] === ';' && (i + 1 >= value.length || /[ \t\n\r]/.test(value[i + 1]))) {
-      if (words > 0) count++;
-      words = 0;
-      i++;
-      continue;
-    }
-    let quote: string | undefined;
-    for (; i < value.length; i++) {
-      const c = value[i];
-      if (c === '\\') { i++; continue; }
-      if (quote) { if (c === quote) quote = undefined; continue; }
-      if (c === '"' || c === "'") { quote = c; continue; }
-      if (/[ \t\n\r]/.test(c)) break;
-    }
-    words++;
-  }
-  return count + (words > 0 ? 1 : 0);
+  return parseExec(value).commands;
 }
 
 /**
  * systemd refuses to load a service with nothing to run, or with settings that contradict each other
  * (src/core/service.c, service_verify of systemd 252; each rule checked against `systemd-analyze verify`
  * in test/units/unit-check.test.ts): no ExecStart=, ExecStop= nor [Unit] SuccessAction=; no ExecStart=
- * unless Type=oneshot (the type systemd implies when ExecStart= is missing; with one, dbus when BusName= is set);
+ * unless Type=oneshot (the type systemd implies when ExecStart= is missing and BusName= is not set; dbus when it is);
  * no ExecStart= without RemainAfterExit=yes or SuccessAction=; more than one ExecStart= command unless
  * Type=oneshot; Type=oneshot with Restart=always or on-success, or with ExitType=cgroup; Type=dbus
  * without BusName=; PAMName= with KillMode= other than control-group or mixed. A value systemd cannot
@@ -183,7 +168,7 @@ export function serviceLoadProblem(spec: UnitSpec, opts: ParseUnitOptions = {}):
     for (const e of s.entries) {
       if (e.key !== 'ExecStart') continue;
       if (e.value === '') { starts = 0; startLine = undefined; continue; }
-      const n = commandCount(e.value);
+      const n = parseExec(e.value).commands;
       if (n > 0) { starts += n; startLine = e.line; }
     }
   }
@@ -192,7 +177,8 @@ export function serviceLoadProblem(spec: UnitSpec, opts: ParseUnitOptions = {}):
   const success = (last('Unit', 'SuccessAction', (v) => ACTIONS.includes(v))?.value ?? 'none') !== 'none';
   const busName = last('Service', 'BusName', any);
   const typeSet = last('Service', 'Type', (v) => TYPES.includes(v));
-  const type = typeSet?.value ?? (!start ? 'oneshot' : busName ? 'dbus' : 'simple');
+  // service_add_extras: BusName= implies dbus whether or not there is an ExecStart= (then refused: only oneshot may lack one)
+  const type = typeSet?.value ?? (busName ? 'dbus' : !start ? 'oneshot' : 'simple');
   const remain = BOOL_TRUE.test(last('Service', 'RemainAfterExit', (v) => BOOL.test(v))?.value ?? '');
   const sectionLine = spec.file.sections.find((s) => s.name === 'Service')?.line ?? 1;
   const refuse = (why: string, key: string, line = sectionLine) => new ValidationError('unit.not-loadable', `systemd would refuse to load it: ${why}`, { file: opts.file, line, section: 'Service', key });

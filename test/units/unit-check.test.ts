@@ -1,5 +1,5 @@
 /**
- * checkUnit (shoalctl verify): every problem of a file, in line order; and serviceLoadProblem agrees
+ * checkUnit (shoalctl verify): every problem of a file, in line order; and checkSubmit (serviceLoadProblem, exec-check) agrees
  * with the live `systemd-analyze verify` (systemd 252, as in the testbed image) over every combination
  * of the keys systemd's service_verify reads. Fails, never skips, when systemd-analyze is missing.
  */
@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkUnit, commandCount, MAX_PROBLEMS, serviceLoadProblem } from '../../src/units/unit-check';
+import { checkSubmit, checkUnit, commandCount, MAX_PROBLEMS } from '../../src/units/unit-check';
 import { parseUnit } from '../../src/units/unit';
 
 t.test('every bad key is reported, in line order, each with its line', async (t) => {
@@ -76,8 +76,9 @@ const EDGE: string[] = [
   'Type=oneshot\nExecStart=/bin/true\nRestart=on-failure\n', 'ExecStart=/bin/true\nRestart=always\n',
   'Type=oneshot\nExecStart=/bin/true\nRestart=always\nRestart=bogus\n', 'Type=oneshot\nExecStart=/bin/true\nRestart=always\nRestart=no\n',
   'Type=oneshot\nExitType=cgroup\nExecStart=/bin/true\n', 'ExitType=cgroup\nExecStart=/bin/true\n',
-  'Type=dbus\nExecStart=/bin/true\n', 'Type=dbus\nBusName=org.example.X\nExecStart=/bin/true\n',
-  'BusName=org.example.X\nExecStart=/bin/true\n', 'BusName=org.example.X\nRemainAfterExit=yes\nExecStop=/bin/true\n',
+  'Type=dbus\nExecStart=/bin/true\n', 'Type=dbus\nBusName=org.example.X1\nExecStart=/bin/true\n',
+  'BusName=org.example.X2\nExecStart=/bin/true\n', 'BusName=org.example.X3\nRemainAfterExit=yes\nExecStop=/bin/true\n',
+  'BusName=org.example.X4\nType=oneshot\nRemainAfterExit=yes\nExecStop=/bin/true\n',
   'ExecStart=/bin/true\nPAMName=login\nKillMode=process\n', 'ExecStart=/bin/true\nPAMName=login\nKillMode=mixed\n',
   'ExecStart=/bin/true\nPAMName=login\nKillMode=none\n', 'ExecStart=/bin/true\nKillMode=process\n',
   'Type=bogus\nRemainAfterExit=yes\nExecStop=/bin/true\n', 'Type=oneshot\nType=bogus\nRemainAfterExit=yes\nExecStop=/bin/true\n',
@@ -85,8 +86,19 @@ const EDGE: string[] = [
   // empty assignments: ignored for enums, booleans, bus names; a reset for ExecStop=, PAMName=, KillMode=
   'Type=oneshot\nType=\nExecStart=/bin/true\nExecStart=/bin/false\n', 'Type=oneshot\nRestart=always\nRestart=\nExecStart=/bin/true\n',
   'Type=oneshot\nRemainAfterExit=yes\nRemainAfterExit=\nExecStop=/bin/true\n', 'Type=oneshot\nExitType=cgroup\nExitType=\nExecStart=/bin/true\n',
-  'Type=dbus\nBusName=a.b\nBusName=\nExecStart=/bin/true\n', 'ExecStart=/bin/true\nPAMName=login\nKillMode=process\nKillMode=\n',
+  'Type=dbus\nBusName=org.example.X5\nBusName=\nExecStart=/bin/true\n', 'ExecStart=/bin/true\nPAMName=login\nKillMode=process\nKillMode=\n',
   'ExecStart=/bin/true\nPAMName=login\nPAMName=\nKillMode=process\n', 'ExecStop=/bin/true\nExecStop=\nRemainAfterExit=yes\n',
+  // command lines (config_parse_exec): fatal, dropped with the - prefix, or fine
+  'ExecStart=bin/true\n', 'ExecStart=./run\n', 'ExecStart=$FOO/bin/true\n', 'ExecStart=/bin/\n', 'ExecStart=..\n', 'ExecStart=/bin/.\n',
+  'ExecStart=true\n', 'ExecStart=%h/bin/true\n', 'ExecStart="/bin/true" a\n', 'ExecStart=/bin/echo "abc\n', "ExecStart=/bin/echo 'a''\n",
+  'ExecStart=/bin/echo a"b\n', 'ExecStart=/bin/echo "\\"\n', "ExecStart=/bin/echo '\\''\n", 'ExecStart=/bin/sh -c \'echo "a\'\n',
+  'ExecStart="/bin/echo\n', 'ExecStart=@/bin/true\n', 'ExecStart=@/bin/true argv0\n', 'ExecStart=@/bin/true ;\n', 'ExecStart=@@/bin/true a\n',
+  'ExecStart=-\n', 'ExecStart=- /bin/true\n', 'ExecStart=-bin/true\n', 'ExecStart=--/bin/true\n', 'ExecStart=-/bin/true "abc\n',
+  'ExecStart=+!/bin/true\n', 'ExecStart=!!/bin/true\n', 'ExecStart=-:@+/bin/echo x\n', 'ExecStart=:-/bin/true\n',
+  'Type=oneshot\nExecStart=/bin/true ; bin/true\n', 'Type=oneshot\nExecStart=/bin/true ; -bin/true\n', 'Type=oneshot\nExecStart=/bin/true\nExecStart=./x\n',
+  'ExecStart=/bin/true\nExecStartPre=/bin/echo "x\n', 'ExecStart=/bin/true\nExecStartPre="/bin/echo\n', 'ExecStart=/bin/true\nExecStartPre=-\n',
+  'ExecStart=/bin/true\nExecStop=bin/true\n', 'ExecStart=/bin/true\nExecCondition=bin/x\n', 'ExecStart=/bin/true\nExecReload=@/bin/kill\n',
+  'ExecStart=/bin/true\nExecStopPost=-bin/x\n', 'ExecStart=/bin/echo a \\\n  "b\n',
 ];
 // the same for [Unit] SuccessAction=, which the [Service] cases above do not reach
 const UNIT_EDGE: string[] = [
@@ -99,11 +111,13 @@ t.test('commandCount: commands of one ExecStart= value, as systemd splits them',
   const cases: [string, number][] = [
     ['/bin/true', 1], ['/bin/true ; /bin/false', 2], ['/bin/true ;', 1], ['; /bin/true', 1], ['/bin/echo \\; x', 1],
     ["/bin/echo ';' x", 1], ['/bin/echo "a ; b"', 1], ['/bin/echo a;b', 1], ['a ; b ; c', 3], ['', 0], ['  ', 0], ['a\t;\tb', 2],
+    // a command systemd drops (the - prefix: its error ignored) is no command, and neither is the rest of its line
+    ['-', 0], ['-bin/true', 0], ['/bin/true ; -bin/true ; /bin/true', 1], ['-/bin/true', 1], ['@/bin/true argv0 ; /bin/true', 2],
   ];
   for (const [v, n] of cases) t.equal(commandCount(v), n, JSON.stringify(v));
 });
 
-t.test('serviceLoadProblem agrees with systemd-analyze verify on every combination', async (t) => {
+t.test('checkSubmit agrees with systemd-analyze verify on every combination of service_verify and command-line rules', async (t) => {
   const all = [...cases(), ...EDGE.map((svc, i) => ({ name: `e${i}.service`, text: `[Service]\n${svc}` })), ...UNIT_EDGE.map((text, i) => ({ name: `u${i}.service`, text }))];
   const dir = mkdtempSync(join(tmpdir(), 'shoal-unit-check-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -115,9 +129,37 @@ t.test('serviceLoadProblem agrees with systemd-analyze verify on every combinati
     });
   });
   const refused = new Set([...out.matchAll(/^([ceu]\d+\.service): .*(Refusing\.|fatal error)/gm)].map((m) => m[1]));
+  t.notMatch(out, /failed to load properly/, 'no file fails for a reason that is not its own (e.g. a bus name another file took)');
   t.ok(refused.size > 20 && refused.size < all.length - 20, `systemd refused ${refused.size} of ${all.length}`);
   for (const c of all) {
-    const ours = serviceLoadProblem(parseUnit(c.name, c.text));
+    t.doesNotThrow(() => parseUnit(c.name, c.text), c.text);
+    let ours: Error | undefined;
+    try { checkSubmit(c.name, c.text); } catch (err) { ours = err as Error; }
     t.equal(ours !== undefined, refused.has(c.name), `${JSON.stringify(c.text)}: systemd ${refused.has(c.name) ? 'refuses' : 'loads'} it${ours ? ` (ours: ${ours.message})` : ''}`);
   }
+});
+
+t.test('a socket\'s command line systemd cannot read is refused too; a fine one is not', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-unit-check-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const sockets: [string, string][] = [['s0.socket', 'ExecStartPre=bin/true\n'], ['s1.socket', 'ExecStartPre=/bin/true\nExecStopPost=-/bin/false x\n'], ['s2.socket', 'ExecStopPre=/bin/echo "x\n']];
+  for (const [name, exec] of sockets) {
+    writeFileSync(join(dir, name), `[Socket]\nListenStream=127.0.0.1:1\n${exec}`);
+    writeFileSync(join(dir, name.replace('.socket', '.service')), '[Service]\nExecStart=/bin/true\n');
+  }
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile('systemd-analyze', ['verify', '--man=no', ...sockets.map(([n]) => join(dir, n))], { timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') reject(new Error('systemd-analyze is missing (apt install systemd)'));
+      else resolve(`${stdout}${stderr}`);
+    });
+  });
+  for (const [name, exec] of sockets) {
+    const text = `[Socket]\nListenStream=127.0.0.1:1\n${exec}`;
+    let ours: Error | undefined;
+    try { checkSubmit(name, text, { file: name }); } catch (err) { ours = err as Error; }
+    const sd = new RegExp(`^${name.replace('.', '\\.')}: .*fatal error`, 'm').test(out);
+    t.equal(ours !== undefined, sd, `${JSON.stringify(exec)}: systemd ${sd ? 'refuses' : 'loads'} it${ours ? ` (ours: ${ours.message})` : ''}`);
+  }
+  t.throws(() => checkSubmit('s0.socket', '[Socket]\nListenStream=1\nExecStartPre=bin/true\n', { file: 's0.socket' }),
+    { code: 'unit.not-loadable', message: /^s0\.socket:3: \[Socket\] ExecStartPre: systemd would refuse to load it: "bin\/true" is neither an absolute path/ });
 });

@@ -9,12 +9,13 @@ import { parseUnitFile } from './unit-file';
 import { sectionNameProblem, unitWarnings, type UnitWarning } from './systemd-sections';
 import type { UnitFile, UnitSpec } from './types';
 import { execProblem, parseExec } from './exec-check';
+import { triggerProblem } from './trigger-check';
 
-/** Keys serviceLoadProblem reads: a blanked line with one of them would make its verdict wrong. */
-const LOAD_KEY = /^\s*(Exec\w*|SuccessAction|Type|RemainAfterExit|Restart|ExitType|BusName|PAMName|KillMode)\s*=/;
+/** Keys serviceLoadProblem and triggerProblem read: a blanked line with one of them would make their verdict wrong. */
+const LOAD_KEY = /^\s*(Exec\w*|SuccessAction|Type|RemainAfterExit|Restart|ExitType|BusName|PAMName|KillMode|Listen\w*|On\w*|Path\w*|DirectoryNotEmpty)\s*=/;
 
-/** Sections serviceLoadProblem reads: when one of them is misspelt, its verdict would only repeat that. */
-const LOAD_SECTIONS = ['Service', 'Unit'];
+/** Sections they read: when one of them is misspelt, their verdict would only repeat that. */
+const LOAD_SECTIONS = ['Service', 'Unit', 'Socket', 'Timer', 'Path'];
 
 /** At most this many problems per file: a file that is not a unit file at all would list every line. */
 export const MAX_PROBLEMS = 20;
@@ -30,8 +31,9 @@ export interface UnitCheck {
 
 /**
  * What a parsed file has that systemd would ignore or refuse, beyond parseUnit's own checks: section
- * names that misspell a systemd section (`[Servce]`), then, unless one of those is [Service] or [Unit]
- * or `skipLoad`, the service systemd would refuse to load (serviceLoadProblem). In line order.
+ * names that misspell a systemd section (`[Servce]`), then a command line systemd cannot read (exec-check.ts),
+ * then, unless a misspelt section is one of LOAD_SECTIONS or `skipLoad`, the service systemd would refuse to
+ * load (serviceLoadProblem) or the socket, timer or path unit with nothing to do (trigger-check.ts). In line order.
  */
 function specProblems(spec: UnitSpec, opts: ParseUnitOptions, skipLoad: boolean): ValidationError[] {
   const out: ValidationError[] = [];
@@ -46,7 +48,7 @@ function specProblems(spec: UnitSpec, opts: ParseUnitOptions, skipLoad: boolean)
     out.push(new ValidationError('unit.not-loadable', `systemd would refuse to load it: ${exec.why}`, { file: opts.file, line: exec.line, section: exec.section, key: exec.key }));
     return byLine(out) as ValidationError[];
   }
-  const load = skipLoad || misspeltLoadSection ? undefined : serviceLoadProblem(spec, opts);
+  const load = skipLoad || misspeltLoadSection ? undefined : serviceLoadProblem(spec, opts) ?? triggerProblem(spec, opts);
   if (load) out.push(load);
   return out;
 }

@@ -163,3 +163,43 @@ t.test('a socket\'s command line systemd cannot read is refused too; a fine one 
   t.throws(() => checkSubmit('s0.socket', '[Socket]\nListenStream=1\nExecStartPre=bin/true\n', { file: 's0.socket' }),
     { code: 'unit.not-loadable', message: /^s0\.socket:3: \[Socket\] ExecStartPre: systemd would refuse to load it: "bin\/true" is neither an absolute path/ });
 });
+
+// sockets, timers and path units with nothing to do (socket_verify, timer_verify, path_verify); each has its own service
+const TRIGGERS: [string, string][] = [
+  ['socket', ''], ['socket', '[Unit]\nDescription=x\n'], ['socket', '[Socket]\nListenStream=127.0.0.1:1\n'], ['socket', '[Socket]\nListenStream=127.0.0.1:1\nListenStream=\n'],
+  ['socket', '[Socket]\nListenStream=\nListenStream=127.0.0.1:1\n'], ['socket', '[Socket]\nListenDatagram=127.0.0.1:1\nListenStream=\n'], ['socket', '[Socket]\nListenFIFO=/run/x\n'],
+  ['socket', '[Socket]\nListenSpecial=/dev/null\n'], ['socket', '[Socket]\nListenNetlink=route 1\n'], ['socket', '[Socket]\nListenSequentialPacket=/run/a\n'],
+  ['timer', ''], ['timer', '[Timer]\nPersistent=true\n'], ['timer', '[Timer]\nOnCalendar=daily\n'], ['timer', '[Timer]\nOnCalendar=daily\nOnCalendar=\n'],
+  ['timer', '[Timer]\nOnCalendar=daily\nOnBootSec=\n'], ['timer', '[Timer]\nOnBootSec=\nOnBootSec=5\n'], ['timer', '[Timer]\nOnClockChange=yes\n'], ['timer', '[Timer]\nOnTimezoneChange=true\n'],
+  ['timer', '[Timer]\nOnClockChange=yes\nOnClockChange=\n'], ['timer', '[Timer]\nOnClockChange=no\n'], ['timer', '[Timer]\nOnActiveSec=1\n'], ['timer', '[Timer]\nOnStartupSec=1\n'],
+  ['timer', '[Timer]\nOnUnitActiveSec=1\n'], ['timer', '[Timer]\nOnUnitInactiveSec=1\n'],
+  ['path', ''], ['path', '[Path]\nMakeDirectory=yes\n'], ['path', '[Path]\nPathExists=/tmp/x\n'], ['path', '[Path]\nPathExists=/tmp/x\nPathExists=\n'],
+  ['path', '[Path]\nPathExists=/tmp/x\nPathChanged=\n'], ['path', '[Path]\nPathChanged=relative\n'], ['path', '[Path]\nPathModified=/x\n'], ['path', '[Path]\nDirectoryNotEmpty=/x\n'],
+  ['path', '[Path]\nPathExistsGlob=/x*\n'], ['path', '[Path]\nPathExists=%t/x\n'],
+];
+
+t.test('checkSubmit agrees with systemd-analyze verify on sockets, timers and path units with nothing to do', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-unit-check-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const all = TRIGGERS.map(([type, text], i) => ({ name: `t${i}.${type}`, text: `[Unit]\nDescription=t\n${text}` }));
+  for (const c of all) {
+    writeFileSync(join(dir, c.name), c.text);
+    writeFileSync(join(dir, c.name.replace(/\.\w+$/, '.service')), '[Service]\nExecStart=/bin/true\n');
+  }
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile('systemd-analyze', ['verify', '--man=no', ...all.map((c) => join(dir, c.name))], { timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') reject(new Error('systemd-analyze is missing (apt install systemd)'));
+      else resolve(`${stdout}${stderr}`);
+    });
+  });
+  t.notMatch(out, /failed to load properly/);
+  const refused = new Set([...out.matchAll(/^(t\d+\.\w+): .*(Refusing\.|fatal error)/gm)].map((m) => m[1]));
+  t.ok(refused.size > 5 && refused.size < all.length - 5, `systemd refused ${refused.size} of ${all.length}`);
+  for (const c of all) {
+    let ours: Error | undefined;
+    try { checkSubmit(c.name, c.text, { file: c.name }); } catch (err) { ours = err as Error; }
+    t.equal(ours !== undefined, refused.has(c.name), `${c.name} ${JSON.stringify(c.text)}: systemd ${refused.has(c.name) ? 'refuses' : 'loads'} it${ours ? ` (ours: ${ours.message})` : ''}`);
+  }
+  t.throws(() => checkSubmit('a.timer', '[Unit]\nDescription=x\n[Timer]\nPersistent=true\n', { file: 'a.timer' }),
+    { code: 'unit.not-loadable', message: /^a\.timer:3: \[Timer\] OnCalendar: systemd would refuse to load it: a timer needs OnCalendar=/ });
+});

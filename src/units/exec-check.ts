@@ -1,7 +1,8 @@
 /**
  * Exec*= command lines as systemd reads them (config_parse_exec, src/core/load-fragment.c of systemd 252; each
  * rule checked against `systemd-analyze verify` in test/units/unit-check.test.ts). A command systemd cannot read
- * either makes the whole unit fail to load ("Unit configuration has fatal error": a relative path such as
+ * either makes the whole unit fail to load ("Unit configuration has fatal error": a quote, a backslash or a control
+ * character in the program path (string_is_safe), a relative path such as
  * `bin/true`, unbalanced quotes in its arguments, `@` with no argv0) or, with the `-` prefix, is dropped with the
  * rest of the line ("ignoring"). Pure.
  */
@@ -18,7 +19,21 @@ export interface ExecParse {
   fatal?: string;
 }
 
-interface Word { raw: string; value: string }
+/**
+ * raw: as written; value: unquoted, an escape taken as the character after the backslash (enough to tell `;` and
+ * paths apart); unsafe: the word systemd reads has a character its string_is_safe() refuses in a program path
+ * (a quote, a backslash, a control character).
+ */
+interface Word { raw: string; value: string; unsafe: boolean }
+
+/**
+ * What a backslash and the character after it give in the word systemd reads (cunescape_one, unknown escapes kept
+ * as written): true when that is unsafe in a program path: `\\`, `\"`, `\'`, the control characters
+ * (`\n`, `\t`, ...) and an unknown escape (its backslash stays). `\s`, `\x..`, `\u....`, octal: not judged (false).
+ */
+function unsafeEscape(c: string): boolean {
+  return !/[sxuU0-7]/.test(c);
+}
 
 const WS = /[ \t\n\r]/;
 
@@ -32,17 +47,25 @@ function nextWord(s: string, i: number): { word: Word; end: number } | 'unbalanc
   if (i >= s.length) return undefined;
   const start = i;
   let value = '';
+  let unsafe = false;
   let quote: string | undefined;
   for (; i < s.length; i++) {
     const c = s[i];
-    if (c === '\\') { if (i + 1 < s.length) value += s[++i]; continue; }
-    if (quote) { if (c === quote) quote = undefined; else value += c; continue; }
+    if (c === '\\') { if (i + 1 < s.length) { value += s[++i]; unsafe ||= unsafeEscape(s[i]); } continue; }
+    if (quote) { if (c === quote) quote = undefined; else { value += c; unsafe ||= isUnsafe(c); } continue; }
     if (c === '"' || c === "'") { quote = c; continue; }
     if (WS.test(c)) break;
     value += c;
+    unsafe ||= isUnsafe(c);
   }
   if (quote) return 'unbalanced';
-  return { word: { raw: s.slice(start, i), value }, end: i };
+  return { word: { raw: s.slice(start, i), value, unsafe }, end: i };
+}
+
+/** A character string_is_safe() refuses: a control character, DEL, a quote or a backslash. */
+function isUnsafe(c: string): boolean {
+  const code = c.charCodeAt(0);
+  return code < 32 || code === 127 || c === '"' || c === "'" || c === '\\';
 }
 
 /**
@@ -87,6 +110,7 @@ export function parseExec(value: string): ExecParse {
     const path = f.slice(p);
     const fail = (why: string): ExecParse => (ignore ? { commands } : { commands, fatal: why });
     if (path === '') return fail(`empty path in command line "${value}"`);
+    if (first.word.unsafe) return fail(`the program path ${JSON.stringify(path)} has a quote, a backslash or a control character`);
     if (!path.includes('%') && !validExecutable(path)) {
       return fail(`"${path}" is neither an absolute path nor a plain executable name (systemd searches only a name without "/" in its PATH)`);
     }

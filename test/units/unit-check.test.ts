@@ -99,6 +99,10 @@ const EDGE: string[] = [
   'ExecStart=/bin/true\nExecStartPre=/bin/echo "x\n', 'ExecStart=/bin/true\nExecStartPre="/bin/echo\n', 'ExecStart=/bin/true\nExecStartPre=-\n',
   'ExecStart=/bin/true\nExecStop=bin/true\n', 'ExecStart=/bin/true\nExecCondition=bin/x\n', 'ExecStart=/bin/true\nExecReload=@/bin/kill\n',
   'ExecStart=/bin/true\nExecStopPost=-bin/x\n', 'ExecStart=/bin/echo a \\\n  "b\n',
+  // a program path with a quote, a backslash or a control character in what systemd reads (string_is_safe)
+  'ExecStart=/bin/tr\\que\n', 'ExecStart=/bin/"a\'b"\n', 'ExecStart=/bin/a\\\\b\n', 'ExecStart="/bin/a\\tb"\n', 'ExecStart=/bin/a\\"b\n',
+  'ExecStart=/bin/true%i\\;\n', 'ExecStart=-/bin/tr\\que\n', 'Type=oneshot\nExecStart=/bin/true\nExecStart=-/bin/x\\q\n',
+  'ExecStart=/bin/a\\sb\n', 'ExecStart=/bin/\\x41\n', 'ExecStart=/bin/echo a\\qb "c\\"d" \\\\\n',
 ];
 // the same for [Unit] SuccessAction=, which the [Service] cases above do not reach
 const UNIT_EDGE: string[] = [

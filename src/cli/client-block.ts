@@ -8,9 +8,20 @@ import type { UnitStateMsg } from '../api/messages';
 import { CliError } from './cli-error';
 import type { CliIO } from './io';
 import { machineCell } from './client-output';
+import { runFailure, type Before } from './block-failure';
 
 /** What a verb waits for. */
 export type Goal = 'launched' | 'loaded' | 'stopped' | 'unloaded';
+
+/**
+ * A blocking verb that ended with units that can never reach their goal (systemd cannot load them, or they
+ * failed): exit 1 with why; `done` has the units that did reach it, so the verb can still report them.
+ */
+export class BlockFailure extends CliError {
+  constructor(message: string, readonly done: Map<string, UnitStateMsg[]>) {
+    super(message);
+  }
+}
 
 /** Flags of every blocking verb. */
 export interface BlockFlags {
@@ -88,10 +99,13 @@ const EXPLAIN_AFTER_MS = 2000;
  * Follows reported states (the WatchUnitStates stream, one call: no polling) until every unit in `names`
  * reached `goal` (`hashes` gives each unit's current hash, '' when unknown). Progress: on a terminal one
  * line rewritten (done/total and the first pending unit), otherwise one plain line per unit as it is done.
- * Returns each unit's final states. Throws CliError (exit 1) when the --block-attempts budget runs out.
+ * Returns each unit's final states. Throws CliError (exit 1) when the --block-attempts budget runs out, and
+ * BlockFailure (exit 1) once every unit reached the goal or cannot: systemd cannot load it (`refused`), or, for
+ * `launched`, it failed for good (block-failure.ts; `before` tells a failure of this start from an older one).
  */
 export async function waitFor(
   c: ApiClient, io: CliIO, names: string[], goal: Goal, hashes: Map<string, string>, flags: BlockFlags,
+  before?: ReadonlyMap<string, Before>,
 ): Promise<Map<string, UnitStateMsg[]>> {
   const limit = flags.blockAttempts ?? 0;
   const tty = !!io.stderr.isTTY;
@@ -100,7 +114,10 @@ export async function waitFor(
   const why = new Map<string, string>();
   /** Units systemd cannot load (refused): the wait ends for them, and the verb fails once the others are done. */
   const failed = new Map<string, string>();
-  const pending = () => names.filter((n) => !done.has(n));
+  /** Units that failed on their machine for good (launched only): likewise. */
+  const crashed = new Map<string, string>();
+  const ended = (n: string) => done.has(n) || failed.has(n) || crashed.has(n);
+  const pending = () => names.filter((n) => !done.has(n) && !crashed.has(n));
   const statesOf = (n: string) => [...by.get(n)!.values()];
   const ctl = new AbortController();
   let timedOut = false;
@@ -126,13 +143,18 @@ export async function waitFor(
       if (!synced) continue;
       for (const n of pending()) {
         const ss = statesOf(n);
-        const no = refused(goal, ss, hashes.get(n) ?? '');
+        const hash = hashes.get(n) ?? '';
+        const no = refused(goal, ss, hash);
         if (no && !failed.has(n)) { failed.set(n, no); if (!tty) io.stderr.write(`${n}: ${no}\n`); }
-        if (!reached(goal, ss, hashes.get(n) ?? '')) continue;
-        done.set(n, ss);
-        if (!tty) io.stderr.write(`${n} ${goal} (${done.size}/${names.length})\n`);
+        if (reached(goal, ss, hash)) {
+          done.set(n, ss);
+          if (!tty) io.stderr.write(`${n} ${goal} (${done.size}/${names.length})\n`);
+          continue;
+        }
+        const down = goal === 'launched' ? runFailure(ss, hash, before?.get(n)) : undefined;
+        if (down) { crashed.set(n, down); if (!tty) io.stderr.write(`${n} ${down}\n`); }
       }
-      if (done.size + [...failed.keys()].filter((n) => !done.has(n)).length === names.length) break;
+      if (names.every(ended)) break;
       progress();
     }
   } finally {
@@ -142,17 +164,21 @@ export async function waitFor(
   }
   const left = pending();
   const cannot = left.filter((n) => failed.has(n));
-  if (cannot.length) {
-    if (tty) io.stderr.write('\n');
-    throw new CliError(`${cannot.map((n) => `${n}: ${failed.get(n)}`).join('; ')}; fix the unit file (shoalctl verify FILE) and submit it again`);
+  const down = names.filter((n) => crashed.has(n));
+  const waiting = left.filter((n) => !failed.has(n));
+  const errs: string[] = [];
+  if (cannot.length) errs.push(`${cannot.map((n) => `${n}: ${failed.get(n)}`).join('; ')}; fix the unit file (shoalctl verify FILE) and submit it again`);
+  if (down.length) errs.push(`${down.map((n) => `${n} ${crashed.get(n)}`).join('; ')}; see shoalctl status/journal UNIT, then stop and start it (or restart) once fixed`);
+  if (waiting.length && !timedOut) errs.push(`the state stream ended before ${waiting.join(', ')} became ${goal}; see shoalctl status UNIT`);
+  else if (waiting.length) {
+    for (const n of waiting) if (by.get(n)!.size === 0) await explainWhy(c, n, why);
+    const now = waiting.map((n) => `${n}: ${describe(statesOf(n), why.get(n))}`).join('; ');
+    errs.push(`gave up after ${limit} attempts waiting for ${waiting.join(', ')} to be ${goal} (now ${now}); ` +
+      'see shoalctl status/journal/explain UNIT, or raise --block-attempts');
   }
-  if (left.length) {
-    if (!timedOut) throw new CliError(`the state stream ended before ${left.join(', ')} became ${goal}; see shoalctl status UNIT`);
+  if (errs.length) {
     if (tty) io.stderr.write('\n');
-    for (const n of left) if (by.get(n)!.size === 0) await explainWhy(c, n, why);
-    const now = left.map((n) => `${n}: ${describe(statesOf(n), why.get(n))}`).join('; ');
-    throw new CliError(`gave up after ${limit} attempts waiting for ${left.join(', ')} to be ${goal} (now ${now}); ` +
-      `see shoalctl status/journal/explain UNIT, or raise --block-attempts`);
+    throw new BlockFailure(errs.join('; '), done);
   }
   if (tty && names.length) io.stderr.write('\r\x1b[K');
   return done;

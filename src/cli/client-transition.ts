@@ -2,10 +2,11 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { ApiClient } from '../api/client';
-import type { BatchUnitResultMsg } from '../api/messages';
+import type { BatchUnitResultMsg, UnitStateMsg } from '../api/messages';
 import type { TargetState } from '../units/types';
 import type { CliIO } from './io';
-import { addBlockOptions, waitFor, type BlockFlags, type Goal } from './client-block';
+import { addBlockOptions, BlockFailure, waitFor, type BlockFlags, type Goal } from './client-block';
+import { beforeOf } from './block-failure';
 import { withClient } from './client';
 import { machineCell } from './client-output';
 import { resolveUnitArgs, runBatch } from './client-units';
@@ -38,6 +39,8 @@ export async function unitNames(c: ApiClient, io: CliIO, args: string[], t: Tran
  */
 export async function runTransition(c: ApiClient, io: CliIO, args: string[], t: Transition, flags: TransitionFlags, verb: string): Promise<void> {
   const names = await unitNames(c, io, args, t, !!flags.replace);
+  // a start's wait ends for a unit that failed, but not for the failure of a run before this start (block-failure.ts)
+  const earlier = t.goal === 'launched' && flags.block !== false ? await c.listUnits(plainNames(names) ? names : []) : undefined;
   const results = await runBatch(c, io, verb, { action: 'SET_STATE', units: names.map((name) => ({ name })), state: t.target, skipFrom: t.skipFrom });
   const todo: BatchUnitResultMsg[] = [];
   for (const r of results) {
@@ -55,11 +58,30 @@ export async function runTransition(c: ApiClient, io: CliIO, args: string[], t: 
   }
   if (flags.block === false || wait.length === 0) return;
   const hashes = new Map(wait.map((r) => [r.name, r.hash]));
-  const done = await waitFor(c, io, wait.map((r) => r.name), t.goal, hashes, flags);
+  const before = earlier && beforeOf(wait.map((r) => r.name), earlier, new Set(wait.filter((r) => r.previous === 'launched').map((r) => r.name)));
+  let done: Map<string, UnitStateMsg[]>;
+  try {
+    done = await waitFor(c, io, wait.map((r) => r.name), t.goal, hashes, flags, before);
+  } catch (err) {
+    // the units that did reach the goal are reported all the same: one unit's failure hides no other's result
+    if (err instanceof BlockFailure) report(io, wait, err.done, t.goal);
+    throw err;
+  }
+  report(io, wait, done, t.goal);
+}
+
+/** True when no name is a glob (ListUnits takes names; a template stands for its instances there). */
+function plainNames(names: string[]): boolean {
+  return names.every((n) => !/[*?[]/.test(n));
+}
+
+/** `Unit X launched on MACHINE` for each unit in `wait` that reached the goal, in the order given. */
+function report(io: CliIO, wait: BatchUnitResultMsg[], done: Map<string, UnitStateMsg[]>, goal: Goal): void {
   for (const { name: n } of wait) {
+    if (!done.has(n)) continue;
     const s = done.get(n)?.[0];
-    const where = s && (t.goal === 'launched' || t.goal === 'loaded') ? ` on ${machineCell(s.machine, s.machineAddress, false)}` : '';
-    io.stdout.write(`Unit ${n} ${t.goal}${where}\n`);
+    const where = s && (goal === 'launched' || goal === 'loaded') ? ` on ${machineCell(s.machine, s.machineAddress, false)}` : '';
+    io.stdout.write(`Unit ${n} ${goal}${where}\n`);
   }
 }
 

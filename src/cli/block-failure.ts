@@ -1,0 +1,57 @@
+/**
+ * When a blocking `start` stops waiting for a unit that failed (pure): systemd left it `failed` on its machine
+ * and nothing will start it again, so `active` can never come. Used by client-block.ts's waitFor.
+ *
+ * What counts as final, from what the agent reports (src/agent/agent.ts reportUnit, src/agent/unit-reason.ts):
+ * - ActiveState `failed` (systemd.unit: the unit failed and systemd's own `Restart=` will not restart it: a
+ *   service that systemd is about to restart is `activating`/`auto-restart`, never `failed`);
+ * - with a reason: the agent gives one only to a unit it started and whose end it has read (a unit a user's stop
+ *   left failed, or whose end is not read yet, has none);
+ * - not a health restart still due (`next restart in N s`: shoal's health monitor restarts it itself; in the
+ *   agent only a running unit says so, the check here is a guard should that change);
+ * - at the unit's current hash (an older body's failure says nothing about the new one);
+ * - fresh: not the failure of a run before this command. A state carries `since`, the time its agent saw it
+ *   enter its active/sub/load state (src/agent/state-reporter.ts, the agent's clock). A start the agent acts on
+ *   goes through `inactive`/`activating` first (it resets a failed unit before starting it: ResetFailedUnit),
+ *   so a failure of the new run has a `since` other than the one reported for that machine before the command.
+ *   A failed state with the same `since` as before is the old run's (the agent has not acted yet), unless the
+ *   unit was launched already before this command: then no new start comes, and the failure is the answer.
+ */
+import type { UnitStateMsg } from '../api/messages';
+import { machineCell } from './client-output';
+
+/** What was true before the command changed the desired state, for telling a new failure from an old one. */
+export interface Before {
+  /** The unit's desired state was `launched` already: the agent starts nothing anew, any failure is current. */
+  launched: boolean;
+  /** The unit's states reported before the command (by machine); a machine absent here reported nothing. */
+  states: ReadonlyMap<string, Pick<UnitStateMsg, 'activeState' | 'since'>>;
+}
+
+/** A reason that says shoal will restart the unit itself (unit-reason.ts: a health restart held by its backoff). */
+const PENDING_RESTART = /next restart in /;
+
+/** True when `s` (one machine's state of a unit whose current hash is `hash`, '' when unknown) is a final failure. */
+export function isFinalFailure(s: UnitStateMsg, hash: string, before?: Before): boolean {
+  if (s.activeState !== 'failed' || !s.reason || PENDING_RESTART.test(s.reason)) return false;
+  if (hash && s.hash && s.hash !== hash) return false;
+  if (!before || before.launched) return true;
+  const old = before.states.get(s.machine);
+  return !(old && old.activeState === 'failed' && old.since === s.since);
+}
+
+/**
+ * Why a unit can never become active now: `failed on 3f2a9c1e.../10.88.0.11: main process exited with status
+ * 203/EXEC (...)` for the first machine whose state is a final failure; undefined when none is.
+ */
+export function runFailure(states: readonly UnitStateMsg[], hash: string, before?: Before): string | undefined {
+  const s = states.find((x) => isFinalFailure(x, hash, before));
+  return s && `failed on ${machineCell(s.machine, s.machineAddress, false)}: ${s.reason}`;
+}
+
+/** `Before` of each unit in `names` from states listed before the command (`launched`: units whose previous desired state was launched). */
+export function beforeOf(names: readonly string[], listed: readonly UnitStateMsg[], launched: ReadonlySet<string>): Map<string, Before> {
+  const out = new Map<string, Before>(names.map((n) => [n, { launched: launched.has(n), states: new Map() }]));
+  for (const s of listed) (out.get(s.unit)?.states as Map<string, Pick<UnitStateMsg, 'activeState' | 'since'>> | undefined)?.set(s.machine, { activeState: s.activeState, since: s.since });
+  return out;
+}

@@ -157,7 +157,9 @@ t.test('start/stop/unload block until agents report; templates; --no-block', asy
   // a stream is counted when the server ends it, just after the client cancelled it
   let calls: Record<string, number> = {};
   for (let i = 0; i < 100 && !calls.WatchUnitStates; i++) { calls = diffCalls(before, await apiCalls()); await new Promise((res) => setTimeout(res, 50)); }
-  t.same(Object.keys(calls).sort(), ['ApplyBatch', 'WatchUnitStates'], `start follows the state stream, no polling reads (no ListUnits): ${JSON.stringify(calls)}`);
+  // one read of the states before the write (a failure reported then is an older run's, not this start's), then the stream
+  t.same(Object.keys(calls).sort(), ['ApplyBatch', 'ListUnits', 'WatchUnitStates'], `start follows the state stream, no polling reads: ${JSON.stringify(calls)}`);
+  t.equal(calls.ListUnits, 1, 'one states read, before the write');
   t.equal(calls.WatchUnitStates, 1, 'one watch call');
   t.equal(r.err, 'web.service launched (1/1)\n', 'not a terminal: one plain progress line per unit');
   t.equal(dump(etcd, P)[`${P}desired/web.service`], 'launched');
@@ -232,10 +234,46 @@ t.test('stop and restart follow the state stream too: no polling reads', async (
   t.equal(r.code, 0, r.err);
   t.match(r.out, /poll\.service/);
   calls = await counted(before, 2);
-  t.same(calls, { ApplyBatch: 2, WatchUnitStates: 2 }, `restart: a stop and a start, each one write and one watch, no polling: ${JSON.stringify(calls)}`);
+  // the start reads the states once before its write: a failure already reported then is not taken for the new run's
+  t.same(calls, { ApplyBatch: 2, WatchUnitStates: 2, ListUnits: 1 }, `restart: a stop and a start, each one write and one watch, no polling: ${JSON.stringify(calls)}`);
   t.equal(dump(etcd, P)[`${P}desired/poll.service`], 'launched');
   ac.abort();
   t.equal((await ctl('destroy', '--no-block', 'poll.service')).code, 0);
+});
+
+t.test('start ends for a unit that failed on its machine, never for an older run\'s failure', async (t) => {
+  const s = sessions[0];
+  writeFileSync(join(dir, 'crash.service'), '[Service]\nExecStart=/usr/bin/no-such-binary\n');
+  t.equal((await ctl('submit', join(dir, 'crash.service'))).code, 0);
+  const hash = JSON.parse(dump(etcd, P)[`${P}units/crash.service`]).hash;
+  const failed = (reason: string, since: string) => ({ loadState: 'loaded', activeState: 'failed', subState: 'failed', hash, since, reason });
+  // an older run failed (the agent still says why: it had not taken in a stop yet)
+  await s.reportState('crash.service', failed('main process exited with status 1 (the old run)', '2026-12-01T06:00:00.000Z'));
+  // stand-in for the agent: a start resets and runs it (activating), and it fails again
+  const ac = new AbortController();
+  t.teardown(() => ac.abort());
+  void (async () => {
+    for await (const b of reg.watch([{ kind: 'desired' }], { signal: ac.signal })) {
+      for (const e of b.events) {
+        if (e.type !== 'desired' || e.unit !== 'crash.service' || e.value !== 'launched') continue;
+        setTimeout(() => { void s.reportState('crash.service', { loadState: 'loaded', activeState: 'activating', subState: 'start', hash, since: '2026-12-01T06:00:10.000Z' }); }, 300);
+        setTimeout(() => { void s.reportState('crash.service', failed('main process exited with status 203/EXEC (systemd could not run ExecStart=)', '2026-12-01T06:00:10.100Z')); }, 600);
+      }
+    }
+  })();
+  let r = await ctl('start', 'crash.service');
+  t.equal(r.code, 1, r.err);
+  t.equal(r.out, '');
+  t.match(r.err, /^crash\.service failed on aaaaaaaa\.\.\.\/10\.1\.1\.1: main process exited with status 203\/EXEC/m, 'the new run\'s failure, with its machine');
+  t.notMatch(r.err, /the old run/, 'not the failure reported before the start');
+  t.match(r.err, /see shoalctl status\/journal UNIT/);
+  // launched already: nothing will start it again, so the failure reported now is the answer, at once
+  r = await ctl('start', 'crash.service');
+  t.equal(r.code, 1, r.err);
+  t.match(r.err, /crash\.service failed on .*203\/EXEC/);
+  ac.abort();
+  await s.reportState('crash.service', null);
+  t.equal((await ctl('destroy', '--no-block', 'crash.service')).code, 0);
 });
 
 t.test('machines and metadata', async (t) => {

@@ -35,9 +35,10 @@ export async function unitNames(c: ApiClient, io: CliIO, args: string[], t: Tran
 
 /**
  * Runs one transition for `args` (names, globs, files) in one batch call and prints what happened,
- * fleetctl-style. Every name is checked by shoald before any state changes.
+ * fleetctl-style. Every name is checked by shoald before any state changes. Returns the states each unit
+ * waited for reached the goal with (none with --no-block).
  */
-export async function runTransition(c: ApiClient, io: CliIO, args: string[], t: Transition, flags: TransitionFlags, verb: string): Promise<void> {
+export async function runTransition(c: ApiClient, io: CliIO, args: string[], t: Transition, flags: TransitionFlags, verb: string): Promise<Map<string, UnitStateMsg[]>> {
   const names = await unitNames(c, io, args, t, !!flags.replace);
   // a start's wait ends for a unit that failed, but not for the failure of a run before this start (block-failure.ts)
   const earlier = t.goal === 'launched' && flags.block !== false ? await c.listUnits(plainNames(names) ? names : []) : undefined;
@@ -56,7 +57,7 @@ export async function runTransition(c: ApiClient, io: CliIO, args: string[], t: 
     else if (isTemplate(r.name)) io.stdout.write(`Triggered group ${r.name} ${verb}\n`);
     else if (flags.block === false) io.stdout.write(`Triggered unit ${r.name} ${verb}\n`);
   }
-  if (flags.block === false || wait.length === 0) return;
+  if (flags.block === false || wait.length === 0) return new Map();
   const hashes = new Map(wait.map((r) => [r.name, r.hash]));
   const before = earlier && beforeOf(wait.map((r) => r.name), earlier, new Set(wait.filter((r) => r.previous === 'launched').map((r) => r.name)));
   let done: Map<string, UnitStateMsg[]>;
@@ -68,6 +69,7 @@ export async function runTransition(c: ApiClient, io: CliIO, args: string[], t: 
     throw err;
   }
   report(io, wait, done, t.goal);
+  return done;
 }
 
 /** True when no name is a glob (ListUnits takes names; a template stands for its instances there). */

@@ -51,7 +51,7 @@ export function runFailure(states: readonly UnitStateMsg[], hash: string, before
 
 /** `Before` of each unit in `names` from states listed before the command (`launched`: units whose previous desired state was launched). */
 export function beforeOf(names: readonly string[], listed: readonly UnitStateMsg[], launched: ReadonlySet<string>): Map<string, Before> {
-  const out = new Map<string, Before>(names.map((n) => [n, { launched: launched.has(n), states: new Map() }]));
-  for (const s of listed) (out.get(s.unit)?.states as Map<string, Pick<UnitStateMsg, 'activeState' | 'since'>> | undefined)?.set(s.machine, { activeState: s.activeState, since: s.since });
-  return out;
+  const states = new Map(names.map((n) => [n, new Map<string, Pick<UnitStateMsg, 'activeState' | 'since'>>()]));
+  for (const s of listed) states.get(s.unit)?.set(s.machine, { activeState: s.activeState, since: s.since });
+  return new Map(names.map((n) => [n, { launched: launched.has(n), states: states.get(n)! }]));
 }

@@ -25,6 +25,13 @@ import { commandCheck, httpCheck, tcpCheck, type CheckResult } from './checks';
 export const RESTART_BACKOFF: BackoffOptions = { initialMs: 2000, maxMs: 300_000, jitter: 'half' };
 /** A unit healthy this long in a row starts its restart backoff over (ms; Kubernetes resets CrashLoopBackOff after 10 min). */
 export const RESTART_BACKOFF_RESET_MS = 600_000;
+/**
+ * A unit this agent finds running (it restarted) is not restarted sooner than this after its last start (ms): the starts
+ * before still count in systemd's start rate limit window, and the backoff that spaced them went with the old agent.
+ * systemd's default window (DefaultStartLimitIntervalSec=10s) has surely ended by then (its ratelimit starts a new one
+ * only once `now > begin + interval`, and it began at or before that last start), so the fresh backoff fits in the next.
+ */
+export const ADOPTED_RESTART_WAIT_MS = 11_000;
 
 /** Where a unit's health restarts stand: what its reported reason says (src/agent/unit-reason.ts). */
 export interface RestartStatus {
@@ -134,6 +141,8 @@ export class HealthMonitor {
       w.pid = u.mainPid;
       w.hash = u.unitHash;
       w.activeSince = Math.min(u.activeEnterMs, this.d.clock.now());
+      // restarted moments ago (maybe by the old agent's health restarts): the next restart waits out systemd's window
+      w.restartAt = Math.max(w.restartAt, w.activeSince + ADOPTED_RESTART_WAIT_MS);
       this.judge(u.name);
       this.schedule(u.name, 0);
       return;

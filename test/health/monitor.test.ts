@@ -144,6 +144,23 @@ t.test('restarts back off: at once, then at least 1, 2, 4, 8 s apart (never more
   m.close();
 });
 
+t.test('a restarted agent: a failing unit started moments ago is not restarted before systemd\'s start limit window is over', async (t) => {
+  const { clock, m, restarts } = setup({ probe: async () => ({ ok: false, output: 'exit 1' }) });
+  const opts = 'HealthCheck=probe\nHealthInterval=100ms\nHealthRetries=1\nMinHealthyTime=0';
+  m.sync([unit('c.service', opts), unit('d.service', opts)]);
+  // c: (re)started 2 s ago, maybe by the old agent's health restarts; d: running for a minute
+  m.observe({ name: 'c.service', activeState: 'active', mainPid: 7, unitHash: 'h', activeEnterMs: clock.now() - 2_000 });
+  m.observe({ name: 'd.service', activeState: 'active', mainPid: 8, unitHash: 'h', activeEnterMs: clock.now() - 60_000 });
+  await clock.advance(150);
+  t.same(restarts, ['d.service'], 'd: its last start is long past: restarted at once');
+  t.match(m.restartStatus('c.service'), { restarts: 0, backoffMs: Number }, 'c: due, held');
+  t.ok(m.restartStatus('c.service')!.backoffMs! >= 8_500, `held until 11 s after its last start (${m.restartStatus('c.service')!.backoffMs} ms)`);
+  await clock.advance(8_700);
+  t.equal(restarts.filter((u) => u === 'c.service').length, 0, 'c: not yet at 8.85 s');
+  await clock.advance(300);
+  t.equal(restarts.filter((u) => u === 'c.service').length, 1, 'c: restarted once 11 s after its last start');
+});
+
 t.test('the backoff is per unit, and starts over after 10 min healthy', async (t) => {
   let ok = false;
   const { clock, m, restarts } = setup({ flaky: async () => ({ ok, output: ok ? 'fine' : 'down' }), down: async () => ({ ok: false, output: 'down' }) });

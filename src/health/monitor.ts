@@ -26,7 +26,7 @@ export const RESTART_BACKOFF: BackoffOptions = { initialMs: 2000, maxMs: 300_000
 /** A unit healthy this long in a row starts its restart backoff over (ms; Kubernetes resets CrashLoopBackOff after 10 min). */
 export const RESTART_BACKOFF_RESET_MS = 600_000;
 /**
- * A unit this agent finds running (it restarted) is not restarted sooner than this after its last start (ms): the starts
+ * A unit this agent finds running since before it began (it restarted) is not restarted sooner than this after its last start (ms): the starts
  * before still count in systemd's start rate limit window, and the backoff that spaced them went with the old agent.
  * systemd's default window (DefaultStartLimitIntervalSec=10s) has surely ended by then (its ratelimit starts a new one
  * only once `now > begin + interval`, and it began at or before that last start), so the fresh backoff fits in the next.
@@ -105,9 +105,12 @@ export class HealthMonitor {
   private readonly restarts = new Map<string, number>();
   private readonly checks: NonNullable<HealthDeps['checks']>;
   private closed = false;
+  /** When this monitor (this agent) began (ms since the epoch): a unit active since before was started by another. */
+  private readonly since: number;
 
   constructor(private readonly d: HealthDeps) {
     this.checks = d.checks ?? { command: commandCheck, http: httpCheck, tcp: tcpCheck };
+    this.since = d.clock.now();
   }
 
   /** The units that should be launched here now: starts watching new ones, forgets the rest. */
@@ -141,8 +144,9 @@ export class HealthMonitor {
       w.pid = u.mainPid;
       w.hash = u.unitHash;
       w.activeSince = Math.min(u.activeEnterMs, this.d.clock.now());
-      // restarted moments ago (maybe by the old agent's health restarts): the next restart waits out systemd's window
-      w.restartAt = Math.max(w.restartAt, w.activeSince + ADOPTED_RESTART_WAIT_MS);
+      // started before this agent, moments ago maybe by the old agent's health restarts: the next restart waits out
+      // systemd's window (one this agent started itself has its backoff here)
+      if (u.activeEnterMs < this.since) w.restartAt = Math.max(w.restartAt, w.activeSince + ADOPTED_RESTART_WAIT_MS);
       this.judge(u.name);
       this.schedule(u.name, 0);
       return;

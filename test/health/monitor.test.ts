@@ -153,9 +153,14 @@ t.test('a restarted agent: a failing unit started moments ago is not restarted b
   m.observe({ name: 'd.service', activeState: 'active', mainPid: 8, unitHash: 'h', activeEnterMs: clock.now() - 60_000 });
   await clock.advance(150);
   t.same(restarts, ['d.service'], 'd: its last start is long past: restarted at once');
+  // e: started by this agent (after it began), first seen active: its first restart comes at once, as always
+  m.sync([unit('c.service', opts), unit('d.service', opts), unit('e.service', opts)]);
+  m.observe({ name: 'e.service', activeState: 'active', mainPid: 9, unitHash: 'h', activeEnterMs: clock.now() - 100 });
+  await clock.advance(50);
+  t.equal(restarts.filter((u) => u === 'e.service').length, 1, 'e: restarted at once');
   t.match(m.restartStatus('c.service'), { restarts: 0, backoffMs: Number }, 'c: due, held');
   t.ok(m.restartStatus('c.service')!.backoffMs! >= 8_500, `held until 11 s after its last start (${m.restartStatus('c.service')!.backoffMs} ms)`);
-  await clock.advance(8_700);
+  await clock.advance(8_650);
   t.equal(restarts.filter((u) => u === 'c.service').length, 0, 'c: not yet at 8.85 s');
   await clock.advance(300);
   t.equal(restarts.filter((u) => u === 'c.service').length, 1, 'c: restarted once 11 s after its last start');

@@ -126,7 +126,8 @@ export class ApiClient {
   async listUnits(names: string[] = [], onBad?: (bad: BadKeyMsg[]) => void): Promise<UnitStateMsg[]> {
     const r = await this.unary<{ states: UnitStateMsg[]; badKeys?: BadKeyMsg[] }>('listUnits', { names });
     if (r.badKeys?.length) onBad?.(r.badKeys);
-    return r.states;
+    // an unset `exit` comes as null on the wire: absent, as the server sent it (listings print states as they are)
+    return r.states.map(({ exit, ...s }) => (exit ? { ...s, exit } : s));
   }
 
   /** Live machines with merged metadata; `onBad` gets the keys the server skipped for a bad value. */

@@ -57,6 +57,21 @@ export interface UnitStateMsg {
   cpuUseMillis?: number;
   memoryUseBytes?: number;
   usageReported?: boolean;
+  /**
+   * How its last run ended (systemd's Result, ExecMainCode, ExecMainStatus; times in ms since the epoch), for a
+   * service that ran since its agent loaded it and is not running now (src/agent/agent.ts `reported`); absent or
+   * null otherwise (null: an unset message field on the wire).
+   */
+  exit?: UnitExitMsg | null;
+}
+
+/** How a service's main process ended (UnitExit in shoal.proto; the agent's UnitExit in src/etcd/registry.ts). */
+export interface UnitExitMsg {
+  result: string;
+  code: string;
+  status: number;
+  startMs: number;
+  endMs: number;
 }
 
 /** A live machine. */

@@ -33,6 +33,7 @@ export function stateMsg(e: UnitStateEntry, machines: ReadonlyMap<string, Machin
     loadState: s.loadState, activeState: s.activeState, subState: s.subState, hash: s.hash, mainPid: s.mainPid ?? 0, since: s.since,
     health: s.health ?? '', healthRestarts: s.healthRestarts ?? 0, healthOutput: s.healthOutput ?? '',
     reason: s.reason ?? '',
+    ...(s.exit ? { exit: { ...s.exit } } : {}),
   };
 }
 

@@ -8,7 +8,7 @@ import type { UnitStateMsg } from '../api/messages';
 import { CliError } from './cli-error';
 import type { CliIO } from './io';
 import { machineCell } from './client-output';
-import { runFailure, type Before } from './block-failure';
+import { runFailure, runSuccess, type Before } from './block-failure';
 
 /** What a verb waits for. */
 export type Goal = 'launched' | 'loaded' | 'stopped' | 'unloaded';
@@ -99,7 +99,9 @@ const EXPLAIN_AFTER_MS = 2000;
  * Follows reported states (the WatchUnitStates stream, one call: no polling) until every unit in `names`
  * reached `goal` (`hashes` gives each unit's current hash, '' when unknown). Progress: on a terminal one
  * line rewritten (done/total and the first pending unit), otherwise one plain line per unit as it is done.
- * Returns each unit's final states. Throws CliError (exit 1) when the --block-attempts budget runs out, and
+ * Returns each unit's final states; for `launched`, a run that ended successfully since the command (a oneshot
+ * without RemainAfterExit=, block-failure.ts ranToSuccess) reached it too. Throws CliError (exit 1) when the
+ * --block-attempts budget runs out, and
  * BlockFailure (exit 1) once every unit reached the goal or cannot: systemd cannot load it (`refused`), or, for
  * `launched`, it failed for good (block-failure.ts; `before` tells a failure of this start from an older one).
  */
@@ -146,9 +148,10 @@ export async function waitFor(
         const hash = hashes.get(n) ?? '';
         const no = refused(goal, ss, hash);
         if (no && !failed.has(n)) { failed.set(n, no); if (!tty) io.stderr.write(`${n}: ${no}\n`); }
-        if (reached(goal, ss, hash)) {
+        const ran = goal === 'launched' && !reached(goal, ss, hash) ? runSuccess(ss, hash, before?.get(n)) : undefined;
+        if (reached(goal, ss, hash) || ran) {
           done.set(n, ss);
-          if (!tty) io.stderr.write(`${n} ${goal} (${done.size}/${names.length})\n`);
+          if (!tty) io.stderr.write(`${n} ${ran ?? goal} (${done.size}/${names.length})\n`);
           continue;
         }
         const down = goal === 'launched' ? runFailure(ss, hash, before?.get(n)) : undefined;

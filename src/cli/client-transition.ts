@@ -6,7 +6,7 @@ import type { BatchUnitResultMsg, UnitStateMsg } from '../api/messages';
 import type { TargetState } from '../units/types';
 import type { CliIO } from './io';
 import { addBlockOptions, BlockFailure, waitFor, type BlockFlags, type Goal } from './client-block';
-import { beforeOf } from './block-failure';
+import { beforeOf, exitedZero } from './block-failure';
 import { withClient } from './client';
 import { machineCell } from './client-output';
 import { resolveUnitArgs, runBatch } from './client-units';
@@ -77,13 +77,19 @@ function plainNames(names: string[]): boolean {
   return names.every((n) => !/[*?[]/.test(n));
 }
 
-/** `Unit X launched on MACHINE` for each unit in `wait` that reached the goal, in the order given. */
+/**
+ * `Unit X launched on MACHINE` for each unit in `wait` that reached the goal, in the order given; for a start whose
+ * unit ran and ended successfully instead of staying active (waitFor): `Unit X ran and exited 0 on MACHINE`.
+ */
 function report(io: CliIO, wait: BatchUnitResultMsg[], done: Map<string, UnitStateMsg[]>, goal: Goal): void {
-  for (const { name: n } of wait) {
+  for (const { name: n, hash } of wait) {
     if (!done.has(n)) continue;
-    const s = done.get(n)?.[0];
+    const ss = (done.get(n) ?? []).filter((x) => !hash || !x.hash || x.hash === hash);
+    const active = goal === 'launched' ? ss.find((x) => x.activeState === 'active') : undefined;
+    const ran = goal === 'launched' && !active ? ss.find((x) => x.activeState === 'inactive' && exitedZero(x.exit)) : undefined;
+    const s = active ?? ran ?? done.get(n)?.[0];
     const where = s && (goal === 'launched' || goal === 'loaded') ? ` on ${machineCell(s.machine, s.machineAddress, false)}` : '';
-    io.stdout.write(`Unit ${n} ${goal}${where}\n`);
+    io.stdout.write(`Unit ${n} ${ran ? 'ran and exited 0' : goal}${where}\n`);
   }
 }
 

@@ -42,6 +42,11 @@ export interface ManagedUnit extends ActualUnit {
   startedAtMs?: number;
   /** The start time of the exit last kept in the marker file (batch units). */
   keptExit?: number;
+  /**
+   * A Type=oneshot service without RemainAfterExit=yes (runsToEnd): never active, its exit is the only sign that a
+   * run ended well (shoalctl start waits for it), so its start pins it in systemd as a batch unit's does.
+   */
+  endsOnItsOwn?: boolean;
 }
 
 /** The first line the agent writes into every unit file: which submitted unit (hash) it came from. */
@@ -51,6 +56,17 @@ export function hashHeader(unitHash: string): string {
 
 function headerHash(text: string): string {
   return /^# shoal-hash=([0-9a-f]+)\n/.exec(text)?.[1] ?? '';
+}
+
+/**
+ * True for a service whose text says `Type=oneshot` without `RemainAfterExit=yes` (systemd.service): it goes from
+ * activating back to inactive when it succeeds, and systemd garbage-collects an inactive unit nothing references,
+ * with its ExecMain* properties (how it ended) — within the same turn of its event loop, before the agent reads them.
+ * The text as written (a drop-in that changes Type= is not seen).
+ */
+export function runsToEnd(name: string, text: string): boolean {
+  return name.endsWith('.service') && /^[ \t]*Type[ \t]*=[ \t]*oneshot[ \t]*$/m.test(text)
+    && !/^[ \t]*RemainAfterExit[ \t]*=[ \t]*(yes|true|on|1)[ \t]*$/im.test(text);
 }
 
 /** True when the unit text has an `[Install]` section (what `systemctl enable` acts on). */
@@ -163,7 +179,7 @@ export class UnitManager {
       }
       const ours = await access(this.startedMarker(file)).then(() => true, () => false);
       // a service found ended that ran (ExecMainStartTimestamp set) counts as ran: a batch run is not started again
-      this.units.set(file, { name: file, fileHash: fileHash(text), unitHash: headerHash(text), started: ours && isRunningState(state.activeState), ran: marker !== null || isRunningState(state.activeState) || state.exit !== undefined, activeState: state.activeState, state });
+      this.units.set(file, { name: file, fileHash: fileHash(text), unitHash: headerHash(text), started: ours && isRunningState(state.activeState), ran: marker !== null || isRunningState(state.activeState) || state.exit !== undefined, activeState: state.activeState, state, endsOnItsOwn: runsToEnd(file, text) });
       if (hasInstall(text)) this.installs.add(file);
       // an agent that died between writing and reloading left the link undone
       if (state.loadState !== 'loaded') this.toLink.add(file);
@@ -214,7 +230,7 @@ export class UnitManager {
     if (hasInstall(text)) this.installs.add(name);
     else if (this.installs.delete(name)) this.toUnlink.add(name); // a new text without [Install]: drop the old enable links first
     const state: SystemdUnitState = { name, loadState: 'stub', activeState: 'inactive', subState: 'dead', mainPid: 0, fragmentPath: '' };
-    this.units.set(name, { name, fileHash: fileHash(text), unitHash: headerHash(text), started: false, ran: false, activeState: 'inactive', state });
+    this.units.set(name, { name, fileHash: fileHash(text), unitHash: headerHash(text), started: false, ran: false, activeState: 'inactive', state, endsOnItsOwn: runsToEnd(name, text) });
   }
 
   /**
@@ -349,6 +365,11 @@ export class UnitManager {
   async start(name: string, opts: { once?: boolean } = {}): Promise<void> {
     if (opts.once) await this.markRan(name);
     const u = this.units.get(name);
+    // a oneshot that ends on its own: pinned (Unit.Ref, held while the agent's bus connection lives) so that
+    // systemd keeps how it ended until the agent read it (a batch unit's markRan pinned it already)
+    if (!opts.once && u?.endsOnItsOwn) {
+      await this.systemd.refUnit?.(name).catch((err) => this.log.warn('cannot pin the unit in systemd (how its run ended may be lost)', { unit: name, err: String(err) }));
+    }
     if (u && (u.ran || u.state.activeState === 'failed')) {
       // started again (the user's stop + start or restart, after a fix): ResetFailedUnit clears its failed state and
       // its start rate limit, or systemd refuses the start (start-limit-hit) until StartLimitIntervalSec= has passed

@@ -3,7 +3,9 @@
  * fail on their machine, against a real 2-node testbed running shoald (real systemd, real etcd): it ends with
  * exit 1, the unit, its machine and systemd's reason, and still reports the units of the same start that did
  * start. A unit systemd restarts by itself (Restart=) is waited for until it runs, or until systemd gives up.
- * Needs `npm run build` and root (~40 s).
+ * A Type=oneshot unit without RemainAfterExit= is never active: its start ends once it ran and exited 0 (exit 0),
+ * or failed (exit 1), and a start after stop waits for the new run, not the old one's success.
+ * Needs `npm run build` and root (~60 s).
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -56,6 +58,11 @@ t.before(async () => {
   writeFileSync(join(dir, 'crashloop.service'), '[Unit]\nStartLimitBurst=3\nStartLimitIntervalSec=60s\n[Service]\nType=oneshot\nExecStart=/bin/false\nRestart=on-failure\nRestartSec=300ms\n');
   // its first start fails before it is active (ExecStartPre=), systemd's Restart= runs it again, and then it runs
   const mark = `/run/shoal-flaky-${process.pid}`;
+  // never active: activating while it runs, then inactive (exit 0) or failed (/bin/false). A run of `slow` takes
+  // 2 s, so a start that took the success of the run before for the answer would return well before that
+  writeFileSync(join(dir, 'once-true.service'), '[Service]\nType=oneshot\nExecStart=/bin/true\n');
+  writeFileSync(join(dir, 'once-false.service'), '[Service]\nType=oneshot\nExecStart=/bin/false\n');
+  writeFileSync(join(dir, 'once-slow.service'), '[Service]\nType=oneshot\nExecStart=/bin/sleep 2\n');
   writeFileSync(join(dir, 'flaky.service'), `[Service]\nExecStartPre=/bin/sh -c 'test -e ${mark} || { touch ${mark}; exit 1; }'\nExecStart=/bin/sleep 100000\nRestart=on-failure\nRestartSec=1s\n`);
 });
 
@@ -105,4 +112,37 @@ t.test('Restart=: waited for while systemd restarts it; failed once its start ra
   t.match(r.err, new RegExp(`crashloop\\.service failed on ${MACHINE}: start rate limit hit \\(systemd StartLimitBurst=3 in StartLimitIntervalSec=1min\\): systemd restarted it \\d times \\(Restart=on-failure\\)`));
   t.ok(r.ms > 500, `not before systemd's restarts (${r.ms} ms)`);
   await ctl(['destroy', 'flaky.service', 'crashloop.service']);
+});
+
+t.test('a oneshot without RemainAfterExit=: start ends once it ran and exited 0, or failed', async (t) => {
+  let r = await ctl(['start', 'once-true.service']);
+  t.equal(r.code, 0, `exit 0, not a hang (${r.ms} ms): ${r.err}`);
+  t.ok(r.ms < 30_000, `within 30 s (${r.ms} ms)`);
+  t.match(r.out, new RegExp(`^Unit once-true\\.service ran and exited 0 on ${MACHINE}\\n$`));
+  // launched already: nothing runs it again, the run that ended is the answer, at once
+  r = await ctl(['start', 'once-true.service']);
+  t.equal(r.code, 0, `launched already (${r.ms} ms): ${r.err}`);
+  t.match(r.out, /^Unit once-true\.service ran and exited 0 on /);
+  r = await ctl(['start', 'once-false.service']);
+  t.equal(r.code, 1, `exit 1 (${r.ms} ms): ${r.err}`);
+  t.match(r.err, new RegExp(`once-false\\.service failed on ${MACHINE}: main process exited with status 1`));
+  t.equal(r.out, '');
+  await ctl(['destroy', 'once-true.service', 'once-false.service']);
+});
+
+t.test('a oneshot started again after stop (and restarted) waits for the new run, not the old one\'s success', async (t) => {
+  let r = await ctl(['start', 'once-slow.service']);
+  t.equal(r.code, 0, `first run (${r.ms} ms): ${r.err}`);
+  t.ok(r.ms >= 2000, `not before its 2 s run ended (${r.ms} ms)`);
+  t.match(r.out, /^Unit once-slow\.service ran and exited 0 on /);
+  t.equal((await ctl(['stop', 'once-slow.service'])).code, 0);
+  r = await ctl(['start', 'once-slow.service']);
+  t.equal(r.code, 0, `second run (${r.ms} ms): ${r.err}`);
+  t.ok(r.ms >= 2000, `waited for the new run, not the old run's success (${r.ms} ms)`);
+  t.match(r.out, /^Unit once-slow\.service ran and exited 0 on /);
+  r = await ctl(['restart', 'once-slow.service']);
+  t.equal(r.code, 0, `restart (${r.ms} ms): ${r.err}`);
+  t.ok(r.ms >= 2000, `restart ran it again (${r.ms} ms)`);
+  t.match(r.out, /^Unit once-slow\.service stopped\nUnit once-slow\.service ran and exited 0 on /);
+  await ctl(['destroy', 'once-slow.service']);
 });
